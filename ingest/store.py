@@ -1,0 +1,120 @@
+"""The DuckDB store: opening it under the concurrency rule, and its schema version with in-place upgrades.
+
+DuckDB lets one process write a file, or several read it, never both (DESIGN.md section 3). Every part of
+regaudit therefore holds the file only briefly: writers open it read-write for one batch and close it, readers
+open it read-only per query. Whoever finds the file locked retries with a short backoff for at most
+``lock_timeout_seconds``, then raises ``StoreLocked`` (transient).
+
+Upgrades: ``MIGRATIONS`` maps each schema version to the statements that reach it from the one before. A file
+at version N is brought to the newest version in one transaction when a writer opens it; a file newer than this
+program is refused (``StoreSchemaError``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from regaudit.errors import StoreLocked, StoreSchemaError
+
+log = logging.getLogger(__name__)
+
+#: version -> statements that upgrade the version below it. Version 1 is the whole schema.sql.
+MIGRATIONS: dict[int, str] = {
+    1: resources.files("regaudit.ingest").joinpath("schema.sql").read_text(encoding="utf-8"),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "lock on file")
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    return any(marker in str(error) for marker in _LOCK_MARKERS)
+
+
+def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            return con
+        except duckdb.Error as error:
+            if not _is_lock_error(error) or time.monotonic() >= deadline:
+                if _is_lock_error(error):
+                    raise StoreLocked(f"{path}: held by another process for over {timeout:.0f}s") from error
+                raise
+            time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+            delay = min(delay * 2, 0.25)
+
+
+@contextlib.contextmanager
+def writer(path: Path, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection for one unit of work, with the schema brought up to date."""
+    con = _open(path, read_only=False, timeout=timeout)
+    try:
+        migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def reader(path: Path, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection; fails with StoreSchemaError on a file this version cannot read."""
+    con = _open(path, read_only=True, timeout=timeout)
+    try:
+        version = schema_version(con)
+        if version != SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"{path}: store schema version {version}, this regaudit reads {SCHEMA_VERSION}"
+                " (run any writer, e.g. `regaudit store upgrade`, to upgrade it)"
+            )
+        yield con
+    finally:
+        con.close()
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The file's schema version, 0 for an empty file."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_meta'"
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    rows = con.execute("SELECT value FROM schema_meta WHERE key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the schema to SCHEMA_VERSION in one transaction; returns the version found."""
+    found = schema_version(con)
+    if found > SCHEMA_VERSION:
+        raise StoreSchemaError(f"store schema version {found} is newer than this regaudit ({SCHEMA_VERSION})")
+    if found == SCHEMA_VERSION:
+        return found
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            con.execute(MIGRATIONS[version])
+            log.info("store schema upgraded to version=%d", version)
+        con.execute(
+            "INSERT OR REPLACE INTO schema_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return found
+
+
+def next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
+    """The id the next ingest batch gets (inside the writer's transaction)."""
+    return int(con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM ingest_batches").fetchall()[0][0])

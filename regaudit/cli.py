@@ -1,0 +1,91 @@
+"""The ``regaudit`` command: one entry point, one subcommand per runnable part.
+
+Each subcommand lives in its own module with two functions, ``configure(parser)`` and
+``run(args, settings) -> int``, and is listed once in ``COMMANDS``. Modules are imported only when their
+command runs, so ``regaudit --help`` stays fast and a missing optional dependency fails only its command.
+
+Exit codes: 0 success, 1 a failure the command reported, 2 bad usage or configuration (terminal), 75 a
+transient failure that outlived its retries (EX_TEMPFAIL: try again later).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from regaudit import __version__
+from regaudit.settings import load_settings
+
+#: name -> (module, one-line help). Nested commands use a space: "credentials import".
+COMMANDS: dict[str, tuple[str, str]] = {
+    "store": ("regaudit.ingest.store_command", "Create or upgrade the DuckDB store, or show its state."),
+    "settings": ("regaudit.settings_command", "Print every setting with its variable and default."),
+}
+
+EXIT_USAGE = 2
+EXIT_TEMPFAIL = 75
+
+log = logging.getLogger("regaudit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="regaudit",
+        description="Audit logging and access analytics for private container registries.",
+    )
+    parser.add_argument("--version", action="version", version=f"regaudit {__version__}")
+    parser.add_argument("--config", type=Path, help="TOML settings file (default: $REGAUDIT_CONFIG).")
+    parser.add_argument("--log-level", default="INFO", help="Logging level (default: INFO).")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        head, _, tail = name.partition(" ")
+        if tail:
+            if head not in groups:
+                group_parser = commands.add_parser(head, help=f"{head} commands")
+                groups[head] = group_parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+            sub = groups[head].add_parser(tail, help=help_text, description=help_text)
+        else:
+            sub = commands.add_parser(head, help=help_text, description=help_text)
+        sub.set_defaults(module=module_name)
+        importlib.import_module(module_name).configure(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
+    module = importlib.import_module(args.module)
+    try:
+        settings = load_settings(args.config, getattr(module, "overrides", lambda a: {})(args))
+    except (ValidationError, OSError, ValueError) as error:
+        print(f"regaudit: bad settings: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(module.run(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the one catch-all: the entry point logs and sets the exit code
+        from regaudit.errors import TerminalError, TransientError
+
+        if isinstance(error, TerminalError):
+            log.error("%s", error)
+            return EXIT_USAGE
+        if isinstance(error, TransientError):
+            log.error("%s (transient; giving up after retries)", error)
+            return EXIT_TEMPFAIL
+        log.exception("regaudit %s failed", args.command)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
