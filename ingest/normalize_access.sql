@@ -1,0 +1,145 @@
+-- Proxy access-log lines: unwrap the shipper envelope (Vector, Filebeat, Fluent Bit, or none), then a container
+-- runtime prefix (CRI or Docker json-file), then parse the nginx payload: JSON (FORMATS.md 3.1 keys, or the
+-- registry_json keys of samples/nginx-1.22-registry.conf) or the predefined `combined` line.
+-- Input: table `batch` with `text` (the line, decoded with replacement). Output: canonical rows or a reason.
+WITH src AS (
+    SELECT origin, received_at, key, text,
+           CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT' THEN text::JSON END AS doc
+    FROM batch
+    WHERE kind = 'access'
+),
+shipped AS (
+    SELECT *,
+        CASE
+            WHEN doc IS NULL THEN 'bare'
+            WHEN json_type(doc, '$."@metadata".beat') = 'VARCHAR' AND json_type(doc, '$.message') = 'VARCHAR' THEN 'filebeat'
+            WHEN json_type(doc, '$.source_type') = 'VARCHAR' AND json_type(doc, '$.message') = 'VARCHAR' THEN 'vector'
+            WHEN json_type(doc, '$.log') = 'VARCHAR' AND json_type(doc, '$."@timestamp"') IN ('DOUBLE', 'UBIGINT', 'BIGINT') THEN 'fluentbit'
+            WHEN json_type(doc, '$.log') = 'VARCHAR' AND json_type(doc, '$.stream') = 'VARCHAR' THEN 'docker'
+            WHEN coalesce(json_type(doc, '$.method'), json_type(doc, '$.request_method'),
+                          json_type(doc, '$.uri'), json_type(doc, '$.request_uri')) IS NOT NULL THEN 'bare'
+            ELSE 'unknown'
+        END AS shipper
+    FROM src
+),
+unwrapped AS (
+    SELECT *,
+        CASE shipper
+            WHEN 'filebeat' THEN doc ->> '$.message'
+            WHEN 'vector' THEN doc ->> '$.message'
+            WHEN 'fluentbit' THEN doc ->> '$.log'
+            WHEN 'docker' THEN doc ->> '$.log'
+            ELSE text
+        END AS payload1,
+        CASE shipper
+            WHEN 'filebeat' THEN doc ->> '$.host.name'
+            WHEN 'vector' THEN doc ->> '$.host'
+        END AS shipper_host,
+        CASE WHEN shipper = 'filebeat' AND json_type(doc, '$.log.offset') IN ('UBIGINT', 'BIGINT')
+             THEN coalesce(doc ->> '$.host.name', '') || ':' || coalesce(doc ->> '$.log.file.path', '') || ':'
+                  || (doc ->> '$.log.offset') END AS shipper_key
+    FROM shipped
+),
+stripped AS (
+    -- CRI prefix "<time> stdout F <line>"; a Docker json-file record inside a shipper's message; trailing \n
+    SELECT *,
+        rtrim(CASE
+            WHEN regexp_matches(payload1, '^\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [FP] ')
+                THEN regexp_replace(payload1, '^\S+ \S+ [FP] ', '')
+            WHEN json_valid(payload1) AND json_type(payload1, '$.log') = 'VARCHAR' AND json_type(payload1, '$.stream') = 'VARCHAR'
+                THEN payload1 ->> '$.log'
+            ELSE payload1
+        END, chr(10) || chr(13)) AS line
+    FROM unwrapped
+),
+formats AS (
+    SELECT *,
+        CASE WHEN shipper <> 'unknown' AND json_valid(line) AND json_type(line) = 'OBJECT'
+             THEN json_transform(line, '{"ts":"VARCHAR","time":"VARCHAR","msec":"VARCHAR","req_id":"VARCHAR",
+                 "request_id":"VARCHAR","remote_addr":"VARCHAR","xff":"VARCHAR","http_x_forwarded_for":"VARCHAR",
+                 "remote_user":"VARCHAR","auth":"VARCHAR","host":"VARCHAR","method":"VARCHAR",
+                 "request_method":"VARCHAR","uri":"VARCHAR","request_uri":"VARCHAR","status":"VARCHAR",
+                 "body_bytes_sent":"VARCHAR","request_length":"VARCHAR","request_time":"VARCHAR","ua":"VARCHAR",
+                 "http_user_agent":"VARCHAR","digest":"VARCHAR","upstream_digest":"VARCHAR","tls":"VARCHAR",
+                 "ssl_protocol":"VARCHAR"}') END AS j,
+        CASE WHEN shipper <> 'unknown' AND NOT json_valid(line)
+             THEN regexp_extract(line,
+                 '^(\S+) - (\S+) \[([^\]]+)\] "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"',
+                 ['remote_addr', 'remote_user', 'time_local', 'request', 'status', 'bytes', 'referer', 'ua']) END AS c
+    FROM stripped
+),
+fields AS (
+    SELECT origin, received_at, key, text, shipper, shipper_host, shipper_key,
+        CASE WHEN j IS NOT NULL THEN 'json' WHEN c.status <> '' THEN 'combined' END AS log_format,
+        CASE WHEN j IS NOT NULL THEN coalesce(
+                 try(to_timestamp(try_cast(nullif(j.msec, '') AS DOUBLE))),
+                 try_cast(nullif(coalesce(j.ts, j.time), '') AS TIMESTAMPTZ))
+             WHEN c.status <> '' THEN try(strptime(c.time_local, '%d/%b/%Y:%H:%M:%S %z')) END AS request_at,
+        nullif(coalesce(j.remote_addr, c.remote_addr), '') AS client_addr,
+        nullif(coalesce(j.xff, j.http_x_forwarded_for), '') AS forwarded_for,
+        nullif(nullif(coalesce(j.remote_user, c.remote_user), ''), '-') AS remote_user,
+        nullif(j.auth, '') AS auth_scheme,
+        nullif(coalesce(j.method, j.request_method, split_part(c.request, ' ', 1)), '') AS http_method,
+        nullif(coalesce(j.uri, j.request_uri, split_part(c.request, ' ', 2)), '') AS uri,
+        try_cast(nullif(coalesce(j.status, c.status), '') AS INTEGER) AS status,
+        try_cast(nullif(nullif(coalesce(j.body_bytes_sent, c.bytes), ''), '-') AS BIGINT) AS body_bytes,
+        try_cast(nullif(j.request_length, '') AS BIGINT) AS request_length,
+        try_cast(nullif(j.request_time, '') AS DOUBLE) AS request_seconds,
+        nullif(nullif(coalesce(j.ua, j.http_user_agent, c.ua), ''), '-') AS user_agent,
+        nullif(coalesce(j.req_id, j.request_id), '') AS proxy_request_id,
+        nullif(coalesce(j.digest, j.upstream_digest), '') AS served_digest,
+        nullif(coalesce(j.tls, j.ssl_protocol), '') AS tls_protocol,
+        nullif(j.host, '') AS server_host
+    FROM formats
+),
+routed AS (
+    SELECT *, split_part(uri, '?', 1) AS path FROM fields
+),
+endpoints AS (
+    SELECT *,
+        CASE
+            WHEN regexp_matches(path, '^/v2/?$') THEN 'ping'
+            WHEN path = '/v2/_catalog' THEN 'catalog'
+            WHEN regexp_matches(path, '^/v2/.+/manifests/[^/]+$') THEN 'manifest'
+            WHEN regexp_matches(path, '^/v2/.+/blobs/uploads(/[^/]*)?$') THEN 'upload'
+            WHEN regexp_matches(path, '^/v2/.+/blobs/[^/]+$') THEN 'blob'
+            WHEN regexp_matches(path, '^/v2/.+/tags/list$') THEN 'tags'
+            WHEN regexp_matches(path, '^/v2/.+/referrers/[^/]+$') THEN 'referrers'
+            WHEN regexp_matches(path, '(^|/)(token|jwt/auth)$') THEN 'token'
+            ELSE 'other'
+        END AS endpoint
+    FROM routed
+),
+named AS (
+    SELECT *,
+        CASE endpoint
+            WHEN 'manifest' THEN regexp_extract(path, '^/v2/(.+)/manifests/[^/]+$', 1)
+            WHEN 'upload' THEN regexp_extract(path, '^/v2/(.+)/blobs/uploads(/[^/]*)?$', 1)
+            WHEN 'blob' THEN regexp_extract(path, '^/v2/(.+)/blobs/[^/]+$', 1)
+            WHEN 'tags' THEN regexp_extract(path, '^/v2/(.+)/tags/list$', 1)
+            WHEN 'referrers' THEN regexp_extract(path, '^/v2/(.+)/referrers/[^/]+$', 1)
+        END AS repository,
+        CASE WHEN endpoint IN ('manifest', 'blob', 'referrers') THEN regexp_extract(path, '/([^/]+)$', 1) END AS reference
+    FROM endpoints
+),
+checked AS (
+    SELECT *,
+        regexp_matches(reference, '^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$') AS reference_is_digest,
+        CASE
+            WHEN shipper = 'unknown' THEN 'JSON object is neither a known shipper envelope nor an nginx record'
+            WHEN log_format IS NULL THEN 'not an nginx JSON record or combined line'
+            WHEN request_at IS NULL THEN 'access line has no parseable time'
+            WHEN uri IS NULL OR http_method IS NULL THEN 'access line has no request method and URI'
+        END AS reason
+    FROM named
+)
+SELECT
+    reason, origin, received_at, text AS raw,
+    coalesce(key, shipper_key, origin) AS line_key,
+    request_at, shipper_host AS log_host, client_addr, forwarded_for, remote_user, auth_scheme,
+    http_method, uri, endpoint, repository, reference,
+    CASE WHEN endpoint = 'manifest' AND NOT reference_is_digest THEN reference END AS tag,
+    CASE WHEN reference_is_digest THEN reference WHEN endpoint = 'manifest' THEN served_digest END AS digest,
+    status, body_bytes, request_length, request_seconds, user_agent, proxy_request_id, tls_protocol, server_host,
+    log_format, shipper
+FROM checked

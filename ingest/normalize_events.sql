@@ -1,0 +1,117 @@
+-- Registry notification events: one batch of raw records in (table `batch`), canonical rows or a reason out.
+-- Mirrors schemas/registry.py `Event`: required id, RFC 3339 timestamp, action, target.repository; optional
+-- fields must have their wire type (strings stay strings); empty strings count as missing.
+-- A record may hold one event or a whole envelope {"events": [...]} from a foreign producer.
+WITH src AS (
+    SELECT origin, received_at, coalesce(registry, $default_registry) AS registry, content_type,
+           value, try(decode(value)) AS text
+    FROM batch
+    WHERE kind = 'event'
+),
+parsed AS (
+    SELECT *, CASE WHEN json_valid(text) THEN text::JSON END AS doc FROM src
+),
+items AS (
+    SELECT origin, received_at, registry, content_type, value, text, doc,
+           CASE WHEN doc IS NULL THEN [NULL::JSON]
+                WHEN json_type(doc, '$.events') = 'ARRAY' THEN json_extract(doc, '$.events[*]')
+                ELSE [doc] END AS docs,
+           json_type(doc, '$.events') = 'ARRAY' AS from_envelope
+    FROM parsed
+),
+unnested AS (
+    SELECT origin, received_at, registry, content_type, value, text, doc, from_envelope,
+           unnest(docs) AS e, unnest(generate_series(0, len(docs) - 1)) AS item
+    FROM items
+),
+leaves AS (
+    SELECT *, json_type(e) AS e_type,
+           json_transform(e, '{"id":"JSON","timestamp":"JSON","action":"JSON",
+             "target":{"mediaType":"JSON","digest":"JSON","size":"JSON","length":"JSON","repository":"JSON",
+                       "fromRepository":"JSON","url":"JSON","tag":"JSON"},
+             "request":{"id":"JSON","addr":"JSON","host":"JSON","method":"JSON","useragent":"JSON"},
+             "actor":{"name":"JSON"},"source":{"addr":"JSON","instanceID":"JSON"}}') AS s
+    FROM unnested
+),
+typed AS (
+    SELECT *,
+        CASE WHEN json_type(s.timestamp) = 'VARCHAR'
+             THEN try_cast(s.timestamp ->> '$' AS TIMESTAMPTZ) END AS event_at,
+        nullif(s.target.mediaType ->> '$', '') AS media_type,
+        nullif(s.target.digest ->> '$', '') AS digest,
+        nullif(s.target.tag ->> '$', '') AS tag,
+        -- the first string field of the wrong JSON type, if any (StrictStr in the pydantic model)
+        CASE
+            WHEN coalesce(json_type(s.target.mediaType), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.mediaType'
+            WHEN coalesce(json_type(s.target.digest), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.digest'
+            WHEN coalesce(json_type(s.target.tag), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.tag'
+            WHEN coalesce(json_type(s.target.url), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.url'
+            WHEN coalesce(json_type(s.target.fromRepository), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.fromRepository'
+            WHEN coalesce(json_type(s.target.size), 'BIGINT') NOT IN ('BIGINT', 'UBIGINT', 'NULL') THEN 'target.size'
+            WHEN coalesce(json_type(s.target.length), 'BIGINT') NOT IN ('BIGINT', 'UBIGINT', 'NULL') THEN 'target.length'
+            WHEN coalesce(json_type(s.request.id), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.id'
+            WHEN coalesce(json_type(s.request.addr), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.addr'
+            WHEN coalesce(json_type(s.request.host), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.host'
+            WHEN coalesce(json_type(s.request.method), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.method'
+            WHEN coalesce(json_type(s.request.useragent), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.useragent'
+            WHEN coalesce(json_type(s.actor.name), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'actor.name'
+            WHEN coalesce(json_type(s.source.addr), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'source.addr'
+            WHEN coalesce(json_type(s.source.instanceID), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'source.instanceID'
+        END AS wrong_type
+    FROM leaves
+),
+checked AS (
+    SELECT *,
+        CASE
+            WHEN text IS NULL THEN 'not UTF-8'
+            WHEN doc IS NULL THEN 'not JSON'
+            WHEN e_type <> 'OBJECT' THEN 'event is not a JSON object'
+            WHEN json_type(s.id) IS DISTINCT FROM 'VARCHAR' OR s.id ->> '$' = '' THEN 'event has no id'
+            WHEN event_at IS NULL THEN 'event timestamp missing or not RFC 3339 with an offset'
+            WHEN json_type(s.action) IS DISTINCT FROM 'VARCHAR' OR s.action ->> '$' = '' THEN 'event has no action'
+            WHEN json_type(e, '$.target') IS DISTINCT FROM 'OBJECT' THEN 'event has no target object'
+            WHEN json_type(s.target.repository) IS DISTINCT FROM 'VARCHAR' OR s.target.repository ->> '$' = ''
+                THEN 'event target has no repository'
+            WHEN wrong_type IS NOT NULL THEN 'event field ' || wrong_type || ' has the wrong JSON type'
+        END AS reason
+    FROM typed
+)
+SELECT
+    reason,
+    origin || CASE WHEN from_envelope THEN '#' || item ELSE '' END AS origin,
+    received_at, registry, content_type,
+    CASE WHEN from_envelope AND e IS NOT NULL THEN encode(e::VARCHAR) ELSE value END AS value,
+    CASE WHEN reason IS NULL THEN e END AS raw,
+    s.id ->> '$' AS event_id,
+    event_at,
+    s.action ->> '$' AS action,
+    CASE
+        WHEN media_type = 'application/octet-stream' THEN 'blob'
+        WHEN media_type IS NOT NULL THEN 'manifest'
+        WHEN s.action ->> '$' = 'delete' AND digest IS NOT NULL THEN 'digest'
+        WHEN s.action ->> '$' = 'delete' AND tag IS NOT NULL THEN 'tag'
+        WHEN s.action ->> '$' = 'delete' THEN 'repository'
+        ELSE 'unknown'
+    END AS target_kind,
+    s.target.repository ->> '$' AS repository,
+    tag, digest, media_type,
+    coalesce(s.target.size, s.target.length)::BIGINT AS size_bytes,
+    nullif(s.target.fromRepository ->> '$', '') AS from_repository,
+    nullif(s.target.url ->> '$', '') AS url,
+    nullif(s.request.id ->> '$', '') AS request_id,
+    nullif(s.request.method ->> '$', '') AS http_method,
+    -- checklist 11: strip :port and [ ] of IPv6; a bare IPv6 address keeps its colons
+    CASE
+        WHEN s.request.addr ->> '$' LIKE '[%]%' THEN regexp_extract(s.request.addr ->> '$', '^\[([^\]]*)\]', 1)
+        WHEN regexp_matches(s.request.addr ->> '$', '^[^:]+:[0-9]+$') THEN split_part(s.request.addr ->> '$', ':', 1)
+        ELSE nullif(s.request.addr ->> '$', '')
+    END AS client_addr,
+    nullif(s.request.host ->> '$', '') AS request_host,
+    s.request.useragent ->> '$' AS user_agent,
+    nullif(s.actor.name ->> '$', '') AS actor,
+    nullif(s.source.addr ->> '$', '') AS source_addr,
+    nullif(s.source.instanceID ->> '$', '') AS source_instance,
+    CASE WHEN content_type IN ('application/vnd.docker.distribution.events.v1+json',
+                               'application/vnd.docker.distribution.events.v2+json',
+                               'application/json') THEN content_type END AS envelope_type
+FROM checked

@@ -1,0 +1,158 @@
+"""The DuckDB sink: one normalized batch, one transaction, idempotent inserts, derived tables kept current.
+
+The file is opened for the batch and closed after it (DESIGN.md section 3), so readers and batch jobs get
+their turn between flushes. Inside the transaction:
+
+1. canonical rows are inserted with ``ON CONFLICT DO NOTHING`` on their natural keys (registry + event id;
+   the access line's source coordinates; the dead letter's origin + bytes), duplicates inside the batch removed
+   first, so a replay after a crash stores nothing twice;
+2. the rows that were new get this batch's id, and the derived tables (``image_activity``, ``tag_history``)
+   are brought up to date for what they can have changed (``derive.sql``);
+3. an ``ingest_batches`` row records the counts and the range of origins.
+
+Only after COMMIT does the caller acknowledge upstream (Kafka offsets, the webhook's 2xx).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from regaudit.ingest import store
+from regaudit.ingest.normalize import ACCESS_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, NormalizedBatch
+
+log = logging.getLogger(__name__)
+
+_DERIVE = resources.files("regaudit.ingest").joinpath("derive.sql").read_text(encoding="utf-8")
+DERIVE_STEPS: list[tuple[str, str]] = [
+    (match.group(1), match.group(2).strip())
+    for match in re.finditer(r"-- name: (\w+)\n(.*?)(?=\n-- name: |\Z)", _DERIVE, flags=re.S)
+]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one batch added: new rows per table (replays add nothing)."""
+
+    batch_id: int
+    events_count: int
+    access_count: int
+    dead_letters_count: int
+
+
+class DuckDBSink:
+    """Writes normalized batches into the store file."""
+
+    def __init__(
+        self, path: Path, lock_timeout: float = 30.0, default_registry: str = "default", gap_grace_seconds: int = 120
+    ) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self.default_registry = default_registry
+        self.gap_grace_seconds = gap_grace_seconds
+
+    def write(self, batch: NormalizedBatch, source: str) -> WriteResult:
+        with store.writer(self.path, self.lock_timeout) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                result = self._write(con, batch, source)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        log.info(
+            "batch=%d source=%s events=%d access=%d dead_letters=%d",
+            result.batch_id, source, result.events_count, result.access_count, result.dead_letters_count,
+        )  # fmt: skip
+        return result
+
+    def _write(self, con: duckdb.DuckDBPyConnection, batch: NormalizedBatch, source: str) -> WriteResult:
+        batch_id = store.next_batch_id(con)
+        events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, ("registry", "event_id"), batch_id)
+        access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, ("line_key",), batch_id)
+        dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, ("dead_letter_id",), batch_id)
+        if events or access:
+            self._derive(con, batch_id)
+        origins = sorted(
+            batch.events.column("origin").to_pylist()
+            + batch.access.column("origin").to_pylist()
+            + batch.dead_letters.column("origin").to_pylist()
+        )
+        con.execute(
+            "INSERT INTO ingest_batches VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
+            [batch_id, source, events, access, dead, origins[0] if origins else None, origins[-1] if origins else None],
+        )
+        return WriteResult(batch_id, events, access, dead)
+
+    def _derive(self, con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
+        lo, hi = _time_range(con, batch_id)
+        params: dict[str, Any] = {
+            "batch_id": batch_id,
+            "lo": lo,
+            "hi": hi,
+            "default_registry": self.default_registry,
+            "gap_grace_seconds": self.gap_grace_seconds,
+        }
+        for _name, sql in DERIVE_STEPS:
+            for statement in _statements(sql):
+                used = {k: v for k, v in params.items() if f"${k}" in statement}
+                con.execute(statement, used)
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a step into statements on semicolons at line ends (the steps hold no literal semicolons)."""
+    return [part.strip() for part in re.split(r";\s*\n", sql + "\n") if part.strip() and not _only_comments(part)]
+
+
+def _only_comments(part: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in part.splitlines())
+
+
+def _time_range(con: duckdb.DuckDBPyConnection, batch_id: int) -> tuple[datetime, datetime]:
+    row = con.execute(
+        """
+        SELECT min(t), max(t) FROM (
+            SELECT event_at AS t FROM registry_events WHERE batch_id = $b
+            UNION ALL SELECT request_at FROM access_log WHERE batch_id = $b)
+        """,
+        {"b": batch_id},
+    ).fetchall()[0]
+    return row[0], row[1]
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pa.Table,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    batch_id: int,
+) -> int:
+    """Insert rows not yet stored (by key), tagging them with the batch id; returns how many were new."""
+    if rows.num_rows == 0:
+        return 0
+    con.register("incoming", rows)
+    try:
+        before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]  # noqa: S608 - fixed names
+        names = ", ".join(columns)
+        con.execute(
+            f"""
+            INSERT INTO {table} ({names}, batch_id)
+            SELECT {names}, $batch_id FROM incoming
+            QUALIFY row_number() OVER (PARTITION BY {", ".join(key)} ORDER BY received_at) = 1
+            ON CONFLICT DO NOTHING
+            """,  # noqa: S608 - fixed table and column names; values are bound
+            {"batch_id": batch_id},
+        )
+        after = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]  # noqa: S608 - fixed names
+    finally:
+        con.unregister("incoming")
+    return int(after - before)

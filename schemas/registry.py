@@ -1,0 +1,131 @@
+"""CNCF Distribution notification envelopes and events, as they arrive on the wire (FORMATS.md section 1).
+
+Both envelope versions share these models:
+
+* ``application/vnd.docker.distribution.events.v1+json`` (2.8.x): descriptor fields are ``omitempty``, so a
+  manifest delete carries only ``digest`` and ``repository``;
+* ``application/vnd.docker.distribution.events.v2+json`` (3.x): ``mediaType``, ``digest`` and ``size`` are always
+  present, empty or zero on deletes, plus optional OCI descriptor extras;
+* plain ``application/json``: the same body from a proxy or a replay tool.
+
+Wire models keep the wire names and allow unknown fields (they are kept in the raw payload, never dropped).
+An event is valid when it has an ``id``, a parseable ``timestamp``, an ``action`` and a ``target.repository``;
+every other field is optional, and empty strings count as missing (parser checklist items 7 and 25).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
+
+ENVELOPE_V1 = "application/vnd.docker.distribution.events.v1+json"
+ENVELOPE_V2 = "application/vnd.docker.distribution.events.v2+json"
+ENVELOPE_TYPES = frozenset({ENVELOPE_V1, ENVELOPE_V2, "application/json"})
+KNOWN_ACTIONS = frozenset({"push", "pull", "mount", "delete"})
+
+
+def _empty_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp has no zone offset")
+    return value.astimezone(UTC)
+
+
+def parse_rfc3339(value: Any) -> Any:
+    """RFC 3339 with 0 to 9 fractional digits and any offset, truncated to microseconds (checklist 5)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        fraction, zone = rest[:digits], rest[digits:]
+        if not fraction:
+            raise ValueError("empty fraction in timestamp")
+        text = f"{head}.{fraction[:6].ljust(6, '0')}{zone}"
+    return datetime.fromisoformat(text)
+
+
+OptionalText = Annotated[StrictStr | None, BeforeValidator(_empty_to_none)]
+UtcTimestamp = Annotated[datetime, BeforeValidator(parse_rfc3339), AfterValidator(_utc)]
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+
+class Descriptor(WireModel):
+    """An OCI descriptor inside ``target.references``."""
+
+    media_type: OptionalText = Field(None, alias="mediaType")
+    digest: OptionalText = None
+    size: StrictInt | None = None
+    artifact_type: OptionalText = Field(None, alias="artifactType")
+
+
+class Target(WireModel):
+    """What the event is about: a manifest, a blob, a tag or a repository."""
+
+    media_type: OptionalText = Field(None, alias="mediaType")
+    digest: OptionalText = None
+    size: StrictInt | None = None
+    length: StrictInt | None = None
+    repository: Annotated[StrictStr, Field(min_length=1)]
+    from_repository: OptionalText = Field(None, alias="fromRepository")
+    url: OptionalText = None
+    tag: OptionalText = None
+    references: list[Descriptor] | None = None
+
+
+class Request(WireModel):
+    """The HTTP request that caused the event. ``addr`` is spoofable (first X-Forwarded-For entry)."""
+
+    id: OptionalText = None
+    addr: OptionalText = None
+    host: OptionalText = None
+    method: OptionalText = None
+    useragent: StrictStr | None = None
+
+
+class Actor(WireModel):
+    """The authenticated subject; ``{}`` when anonymous."""
+
+    name: OptionalText = None
+
+
+class Source(WireModel):
+    """The registry node that emitted the event; ``instanceID`` changes on every restart."""
+
+    addr: OptionalText = None
+    instance_id: OptionalText = Field(None, alias="instanceID")
+
+
+class Event(WireModel):
+    """One notification event, v1 (2.8) or v2 (3.x)."""
+
+    id: Annotated[StrictStr, Field(min_length=1)]
+    timestamp: UtcTimestamp
+    action: Annotated[StrictStr, Field(min_length=1)]
+    target: Target
+    request: Request = Field(default_factory=Request)
+    actor: Actor = Field(default_factory=Actor)
+    source: Source = Field(default_factory=Source)
+
+
+class Envelope(WireModel):
+    """The body of one notification POST: ``events`` of any length, including none."""
+
+    events: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StrictEnvelope(WireModel):
+    """The envelope with every event validated, for the JSON Schema export."""
+
+    events: list[Event] = Field(default_factory=list)
