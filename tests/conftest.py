@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.infra.fixtures", "tests.infra.ci_guard"]
