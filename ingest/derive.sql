@@ -77,7 +77,7 @@ FROM (
         FROM access_log l
         WHERE l.endpoint = 'manifest' AND l.status < 400
           AND l.request_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE
-          AND NOT EXISTS (SELECT 1 FROM image_activity u WHERE u.proxy_line_key = l.line_key)
+          AND NOT EXISTS (SELECT 1 FROM image_activity u WHERE u.proxy_line_key = l.line_key AND u.source = 'registry')
     ),
     candidates AS (
         SELECT a.activity_id, l.line_key

@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from regaudit.ingest.records import RawRecord
+from regaudit.schemas.registry import RFC3339_PATTERN
 
 _SQL = resources.files("regaudit.ingest")
 EVENTS_SQL = _SQL.joinpath("normalize_events.sql").read_text(encoding="utf-8")
@@ -108,7 +109,7 @@ class Normalizer:
         con = self._con
         con.register("batch", batch)
         try:
-            events = con.sql(EVENTS_SQL, params={"default_registry": self._default_registry}).to_arrow_table()
+            events = con.sql(EVENTS_SQL, params={"default_registry": self._default_registry, "rfc3339": RFC3339_PATTERN}).to_arrow_table()
             access = con.sql(ACCESS_SQL).to_arrow_table()
         finally:
             con.unregister("batch")

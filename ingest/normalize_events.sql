@@ -35,7 +35,7 @@ leaves AS (
 ),
 typed AS (
     SELECT *,
-        CASE WHEN json_type(s.timestamp) = 'VARCHAR'
+        CASE WHEN json_type(s.timestamp) = 'VARCHAR' AND regexp_full_match(s.timestamp ->> '$', $rfc3339)
              THEN try_cast(s.timestamp ->> '$' AS TIMESTAMPTZ) END AS event_at,
         nullif(s.target.mediaType ->> '$', '') AS media_type,
         nullif(s.target.digest ->> '$', '') AS digest,
@@ -95,7 +95,7 @@ SELECT
     END AS target_kind,
     s.target.repository ->> '$' AS repository,
     tag, digest, media_type,
-    coalesce(s.target.size, s.target.length)::BIGINT AS size_bytes,
+    try_cast(coalesce(s.target.size, s.target.length) AS BIGINT) AS size_bytes,
     nullif(s.target.fromRepository ->> '$', '') AS from_repository,
     nullif(s.target.url ->> '$', '') AS url,
     nullif(s.request.id ->> '$', '') AS request_id,

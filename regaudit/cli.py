@@ -24,6 +24,9 @@ from regaudit.settings import load_settings
 
 #: name -> (module, one-line help). Nested commands use a space: "credentials import".
 COMMANDS: dict[str, tuple[str, str]] = {
+    "webhook": ("regaudit.ingest.webhook_command", "Receive registry notifications over HTTP."),
+    "ship-logs": ("regaudit.ingest.shipper_command", "Follow an nginx access log and ship each line."),
+    "consume": ("regaudit.ingest.consumer_command", "Move events and access lines from Kafka into DuckDB."),
     "store": ("regaudit.ingest.store_command", "Create or upgrade the DuckDB store, or show its state."),
     "settings": ("regaudit.settings_command", "Print every setting with its variable and default."),
 }

@@ -15,6 +15,7 @@ every other field is optional, and empty strings count as missing (parser checkl
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -36,11 +37,19 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+#: RFC 3339 date-time: the registry's Go ``time.RFC3339Nano`` and every zone offset. The batch normalizer uses
+#: the same pattern (normalize_events.sql), so both parsers accept exactly the same timestamps.
+RFC3339_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+_RFC3339 = re.compile(RFC3339_PATTERN)
+
+
 def parse_rfc3339(value: Any) -> Any:
     """RFC 3339 with 0 to 9 fractional digits and any offset, truncated to microseconds (checklist 5)."""
     if not isinstance(value, str):
         return value
-    text = value.strip()
+    if not _RFC3339.fullmatch(value):
+        raise ValueError("not an RFC 3339 timestamp with a zone offset")
+    text = value
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     head, dot, rest = text.partition(".")
@@ -122,7 +131,7 @@ class Event(WireModel):
 class Envelope(WireModel):
     """The body of one notification POST: ``events`` of any length, including none."""
 
-    events: list[dict[str, Any]] = Field(default_factory=list)
+    events: list[Any] = Field(default_factory=list)
 
 
 class StrictEnvelope(WireModel):

@@ -1,0 +1,146 @@
+"""Canonical rows: one frozen model per store table, each field documented. A test holds these models and
+``ingest/schema.sql`` to the same columns, so the documentation cannot drift from the store.
+
+Timestamps are UTC and end in ``_at``; counts end in ``_count``; bytes end in ``_bytes``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RegistryEventRow(Row):
+    """``registry_events``: one notification event, blob-level included. Key: (registry, event_id)."""
+
+    registry: str = Field(description="Registry name the receiver was configured with.")
+    event_id: str = Field(description="The event's `id`; the same across the registry's retries.")
+    event_at: datetime = Field(description="The event's `timestamp`, converted to UTC.")
+    action: str = Field(description="push, pull, mount, delete, or an unknown action kept verbatim.")
+    target_kind: str = Field(description="manifest, blob, tag (tag delete), digest (digest delete), repository.")
+    repository: str = Field(description="`target.repository`.")
+    tag: str | None = Field(description="`target.tag`; none for by-digest operations.")
+    digest: str | None = Field(description="`target.digest`.")
+    media_type: str | None = Field(description="`target.mediaType`.")
+    size_bytes: int | None = Field(description="`target.size` (or `length`).")
+    from_repository: str | None = Field(description="`target.fromRepository`, on mounts.")
+    url: str | None = Field(description="`target.url`.")
+    request_id: str | None = Field(description="`request.id`; shared by the events of one HTTP request.")
+    http_method: str | None = Field(description="`request.method`; HEAD pulls are checks.")
+    client_addr: str | None = Field(description="`request.addr` without port or brackets (spoofable).")
+    request_host: str | None = Field(description="`request.host`.")
+    user_agent: str | None = Field(description="`request.useragent`.")
+    actor: str | None = Field(description="`actor.name`; none when anonymous.")
+    source_addr: str | None = Field(description="`source.addr`: the registry node.")
+    source_instance: str | None = Field(description="`source.instanceID`; changes on every restart.")
+    envelope_type: str | None = Field(description="The envelope media type declared by the sender.")
+    received_at: datetime = Field(description="When regaudit received the event.")
+    origin: str = Field(description="Where it came from (Kafka coordinates, webhook request, file position).")
+    batch_id: int = Field(description="The ingest batch that stored it (ingest_batches).")
+    raw: str = Field(description="The event's JSON exactly as received, for forensics.")
+
+
+class AccessLogRow(Row):
+    """``access_log``: one proxy request. Key: line_key, the line's source coordinates."""
+
+    line_key: str = Field(description="Shipper file position when known, else the Kafka or file origin.")
+    request_at: datetime = Field(description="nginx `$msec` or `$time_iso8601`/`$time_local`, in UTC.")
+    log_host: str | None = Field(description="Host the shipper read the line on.")
+    client_addr: str | None = Field(description="`$remote_addr`: the TCP peer of nginx.")
+    forwarded_for: str | None = Field(description="`$http_x_forwarded_for`.")
+    remote_user: str | None = Field(description="`$remote_user`: the claimed Basic-auth user, even on a 401.")
+    auth_scheme: str | None = Field(description="basic, bearer, other or none (the secret is never logged).")
+    http_method: str | None = Field(description="`$request_method`.")
+    uri: str | None = Field(description="`$request_uri`, query included.")
+    endpoint: str = Field(description="ping, manifest, blob, upload, tags, catalog, referrers, token, other.")
+    repository: str | None = Field(description="Repository named in the path.")
+    reference: str | None = Field(description="Tag or digest in a manifest, blob or referrers path.")
+    tag: str | None = Field(description="The reference when it is a tag.")
+    digest: str | None = Field(description="The reference when it is a digest, else the digest nginx served.")
+    status: int | None = Field(description="`$status`.")
+    body_bytes: int | None = Field(description="`$body_bytes_sent`.")
+    request_length: int | None = Field(description="`$request_length`.")
+    request_seconds: float | None = Field(description="`$request_time`.")
+    user_agent: str | None = Field(description="`$http_user_agent`.")
+    proxy_request_id: str | None = Field(description="`$request_id` (not the registry's request.id).")
+    tls_protocol: str | None = Field(description="`$ssl_protocol`.")
+    server_host: str | None = Field(description="`$host`.")
+    log_format: str = Field(description="json or combined.")
+    shipper: str = Field(description="bare, vector, filebeat, fluentbit or docker.")
+    received_at: datetime = Field(description="When regaudit received the line.")
+    origin: str = Field(description="Where the line came from.")
+    batch_id: int = Field(description="The ingest batch that stored it.")
+    raw: str = Field(description="The line as received (shipper envelope included).")
+
+
+class ImageActivityRow(Row):
+    """``image_activity``: who pushed or pulled what. One row per image-level action."""
+
+    activity_id: str = Field(description="`ev:<registry>:<event id>`, or `px:<line key>` for proxy-only rows.")
+    registry: str = Field(description="Registry name.")
+    occurred_at: datetime = Field(description="When it happened (UTC).")
+    action: str = Field(description="pull, push, delete, mount, or login (proxy-only failed logins).")
+    is_check: bool = Field(description="A HEAD manifest request: an existence check, not a download.")
+    counts_as_pull: bool = Field(description="A real pull, counted once per client, repository and manifest.")
+    actor: str | None = Field(description="Identity (the claimed user on proxy-only rows).")
+    client_addr: str | None = Field(description="Client address.")
+    user_agent: str | None = Field(description="User agent the registry saw.")
+    repository: str = Field(description="Repository.")
+    tag: str | None = Field(description="Tag, when the request named one.")
+    digest: str | None = Field(description="Manifest digest.")
+    media_type: str | None = Field(description="Manifest media type.")
+    from_repository: str | None = Field(description="Source repository of a mount.")
+    request_id: str | None = Field(description="Registry request id.")
+    blob_bytes: int = Field(description="Blob bytes folded into this pull or push.")
+    source: str = Field(description="registry (a notification) or proxy (only the access log saw it).")
+    proxy_line_key: str | None = Field(description="The matched access-log line.")
+    proxy_status: int | None = Field(description="HTTP status nginx answered.")
+    proxy_bytes_sent: int | None = Field(description="Bytes nginx sent for the manifest request.")
+    proxy_request_seconds: float | None = Field(description="nginx request time.")
+    proxy_tls: str | None = Field(description="TLS version of the client connection.")
+    proxy_user_agent: str | None = Field(description="User agent nginx saw.")
+    audit_gap: bool = Field(description="Served by the proxy with no notification: a gap in the audit feed.")
+
+
+class TagHistoryRow(Row):
+    """``tag_history``: per (registry, repository, tag), the intervals during which it pointed at a digest."""
+
+    registry: str = Field(description="Registry name.")
+    repository: str = Field(description="Repository.")
+    tag: str = Field(description="Tag.")
+    digest: str = Field(description="Digest the tag pointed at.")
+    valid_from_at: datetime = Field(description="When the push moved the tag here.")
+    valid_to_at: datetime | None = Field(description="When it moved on or was deleted; none while current.")
+    previous_digest: str | None = Field(description="What the tag pointed at before, if it existed.")
+    is_overwrite: bool = Field(description="The tag existed with a different digest: an overwrite.")
+    moved_by: str | None = Field(description="Identity that pushed.")
+    client_addr: str | None = Field(description="Client address of the push.")
+    user_agent: str | None = Field(description="User agent of the push.")
+    event_id: str = Field(description="The push event.")
+
+
+class DeadLetterRow(Row):
+    """``dead_letters``: input that could not be parsed, kept raw with the reason."""
+
+    dead_letter_id: str = Field(description="Hash of origin and bytes, so a replay is stored once.")
+    received_at: datetime = Field(description="When regaudit received it.")
+    source: str = Field(description="events, access, or receiver (refused at the webhook or shipper).")
+    origin: str = Field(description="Where it came from (Kafka coordinates, webhook request, file position).")
+    reason: str = Field(description="Why it was refused.")
+    content_type: str | None = Field(description="Media type the sender declared.")
+    batch_id: int = Field(description="The ingest batch that stored it.")
+    raw: bytes = Field(description="The bytes exactly as received.")
+
+
+CANONICAL_ROWS: dict[str, type[Row]] = {
+    "registry_events": RegistryEventRow,
+    "access_log": AccessLogRow,
+    "image_activity": ImageActivityRow,
+    "tag_history": TagHistoryRow,
+    "dead_letters": DeadLetterRow,
+}
