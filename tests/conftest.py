@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.infra.fixtures", "tests.infra.ci_guard"]
+pytest_plugins = ["tests.infra.fixtures", "tests.infra.ci_guard", "tests.infra.stack_fixtures"]
