@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "consume": ("regaudit.ingest.consumer_command", "Move events and access lines from Kafka into DuckDB."),
     "store": ("regaudit.ingest.store_command", "Create or upgrade the DuckDB store, or show its state."),
     "settings": ("regaudit.settings_command", "Print every setting with its variable and default."),
+    "analyze": ("regaudit.analytics.analyze_command", "Run the detections over the store and keep findings."),
+    "detections list": ("regaudit.analytics.detections_list_command", "List detections or their catalogue."),
+    "detections test": ("regaudit.analytics.detections_test_command", "Run every detection's own cases."),
+    "credentials import": ("regaudit.analytics.credentials_command", "Import the credential inventory."),
 }
 
 EXIT_USAGE = 2

@@ -18,6 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
@@ -104,6 +106,8 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # type: ignore[arg-type]
     ship_logs: ShipLogsSettings = Field(default_factory=ShipLogsSettings)  # type: ignore[arg-type]
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)  # type: ignore[arg-type]
+    org: OrgSettings = Field(default_factory=OrgSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -178,7 +182,7 @@ def settings_table() -> str:
     ]
     for section_name, section_field in Settings.model_fields.items():
         section_cls = section_field.annotation
-        assert isinstance(section_cls, type) and issubclass(section_cls, Section)
+        assert isinstance(section_cls, type) and issubclass(section_cls, BaseModel)
         for name, field in section_cls.model_fields.items():
             if field.default_factory is not None:
                 default = "(computed)" if section_name == "ship_logs" and name == "host" else "[]"

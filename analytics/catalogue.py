@@ -1,0 +1,66 @@
+"""The detection catalogue as markdown, generated from the registry (``docs/detections.md``).
+
+``regaudit detections list --markdown`` prints it and ``--write`` saves it; a test fails when the committed
+file differs from what the registry generates, so the catalogue cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from regaudit.analytics.detection import Detection
+
+HEADER = """# Detections
+
+Generated from the detection registry by `regaudit detections list --markdown --write docs/detections.md`;
+do not edit by hand. Each detection is one file under `analytics/detections/<family>/`, with its own firing
+and non-firing cases. Thresholds are overridden per detection in `[analytics.thresholds."<id>"]`; the
+organisation (CI identities and networks, protected repositories and tags, business hours) in `[org]`.
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table(detections: Iterable[type[Detection]]) -> list[str]:
+    lines = ["| id | severity | family | title | ATT&CK |", "|---|---|---|---|---|"]
+    for d in detections:
+        lines.append(f"| [`{d.id}`](#{d.id.replace('.', '')}) | {d.severity.value} | {d.family} | "
+                     f"{_cell(d.title)} | {', '.join(d.attack)} |")  # fmt: skip
+    return lines
+
+
+def section(detection: type[Detection]) -> list[str]:
+    d = detection
+    lines = [
+        f"### {d.id}",
+        "",
+        f"**{d.title}**. Severity {d.severity.value}; ATT&CK {', '.join(d.attack)}.",
+        "",
+    ]
+    lines += [d.description, "", "False positives:", ""]
+    lines += [f"- {text}" for text in d.false_positives]
+    fields = d.parameters.model_fields
+    if fields:
+        lines += ["", "| parameter | default | description |", "|---|---|---|"]
+        lines += [
+            f"| `{name}` | `{field.default}` | {_cell(field.description or '')} |"
+            for name, field in fields.items()
+        ]
+    if d.references:
+        lines += ["", "References: " + ", ".join(f"<{url}>" for url in d.references)]
+    return [*lines, ""]
+
+
+def markdown(detections: Iterable[type[Detection]]) -> str:
+    """The whole catalogue: a summary table, then one section per family and detection."""
+    ordered = sorted(detections, key=lambda d: d.id)
+    lines = [HEADER, *table(ordered), ""]
+    family = None
+    for detection in ordered:
+        if detection.family != family:
+            family = detection.family
+            lines += [f"## {family}", ""]
+        lines += section(detection)
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,1 @@
+"""Shipped detections: one module per detection, one package per family (``<family>/<name>.py``)."""

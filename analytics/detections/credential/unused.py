@@ -1,0 +1,74 @@
+"""A credential whose last accepted use is long ago."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.fixtures import at, credential, pull
+
+NOW = at("2025-05-10T18:00")
+
+
+class Params(Parameters):
+    unused_days: int = Field(
+        90, ge=1, description="Days without an accepted use before a credential is stale."
+    )
+
+
+class CredentialUnused(Detection):
+    id = "credential.unused"
+    title = "Credential unused for a long time"
+    severity = Severity.LOW
+    family = "credential"
+    description = (
+        "A credential in the current inventory whose last accepted use (an image action or a login the proxy "
+        "accepted) is more than unused_days old. The finding's window starts at the last use, so a "
+        "credential "
+        "that is used again and goes stale again raises a new finding."
+    )
+    false_positives = (
+        "Seasonal jobs (quarterly releases, yearly audits) that use their credential rarely.",
+        "Activity older than the store's retention looks like no activity.",
+    )
+    attack = ("T1078.004",)
+    references = ("https://docs.docker.com/security/for-developers/access-tokens/",)
+    parameters = Params
+    sql = """
+        WITH last_use AS (
+            SELECT identity, max(seen_at) AS last_at, arg_max(evidence_id, seen_at) AS evidence_id,
+                   arg_max(client_addr, seen_at) AS client_addr
+            FROM identity_activity WHERE accepted AND seen_at < $now GROUP BY identity
+        )
+        SELECT
+            c.name AS subject,
+            u.last_at AS window_start_at,
+            CAST(NULL AS TIMESTAMPTZ) AS window_end_at,
+            c.kind || ' ' || c.name || coalesce(' of ' || c.owner, '') || ' unused for '
+                || date_diff('day', u.last_at, $now) || ' days (last use ' || CAST(u.last_at AS DATE)
+                || coalesce(' from ' || u.client_addr, '') || ')' AS summary,
+            ['credentials:' || c.name, u.evidence_id] AS evidence_ids,
+            date_diff('day', u.last_at, $now) AS unused_days_count
+        FROM current_credentials AS c
+        JOIN last_use AS u ON u.identity = c.name
+        WHERE u.last_at < $now - INTERVAL 1 DAY * $unused_days
+    """
+    cases = (
+        Case(
+            "fires for a robot last used in January",
+            rows=(credential("robot$old", "2025-05-01"), pull("2025-01-10T10:00", actor="robot$old")),
+            expect=1,
+            now=NOW,
+            subjects=("robot$old",),
+        ),
+        Case(
+            "quiet for a credential used last week",
+            rows=(
+                credential("alice", "2025-05-01"),
+                pull("2025-01-10T10:00", actor="alice"),
+                pull("2025-05-03T10:00", actor="alice"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+    )

@@ -1,0 +1,60 @@
+"""Requests the proxy served successfully that the registry's audit feed never reported."""
+
+from __future__ import annotations
+
+from regaudit.analytics.detection import Case, Detection, Severity
+from regaudit.analytics.fixtures import activity, at, pull
+
+NOW = at("2025-05-10T18:00")
+
+
+class AuditFeedGap(Detection):
+    id = "proxy.audit_gap"
+    title = "Audit feed gap: served without a notification"
+    severity = Severity.HIGH
+    family = "proxy"
+    description = (
+        "Image activity the proxy saw answered with 2xx (a manifest GET or PUT) for which no registry "
+        "notification arrived (image_activity.audit_gap), per registry and UTC hour. The registry's "
+        "notification queue is in memory and drops events on restarts or overflow, and a registry reached "
+        "around the notification path leaves no audit trail: either way pushes and pulls went unrecorded."
+    )
+    false_positives = (
+        "Notifications still in flight when the hour is analysed (they clear once ingested).",
+        "Registry restarts, which drop queued notifications (a real gap, but not an attack).",
+    )
+    attack = ("T1562.008",)
+    references = ("https://distribution.github.io/distribution/about/notifications/",)
+    sql = """
+        SELECT
+            registry AS subject,
+            date_trunc('hour', occurred_at) AS window_start_at,
+            date_trunc('hour', occurred_at) + INTERVAL 1 HOUR AS window_end_at,
+            count(*) || ' request(s) served without an audit event on ' || registry || ' ('
+                || count(*) FILTER (WHERE action = 'push') || ' pushes, '
+                || count(*) FILTER (WHERE action = 'pull') || ' pulls) in '
+                || count(DISTINCT repository) || ' repositories' AS summary,
+            list('image_activity:' || activity_id ORDER BY occurred_at) AS evidence_ids,
+            count(*) AS gaps_count
+        FROM image_activity
+        WHERE audit_gap
+          AND occurred_at >= date_trunc('hour', $since) AND occurred_at < $now
+        GROUP BY registry, date_trunc('hour', occurred_at)
+    """
+    cases = (
+        Case(
+            "fires for a push the proxy served without a notification",
+            rows=(
+                activity("2025-05-10T09:00", action="push", source="proxy", audit_gap=True, proxy_status=201),
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("default",),
+        ),
+        Case(
+            "quiet when every served request has its notification",
+            rows=(pull("2025-05-10T09:00", proxy_status=200),),
+            expect=0,
+            now=NOW,
+        ),
+    )

@@ -1,0 +1,93 @@
+"""Bursts of refused or unknown-repository answers over many repositories from one client."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.fixtures import access, at, burst
+
+NOW = at("2025-05-10T18:00")
+
+
+class Params(Parameters):
+    window_minutes: int = Field(60, ge=1, description="Length of the fixed windows refusals are counted in.")
+    min_refusals: int = Field(10, ge=2, description="401/403/404 answers from one client in one window.")
+    min_repositories: int = Field(5, ge=2, description="Distinct repositories those answers must span.")
+
+
+class AuthorizationProbing(Detection):
+    id = "proxy.authorization_probing"
+    title = "Authorization probing across repositories"
+    severity = Severity.MEDIUM
+    family = "proxy"
+    description = (
+        "Counts 401, 403 and 404 answers on manifest, blob and tag-list requests per client (address and "
+        "claimed "
+        "user) and fixed window, and fires when they are many and span many repositories: someone testing "
+        "which repositories a credential can read, or guessing repository names. Blob HEAD 404s (normal "
+        "during "
+        "pushes) and referrers 404s (the fallback probe of cosign and oras) are not counted."
+    )
+    false_positives = ("Misconfigured deployments pulling many images that were deleted or renamed.",)
+    attack = ("T1613", "T1087")
+    references = ("https://jfrog.com/help/r/jfrog-platform-administration-documentation/log-analytics",)
+    parameters = Params
+    sql = """
+        SELECT
+            client_addr || coalesce(' as ' || nullif(remote_user, ''), '') AS subject,
+            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) AS window_start_at,
+            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) + INTERVAL 1 MINUTE * $window_minutes
+                AS window_end_at,
+            client_addr || ' got ' || count(*) || ' refusals ('
+                || count(*) FILTER (WHERE status = 401) || 'x401, '
+                || count(*) FILTER (WHERE status = 403) || 'x403, ' || count(*) FILTER (WHERE status = 404)
+                || 'x404) over ' || count(DISTINCT repository) || ' repositories' AS summary,
+            list('access_log:' || line_key ORDER BY request_at) AS evidence_ids,
+            count(*) AS refusals_count,
+            count(DISTINCT repository) AS repositories_count
+        FROM access_log
+        WHERE status IN (401, 403, 404)
+          AND endpoint IN ('manifest', 'blob', 'tags') AND repository IS NOT NULL
+          AND NOT (endpoint = 'blob' AND http_method = 'HEAD' AND status = 404)
+          AND request_at >= time_bucket(INTERVAL 1 MINUTE * $window_minutes, $since) AND request_at < $now
+        GROUP BY client_addr, remote_user, time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at)
+        HAVING count(*) >= $min_refusals AND count(DISTINCT repository) >= $min_repositories
+    """
+    cases = (
+        Case(
+            "fires on 403s for twelve repositories from one credential",
+            rows=burst(
+                access,
+                "2025-05-10T03:00",
+                12,
+                client_addr="203.0.113.5",
+                remote_user="bob",
+                status=403,
+                endpoint="manifest",
+                repository=lambda i: f"secret/r{i}",
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("203.0.113.5 as bob",),
+        ),
+        Case(
+            "quiet for blob HEAD 404s during a push and for one missing tag pulled repeatedly",
+            rows=(
+                *burst(
+                    access,
+                    "2025-05-10T03:00",
+                    20,
+                    http_method="HEAD",
+                    endpoint="blob",
+                    status=404,
+                    repository=lambda i: f"team/r{i}",
+                ),
+                *burst(
+                    access, "2025-05-10T03:00", 20, endpoint="manifest", status=404, repository="team/app"
+                ),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+    )

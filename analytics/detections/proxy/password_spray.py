@@ -1,0 +1,73 @@
+"""Password spraying: one address failing logins for many different user names."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.fixtures import access, at, burst
+
+NOW = at("2025-05-10T18:00")
+
+
+class Params(Parameters):
+    window_minutes: int = Field(
+        60, ge=1, description="Length of the fixed windows user names are counted in."
+    )
+    min_users: int = Field(5, ge=2, description="Distinct failing user names from one address that fire.")
+
+
+class PasswordSpray(Detection):
+    id = "proxy.password_spray"
+    title = "Password spraying from one address"
+    severity = Severity.HIGH
+    family = "proxy"
+    description = (
+        "Counts the distinct claimed Basic users whose logins (GET /v2/ or the token endpoint) failed with "
+        "401 "
+        "from one client address in a fixed window. A few common passwords tried against many accounts stays "
+        "under per-account lockouts and brute-force thresholds; the breadth of user names gives it away."
+    )
+    false_positives = ("A shared jump host or NAT where several people mistype their password in one hour.",)
+    attack = ("T1110.003",)
+    references = ("https://attack.mitre.org/techniques/T1110/003/",)
+    parameters = Params
+    sql = """
+        SELECT
+            client_addr AS subject,
+            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) AS window_start_at,
+            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) + INTERVAL 1 MINUTE * $window_minutes
+                AS window_end_at,
+            client_addr || ' failed logins for ' || count(DISTINCT remote_user) || ' user names ('
+                || count(*) || ' attempts) in ' || $window_minutes || ' minutes' AS summary,
+            list('access_log:' || line_key ORDER BY request_at) AS evidence_ids,
+            count(DISTINCT remote_user) AS users_count,
+            list(DISTINCT remote_user ORDER BY remote_user) AS users
+        FROM access_log
+        WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
+          AND request_at >= time_bucket(INTERVAL 1 MINUTE * $window_minutes, $since) AND request_at < $now
+        GROUP BY client_addr, time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at)
+        HAVING count(DISTINCT remote_user) >= $min_users
+    """
+    cases = (
+        Case(
+            "fires on eight user names tried once each from one address",
+            rows=burst(
+                access,
+                "2025-05-10T03:00",
+                8,
+                client_addr="203.0.113.77",
+                status=401,
+                remote_user=lambda i: f"user{i}",
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("203.0.113.77",),
+        ),
+        Case(
+            "quiet for one user failing repeatedly",
+            rows=burst(access, "2025-05-10T03:00", 8, status=401, remote_user="alice"),
+            expect=0,
+            now=NOW,
+        ),
+    )

@@ -1,0 +1,73 @@
+"""Anonymous pulls of a repository that is not meant to be public."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.fixtures import at, pull
+
+NOW = at("2025-05-10T12:00")
+
+
+class Params(Parameters):
+    min_pulls: int = Field(
+        1, ge=1, description="Anonymous pulls (HEAD checks included) per repository and day."
+    )
+
+
+class AnonymousPrivatePull(Detection):
+    id = "pull.anonymous_private"
+    title = "Anonymous pull of a non-public repository"
+    severity = Severity.HIGH
+    family = "pull"
+    description = (
+        "A pull or manifest check without any identity succeeded on a repository that does not match "
+        "org.public_repositories. Either the repository is meant to be public and the list is incomplete, or "
+        "the registry's authorization lets anonymous clients read private images."
+    )
+    false_positives = (
+        "Public repositories missing from org.public_repositories.",
+        "A pull-through cache or replication peer that pulls without credentials.",
+    )
+    attack = ("T1530", "T1190")
+    references = ("https://github.com/goharbor/harbor/issues/9969",)
+    parameters = Params
+    sql = """
+        SELECT
+            repository AS subject,
+            date_trunc('day', occurred_at) AS window_start_at,
+            date_trunc('day', occurred_at) + INTERVAL 1 DAY AS window_end_at,
+            count(*) || ' anonymous pulls of non-public ' || repository || ' from '
+                || count(DISTINCT client_addr) || ' address(es)' AS summary,
+            list('image_activity:' || activity_id ORDER BY occurred_at) AS evidence_ids,
+            count(*) AS pulls_count,
+            list(DISTINCT client_addr ORDER BY client_addr) AS client_addrs
+        FROM image_activity
+        WHERE source = 'registry'
+          AND action = 'pull'
+          AND coalesce(actor, '') = ''
+          AND occurred_at >= date_trunc('day', $since) AND occurred_at < $now
+          AND NOT glob_any(repository, $public_repositories)
+        GROUP BY repository, date_trunc('day', occurred_at)
+        HAVING count(*) >= $min_pulls
+    """
+    cases = (
+        Case(
+            "fires on an anonymous pull of a private repository",
+            rows=(pull("2025-05-10T09:00", actor=None, repository="team/secret"),),
+            expect=1,
+            now=NOW,
+            subjects=("team/secret",),
+        ),
+        Case(
+            "quiet for a public repository and for authenticated pulls",
+            rows=(
+                pull("2025-05-10T09:00", actor=None, repository="library/alpine"),
+                pull("2025-05-10T09:00", actor="alice", repository="team/secret"),
+            ),
+            expect=0,
+            now=NOW,
+            org={"public_repositories": ["library/*"]},
+        ),
+    )

@@ -1,0 +1,73 @@
+"""The repository catalog listed by someone who is not a registry administrator."""
+
+from __future__ import annotations
+
+from regaudit.analytics.detection import Case, Detection, Severity
+from regaudit.analytics.fixtures import access, at
+
+NOW = at("2025-05-10T18:00")
+
+
+class CatalogEnumeration(Detection):
+    id = "pull.catalog_enumeration"
+    title = "Repository catalog listed by a non-administrator"
+    severity = Severity.MEDIUM
+    family = "pull"
+    description = (
+        "Any successful GET /v2/_catalog whose claimed user is not in org.admin_identities, grouped per "
+        "client "
+        "address and day. The catalog is usually an administrator's tool; anyone else listing every "
+        "repository "
+        "is mapping the registry."
+    )
+    false_positives = (
+        "Registry UIs, backup or replication tools that list the catalog with their own credential.",
+        "Token-authenticated clients carry no user in the proxy log, so administrators using tokens show up "
+        "too.",
+    )
+    attack = ("T1613", "T1580")
+    references = ("https://distribution.github.io/distribution/spec/api/#catalog",)
+    sql = """
+        SELECT
+            client_addr AS subject,
+            date_trunc('day', request_at) AS window_start_at,
+            date_trunc('day', request_at) + INTERVAL 1 DAY AS window_end_at,
+            client_addr || ' listed the catalog ' || count(*) || ' time(s) as '
+                || coalesce(string_agg(DISTINCT remote_user, ', ' ORDER BY remote_user), 'an unnamed client')
+                AS summary,
+            list('access_log:' || line_key ORDER BY request_at) AS evidence_ids,
+            count(*) AS requests_count
+        FROM access_log
+        WHERE endpoint = 'catalog' AND status < 400
+          AND NOT list_contains($admin_identities, coalesce(remote_user, ''))
+          AND request_at >= date_trunc('day', $since) AND request_at < $now
+        GROUP BY client_addr, date_trunc('day', request_at)
+    """
+    cases = (
+        Case(
+            "fires when a developer lists the catalog with curl",
+            rows=(
+                access(
+                    "2025-05-10T03:00",
+                    endpoint="catalog",
+                    uri="/v2/_catalog",
+                    remote_user="alice",
+                    user_agent="curl/8.5.0",
+                ),
+            ),
+            expect=1,
+            now=NOW,
+        ),
+        Case(
+            "quiet for an administrator and for a refused request",
+            rows=(
+                access("2025-05-10T03:00", endpoint="catalog", uri="/v2/_catalog", remote_user="admin"),
+                access(
+                    "2025-05-10T03:00", endpoint="catalog", uri="/v2/_catalog", remote_user="eve", status=401
+                ),
+            ),
+            expect=0,
+            now=NOW,
+            org={"admin_identities": ["admin"]},
+        ),
+    )

@@ -1,0 +1,114 @@
+"""Bytes pulled in a day far above the identity's own baseline, and above an absolute floor."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.fixtures import at, burst, history, pull
+
+NOW = at("2025-05-10T18:00")
+MIB = 1 << 20
+
+
+class Params(Parameters):
+    baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
+    min_history_days: int = Field(
+        7, ge=1, description="Days since first activity before the identity is judged."
+    )
+    mad_factor: float = Field(
+        5.0, gt=0, description="How many scaled MADs above the median counts as anomalous."
+    )
+    min_bytes: int = Field(
+        2 << 30, ge=0, description="Bytes a day below which nothing fires (also the floor on the spread)."
+    )
+
+
+class PullEgressBaseline(Detection):
+    id = "pull.egress_baseline"
+    title = "Pull egress far above the identity's baseline"
+    severity = Severity.HIGH
+    family = "pull"
+    description = (
+        "Sums the bytes an identity downloaded per UTC day (blob bytes folded into each image-level pull, or "
+        "the "
+        "proxy's bytes sent when larger) and compares the day with the identity's prior days, zero-filled "
+        "since "
+        "its first activity: it fires when the day exceeds both min_bytes and median + mad_factor * "
+        "max(1.4826 * MAD, min_bytes / 10). Data theft through a valid credential is large egress first."
+    )
+    false_positives = (
+        "New nodes pulling their whole image set, or a cache that was emptied.",
+        "Registries that redirect blob downloads to object storage report no bytes at all (false negatives).",
+    )
+    attack = ("T1530", "T1567")
+    references = ("https://en.wikipedia.org/wiki/Median_absolute_deviation",)
+    parameters = Params
+    sql = """
+        WITH daily AS (
+            SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
+                   date_trunc('day', occurred_at) AS day,
+                   sum(greatest(blob_bytes, coalesce(proxy_bytes_sent, 0))) AS bytes_count,
+                   list('image_activity:' || activity_id ORDER BY occurred_at) AS ids
+            FROM image_activity
+            WHERE source = 'registry' AND action = 'pull' AND NOT is_check
+              AND occurred_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
+              AND occurred_at < $now
+            GROUP BY ALL
+        ),
+        first_seen AS (SELECT identity, min(day) AS first_day FROM daily GROUP BY identity),
+        current AS (SELECT * FROM daily WHERE day >= date_trunc('day', $since)),
+        prior AS (
+            SELECT c.identity, c.day, coalesce(p.bytes_count, 0) AS bytes_count
+            FROM current AS c
+            JOIN first_seen AS f ON f.identity = c.identity
+            CROSS JOIN range(1, $baseline_days + 1) AS r(days_back)
+            LEFT JOIN daily AS p ON p.identity = c.identity AND p.day = c.day - INTERVAL 1 DAY * r.days_back
+            WHERE c.day - INTERVAL 1 DAY * r.days_back >= f.first_day
+        ),
+        baseline AS (
+            SELECT identity, day, count(*) AS history_days, median(bytes_count) AS median_bytes,
+                   mad(bytes_count) AS mad_bytes
+            FROM prior GROUP BY identity, day
+        )
+        SELECT
+            c.identity AS subject,
+            c.day AS window_start_at,
+            c.day + INTERVAL 1 DAY AS window_end_at,
+            c.identity || ' downloaded ' || format_bytes(c.bytes_count::BIGINT) || ' on '
+                || CAST(c.day AS DATE)
+                || ' against a median of ' || format_bytes(b.median_bytes::BIGINT) || ' over '
+                || b.history_days || ' prior days' AS summary,
+            c.ids AS evidence_ids,
+            c.bytes_count,
+            b.median_bytes,
+            b.mad_bytes
+        FROM current AS c
+        JOIN baseline AS b ON b.identity = c.identity AND b.day = c.day
+        WHERE b.history_days >= $min_history_days
+          AND c.bytes_count >= $min_bytes
+          AND c.bytes_count > b.median_bytes + $mad_factor * greatest(1.4826 * b.mad_bytes, $min_bytes / 10)
+    """
+    cases = (
+        Case(
+            "fires when an identity that pulls 100 MiB a day pulls 30 GiB",
+            rows=(
+                *history(pull, NOW, days=10, per_day=2, actor="alice", blob_bytes=50 * MIB),
+                *burst(pull, "2025-05-10T10:00", 30, actor="alice", blob_bytes=1024 * MIB),
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("alice",),
+        ),
+        Case(
+            "quiet below the absolute floor, and for an identity that always pulls that much",
+            rows=(
+                *history(pull, NOW, days=10, per_day=2, actor="alice", blob_bytes=5 * MIB),
+                *burst(pull, "2025-05-10T10:00", 10, actor="alice", blob_bytes=100 * MIB),
+                *history(pull, NOW, days=10, per_day=30, actor="kube", blob_bytes=1024 * MIB),
+                *burst(pull, "2025-05-10T10:00", 30, actor="kube", blob_bytes=1024 * MIB),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+    )

@@ -1,0 +1,94 @@
+"""A credential used with a kind of client it never used before (curl or skopeo where containerd ran)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.fixtures import at, history, pull
+
+NOW = at("2025-05-10T18:00")
+
+
+class Params(Parameters):
+    baseline_days: int = Field(30, ge=1, description="Prior days whose client families count as known.")
+    min_history_days: int = Field(
+        7, ge=1, description="Days since first activity before the identity is judged."
+    )
+
+
+class CredentialNewClientFamily(Detection):
+    id = "pull.new_client_family"
+    title = "Credential used with a new kind of client"
+    severity = Severity.MEDIUM
+    family = "pull"
+    description = (
+        "Classifies each user agent into a family (containerd, docker, buildkit, kubelet, cri-o, podman as "
+        "runtimes; curl, skopeo, crane, oras, python-requests, go-http-client as tools; anything else as "
+        "other) "
+        "and fires the day an identity with history uses a tool or other family it did not use in the prior "
+        "baseline_days. Runtimes swapping for runtimes (docker to containerd) stay quiet. A cluster "
+        "credential "
+        "suddenly driven by curl or skopeo is what credential theft looks like."
+    )
+    false_positives = (
+        "An engineer debugging with curl or skopeo using a service account.",
+        "Tool upgrades that change the user agent to an unknown string.",
+    )
+    attack = ("T1078", "T1530")
+    references = ("https://docs.projectquay.io/use_quay.html",)
+    parameters = Params
+    sql = """
+        WITH seen AS (
+            SELECT identity, client_family(user_agent) AS family, client_kind(user_agent) AS kind,
+                   user_agent, seen_at, evidence_id
+            FROM identity_activity
+            WHERE accepted AND user_agent IS NOT NULL
+              AND seen_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days AND seen_at < $now
+        ),
+        identity_first AS (SELECT identity, min(seen_at) AS first_at FROM seen GROUP BY identity),
+        family_first AS (
+            SELECT identity, family, any_value(kind) AS kind, min(seen_at) AS first_at
+            FROM seen GROUP BY identity, family
+        )
+        SELECT
+            f.identity || ' with ' || f.family AS subject,
+            date_trunc('day', f.first_at) AS window_start_at,
+            date_trunc('day', f.first_at) + INTERVAL 1 DAY AS window_end_at,
+            f.identity || ' used a new client family ' || f.family || ' (' || f.kind || ', '
+                || count(*) || ' requests, e.g. ' || min(s.user_agent) || ')' AS summary,
+            list(s.evidence_id ORDER BY s.seen_at) AS evidence_ids,
+            f.family,
+            list(DISTINCT s.user_agent ORDER BY s.user_agent) AS user_agents
+        FROM family_first AS f
+        JOIN identity_first AS i ON i.identity = f.identity
+        JOIN seen AS s ON s.identity = f.identity AND s.family = f.family
+            AND date_trunc('day', s.seen_at) = date_trunc('day', f.first_at)
+        WHERE f.kind <> 'runtime'
+          AND f.first_at >= date_trunc('day', $since)
+          AND f.first_at >= i.first_at + INTERVAL 1 DAY * $min_history_days
+        GROUP BY f.identity, f.family, f.kind, f.first_at
+    """
+    cases = (
+        Case(
+            "fires when a cluster credential that only used containerd is used with curl",
+            rows=(
+                *history(pull, NOW, days=20, per_day=3, actor="kube-prod"),
+                pull("2025-05-10T02:00", actor="kube-prod", user_agent="curl/8.5.0"),
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("kube-prod with curl",),
+        ),
+        Case(
+            "quiet when a runtime replaces another, or the tool was used before",
+            rows=(
+                *history(pull, NOW, days=20, per_day=3, actor="kube-prod"),
+                pull("2025-05-10T02:00", actor="kube-prod", user_agent="docker/27.3.1 go/go1.22.7"),
+                *history(pull, NOW, days=20, per_day=1, actor="alice", user_agent="skopeo/1.9.3"),
+                pull("2025-05-10T02:00", actor="alice", user_agent="skopeo/1.15.0"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+    )

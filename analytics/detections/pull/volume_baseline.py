@@ -1,0 +1,123 @@
+"""Pull volume far above the identity's own daily baseline (median and MAD over prior days)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.fixtures import at, burst, history, pull
+
+NOW = at("2025-05-10T18:00")
+
+
+class Params(Parameters):
+    baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
+    min_history_days: int = Field(
+        7, ge=1, description="Days since first activity before the identity is judged."
+    )
+    mad_factor: float = Field(
+        5.0, gt=0, description="How many scaled MADs above the median counts as anomalous."
+    )
+    min_spread: float = Field(
+        3.0, ge=0, description="Floor on the scaled MAD, so a flat baseline is not brittle."
+    )
+    min_pulls: int = Field(
+        30, ge=1, description="Pulls a day below which nothing fires, whatever the baseline."
+    )
+
+
+class PullVolumeBaseline(Detection):
+    id = "pull.volume_baseline"
+    title = "Pull volume far above the identity's baseline"
+    severity = Severity.MEDIUM
+    family = "pull"
+    description = (
+        "Counts an identity's real pulls (manifest GETs, a multi-platform pull once) per UTC day and "
+        "compares the "
+        "day with the same identity's prior days, zero-filled since its first activity: it fires when the "
+        "count "
+        "exceeds median + mad_factor * max(1.4826 * MAD, min_spread). A stolen CI token used to clone images "
+        "shows up as a day far outside the token's own routine, whatever the registry's global traffic."
+    )
+    false_positives = (
+        "Cluster scale-ups, node replacements or cache flushes that re-pull every image.",
+        "A new pipeline or mirror job adopting an existing credential.",
+    )
+    attack = ("T1078", "T1530")
+    references = ("https://en.wikipedia.org/wiki/Median_absolute_deviation",)
+    parameters = Params
+    sql = """
+        WITH daily AS (
+            SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
+                   date_trunc('day', occurred_at) AS day,
+                   count(*) AS pulls_count,
+                   list('image_activity:' || activity_id ORDER BY occurred_at) AS ids
+            FROM image_activity
+            WHERE source = 'registry' AND counts_as_pull
+              AND occurred_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
+              AND occurred_at < $now
+            GROUP BY ALL
+        ),
+        first_seen AS (SELECT identity, min(day) AS first_day FROM daily GROUP BY identity),
+        current AS (SELECT * FROM daily WHERE day >= date_trunc('day', $since)),
+        prior AS (
+            SELECT c.identity, c.day, coalesce(p.pulls_count, 0) AS pulls_count
+            FROM current AS c
+            JOIN first_seen AS f ON f.identity = c.identity
+            CROSS JOIN range(1, $baseline_days + 1) AS r(days_back)
+            LEFT JOIN daily AS p ON p.identity = c.identity AND p.day = c.day - INTERVAL 1 DAY * r.days_back
+            WHERE c.day - INTERVAL 1 DAY * r.days_back >= f.first_day
+        ),
+        baseline AS (
+            SELECT identity, day, count(*) AS history_days, median(pulls_count) AS median_count,
+                   mad(pulls_count) AS mad_count
+            FROM prior GROUP BY identity, day
+        )
+        SELECT
+            c.identity AS subject,
+            c.day AS window_start_at,
+            c.day + INTERVAL 1 DAY AS window_end_at,
+            c.identity || ' made ' || c.pulls_count || ' pulls on ' || CAST(c.day AS DATE)
+                || ' against a median of ' || b.median_count || ' (MAD ' || b.mad_count || ') over '
+                || b.history_days || ' prior days' AS summary,
+            c.ids AS evidence_ids,
+            c.pulls_count,
+            b.median_count,
+            b.mad_count,
+            b.median_count + $mad_factor * greatest(1.4826 * b.mad_count, $min_spread) AS threshold
+        FROM current AS c
+        JOIN baseline AS b ON b.identity = c.identity AND b.day = c.day
+        WHERE b.history_days >= $min_history_days
+          AND c.pulls_count >= $min_pulls
+          AND c.pulls_count > b.median_count + $mad_factor * greatest(1.4826 * b.mad_count, $min_spread)
+    """
+    cases = (
+        Case(
+            "fires when a CI token pulls 60 times after two weeks of about 5 a day",
+            rows=(
+                *history(pull, NOW, days=14, per_day=5, actor="ci-bot"),
+                *burst(pull, "2025-05-10T10:00", 60, actor="ci-bot", repository=lambda i: f"team/r{i % 7}"),
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("ci-bot",),
+        ),
+        Case(
+            "quiet for a busy identity whose baseline is already high",
+            rows=(
+                *history(pull, NOW, days=14, per_day=50, actor="kube-prod"),
+                *burst(pull, "2025-05-10T10:00", 55, actor="kube-prod"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "quiet for an identity first seen three days ago",
+            rows=(
+                *history(pull, NOW, days=3, per_day=2, actor="newbie"),
+                *burst(pull, "2025-05-10T10:00", 60, actor="newbie"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+    )

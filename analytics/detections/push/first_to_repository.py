@@ -1,0 +1,80 @@
+"""An identity's first push to a repository that others have been pushing to."""
+
+from __future__ import annotations
+
+from regaudit.analytics.detection import Case, Detection, Severity
+from regaudit.analytics.fixtures import at, push
+
+NOW = at("2025-05-10T18:00")
+
+
+class FirstPushToRepository(Detection):
+    id = "push.first_to_repository"
+    title = "First push by an identity to an established repository"
+    severity = Severity.MEDIUM
+    family = "push"
+    description = (
+        "The first push an identity ever made to a repository that already had pushes by other identities. "
+        "Repositories have a small, stable set of writers (a pipeline, a release manager); a new writer is "
+        "either an onboarding or someone using write access they were never meant to use. Pushes of cosign "
+        "signature and referrer-fallback tags are ignored, since signers legitimately differ from builders."
+    )
+    false_positives = ("A new pipeline, robot or maintainer taking over a repository.",)
+    attack = ("T1525", "T1078")
+    references = (
+        "https://research.splunk.com/cloud/aws_ecr_container_upload_unknown_user/",
+        ""
+        ""
+        "https://github.com/panther-labs/panther-analysis/blob/main/rules/aws_cloudtrail_rules/aws_ecr_events.yml",
+    )
+    sql = """
+        WITH pushes AS (
+            SELECT * FROM image_activity
+            WHERE source = 'registry' AND action = 'push' AND coalesce(actor, '') <> '' AND occurred_at < $now
+              AND coalesce(tag_class(tag, $protected_tag_patterns), 'untagged')
+                  NOT IN ('signature', 'referrer')
+        ),
+        firsts AS (
+            SELECT registry, repository, actor, min(occurred_at) AS first_at,
+                   arg_min(activity_id, occurred_at) AS activity_id, arg_min(tag, occurred_at) AS tag,
+                   arg_min(client_addr, occurred_at) AS client_addr
+            FROM pushes GROUP BY registry, repository, actor
+        )
+        SELECT
+            f.actor || ' to ' || f.repository AS subject,
+            f.first_at AS window_start_at,
+            f.first_at AS window_end_at,
+            f.actor || ' pushed to ' || f.repository || coalesce(':' || f.tag, '') || ' for the first time'
+                || coalesce(' from ' || f.client_addr, '') || '; earlier writers: '
+                || string_agg(DISTINCT p.actor, ', ' ORDER BY p.actor) AS summary,
+            ['image_activity:' || f.activity_id] AS evidence_ids,
+            count(DISTINCT p.actor) AS earlier_writers_count
+        FROM firsts AS f
+        JOIN pushes AS p ON p.registry = f.registry AND p.repository = f.repository
+            AND p.actor <> f.actor AND p.occurred_at < f.first_at
+        WHERE f.first_at >= $since
+        GROUP BY f.registry, f.repository, f.actor, f.first_at, f.activity_id, f.tag, f.client_addr
+    """
+    cases = (
+        Case(
+            "fires when alice pushes to a repository only ci-bot wrote to",
+            rows=(
+                push("2025-04-01T09:00"),
+                push("2025-05-10T09:00", actor="alice", user_agent="docker/27.3.1"),
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("alice to team/app",),
+        ),
+        Case(
+            "quiet for a brand-new repository, a known writer and a signer",
+            rows=(
+                push("2025-05-10T09:00", repository="team/new", actor="alice"),
+                push("2025-04-01T09:00"),
+                push("2025-05-10T09:00"),
+                push("2025-05-10T09:05", actor="robot$signer", tag="sha256-" + "a" * 64 + ".sig"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+    )

@@ -1,0 +1,153 @@
+"""Scalar SQL functions the detections share, registered on every connection the runner opens.
+
+They hold the logic that is clearer in Python than in SQL and is unit-tested here once: network membership
+(IPv4 and IPv6 CIDRs), the network a client belongs to, the family and kind of a client from its user
+agent, and the class of a tag. All are pure and cached; NULL in gives FALSE or NULL out.
+
+    in_networks(addr, cidrs[])    -> BOOLEAN  addr inside any CIDR
+    network_of(addr, cidrs[])     -> VARCHAR  the narrowest configured CIDR holding addr, else its /24 (/64)
+    client_family(user_agent)     -> VARCHAR  containerd, docker, buildkit, kubelet, cri-o, podman, skopeo,
+                                              crane, curl, python-requests, go-http-client, oras... or other
+    client_kind(user_agent)       -> VARCHAR  runtime (pulls to run or build) | tool (scripts) | other
+    tag_class(tag, patterns[])    -> VARCHAR  signature | referrer | protected | release | latest | mutable
+    glob_any(text, globs[])       -> BOOLEAN  text matches any shell glob (case-sensitive)
+    signed_digest(tag)            -> VARCHAR  sha256:<hex> for a cosign tag sha256-<hex>.sig, else NULL
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import Any
+
+import duckdb
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: (family, kind, user-agent pattern), first match wins.
+CLIENT_FAMILIES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (family, kind, re.compile(pattern, re.IGNORECASE))
+    for family, kind, pattern in (
+        ("buildkit", "runtime", r"^buildkit/"),
+        ("kubelet", "runtime", r"kubelet|kubernetes"),
+        ("cri-o", "runtime", r"^cri-o/"),
+        ("containerd", "runtime", r"^containerd/"),
+        ("docker", "runtime", r"^docker/|Docker-Client/"),
+        ("podman", "runtime", r"^libpod/|^podman/"),
+        ("skopeo", "tool", r"^skopeo/"),
+        ("crane", "tool", r"^crane/|go-containerregistry"),
+        ("oras", "tool", r"^oras/"),
+        ("regctl", "tool", r"^regclient/|^regctl/"),
+        ("helm", "tool", r"^helm/"),
+        ("curl", "tool", r"^curl/"),
+        ("wget", "tool", r"^wget/"),
+        ("python-requests", "tool", r"^python-requests/|^python-urllib|^python-httpx/|^aiohttp/"),
+        ("go-http-client", "tool", r"^go-http-client/"),
+        ("containers-image", "tool", r"containers/image|^containers/"),
+    )
+)
+SIGNATURE_TAG = re.compile(r"^(sha256)-([0-9a-f]{64})\.(sig|att|sbom)$")
+REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}$")
+RELEASE_TAG = re.compile(r"^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.+-]+)?$")
+
+
+@lru_cache(maxsize=256)
+def _networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+@lru_cache(maxsize=65536)
+def _address(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(addr.strip("[]"))
+    except ValueError:
+        return None
+
+
+def in_networks(addr: str | None, cidrs: Sequence[str] | None) -> bool:
+    ip = _address(addr) if addr else None
+    if ip is None or not cidrs:
+        return False
+    return any(ip in network for network in _networks(tuple(cidrs)) if network.version == ip.version)
+
+
+def network_of(addr: str | None, cidrs: Sequence[str] | None) -> str | None:
+    if not addr:
+        return None
+    ip = _address(addr)
+    if ip is None:
+        return addr
+    holding = [n for n in _networks(tuple(cidrs or ())) if n.version == ip.version and ip in n]
+    if holding:
+        return str(max(holding, key=lambda network: network.prefixlen))
+    prefix = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+@lru_cache(maxsize=4096)
+def _client(user_agent: str) -> tuple[str, str]:
+    for family, kind, pattern in CLIENT_FAMILIES:
+        if pattern.search(user_agent):
+            return family, kind
+    return "other", "other"
+
+
+def client_family(user_agent: str | None) -> str | None:
+    return _client(user_agent)[0] if user_agent else None
+
+
+def client_kind(user_agent: str | None) -> str | None:
+    return _client(user_agent)[1] if user_agent else None
+
+
+@lru_cache(maxsize=256)
+def _patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern) for pattern in patterns)
+
+
+def tag_class(tag: str | None, patterns: Sequence[str] | None) -> str | None:
+    if tag is None:
+        return None
+    if SIGNATURE_TAG.match(tag):
+        return "signature"
+    if REFERRER_TAG.match(tag):
+        return "referrer"
+    if any(pattern.search(tag) for pattern in _patterns(tuple(patterns or ()))):
+        return "protected"
+    if RELEASE_TAG.match(tag):
+        return "release"
+    return "latest" if tag == "latest" else "mutable"
+
+
+def glob_any(text: str | None, globs: Sequence[str] | None) -> bool:
+    return text is not None and any(fnmatchcase(text, glob) for glob in globs or ())
+
+
+def signed_digest(tag: str | None) -> str | None:
+    match = SIGNATURE_TAG.match(tag) if tag else None
+    return f"{match[1]}:{match[2]}" if match and match[3] == "sig" else None
+
+
+_VARCHAR = duckdb.sqltype("VARCHAR")
+_VARCHARS = duckdb.list_type(_VARCHAR)
+_BOOLEAN = duckdb.sqltype("BOOLEAN")
+FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[Any], Any], ...] = (
+    ("in_networks", in_networks, [_VARCHAR, _VARCHARS], _BOOLEAN),
+    ("network_of", network_of, [_VARCHAR, _VARCHARS], _VARCHAR),
+    ("client_family", client_family, [_VARCHAR], _VARCHAR),
+    ("client_kind", client_kind, [_VARCHAR], _VARCHAR),
+    ("tag_class", tag_class, [_VARCHAR, _VARCHARS], _VARCHAR),
+    ("glob_any", glob_any, [_VARCHAR, _VARCHARS], _BOOLEAN),
+    ("signed_digest", signed_digest, [_VARCHAR], _VARCHAR),
+)
+
+
+def register(con: duckdb.DuckDBPyConnection) -> None:
+    """Make every function above callable from SQL on ``con``."""
+    for name, function, argument_types, return_type in FUNCTIONS:
+        # "special": the functions see NULLs themselves. The string works on every DuckDB >= 1.3, whose stubs
+        # want the enum that moved from duckdb.functional to duckdb.func.
+        con.create_function(name, function, argument_types, return_type, null_handling="special")  # type: ignore[call-overload]
