@@ -122,6 +122,8 @@ class Consumer:
                 if messages:
                     self._process(consumer, messages)
                     idle_since = time.monotonic()
+                elif not consumer.assignment():
+                    idle_since = time.monotonic()  # still joining the group (e.g. waiting out a dead member)
                 elif max_idle_seconds is not None and time.monotonic() - idle_since > max_idle_seconds:
                     break
         finally:

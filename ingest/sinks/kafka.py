@@ -84,6 +84,8 @@ class KafkaRecordSink:
                         acks="all",
                         linger_ms=2,
                         max_block_ms=timeout_ms,
+                        bootstrap_timeout_ms=timeout_ms,
+                        reconnect_backoff_max_ms=1000,
                         request_timeout_ms=timeout_ms,
                         delivery_timeout_ms=timeout_ms + 1000,
                         retries=3,
