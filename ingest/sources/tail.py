@@ -85,7 +85,12 @@ class FileTail:
             return False
         stat = os.fstat(handle.fileno())
         self._file = handle
-        self._position = Position(stat.st_dev, stat.st_ino, 0, 0)
+        known = self._position
+        if known is not None and (known.device, known.inode) == (stat.st_dev, stat.st_ino):
+            if stat.st_size < known.offset:  # truncated while closed
+                self._position = Position(known.device, known.inode, known.generation + 1, 0)
+        else:
+            self._position = Position(stat.st_dev, stat.st_ino, 0, 0)
         return True
 
     def _rotated(self) -> bool:

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import httpx
 
+from regaudit.ingest.store import reader
 from tests.infra.fixtures import KafkaTopics
+from tests.samples import SAMPLES
+
+SAMPLES_LOG = SAMPLES / "nginx-1.22-registry.access.json.log"
+__all__ = ["reader"]
 
 REGAUDIT = [sys.executable, "-m", "regaudit.cli"]
 
