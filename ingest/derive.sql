@@ -18,6 +18,7 @@ ON CONFLICT DO NOTHING;
 -- name: count_pulls_once
 -- A real pull is counted once per (client, repository, top-level manifest): the platform manifest fetched by
 -- digest right after its index, and a repeated GET of the same digest within a minute, are not new pulls.
+-- The pulls re-examined reach a minute past the batch, so a parent that arrives after its child still counts.
 UPDATE image_activity AS a SET counts_as_pull = FALSE
 FROM (
     SELECT DISTINCT c.activity_id
@@ -28,30 +29,81 @@ FROM (
      AND p.action = 'pull' AND NOT p.is_check AND p.activity_id <> c.activity_id
      AND p.occurred_at <= c.occurred_at AND c.occurred_at - p.occurred_at <= INTERVAL 60 SECOND
      AND (p.occurred_at < c.occurred_at OR (p.occurred_at = c.occurred_at AND p.activity_id < c.activity_id))
-    WHERE c.action = 'pull' AND c.counts_as_pull AND c.occurred_at BETWEEN $lo AND $hi
+    WHERE c.action = 'pull' AND c.counts_as_pull AND c.occurred_at BETWEEN $lo AND $hi + INTERVAL 60 SECOND
       AND ((c.tag IS NULL AND p.digest IS DISTINCT FROM c.digest
             AND (p.media_type LIKE '%index%' OR p.media_type LIKE '%manifest.list%'))
         OR p.digest = c.digest)
 ) AS children
 WHERE a.activity_id = children.activity_id;
 
+-- name: lookups_before_delete
+-- A delete by tag is two requests: the client GETs the tag to learn its digest, then DELETEs that digest
+-- (skopeo delete; Distribution 2.8 deletes by digest only). Such a GET, followed within 10 seconds by a delete
+-- of the same digest from the same identity and client with no blob download in between, is the delete's
+-- lookup, not a pull: kept, but not counted.
+UPDATE image_activity AS a SET counts_as_pull = FALSE
+FROM (
+    SELECT DISTINCT g.activity_id
+    FROM image_activity g
+    JOIN image_activity d
+      ON d.registry = g.registry AND d.repository = g.repository AND d.digest = g.digest
+     AND coalesce(d.actor, '') = coalesce(g.actor, '') AND coalesce(d.client_addr, '') = coalesce(g.client_addr, '')
+     AND d.action = 'delete' AND d.source = 'registry'
+     AND d.occurred_at >= g.occurred_at AND d.occurred_at - g.occurred_at <= INTERVAL 10 SECOND
+    WHERE g.action = 'pull' AND g.counts_as_pull AND g.source = 'registry' AND g.tag IS NOT NULL
+      AND g.occurred_at BETWEEN $lo - INTERVAL 10 SECOND AND $hi
+      AND NOT EXISTS (
+          SELECT 1 FROM registry_events b
+          WHERE b.registry = g.registry AND b.repository = g.repository AND b.target_kind = 'blob'
+            AND b.action = 'pull' AND b.http_method = 'GET'
+            AND coalesce(b.actor, '') = coalesce(g.actor, '') AND coalesce(b.client_addr, '') = coalesce(g.client_addr, '')
+            AND b.event_at BETWEEN g.occurred_at AND d.occurred_at)
+) AS lookups
+WHERE a.activity_id = lookups.activity_id;
+
 -- name: fold_blob_bytes
--- Blob downloads are folded into the manifest pull they belong to (same client, repository, within 10 minutes
--- after it); blob uploads into the manifest push that follows them within 10 minutes. Recomputed for the range.
+-- Each blob event is folded into exactly one image action of the same identity, client and repository, so
+-- summing blob_bytes never counts a blob twice: a blob download into the latest counted pull at most 10 minutes
+-- before it (a multi-platform pull's layers go to the pull that counts, the index), a blob upload or mount into
+-- the first manifest push at most 10 minutes after it (each platform manifest of an index push gets its own).
+-- Recomputed for every action a blob of the batch's range can belong to: blobs within 20 minutes of the range,
+-- against the candidates within 30 minutes, written to the actions within 10 minutes.
 UPDATE image_activity AS a SET blob_bytes = folded.bytes
 FROM (
-    SELECT act.activity_id, coalesce(sum(b.size_bytes), 0) AS bytes
-    FROM image_activity act
-    LEFT JOIN registry_events b
-      ON b.registry = act.registry AND b.repository = act.repository AND b.target_kind = 'blob'
-     AND coalesce(b.actor, '') = coalesce(act.actor, '') AND coalesce(b.client_addr, '') = coalesce(act.client_addr, '')
-     AND ((act.action = 'pull' AND b.action = 'pull' AND b.http_method = 'GET'
-           AND b.event_at >= act.occurred_at AND b.event_at < act.occurred_at + INTERVAL 10 MINUTE)
-       OR (act.action = 'push' AND b.action IN ('push', 'mount')
-           AND b.event_at <= act.occurred_at AND b.event_at > act.occurred_at - INTERVAL 10 MINUTE))
-    WHERE act.source = 'registry' AND act.action IN ('pull', 'push') AND NOT act.is_check
-      AND act.occurred_at BETWEEN $lo - INTERVAL 10 MINUTE AND $hi + INTERVAL 10 MINUTE
-    GROUP BY act.activity_id
+    WITH owners AS (
+        SELECT activity_id, registry, repository, coalesce(actor, '') AS who, coalesce(client_addr, '') AS addr,
+               occurred_at, action = 'pull' AS is_pull
+        FROM image_activity
+        WHERE source = 'registry' AND ((action = 'pull' AND counts_as_pull) OR action = 'push')
+          AND occurred_at BETWEEN $lo - INTERVAL 30 MINUTE AND $hi + INTERVAL 30 MINUTE
+    ),
+    blobs AS (
+        SELECT registry, event_id, repository, coalesce(actor, '') AS who, coalesce(client_addr, '') AS addr,
+               event_at, coalesce(size_bytes, 0) AS size_bytes, action = 'pull' AS is_download
+        FROM registry_events
+        WHERE target_kind = 'blob' AND ((action = 'pull' AND http_method = 'GET') OR action IN ('push', 'mount'))
+          AND event_at BETWEEN $lo - INTERVAL 20 MINUTE AND $hi + INTERVAL 20 MINUTE
+    ),
+    assigned AS (
+        SELECT b.registry, b.event_id, any_value(b.size_bytes) AS size_bytes,
+               CASE WHEN any_value(b.is_download)
+                    THEN arg_max(o.activity_id, (o.occurred_at, o.activity_id))
+                    ELSE arg_min(o.activity_id, (o.occurred_at, o.activity_id)) END AS owner
+        FROM blobs b
+        JOIN owners o
+          ON o.registry = b.registry AND o.repository = b.repository AND o.who = b.who AND o.addr = b.addr
+         AND o.is_pull = b.is_download
+         AND CASE WHEN b.is_download
+                  THEN o.occurred_at <= b.event_at AND o.occurred_at > b.event_at - INTERVAL 10 MINUTE
+                  ELSE o.occurred_at >= b.event_at AND o.occurred_at < b.event_at + INTERVAL 10 MINUTE END
+        GROUP BY b.registry, b.event_id
+    )
+    SELECT o.activity_id, coalesce(sum(s.size_bytes), 0) AS bytes
+    FROM image_activity o
+    LEFT JOIN assigned s ON s.owner = o.activity_id
+    WHERE o.source = 'registry' AND o.action IN ('pull', 'push')
+      AND o.occurred_at BETWEEN $lo - INTERVAL 10 MINUTE AND $hi + INTERVAL 10 MINUTE
+    GROUP BY o.activity_id
 ) AS folded
 WHERE a.activity_id = folded.activity_id AND a.blob_bytes IS DISTINCT FROM folded.bytes;
 
@@ -59,13 +111,16 @@ WHERE a.activity_id = folded.activity_id AND a.blob_bytes IS DISTINCT FROM folde
 -- Each registry action gets the access-log line of the same request: same method, repository, reference (tag
 -- or digest) and client address (nginx's peer or the first X-Forwarded-For entry). Proxy times may have only
 -- second resolution, so unmatched actions and unmatched lines are paired in order within each such group, and a
--- pair is accepted when the two are at most 10 seconds apart.
+-- pair is accepted when the two are at most 10 seconds apart. A second pass pairs what is left without the
+-- address (a proxy location that does not forward X-Forwarded-For makes the registry see the proxy itself),
+-- requiring the same identity and at most 2 seconds.
 UPDATE image_activity AS a
 SET proxy_line_key = m.line_key, proxy_status = m.status, proxy_bytes_sent = m.body_bytes,
     proxy_request_seconds = m.request_seconds, proxy_tls = m.tls_protocol, proxy_user_agent = m.user_agent
 FROM (
     WITH acts AS (
         SELECT activity_id, occurred_at, repository, coalesce(tag, digest) AS ref, client_addr,
+               coalesce(actor, '') AS who,
                CASE action WHEN 'push' THEN 'PUT' WHEN 'delete' THEN 'DELETE'
                            ELSE CASE WHEN is_check THEN 'HEAD' ELSE 'GET' END END AS method
         FROM image_activity
@@ -73,34 +128,119 @@ FROM (
           AND occurred_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE
     ),
     lines AS (
-        SELECT l.*, coalesce(nullif(trim(split_part(l.forwarded_for, ',', 1)), ''), l.client_addr) AS peer
+        SELECT l.line_key, l.request_at, l.repository, l.http_method, l.reference, l.status, l.body_bytes,
+               l.request_seconds, l.tls_protocol, l.user_agent, coalesce(l.remote_user, '') AS who,
+               coalesce(nullif(trim(split_part(l.forwarded_for, ',', 1)), ''), l.client_addr) AS peer
         FROM access_log l
         WHERE l.endpoint = 'manifest' AND l.status < 400
           AND l.request_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE
           AND NOT EXISTS (SELECT 1 FROM image_activity u WHERE u.proxy_line_key = l.line_key AND u.source = 'registry')
     ),
-    candidates AS (
-        SELECT a.activity_id, l.line_key
+    -- pass 1: the address agrees (grp = the address)
+    pairs1 AS (
+        SELECT a.activity_id, a.occurred_at, a.repository, a.method, a.ref, a.client_addr AS grp,
+               l.line_key, l.request_at
         FROM acts a JOIN lines l
           ON l.repository = a.repository AND l.http_method = a.method AND l.reference = a.ref AND l.peer = a.client_addr
          AND abs(epoch(l.request_at) - epoch(a.occurred_at)) <= 10
     ),
-    ranked_acts AS (
-        SELECT *, row_number() OVER (PARTITION BY repository, method, ref, client_addr ORDER BY occurred_at, activity_id) AS n
-        FROM acts WHERE activity_id IN (SELECT activity_id FROM candidates)
+    strict AS (
+        SELECT ra.activity_id, rl.line_key
+        FROM (SELECT *, row_number() OVER (PARTITION BY repository, method, ref, grp ORDER BY occurred_at, activity_id) AS n
+              FROM (SELECT DISTINCT activity_id, occurred_at, repository, method, ref, grp FROM pairs1)) ra
+        JOIN (SELECT *, row_number() OVER (PARTITION BY repository, method, ref, grp ORDER BY request_at, line_key) AS n
+              FROM (SELECT DISTINCT line_key, request_at, repository, method, ref, grp FROM pairs1)) rl
+          USING (repository, method, ref, grp, n)
+        WHERE EXISTS (SELECT 1 FROM pairs1 p WHERE p.activity_id = ra.activity_id AND p.line_key = rl.line_key)
     ),
-    ranked_lines AS (
-        SELECT *, row_number() OVER (PARTITION BY repository, http_method, reference, peer ORDER BY request_at, line_key) AS n
-        FROM lines WHERE line_key IN (SELECT line_key FROM candidates)
+    -- pass 2: what is left, same identity (grp), at most 2 seconds apart, address ignored
+    pairs2 AS (
+        SELECT a.activity_id, a.occurred_at, a.repository, a.method, a.ref, a.who AS grp, l.line_key, l.request_at
+        FROM acts a JOIN lines l
+          ON l.repository = a.repository AND l.http_method = a.method AND l.reference = a.ref AND l.who = a.who
+         AND abs(epoch(l.request_at) - epoch(a.occurred_at)) <= 2
+        WHERE a.activity_id NOT IN (SELECT activity_id FROM strict)
+          AND l.line_key NOT IN (SELECT line_key FROM strict)
+    ),
+    relaxed AS (
+        SELECT ra.activity_id, rl.line_key
+        FROM (SELECT *, row_number() OVER (PARTITION BY repository, method, ref, grp ORDER BY occurred_at, activity_id) AS n
+              FROM (SELECT DISTINCT activity_id, occurred_at, repository, method, ref, grp FROM pairs2)) ra
+        JOIN (SELECT *, row_number() OVER (PARTITION BY repository, method, ref, grp ORDER BY request_at, line_key) AS n
+              FROM (SELECT DISTINCT line_key, request_at, repository, method, ref, grp FROM pairs2)) rl
+          USING (repository, method, ref, grp, n)
+        WHERE EXISTS (SELECT 1 FROM pairs2 p WHERE p.activity_id = ra.activity_id AND p.line_key = rl.line_key)
     )
-    SELECT ra.activity_id, rl.line_key, rl.status, rl.body_bytes, rl.request_seconds, rl.tls_protocol, rl.user_agent
-    FROM ranked_acts ra
-    JOIN ranked_lines rl
-      ON rl.repository = ra.repository AND rl.http_method = ra.method AND rl.reference = ra.ref
-     AND rl.peer = ra.client_addr AND rl.n = ra.n
-    WHERE abs(epoch(rl.request_at) - epoch(ra.occurred_at)) <= 10
+    SELECT pair.activity_id, l.line_key, l.status, l.body_bytes, l.request_seconds, l.tls_protocol, l.user_agent
+    FROM (SELECT * FROM strict UNION ALL SELECT * FROM relaxed) AS pair
+    JOIN lines l USING (line_key)
 ) AS m
 WHERE a.activity_id = m.activity_id;
+
+-- name: join_proxy_mounts
+-- A mount gets the access-log line of its request, POST /v2/<repository>/blobs/uploads/?mount=<digest>&from=
+-- <source> answered 201: same repository, digest and source repository, the same client address or identity,
+-- paired in order, at most 10 seconds apart.
+UPDATE image_activity AS a
+SET proxy_line_key = m.line_key, proxy_status = m.status, proxy_bytes_sent = m.body_bytes,
+    proxy_request_seconds = m.request_seconds, proxy_tls = m.tls_protocol, proxy_user_agent = m.user_agent
+FROM (
+    WITH acts AS (
+        SELECT activity_id, occurred_at, repository, digest, from_repository, client_addr, coalesce(actor, '') AS who
+        FROM image_activity
+        WHERE source = 'registry' AND action = 'mount' AND proxy_line_key IS NULL
+          AND occurred_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE
+    ),
+    lines AS (
+        SELECT line_key, request_at, repository, status, body_bytes, request_seconds, tls_protocol, user_agent,
+               url_decode(regexp_extract(uri, '[?&]mount=([^&]*)', 1)) AS digest,
+               url_decode(regexp_extract(uri, '[?&]from=([^&]*)', 1)) AS from_repository,
+               coalesce(nullif(trim(split_part(forwarded_for, ',', 1)), ''), client_addr) AS peer,
+               coalesce(remote_user, '') AS who
+        FROM access_log l
+        WHERE endpoint = 'upload' AND http_method = 'POST' AND status = 201 AND uri LIKE '%mount=%'
+          AND request_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE
+          AND NOT EXISTS (SELECT 1 FROM image_activity u WHERE u.proxy_line_key = l.line_key)
+    ),
+    pairs AS (
+        SELECT a.activity_id, a.occurred_at, l.line_key, l.request_at, a.repository, a.digest, a.from_repository
+        FROM acts a JOIN lines l
+          ON l.repository = a.repository AND l.digest = a.digest AND l.from_repository = a.from_repository
+         AND (l.peer = a.client_addr OR l.who = a.who)
+         AND abs(epoch(l.request_at) - epoch(a.occurred_at)) <= 10
+    ),
+    ranked_acts AS (
+        SELECT *, row_number() OVER (PARTITION BY repository, digest, from_repository
+                                     ORDER BY occurred_at, activity_id) AS n
+        FROM (SELECT DISTINCT activity_id, occurred_at, repository, digest, from_repository FROM pairs)
+    ),
+    ranked_lines AS (
+        SELECT *, row_number() OVER (PARTITION BY repository, digest, from_repository
+                                     ORDER BY request_at, line_key) AS n
+        FROM (SELECT DISTINCT line_key, request_at, repository, digest, from_repository FROM pairs)
+    )
+    SELECT ra.activity_id, l.line_key, l.status, l.body_bytes, l.request_seconds, l.tls_protocol, l.user_agent
+    FROM ranked_acts ra
+    JOIN ranked_lines rl USING (repository, digest, from_repository, n)
+    JOIN lines l ON l.line_key = rl.line_key
+    WHERE EXISTS (SELECT 1 FROM pairs p WHERE p.activity_id = ra.activity_id AND p.line_key = rl.line_key)
+) AS m
+WHERE a.activity_id = m.activity_id;
+
+-- name: tag_deletes_share_their_request
+-- A manifest DELETE is one request and one access-log line, but Distribution notifies a delete of the digest
+-- and then one delete per tag that pointed at it, under the same request id, the tag deletes without a digest.
+-- Each tag delete takes the digest and the proxy columns of the manifest delete of its request.
+UPDATE image_activity AS t
+SET digest = d.digest, proxy_line_key = d.proxy_line_key, proxy_status = d.proxy_status,
+    proxy_bytes_sent = d.proxy_bytes_sent, proxy_request_seconds = d.proxy_request_seconds,
+    proxy_tls = d.proxy_tls, proxy_user_agent = d.proxy_user_agent
+FROM image_activity d
+WHERE t.source = 'registry' AND t.action = 'delete' AND t.tag IS NOT NULL
+  AND t.occurred_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE
+  AND d.source = 'registry' AND d.action = 'delete' AND d.tag IS NULL AND d.digest IS NOT NULL
+  AND d.registry = t.registry AND d.repository = t.repository AND d.request_id = t.request_id
+  AND (t.digest IS DISTINCT FROM d.digest OR t.proxy_line_key IS DISTINCT FROM d.proxy_line_key);
 
 -- name: proxy_only_failures
 -- Requests only the proxy saw: refused or missing manifests (401/403/404 and other 4xx), and failed logins

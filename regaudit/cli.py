@@ -24,10 +24,12 @@ from regaudit.settings import load_settings
 
 #: name -> (module, one-line help). Nested commands use a space: "credentials import".
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("regaudit.demo", "Synthesize a month of registry traffic, store it, detect, and show who did what."),
     "webhook": ("regaudit.ingest.webhook_command", "Receive registry notifications over HTTP."),
     "ship-logs": ("regaudit.ingest.shipper_command", "Follow an nginx access log and ship each line."),
     "consume": ("regaudit.ingest.consumer_command", "Move events and access lines from Kafka into DuckDB."),
     "store": ("regaudit.ingest.store_command", "Create or upgrade the DuckDB store, or show its state."),
+    "schemas": ("regaudit.schemas.export_command", "Write the JSON Schema of every wire model."),
     "settings": ("regaudit.settings_command", "Print every setting with its variable and default."),
     "analyze": ("regaudit.analytics.analyze_command", "Run the detections over the store and keep findings."),
     "detections list": ("regaudit.analytics.detections_list_command", "List detections or their catalogue."),

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+
+import pytest
+from pydantic import ValidationError
+
+from regaudit.schemas.access import COMBINED_PATTERN, CombinedLine, NginxRecord
+from regaudit.schemas.export import SCHEMA_DIR, schema_documents
+from regaudit.schemas.registry import Event, StrictEnvelope
+from regaudit.schemas.rows import CANONICAL_ROWS
+from tests.samples import SAMPLES, posts
+
+SCHEMA_SQL = resources.files("regaudit.ingest").joinpath("schema.sql").read_text()
+
+
+def test_exported_json_schemas_are_in_sync_with_the_models():
+    on_disk = {p.name: p.read_text() for p in SCHEMA_DIR.glob("*.schema.json")}
+    assert on_disk == schema_documents(), "run `regaudit schemas` and commit schemas/json"
+
+
+@pytest.mark.parametrize("capture", sorted(SAMPLES.glob("*.events.jsonl")), ids=lambda p: p.name)
+def test_every_captured_envelope_validates(capture):
+    for post in posts(capture):
+        envelope = StrictEnvelope.model_validate(post["body"])
+        assert all(event.timestamp.utcoffset().total_seconds() == 0 for event in envelope.events)
+
+
+def test_nginx_records_of_both_json_dialects_validate():
+    for line in (SAMPLES / "nginx-1.22-registry.access.json.log").read_text().splitlines():
+        record = NginxRecord.model_validate_json(line)
+        assert record.method and record.uri and record.status and record.ts
+    for line in (SAMPLES / "nginx-1.22-registry.access.combined.log").read_text().splitlines():
+        match = COMBINED_PATTERN.match(line)
+        assert match, line
+        CombinedLine.model_validate(match.groupdict())
+
+
+def test_events_need_id_timestamp_action_and_repository():
+    good = posts(SAMPLES / "distribution-2.8.2-htpasswd.events.jsonl")[0]["body"]["events"][0]
+    Event.model_validate(good)
+    for field in ("id", "timestamp", "action"):
+        with pytest.raises(ValidationError, match=field):
+            Event.model_validate({k: v for k, v in good.items() if k != field})
+    with pytest.raises(ValidationError, match="repository"):
+        Event.model_validate(good | {"target": {"digest": "sha256:1"}})
+    with pytest.raises(ValidationError, match="RFC 3339"):
+        Event.model_validate(good | {"timestamp": "2026-11-26 19:21:27"})
+
+
+def table_columns(table):
+    body = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", SCHEMA_SQL, re.S).group(1)
+    return [line.split()[0] for line in body.strip().splitlines()
+            if line.strip() and not line.strip().startswith(("PRIMARY", "--"))]
+
+
+@pytest.mark.parametrize("table", sorted(CANONICAL_ROWS))
+def test_canonical_row_models_document_every_store_column(table):
+    model = CANONICAL_ROWS[table]
+    assert list(model.model_fields) == table_columns(table)
+    assert all(field.description for field in model.model_fields.values())
+
+
+def test_timestamps_end_in_at():
+    for model in CANONICAL_ROWS.values():
+        for name, field in model.model_fields.items():
+            if "datetime" in str(field.annotation):
+                assert name.endswith("_at"), f"{model.__name__}.{name}"
+    assert json.loads(next(iter(schema_documents().values())))

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from regaudit.cli import build_parser, main
+from regaudit.settings import Settings, load_settings, settings_table
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_every_setting_is_described():
+    for section in Settings.model_fields.values():
+        for name, field in section.annotation.model_fields.items():
+            assert field.description, name
+
+
+def test_readme_carries_the_settings_table():
+    assert settings_table() in README.read_text(), "paste `regaudit settings` into README.md"
+
+
+def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
+    toml = tmp_path / "regaudit.toml"
+    toml.write_text('[kafka]\nbootstrap_servers = "file:9092"\nevents_topic = "file.events"\n'
+                    '[consumer]\ngroup_id = "file-group"\n')
+    environ = {"REGAUDIT_KAFKA__BOOTSTRAP_SERVERS": "env:9092", "REGAUDIT_CONSUMER__GROUP_ID": "env-group"}
+    settings = load_settings(toml, {"consumer": {"group_id": "flag-group"}}, environ)
+    assert settings.kafka.bootstrap_servers == "env:9092"
+    assert settings.kafka.events_topic == "file.events"
+    assert settings.consumer.group_id == "flag-group"
+    assert settings.kafka.access_topic == "registry.access"
+
+
+def test_config_file_from_the_environment_and_secrets_stay_secret(tmp_path):
+    toml = tmp_path / "r.toml"
+    toml.write_text('[webhook]\ntokens = ["s3cr3t"]\n')
+    settings = load_settings(None, None, {"REGAUDIT_CONFIG": str(toml)})
+    assert settings.webhook.tokens[0].get_secret_value() == "s3cr3t"
+    assert "s3cr3t" not in settings.model_dump_json()
+
+
+def test_unknown_settings_are_refused(tmp_path):
+    toml = tmp_path / "r.toml"
+    toml.write_text("[kafka]\nbootstrap = 'typo'\n")
+    with pytest.raises(ValidationError, match="bootstrap"):
+        load_settings(toml, None, {})
+    assert main(["--config", str(toml), "settings"]) == 2
+
+
+def test_every_command_has_help():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert {"webhook", "ship-logs", "consume", "store", "schemas", "settings"} <= set(commands)
+    for name, sub in commands.items():
+        assert sub.description or sub.format_help(), name
