@@ -48,5 +48,5 @@ format: venv ## Rewrite the code: ruff format, then the fixable ruff check findi
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-demo: setup ## Synthesize a month of registry traffic, run it through the pipeline, open the dashboard
+demo: venv ## Synthesize a month of registry traffic, run it through the pipeline, open the dashboard
 	$(BIN)/regaudit demo
