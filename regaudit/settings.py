@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
+from regaudit.dashboard.settings import DashboardSettings
 
 
 class Section(BaseModel):
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)  # type: ignore[arg-type]
     org: OrgSettings = Field(default_factory=OrgSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @classmethod
     def settings_customise_sources(
