@@ -46,9 +46,11 @@ def raw_record(message: Any, kind: RecordKind) -> RawRecord:
         received_at = None
     if received_at is None:
         received_at = datetime.fromtimestamp(message.timestamp / 1000, UTC)
-    kind = headers.get("kind", kind) if headers.get("kind") in ("event", "access", "deadletter") else kind
+    declared = headers.get("kind")
+    if declared == "event" or declared == "access" or declared == "deadletter":
+        kind = declared
     return RawRecord(
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         value=message.value if message.value is not None else b"",
         origin=origin,
         received_at=received_at,

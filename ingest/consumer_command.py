@@ -14,7 +14,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry", help="Registry name for events that carry none (default: webhook.registry).")
     parser.add_argument("--batch-max-records", type=int, help="Records per transaction (default: consumer setting).")
     parser.add_argument(
-        "--until-idle", type=float, metavar="SECONDS", help="Exit after SECONDS without new records (scripts, tests)."
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="Exit after SECONDS without new records (scripts, tests).",
     )
 
 

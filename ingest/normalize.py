@@ -80,7 +80,8 @@ def to_arrow(records: Sequence[RawRecord]) -> pa.Table:
             pa.array([r.kind for r in records], pa.string()),
             pa.array([r.value for r in records], pa.binary()),
             pa.array(
-                [r.value.decode("utf-8", "replace") if r.kind == "access" else None for r in records], pa.string()
+                [r.value.decode("utf-8", "replace") if r.kind == "access" else None for r in records],
+                pa.string(),
             ),
             pa.array([r.origin for r in records], pa.string()),
             pa.array([r.received_at for r in records], pa.timestamp("us", tz="UTC")),
@@ -109,7 +110,9 @@ class Normalizer:
         con = self._con
         con.register("batch", batch)
         try:
-            events = con.sql(EVENTS_SQL, params={"default_registry": self._default_registry, "rfc3339": RFC3339_PATTERN}).to_arrow_table()
+            events = con.sql(
+                EVENTS_SQL, params={"default_registry": self._default_registry, "rfc3339": RFC3339_PATTERN}
+            ).to_arrow_table()
             access = con.sql(ACCESS_SQL).to_arrow_table()
         finally:
             con.unregister("batch")

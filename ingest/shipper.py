@@ -45,7 +45,10 @@ class Shipper:
                 continue
             received_at = datetime.now(UTC)
             records = [
-                (self.tail.host, RawRecord("access", line.value, f"file:{line.key}", received_at, key=line.key))
+                (
+                    self.tail.host,
+                    RawRecord("access", line.value, f"file:{line.key}", received_at, key=line.key),
+                )
                 for line in lines
             ]
             while not self._stop.is_set():

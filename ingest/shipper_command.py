@@ -16,7 +16,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", type=Path, help="Position file (default: the log path plus .regaudit-pos).")
     parser.add_argument("--host", help="Host name stored with each line (default: this machine's name).")
     parser.add_argument(
-        "--until-idle", type=float, metavar="SECONDS", help="Exit after SECONDS without new lines (scripts, tests)."
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="Exit after SECONDS without new lines (scripts, tests).",
     )
     add_sink_arguments(parser)
 

@@ -84,9 +84,9 @@ def reader(path: Path, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnect
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The file's schema version, 0 for an empty file."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_meta'"
-    ).fetchall()[0][0]
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_meta'").fetchall()[
+        0
+    ][0]
     if not exists:
         return 0
     rows = con.execute("SELECT value FROM schema_meta WHERE key = 'schema_version'").fetchall()
@@ -105,9 +105,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         for version in range(found + 1, SCHEMA_VERSION + 1):
             con.execute(MIGRATIONS[version])
             log.info("store schema upgraded to version=%d", version)
-        con.execute(
-            "INSERT OR REPLACE INTO schema_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-        )
+        con.execute("INSERT OR REPLACE INTO schema_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

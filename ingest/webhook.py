@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from regaudit import __version__
 from regaudit.errors import TransientError
 from regaudit.ingest.envelope import split_envelope
+from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink
 from regaudit.settings import WebhookSettings
 
@@ -129,7 +130,7 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
             registry=registry,
             content_type=request.headers.get("content-type"),
         )
-        records = [(repo, record) for repo, record in parsed.events]
+        records: list[tuple[str | None, RawRecord]] = [(repo, record) for repo, record in parsed.events]
         records += [(None, record) for record in parsed.dead_letters]
         started = time.perf_counter()
         try:
@@ -140,7 +141,11 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
             return JSONResponse({"error": "sink unavailable, retry later"}, 503, {"Retry-After": "1"})
         metrics.observe(200, len(parsed.events), len(parsed.dead_letters), time.perf_counter() - started)
         return JSONResponse(
-            {"request_id": request_id, "accepted": len(parsed.events), "dead_letters": len(parsed.dead_letters)}
+            {
+                "request_id": request_id,
+                "accepted": len(parsed.events),
+                "dead_letters": len(parsed.dead_letters),
+            }
         )
 
     @app.post("/events", summary="Receive a notification envelope for the default registry")

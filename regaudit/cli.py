@@ -24,7 +24,10 @@ from regaudit.settings import load_settings
 
 #: name -> (module, one-line help). Nested commands use a space: "credentials import".
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("regaudit.demo", "Synthesize a month of registry traffic, store it, detect, and show who did what."),
+    "demo": (
+        "regaudit.demo",
+        "Synthesize a month of registry traffic, store it, detect, and show who did what.",
+    ),
     "webhook": ("regaudit.ingest.webhook_command", "Receive registry notifications over HTTP."),
     "ship-logs": ("regaudit.ingest.shipper_command", "Follow an nginx access log and ship each line."),
     "consume": ("regaudit.ingest.consumer_command", "Move events and access lines from Kafka into DuckDB."),
@@ -35,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "detections list": ("regaudit.analytics.detections_list_command", "List detections or their catalogue."),
     "detections test": ("regaudit.analytics.detections_test_command", "Run every detection's own cases."),
     "credentials import": ("regaudit.analytics.credentials_command", "Import the credential inventory."),
+    "dashboard": ("regaudit.dashboard.command", "Serve the Streamlit dashboard, or add a dashboard user."),
 }
 
 EXIT_USAGE = 2
@@ -71,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
     )
     module = importlib.import_module(args.module)
     try:

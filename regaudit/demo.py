@@ -99,9 +99,7 @@ def summary(path: Path) -> str:
                       count(*) FILTER (WHERE action = 'delete'), count(DISTINCT actor),
                       count(*) FILTER (WHERE audit_gap) FROM image_activity"""
         ).fetchall()[0]
-        sections.append(
-            "pulls {:,}  pushes {:,}  deletes {:,}  identities {:,}  audit gaps {:,}".format(*totals)
-        )
+        sections.append("pulls {:,}  pushes {:,}  deletes {:,}  identities {:,}  audit gaps {:,}".format(*totals))
         with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 90):
             for title, sql in SUMMARY_QUERIES.items():
                 frame = con.execute(sql).df()

@@ -102,11 +102,11 @@ class Settings(BaseSettings):
         env_prefix="REGAUDIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
     )
 
-    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
-    webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # type: ignore[arg-type]
-    ship_logs: ShipLogsSettings = Field(default_factory=ShipLogsSettings)  # type: ignore[arg-type]
-    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)  # type: ignore[arg-type]
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    ship_logs: ShipLogsSettings = Field(default_factory=ShipLogsSettings)
+    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     org: OrgSettings = Field(default_factory=OrgSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
@@ -184,7 +184,8 @@ def settings_table() -> str:
     ]
     for section_name, section_field in Settings.model_fields.items():
         section_cls = section_field.annotation
-        assert isinstance(section_cls, type) and issubclass(section_cls, BaseModel)
+        assert isinstance(section_cls, type)
+        assert issubclass(section_cls, BaseModel)
         for name, field in section_cls.model_fields.items():
             if field.default_factory is not None:
                 default = "(computed)" if section_name == "ship_logs" and name == "host" else "[]"

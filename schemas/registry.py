@@ -39,7 +39,9 @@ def _utc(value: datetime) -> datetime:
 
 #: RFC 3339 date-time: the registry's Go ``time.RFC3339Nano`` and every zone offset. The batch normalizer uses
 #: the same pattern (normalize_events.sql), so both parsers accept exactly the same timestamps.
-RFC3339_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 _RFC3339 = re.compile(RFC3339_PATTERN)
 
 

@@ -23,8 +23,9 @@ def test_readme_carries_the_settings_table():
 
 def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
     toml = tmp_path / "regaudit.toml"
-    toml.write_text('[kafka]\nbootstrap_servers = "file:9092"\nevents_topic = "file.events"\n'
-                    '[consumer]\ngroup_id = "file-group"\n')
+    toml.write_text(
+        '[kafka]\nbootstrap_servers = "file:9092"\nevents_topic = "file.events"\n[consumer]\ngroup_id = "file-group"\n'
+    )
     environ = {"REGAUDIT_KAFKA__BOOTSTRAP_SERVERS": "env:9092", "REGAUDIT_CONSUMER__GROUP_ID": "env-group"}
     settings = load_settings(toml, {"consumer": {"group_id": "flag-group"}}, environ)
     assert settings.kafka.bootstrap_servers == "env:9092"

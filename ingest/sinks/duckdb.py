@@ -52,7 +52,11 @@ class DuckDBSink:
     """Writes normalized batches into the store file."""
 
     def __init__(
-        self, path: Path, lock_timeout: float = 30.0, default_registry: str = "default", gap_grace_seconds: int = 120
+        self,
+        path: Path,
+        lock_timeout: float = 30.0,
+        default_registry: str = "default",
+        gap_grace_seconds: int = 120,
     ) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
@@ -88,7 +92,15 @@ class DuckDBSink:
         )
         con.execute(
             "INSERT INTO ingest_batches VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
-            [batch_id, source, events, access, dead, origins[0] if origins else None, origins[-1] if origins else None],
+            [
+                batch_id,
+                source,
+                events,
+                access,
+                dead,
+                origins[0] if origins else None,
+                origins[-1] if origins else None,
+            ],
         )
         return WriteResult(batch_id, events, access, dead)
 

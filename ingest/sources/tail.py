@@ -106,7 +106,8 @@ class FileTail:
         """Up to ``max_lines`` complete lines; an empty list when there is nothing new."""
         if self._file is None and not self._open_current():
             return []
-        assert self._file is not None and self._position is not None
+        assert self._file is not None
+        assert self._position is not None
         size = os.fstat(self._file.fileno()).st_size
         if size < self._position.offset:  # copytruncate
             self._position = Position(self._position.device, self._position.inode, self._position.generation + 1, 0)
@@ -121,7 +122,8 @@ class FileTail:
         return lines
 
     def _read_lines(self, max_lines: int) -> list[Line]:
-        assert self._file is not None and self._position is not None
+        assert self._file is not None
+        assert self._position is not None
         position = self._position
         lines: list[Line] = []
         self._file.seek(position.offset)

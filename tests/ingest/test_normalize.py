@@ -7,7 +7,15 @@ import pytest
 
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
-from tests.samples import ACCESS_CAPTURES, EVENT_CAPTURES, RECEIVED_AT, SAMPLES, access_records, event_records, posts
+from tests.samples import (
+    ACCESS_CAPTURES,
+    EVENT_CAPTURES,
+    RECEIVED_AT,
+    SAMPLES,
+    access_records,
+    event_records,
+    posts,
+)
 
 
 @pytest.fixture
@@ -22,8 +30,13 @@ def event(**fields) -> RawRecord:
         "id": "e1",
         "timestamp": "2025-05-01T12:00:03.41829Z",
         "action": "push",
-        "target": {"repository": "team/api", "tag": "v1", "digest": "sha256:" + "a" * 64,
-                   "mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10},
+        "target": {
+            "repository": "team/api",
+            "tag": "v1",
+            "digest": "sha256:" + "a" * 64,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "size": 10,
+        },
         "request": {"id": "r1", "addr": "10.0.0.1:5123", "method": "PUT", "useragent": "buildkit"},
         "actor": {"name": "ci-bot"},
         "source": {"addr": "registry-0:5000", "instanceID": "i1"},
@@ -68,7 +81,12 @@ def test_timestamps_with_nanoseconds_and_offsets_become_utc(normalizer):
 
 @pytest.mark.parametrize(
     ("addr", "expected"),
-    [("1.2.3.4", "1.2.3.4"), ("1.2.3.4:51234", "1.2.3.4"), ("[::1]:51234", "::1"), ("2001:db8::7", "2001:db8::7")],
+    [
+        ("1.2.3.4", "1.2.3.4"),
+        ("1.2.3.4:51234", "1.2.3.4"),
+        ("[::1]:51234", "::1"),
+        ("2001:db8::7", "2001:db8::7"),
+    ],
 )
 def test_client_address_loses_port_and_brackets(normalizer, addr, expected):
     record = event(request={"id": "r", "addr": addr, "method": "GET", "useragent": ""})
@@ -92,14 +110,26 @@ def test_anonymous_actor_is_null_and_v3_empty_delete_fields_are_missing(normaliz
         (b"{not json", "not JSON"),
         (b"[1, 2]", "event is not a JSON object"),
         (b'{"timestamp": "2025-05-01T12:00:00Z", "action": "push", "target": {"repository": "r"}}', "no id"),
-        (b'{"id": "x", "timestamp": "yesterday", "action": "push", "target": {"repository": "r"}}', "timestamp"),
+        (
+            b'{"id": "x", "timestamp": "yesterday", "action": "push", "target": {"repository": "r"}}',
+            "timestamp",
+        ),
         (b'{"id": "x", "timestamp": "2025-05-01T12:00:00Z", "target": {"repository": "r"}}', "no action"),
         (b'{"id": "x", "timestamp": "2025-05-01T12:00:00Z", "action": "push"}', "no target"),
-        (b'{"id": "x", "timestamp": "2025-05-01T12:00:00Z", "action": "push", "target": {}}', "no repository"),
-        (b'{"id": "x", "timestamp": "2025-05-01T12:00:00Z", "action": "push", '
-         b'"target": {"repository": "r", "size": "big"}}', "target.size"),
-        (b'{"id": "x", "timestamp": "2025-05-01T12:00:00Z", "action": "push", '
-         b'"target": {"repository": "r", "tag": 5}}', "target.tag"),
+        (
+            b'{"id": "x", "timestamp": "2025-05-01T12:00:00Z", "action": "push", "target": {}}',
+            "no repository",
+        ),
+        (
+            b'{"id": "x", "timestamp": "2025-05-01T12:00:00Z", "action": "push", '
+            b'"target": {"repository": "r", "size": "big"}}',
+            "target.size",
+        ),
+        (
+            b'{"id": "x", "timestamp": "2025-05-01T12:00:00Z", "action": "push", '
+            b'"target": {"repository": "r", "tag": 5}}',
+            "target.tag",
+        ),
     ],
 )
 def test_bad_events_become_dead_letters_with_the_reason_and_raw_bytes(normalizer, value, reason):
@@ -138,15 +168,39 @@ NGINX_JSON = (
     ("line", "shipper"),
     [
         (NGINX_JSON, "bare"),
-        (json.dumps({"file": "/var/log/nginx/registry.json", "host": "edge-1", "message": NGINX_JSON,
-                     "source_type": "file", "timestamp": "2025-05-01T12:00:03.421337112Z"}), "vector"),
-        (json.dumps({"@timestamp": "2025-05-01T12:00:03.421Z", "@metadata": {"beat": "filebeat", "type": "_doc"},
-                     "message": NGINX_JSON, "log": {"offset": 88123, "file": {"path": "/var/log/nginx/r.json"}},
-                     "host": {"name": "edge-1"}}), "filebeat"),
+        (
+            json.dumps(
+                {
+                    "file": "/var/log/nginx/registry.json",
+                    "host": "edge-1",
+                    "message": NGINX_JSON,
+                    "source_type": "file",
+                    "timestamp": "2025-05-01T12:00:03.421337112Z",
+                }
+            ),
+            "vector",
+        ),
+        (
+            json.dumps(
+                {
+                    "@timestamp": "2025-05-01T12:00:03.421Z",
+                    "@metadata": {"beat": "filebeat", "type": "_doc"},
+                    "message": NGINX_JSON,
+                    "log": {"offset": 88123, "file": {"path": "/var/log/nginx/r.json"}},
+                    "host": {"name": "edge-1"},
+                }
+            ),
+            "filebeat",
+        ),
         (json.dumps({"@timestamp": 1746100803.421337, "log": NGINX_JSON}), "fluentbit"),
-        (json.dumps({"@timestamp": 1746100803.4, "log": "2025-05-01T12:00:03.421337112Z stdout F " + NGINX_JSON}),
-         "fluentbit"),
-        (json.dumps({"log": NGINX_JSON + "\n", "stream": "stdout", "time": "2025-05-01T12:00:03.42Z"}), "docker"),
+        (
+            json.dumps({"@timestamp": 1746100803.4, "log": "2025-05-01T12:00:03.421337112Z stdout F " + NGINX_JSON}),
+            "fluentbit",
+        ),
+        (
+            json.dumps({"log": NGINX_JSON + "\n", "stream": "stdout", "time": "2025-05-01T12:00:03.42Z"}),
+            "docker",
+        ),
     ],
 )
 def test_shipper_envelopes_and_runtime_prefixes_are_unwrapped(normalizer, line, shipper):
@@ -155,14 +209,29 @@ def test_shipper_envelopes_and_runtime_prefixes_are_unwrapped(normalizer, line, 
     row = batch.access.to_pylist()[0]
     assert row["shipper"] == shipper
     assert (row["endpoint"], row["repository"], row["tag"], row["digest"]) == (
-        "manifest", "team/api", "v1.4.2", "sha256:6fa9")
-    assert (row["status"], row["body_bytes"], row["remote_user"], row["tls_protocol"]) == (200, 1578, "ci-bot", "TLSv1.3")
+        "manifest",
+        "team/api",
+        "v1.4.2",
+        "sha256:6fa9",
+    )
+    assert (row["status"], row["body_bytes"], row["remote_user"], row["tls_protocol"]) == (
+        200,
+        1578,
+        "ci-bot",
+        "TLSv1.3",
+    )
     assert row["request_at"].isoformat() == "2025-05-01T12:00:03.418000+00:00"
 
 
 def test_filebeat_lines_are_keyed_by_their_file_offset(normalizer):
-    line = json.dumps({"@metadata": {"beat": "filebeat"}, "message": NGINX_JSON,
-                       "log": {"offset": 88123, "file": {"path": "/var/log/r.json"}}, "host": {"name": "edge-1"}})
+    line = json.dumps(
+        {
+            "@metadata": {"beat": "filebeat"},
+            "message": NGINX_JSON,
+            "log": {"offset": 88123, "file": {"path": "/var/log/r.json"}},
+            "host": {"name": "edge-1"},
+        }
+    )
     batch = normalizer.normalize([RawRecord("access", line.encode(), "kafka:a/0/1", RECEIVED_AT)])
     assert batch.access.column("line_key")[0].as_py() == "edge-1:/var/log/r.json:88123"
 
@@ -199,4 +268,5 @@ def test_bad_access_lines_become_dead_letters(normalizer, line, reason):
     batch = normalizer.normalize([RawRecord("access", line, "file:h:/p:1.0:0", RECEIVED_AT)])
     assert batch.counts == (0, 0, 1)
     dead = batch.dead_letters.to_pylist()[0]
-    assert reason in dead["reason"] and dead["raw"] == line
+    assert reason in dead["reason"]
+    assert dead["raw"] == line

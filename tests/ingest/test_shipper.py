@@ -21,8 +21,10 @@ def append(path, lines):
 
 
 def lines(start, n):
-    return [f'{{"ts":"2026-11-26T19:00:00+00:00","method":"GET","uri":"/v2/","status":"401","n":{i}}}'.encode()
-            for i in range(start, start + n)]
+    return [
+        f'{{"ts":"2026-11-26T19:00:00+00:00","method":"GET","uri":"/v2/","status":"401","n":{i}}}'.encode()
+        for i in range(start, start + n)
+    ]
 
 
 def ship(log, state, sink):
@@ -123,5 +125,7 @@ def test_ship_logs_process_across_rotation_and_restart_stores_every_line_once(ka
     consumer = processes.start(["consume", "--until-idle", "3"], env, tmp_path / "consume.log")
     assert consumer.wait(120) == 0
     with processes.reader(db) as con:
-        stored = con.execute("SELECT count(*), count(DISTINCT line_key), count(DISTINCT raw) FROM access_log").fetchall()
+        stored = con.execute(
+            "SELECT count(*), count(DISTINCT line_key), count(DISTINCT raw) FROM access_log"
+        ).fetchall()
     assert stored == [(len(nginx_lines), len(nginx_lines), len(set(nginx_lines)))]

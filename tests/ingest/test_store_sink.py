@@ -45,7 +45,8 @@ def test_a_replayed_batch_stores_nothing_twice(db):
     assert (second.events_count, second.access_count, second.dead_letters_count) == (0, 0, 0)
     assert rows(db, "SELECT count(*) FROM registry_events")[0][0] == 18
     assert rows(db, "SELECT count(*) FROM image_activity")[0][0] == len(
-        rows(db, "SELECT DISTINCT activity_id FROM image_activity"))
+        rows(db, "SELECT DISTINCT activity_id FROM image_activity")
+    )
 
 
 def test_duplicates_inside_one_batch_are_stored_once(db):
@@ -55,8 +56,11 @@ def test_duplicates_inside_one_batch_are_stored_once(db):
 
 def test_tag_history_shows_the_overwrite_with_old_and_new_digest_and_who(db):
     write(db, event_records(HTPASSWD, "main"))
-    history = rows(db, """SELECT tag, digest, previous_digest, is_overwrite, moved_by, valid_to_at IS NULL
-                         FROM tag_history WHERE repository = 'team/app' ORDER BY valid_from_at""")
+    history = rows(
+        db,
+        """SELECT tag, digest, previous_digest, is_overwrite, moved_by, valid_to_at IS NULL
+                         FROM tag_history WHERE repository = 'team/app' ORDER BY valid_from_at""",
+    )
     (_, first, _, first_over, first_by, _), (_, second, previous, over, by, _) = history
     assert (first_over, first_by) == (False, "ci-bot")
     assert (previous, over, by) == (first, True, "alice")
@@ -65,15 +69,21 @@ def test_tag_history_shows_the_overwrite_with_old_and_new_digest_and_who(db):
 
 def test_image_activity_joins_the_proxy_line_of_each_action(db):
     write(db, event_records(NGINX, "main") + access_records(NGINX_LOG))
-    joined = rows(db, """SELECT actor, action, proxy_status, proxy_tls, proxy_user_agent FROM image_activity
-                        WHERE source = 'registry' ORDER BY occurred_at""")
+    joined = rows(
+        db,
+        """SELECT actor, action, proxy_status, proxy_tls, proxy_user_agent FROM image_activity
+                        WHERE source = 'registry' ORDER BY occurred_at""",
+    )
     assert joined == [
         ("ci-bot", "push", 201, "TLSv1.3", "skopeo/1.9.3"),
         ("ci-bot", "push", 201, "TLSv1.3", "skopeo/1.9.3"),
         ("alice", "pull", 200, "TLSv1.3", "skopeo/1.9.3"),
     ]
-    refused = rows(db, """SELECT actor, action, proxy_status, tag FROM image_activity WHERE source = 'proxy'
-                         ORDER BY proxy_status, tag""")
+    refused = rows(
+        db,
+        """SELECT actor, action, proxy_status, tag FROM image_activity WHERE source = 'proxy'
+                         ORDER BY proxy_status, tag""",
+    )
     assert refused == [("alice", "pull", 401, "v1.0.0"), ("alice", "pull", 404, "nosuchtag")]
     assert rows(db, "SELECT count(*) FROM image_activity WHERE audit_gap")[0][0] == 0
 
@@ -81,21 +91,28 @@ def test_image_activity_joins_the_proxy_line_of_each_action(db):
 def test_events_and_lines_joined_whatever_batch_they_arrive_in(db):
     write(db, access_records(NGINX_LOG))
     write(db, event_records(NGINX, "main"))
-    assert rows(db, "SELECT count(*) FROM image_activity WHERE proxy_status IS NOT NULL AND source = 'registry'")[0][0] == 3
+    assert (
+        rows(db, "SELECT count(*) FROM image_activity WHERE proxy_status IS NOT NULL AND source = 'registry'")[0][0]
+        == 3
+    )
 
 
 def later_event(record, seconds):
     """The same event, ``seconds`` after the capture, under a new id: the feed moving on."""
     event = json.loads(record.value)
     event["id"] = f"later-{seconds}"
-    event["timestamp"] = "2026-11-26T19:%02d:00Z" % (21 + seconds // 60)
+    event["timestamp"] = f"2026-11-26T19:{21 + seconds // 60:02d}:00Z"
     return dataclasses.replace(record, value=json.dumps(event).encode(), origin=f"later:{seconds}")
 
 
 def test_a_served_manifest_without_notification_is_an_audit_gap_once_the_feed_moved_on(db):
     events = event_records(NGINX, "main")
-    dropped = [r for r in events if json.loads(r.value)["action"] == "pull"
-               and json.loads(r.value)["target"]["mediaType"] != "application/octet-stream"]
+    dropped = [
+        r
+        for r in events
+        if json.loads(r.value)["action"] == "pull"
+        and json.loads(r.value)["target"]["mediaType"] != "application/octet-stream"
+    ]
     assert len(dropped) == 1  # alice's manifest pull: the registry's queue lost it
     kept = [r for r in events if r not in dropped]
     write(db, kept + access_records(NGINX_LOG))

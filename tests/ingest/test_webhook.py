@@ -77,7 +77,8 @@ def test_webhook_dead_letters_malformed_payloads_and_still_answers_2xx(client, s
     assert response.status_code == 200
     assert response.json()["dead_letters"] == 1
     [(_, record)] = sink.delivered
-    assert record.kind == "deadletter" and reason in (record.reason or "")
+    assert record.kind == "deadletter"
+    assert reason in (record.reason or "")
 
 
 def test_webhook_dead_letters_only_the_bad_event_of_an_envelope(client, sink):
@@ -98,10 +99,19 @@ def test_webhook_answers_503_while_the_sink_is_down_and_200_after(client, sink):
 
 def test_webhook_accepts_v2_envelopes_and_named_registries(client, sink):
     v3_event = {
-        "id": "0196a3c5-1111-7111-8111-111111111111", "timestamp": "2025-05-01T12:02:00Z", "action": "delete",
+        "id": "0196a3c5-1111-7111-8111-111111111111",
+        "timestamp": "2025-05-01T12:02:00Z",
+        "action": "delete",
         "target": {"mediaType": "", "digest": "", "size": 0, "repository": "team/api", "tag": "v1.4.1"},
-        "request": {"id": "r", "addr": "10.20.3.17", "host": "reg", "method": "DELETE", "useragent": "crane/0.20"},
-        "actor": {"name": "release-admin"}, "source": {"addr": "registry-0:5000", "instanceID": "i"},
+        "request": {
+            "id": "r",
+            "addr": "10.20.3.17",
+            "host": "reg",
+            "method": "DELETE",
+            "useragent": "crane/0.20",
+        },
+        "actor": {"name": "release-admin"},
+        "source": {"addr": "registry-0:5000", "instanceID": "i"},
     }
     response = post(client, {"events": [v3_event]}, content_type=V1.replace("v1", "v2"), path="/events/eu-prod")
     assert response.status_code == 200

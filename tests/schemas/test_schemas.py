@@ -31,7 +31,10 @@ def test_every_captured_envelope_validates(capture):
 def test_nginx_records_of_both_json_dialects_validate():
     for line in (SAMPLES / "nginx-1.22-registry.access.json.log").read_text().splitlines():
         record = NginxRecord.model_validate_json(line)
-        assert record.method and record.uri and record.status and record.ts
+        assert record.method
+        assert record.uri
+        assert record.status
+        assert record.ts
     for line in (SAMPLES / "nginx-1.22-registry.access.combined.log").read_text().splitlines():
         match = COMBINED_PATTERN.match(line)
         assert match, line
@@ -52,8 +55,11 @@ def test_events_need_id_timestamp_action_and_repository():
 
 def table_columns(table):
     body = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", SCHEMA_SQL, re.S).group(1)
-    return [line.split()[0] for line in body.strip().splitlines()
-            if line.strip() and not line.strip().startswith(("PRIMARY", "--"))]
+    return [
+        line.split()[0]
+        for line in body.strip().splitlines()
+        if line.strip() and not line.strip().startswith(("PRIMARY", "--"))
+    ]
 
 
 @pytest.mark.parametrize("table", sorted(CANONICAL_ROWS))
