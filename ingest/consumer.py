@@ -25,6 +25,7 @@ from typing import Any
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
+from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord, RecordKind
 from regaudit.ingest.sinks.duckdb import DuckDBSink
@@ -83,7 +84,9 @@ class Consumer:
             kafka.deadletter_topic: "deadletter",
         }
         self.normalizer = Normalizer(registry)
-        self.sink = DuckDBSink(settings.store.path, settings.store.lock_timeout_seconds, registry)
+        self.sink = DuckDBSink(
+            settings.store.path, settings.store.lock_timeout_seconds, registry, hooks=load_hooks(settings)
+        )
         self.stats = ConsumerStats()
         self._stop = threading.Event()
         self._consumer: KafkaConsumer | None = None

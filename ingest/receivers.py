@@ -24,6 +24,9 @@ def build_sink(settings: Settings, kind: Literal["kafka", "duckdb"], registry: s
         from regaudit.ingest.sinks.kafka import KafkaRecordSink
 
         return KafkaRecordSink(settings.kafka)
+    from regaudit.ingest.hooks import load_hooks
     from regaudit.ingest.sinks.store import StoreRecordSink
 
-    return StoreRecordSink(settings.store.path, settings.store.lock_timeout_seconds, registry, source)
+    return StoreRecordSink(
+        settings.store.path, settings.store.lock_timeout_seconds, registry, source, load_hooks(settings)
+    )

@@ -8,7 +8,8 @@ their turn between flushes. Inside the transaction:
    first, so a replay after a crash stores nothing twice;
 2. the rows that were new get this batch's id, and the derived tables (``image_activity``, ``tag_history``)
    are brought up to date for what they can have changed (``derive.sql``);
-3. an ``ingest_batches`` row records the counts and the range of origins.
+3. the batch hooks run (``regaudit.ingest.hooks``: the hash chain, queued alerts), in the same transaction;
+4. an ``ingest_batches`` row records the counts and the range of origins.
 
 Only after COMMIT does the caller acknowledge upstream (Kafka offsets, the webhook's 2xx).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -27,6 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from regaudit.ingest import store
+from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import ACCESS_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, NormalizedBatch
 
 log = logging.getLogger(__name__)
@@ -57,8 +60,10 @@ class DuckDBSink:
         lock_timeout: float = 30.0,
         default_registry: str = "default",
         gap_grace_seconds: int = 120,
+        hooks: Sequence[BatchHook] = (),
     ) -> None:
         self.path = path
+        self.hooks = list(hooks)
         self.lock_timeout = lock_timeout
         self.default_registry = default_registry
         self.gap_grace_seconds = gap_grace_seconds
@@ -85,6 +90,8 @@ class DuckDBSink:
         dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, ("dead_letter_id",), batch_id)
         if events or access:
             self._derive(con, batch_id)
+        for hook in self.hooks:
+            hook(con, batch_id)
         origins = sorted(
             batch.events.column("origin").to_pylist()
             + batch.access.column("origin").to_pylist()

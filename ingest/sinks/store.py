@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from regaudit.errors import StoreLocked, TransientError
+from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
@@ -27,8 +28,10 @@ _Pending = tuple[Sequence[tuple[str | None, RawRecord]], "Future[None]"]
 class StoreRecordSink:
     """Normalizes and stores records in the DuckDB file, one transaction per group of deliveries."""
 
-    def __init__(self, path: Path, lock_timeout: float, default_registry: str, source: str) -> None:
-        self._sink = DuckDBSink(path, lock_timeout, default_registry)
+    def __init__(
+        self, path: Path, lock_timeout: float, default_registry: str, source: str, hooks: Sequence[BatchHook] = ()
+    ) -> None:
+        self._sink = DuckDBSink(path, lock_timeout, default_registry, hooks=hooks)
         self._normalizer = Normalizer(default_registry)
         self._source = source
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
