@@ -1,0 +1,223 @@
+"""The day loop: plan a day, run its sessions in time order, and emit notifications and access lines in order.
+
+Notifications are ordered by when they were POSTed: each replica delivers its own queue first in, first out, a
+few milliseconds after the event, and now and then (0.15 %) the 1 s timeout fires after the webhook already
+took the event, so the same body is POSTed again. Access lines are ordered by when nginx wrote them (the end
+of the request). Anything that spills past midnight waits for the next day's batch, so each day is emitted
+whole and in order while only one day is held in memory.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from random import Random
+from typing import Literal
+
+from regaudit.analytics.simulator import attacks, fleet, intrusions, routines, stale, tampering
+from regaudit.analytics.simulator.facts import facts_of, org_section
+from regaudit.analytics.simulator.identities import build_population
+from regaudit.analytics.simulator.incidents import Injector
+from regaudit.analytics.simulator.model import CredentialRow, Identity, Label, Notification
+from regaudit.analytics.simulator.organisation import HOST, TIMEZONE, build_organisation
+from regaudit.analytics.simulator.primitives import (
+    DAY,
+    HOUR,
+    MINUTE,
+    LocalClock,
+    seeded,
+    to_datetime,
+    to_ns,
+    uuid4,
+)
+from regaudit.analytics.simulator.sessions import Registry, Replica
+from regaudit.analytics.simulator.wire import Event, Exchange, access_combined, access_json, encode_envelope
+from regaudit.analytics.simulator.world import World
+
+AccessFormat = Literal["json", "combined"]
+DEFAULT_START = datetime(2025, 3, 3, tzinfo=UTC)
+PLANNERS: tuple[Callable[[Injector], None], ...] = (
+    intrusions.plan_audit_gaps,  # first: the others keep away from lost events
+    attacks.plan_mass_pull,
+    attacks.plan_new_network,
+    attacks.plan_new_client,
+    attacks.plan_anonymous_pull,
+    attacks.plan_enumeration,
+    attacks.plan_large_egress,
+    stale.plan_dormant,
+    stale.plan_expired,
+    stale.plan_many_addresses,
+    tampering.plan_release_overwrite,
+    tampering.plan_moved_back,
+    tampering.plan_protected_delete,
+    tampering.plan_first_push,
+    tampering.plan_off_hours,
+    tampering.plan_push_outside_ci,
+    tampering.plan_human_push,
+    tampering.plan_unsigned_pull,
+    intrusions.plan_brute_force,
+    intrusions.plan_password_spray,
+    intrusions.plan_probing,
+    stale.plan_inventory,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One simulated day's output, each list in time order and after every earlier chunk."""
+
+    day: int
+    notifications: list[Notification]
+    access_lines: list[bytes]
+
+
+def build_registry(rng: Random, start_ns: int, end_ns: int) -> Registry:
+    """Three replicas behind nginx (weights 4:4:1); registry-2 logs in local time; rolling restarts on
+    Tuesdays."""
+    replicas = [Replica(f"registry-{n}:5000", f"10.40.0.{10 + n}:5000", weight) for n, weight in enumerate((4, 4, 1))]
+    replicas[2].clock = LocalClock(TIMEZONE)
+    for replica in replicas:
+        replica.instances = [uuid4(rng)]
+    for day_start in range(start_ns - start_ns % DAY, end_ns, DAY):
+        if (day_start // DAY + 3) % 7 == 1:
+            for number, replica in enumerate(replicas):
+                replica.restart(day_start + 5 * HOUR + number * 3 * MINUTE, uuid4(rng))
+    return Registry(HOST, replicas)
+
+
+class Simulation:
+    """A seeded month (or any span) of registry traffic, generated day by day (see ``chunks``)."""
+
+    def __init__(
+        self,
+        seed: int,
+        days: int = 30,
+        start: datetime = DEFAULT_START,
+        scale: float = 1.0,
+        incidents: bool = True,
+        access_format: AccessFormat = "json",
+    ) -> None:
+        if days < 1 or scale <= 0:
+            raise ValueError("days must be at least 1 and scale positive")
+        if access_format not in ("json", "combined"):
+            raise ValueError(f"unknown access format {access_format!r}")
+        self.seed, self.days, self.access_format = seed, days, access_format
+        start_ns = to_ns(start)
+        end_ns = start_ns + days * DAY
+        rng = seeded(f"{seed}/organisation")
+        organisation = build_organisation(rng, scale, start_ns)
+        population = build_population(rng, organisation, start_ns, end_ns)
+        registry = build_registry(seeded(f"{seed}/registry"), start_ns, end_ns)
+        self.world = World(seed, start_ns, end_ns, scale, LocalClock(TIMEZONE), registry, organisation, population)
+        fleet.build_clusters(self.world, rng)
+        self.injector = Injector(self.world, seeded(f"{seed}/incidents"), days) if incidents else None
+        for planner in PLANNERS if self.injector else ():
+            planner(self.injector)  # type: ignore[arg-type]
+        self.finished = False
+        self._last_post: dict[str, int] = {}
+        self._sequence = itertools.count()
+
+    @property
+    def start(self) -> datetime:
+        return to_datetime(self.world.start_ns)
+
+    @property
+    def end(self) -> datetime:
+        return to_datetime(self.world.end_ns)
+
+    @property
+    def identities(self) -> list[Identity]:
+        return [actor.identity() for actor in self.world.population.actors.values()]
+
+    @property
+    def credentials(self) -> list[CredentialRow]:
+        return [actor.credential() for actor in self.world.population.actors.values()]
+
+    @property
+    def org(self) -> dict[str, object]:
+        return org_section(self.world)
+
+    @property
+    def facts(self) -> dict[str, object]:
+        return facts_of(self.world)
+
+    @property
+    def labels(self) -> list[Label]:
+        if not self.finished:
+            raise RuntimeError("labels are complete only once every chunk was generated")
+        return sorted(self.world.labels, key=lambda label: (label.start, label.kind, label.subject))
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Generate the traffic; each chunk is one day, complete and in order. Labels are final afterwards."""
+        encode = access_json if self.access_format == "json" else None
+        host = self.world.registry.host
+        events: list[Event] = []
+        posts: list[tuple[int, int, bytes]] = []
+        lines: list[tuple[int, bytes]] = []
+        for day in range(self.days):
+            last = day == self.days - 1
+            limit = self.world.end_ns if last else self.world.start_ns + (day + 1) * DAY
+            exchanges = self._run_day(day, limit)
+            if self.injector:
+                self.injector.observe(exchanges, limit)
+            for exchange in exchanges:
+                if exchange.logged:
+                    line = encode(exchange, host) if encode else access_combined(exchange)
+                    lines.append((exchange.start_ns + exchange.duration_ns, line))
+                events.extend(exchange.events)
+            events.sort(key=lambda event: event.ts_ns)
+            ready = events if last else [event for event in events if event.ts_ns < limit]
+            events = [] if last else [event for event in events if event.ts_ns >= limit]
+            posts.extend(self._post(ready, seeded(f"{self.seed}/post/{day}")))
+            posts.sort()
+            lines.sort()
+            cut_posts = len(posts) if last else _cut(posts, limit)
+            cut_lines = len(lines) if last else _cut(lines, limit)
+            notifications = [Notification(to_datetime(ns), body) for ns, _, body in posts[:cut_posts]]
+            yield Chunk(day, notifications, [line for _, line in lines[:cut_lines]])
+            posts, lines = posts[cut_posts:], lines[cut_lines:]
+        if self.injector:
+            self.injector.finish()
+        self.finished = True
+
+    def _run_day(self, day: int, limit: int) -> list[Exchange]:
+        world = self.world
+        rng = seeded(f"{self.seed}/day/{day}")
+        routines.plan_people(world, rng, day)
+        routines.plan_ci(world, rng, day)
+        fleet.plan_machines(world, rng, day)
+        exchanges: list[Exchange] = []
+        while world.queue and world.queue[0].start_ns < limit:
+            plan = heapq.heappop(world.queue)
+            exchanges.extend(plan.run(world, seeded(plan.seed), plan.start_ns))
+        return exchanges
+
+    def _post(self, events: list[Event], rng: Random) -> list[tuple[int, int, bytes]]:
+        """POST times per replica queue (FIFO, a few ms late), with the odd timed-out retry of the same
+        body."""
+        posts = []
+        for event in events:
+            body = encode_envelope(event)
+            last = self._last_post.get(event.source_addr, 0)
+            posted = max(event.ts_ns + rng.randrange(300_000, 4_000_000), last + rng.randrange(50_000, 400_000))
+            posts.append((posted, next(self._sequence), body))
+            if rng.random() < 0.0015:
+                posted += rng.randrange(1_000_000_000, 1_300_000_000)
+                posts.append((posted, next(self._sequence), body))
+            self._last_post[event.source_addr] = posted
+        return posts
+
+
+def _cut(items: list[tuple[int, int, bytes]] | list[tuple[int, bytes]], limit: int) -> int:
+    """Index of the first item at or after ``limit`` (items sorted by their first field)."""
+    low, high = 0, len(items)
+    while low < high:
+        middle = (low + high) // 2
+        if items[middle][0] < limit:
+            low = middle + 1
+        else:
+            high = middle
+    return low

@@ -1,0 +1,68 @@
+"""Audit gaps: a replica crashes with undelivered notifications in its queue, so the proxy log shows requests
+the registry served while their events never arrive.
+
+The crash time is planned in advance, but the lost window is placed once the day's traffic exists: the
+first window after the planned time that holds served manifest requests and no cosign ``.sig`` push (losing
+one would make every later production pull of that image look unsigned, a second incident nobody injected).
+Events of the replica after the window carry the new instance id of the restarted process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from regaudit.analytics.simulator.primitives import MINUTE
+from regaudit.analytics.simulator.sessions import Replica
+from regaudit.analytics.simulator.wire import Event, Exchange
+
+SEARCH_MINUTES = 120
+
+
+@dataclass(slots=True)
+class Gap:
+    """A crash of ``replica`` near ``planned_ns`` losing ``minutes`` of events; filled in when applied."""
+
+    replica: Replica
+    planned_ns: int
+    minutes: float
+    instance_id: str
+    applied: bool = False
+    start_ns: int = 0
+    end_ns: int = 0
+    missing: list[str] = field(default_factory=list)
+    lines: list[Exchange] = field(default_factory=list)
+
+
+def _served_manifest(exchange: Exchange) -> bool:
+    return exchange.logged and exchange.status < 300 and "/manifests/" in exchange.uri
+
+
+def _acceptable(window: list[Exchange]) -> bool:
+    signing = any(e.action == "push" and (e.tag or "").endswith(".sig") for x in window for e in x.events)
+    return not signing and any(_served_manifest(exchange) for exchange in window)
+
+
+def apply_gap(gap: Gap, exchanges: list[Exchange]) -> None:
+    """Place the lost window in this batch of exchanges, drop its events and restart the replica."""
+    source = gap.replica.source_addr
+    mine = sorted(
+        (x for x in exchanges if x.events and x.events[0].source_addr == source and x.start_ns >= gap.planned_ns),
+        key=lambda exchange: exchange.start_ns,
+    )
+    length = int(gap.minutes * MINUTE)
+    for shift in range(0, SEARCH_MINUTES, 2):
+        start = gap.planned_ns + shift * MINUTE
+        window = [x for x in mine if start <= x.start_ns < start + length]
+        if _acceptable(window):
+            break
+    else:
+        return
+    gap.applied, gap.start_ns, gap.end_ns = True, start, start + length
+    for exchange in window:
+        gap.missing.extend(event.event_id for event in exchange.events)
+        exchange.events = []
+        gap.lines.append(exchange)
+    gap.replica.restart(gap.end_ns, gap.instance_id)
+    later: list[Event] = [e for x in exchanges for e in x.events if e.source_addr == source and e.ts_ns >= gap.end_ns]
+    for event in later:
+        event.instance_id = gap.replica.instance_at(event.ts_ns)
