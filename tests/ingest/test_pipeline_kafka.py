@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import threading
 import time
 
@@ -162,3 +163,18 @@ def test_readers_and_a_batch_job_work_while_the_consumer_writes(kafka_broker, ka
     assert failures == []
     assert reads > 3
     assert count(db) == (total, total)
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_consumer_reads_batches_compressed_by_other_producers(kafka_broker, kafka_topics, tmp_path, codec):
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(synthetic_events(500, codec)) + b"\n")
+    subprocess.run(
+        ["kcat", "-P", "-b", kafka_broker.bootstrap, "-t", kafka_topics.events, "-z", codec, "-l", str(events)],
+        check=True,
+    )
+    db = tmp_path / "audit.duckdb"
+    env = processes.regaudit_env(db, kafka_broker.bootstrap, kafka_topics)
+    consumer = processes.start(["consume", "--until-idle", "2"], env, tmp_path / "consume.log")
+    assert consumer.wait(120) == 0, (tmp_path / "consume.log").read_text()[-2000:]
+    assert count(db) == (500, 500)

@@ -1,0 +1,141 @@
+"""Notification ingest: events from a real Kafka topic into DuckDB through ``regaudit consume``.
+
+Baselines, same events, same run:
+  (a) DuckDB's own ``read_json`` of the events as newline-delimited JSON into the same ``registry_events``
+      table: the practical limit (it does less: no validation, no dead letters, no derived tables, no raw copy);
+  (b) a straightforward consumer: kafka-python, ``json.loads`` per message, one INSERT per row, what a user
+      would write first; timed on the first ``--naive-sample`` messages and reported as a rate.
+
+    .venv/bin/python bench/ingest_events.py --events 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import events_file, kafka_broker, produce_file, record, regaudit_env, run_process, timed  # noqa: E402
+
+from regaudit.ingest import store  # noqa: E402
+
+READ_JSON_INSERT = """
+INSERT INTO registry_events (registry, event_id, event_at, action, target_kind, repository, tag, digest,
+    media_type, size_bytes, from_repository, url, request_id, http_method, client_addr, request_host, user_agent,
+    actor, source_addr, source_instance, envelope_type, received_at, origin, batch_id, raw)
+SELECT 'bench', id, "timestamp"::TIMESTAMPTZ, action,
+       CASE WHEN target.mediaType = 'application/octet-stream' THEN 'blob' ELSE 'manifest' END,
+       target.repository, target.tag, target.digest, target.mediaType, target.size, target.fromRepository,
+       target.url, request.id, request.method, request.addr, request.host, request.useragent, actor.name,
+       source.addr, source.instanceID, NULL, now(), 'bench', 1, '{}'
+FROM read_json($path, format = 'newline_delimited', columns = {
+    id: 'VARCHAR', "timestamp": 'VARCHAR', action: 'VARCHAR',
+    target: 'STRUCT(mediaType VARCHAR, digest VARCHAR, size BIGINT, repository VARCHAR, tag VARCHAR,
+                    fromRepository VARCHAR, url VARCHAR)',
+    request: 'STRUCT(id VARCHAR, addr VARCHAR, host VARCHAR, method VARCHAR, useragent VARCHAR)',
+    actor: 'STRUCT(name VARCHAR)', source: 'STRUCT(addr VARCHAR, instanceID VARCHAR)'})
+"""
+
+NAIVE_INSERT = "INSERT INTO registry_events VALUES (" + ", ".join(["?"] * 25) + ")"
+
+
+def read_json_baseline(events: Path, work: Path) -> float:
+    db = work / "read_json.duckdb"
+    with store.writer(db):
+        pass
+    con = duckdb.connect(str(db))
+    try:
+        with timed() as timing:
+            con.execute(READ_JSON_INSERT, {"path": str(events)})
+    finally:
+        con.close()
+    return timing.seconds
+
+
+def naive_baseline(bootstrap: str, topic: str, work: Path, sample: int) -> float:
+    """Seconds per event of the straightforward consumer, over its first ``sample`` messages."""
+    from kafka import KafkaConsumer
+
+    db = work / "naive.duckdb"
+    with store.writer(db):
+        pass
+    con = duckdb.connect(str(db))
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id="naive")
+    done = 0
+    started = time.perf_counter()
+    try:
+        for message in consumer:
+            e = json.loads(message.value)
+            t, r, a, s = e.get("target", {}), e.get("request", {}), e.get("actor", {}), e.get("source", {})
+            con.execute(NAIVE_INSERT, [
+                "bench", e["id"], e["timestamp"], e["action"], "manifest", t.get("repository"), t.get("tag"),
+                t.get("digest"), t.get("mediaType"), t.get("size"), t.get("fromRepository"), t.get("url"),
+                r.get("id"), r.get("method"), r.get("addr"), r.get("host"), r.get("useragent"), a.get("name"),
+                s.get("addr"), s.get("instanceID"), None, "2026-01-01T00:00:00Z", "naive", 1, message.value.decode(),
+            ])  # fmt: skip
+            done += 1
+            if done == sample:
+                break
+    finally:
+        consumer.close()
+        con.close()
+    return (time.perf_counter() - started) / done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--naive-sample", type=int, default=5_000)
+    parser.add_argument("--idle", type=float, default=3.0, help="consumer's --until-idle (subtracted)")
+    args = parser.parse_args()
+    events = events_file(args.events)
+    size = events.stat().st_size
+    with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp, kafka_broker() as broker:
+        work = Path(tmp)
+        topic = "bench.events"
+        broker.create_topics([topic], partitions=3)
+        produce_seconds = produce_file(broker.bootstrap, topic, events)
+        baseline_seconds = read_json_baseline(events, work)
+        env = regaudit_env(
+            REGAUDIT_STORE__PATH=str(work / "regaudit.duckdb"),
+            REGAUDIT_KAFKA__BOOTSTRAP_SERVERS=broker.bootstrap,
+            REGAUDIT_KAFKA__EVENTS_TOPIC=topic,
+            REGAUDIT_CONSUMER__GROUP_ID="bench",
+        )
+        wall, peak, output = run_process(
+            [sys.executable, "-m", "regaudit.cli", "--log-level", "WARNING", "consume", "--until-idle", str(args.idle)],
+            env,
+        )
+        consume_seconds = wall - args.idle
+        with store.reader(work / "regaudit.duckdb") as con:
+            stored = con.execute("SELECT count(*) FROM registry_events").fetchall()[0][0]
+        naive_per_event = naive_baseline(broker.bootstrap, topic, work, args.naive_sample)
+    regaudit_rate = stored / consume_seconds
+    record(
+        "ingest_events",
+        {
+            "events": args.events,
+            "bytes_per_event": round(size / args.events),
+            "stored": stored,
+            "kcat_produce_seconds": round(produce_seconds, 2),
+            "regaudit_consume_seconds": round(consume_seconds, 2),
+            "regaudit_events_per_second": round(regaudit_rate),
+            "regaudit_peak_rss_mib": round(peak / 2**20),
+            "read_json_seconds": round(baseline_seconds, 2),
+            "read_json_events_per_second": round(args.events / baseline_seconds),
+            "naive_events_per_second": round(1 / naive_per_event),
+            "ratio_vs_read_json": round(regaudit_rate / (args.events / baseline_seconds), 3),
+            "ratio_vs_naive": round(regaudit_rate * naive_per_event, 1),
+            "consumer_output": output.strip().splitlines()[-1],
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
