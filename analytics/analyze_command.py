@@ -34,24 +34,12 @@ def moment(text: str) -> datetime:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="DuckDB file (default: store.path).")
-    parser.add_argument(
-        "--detections", help="Comma-separated ids, families or globs (default: analytics.detections)."
-    )
-    parser.add_argument(
-        "--every", type=duration, help="Run again every interval (e.g. 5m) until interrupted."
-    )
-    parser.add_argument(
-        "--now", type=moment, help="Analyse as of this ISO time (replays; default: the clock)."
-    )
-    parser.add_argument(
-        "--since", type=moment, help="Re-evaluate windows from this ISO time (default: lookback)."
-    )
-    parser.add_argument(
-        "--lookback-hours", type=float, help="Hours re-evaluated per run (analytics.lookback_hours)."
-    )
-    parser.add_argument(
-        "--fail-on-findings", action="store_true", help="Exit 1 when a run opened new findings."
-    )
+    parser.add_argument("--detections", help="Comma-separated ids, families or globs (default: analytics.detections).")
+    parser.add_argument("--every", type=duration, help="Run again every interval (e.g. 5m) until interrupted.")
+    parser.add_argument("--now", type=moment, help="Analyse as of this ISO time (replays; default: the clock).")
+    parser.add_argument("--since", type=moment, help="Re-evaluate windows from this ISO time (default: lookback).")
+    parser.add_argument("--lookback-hours", type=float, help="Hours re-evaluated per run (analytics.lookback_hours).")
+    parser.add_argument("--fail-on-findings", action="store_true", help="Exit 1 when a run opened new findings.")
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:

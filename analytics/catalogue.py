@@ -45,8 +45,7 @@ def section(detection: type[Detection]) -> list[str]:
     if fields:
         lines += ["", "| parameter | default | description |", "|---|---|---|"]
         lines += [
-            f"| `{name}` | `{field.default}` | {_cell(field.description or '')} |"
-            for name, field in fields.items()
+            f"| `{name}` | `{field.default}` | {_cell(field.description or '')} |" for name, field in fields.items()
         ]
     if d.references:
         lines += ["", "References: " + ", ".join(f"<{url}>" for url in d.references)]

@@ -6,7 +6,7 @@ htpasswd file only names credentials, so its rows carry over owner and dates fro
 the same name (typically from a CSV or JSON inventory). Password hashes are never read beyond the name.
 
 Kind: ``robot`` for names starting with ``robot$`` (Harbor's robot accounts), ``user`` otherwise, unless the
-inventory says otherwise.
+inventory says so (``user``, ``robot`` or ``token``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from regaudit.analytics.errors import InventoryError
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["user", "robot"]
+Kind = Literal["user", "robot", "token"]
 Format = Literal["htpasswd", "csv", "json"]
 
 
@@ -47,9 +47,7 @@ class CredentialEntry(BaseModel):
     rotated_at: datetime | None = Field(
         None, validation_alias=AliasChoices("rotated_at", "last_rotated", "rotated", "last_rotated_at")
     )
-    expires_at: datetime | None = Field(
-        None, validation_alias=AliasChoices("expires_at", "expires", "expiry")
-    )
+    expires_at: datetime | None = Field(None, validation_alias=AliasChoices("expires_at", "expires", "expiry"))
 
     @model_validator(mode="before")
     @classmethod

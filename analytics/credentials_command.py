@@ -34,8 +34,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with store.writer(settings.store.path, settings.store.lock_timeout_seconds) as con:
         for path, file_format, entries in parsed:
             source = f"{file_format}:{path.resolve()}"
-            count = credentials.store_import(
-                con, entries, source, imported_at, carry_over=file_format == "htpasswd"
-            )
+            count = credentials.store_import(con, entries, source, imported_at, carry_over=file_format == "htpasswd")
             print(f"{path}: {count} credentials ({file_format})")
     return 0

@@ -39,9 +39,7 @@ ATTACK_ID = r"^T\d{4}(\.\d{3})?$"
 DETECTION_ID = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 #: What must never appear in detection SQL: formatting braces, printf and positional placeholders.
 FORBIDDEN_SQL = re.compile(r"[{}]|%s|%\(|\?|\$\d")
-TABLES = frozenset(
-    {"registry_events", "access_log", "image_activity", "tag_history", "credentials", "dead_letters"}
-)
+TABLES = frozenset({"registry_events", "access_log", "image_activity", "tag_history", "credentials", "dead_letters"})
 
 
 class Severity(StrEnum):
@@ -111,9 +109,7 @@ class DetectionMeta(BaseModel):
     @classmethod
     def _sql(cls, value: str) -> str:
         if found := FORBIDDEN_SQL.search(value):
-            raise ValueError(
-                f"SQL binds named parameters ($name) only: no braces, %s, ? or $1 (found {found[0]!r})"
-            )
+            raise ValueError(f"SQL binds named parameters ($name) only: no braces, %s, ? or $1 (found {found[0]!r})")
         return value
 
     @model_validator(mode="after")
@@ -130,9 +126,7 @@ class DetectionMeta(BaseModel):
             raise ValueError(f"SQL binds undeclared parameters {sorted(undeclared)}")
         if unused := own - used:
             raise ValueError(f"parameters {sorted(unused)} are declared but unused in the SQL")
-        if not any(case.expect > 0 for case in self.cases) or not any(
-            case.expect == 0 for case in self.cases
-        ):
+        if not any(case.expect > 0 for case in self.cases) or not any(case.expect == 0 for case in self.cases):
             raise ValueError("cases need at least one firing and one non-firing case")
         for case in self.cases:
             self._check_case(case)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Literal
 
 import duckdb
+import pyarrow as pa
 
 from regaudit.analytics.detection import Severity
 
@@ -82,10 +83,19 @@ class UpsertOutcome:
     suppressed: tuple[str, ...]
 
 
+_COLUMNS = (
+    "finding_id", "detection_id", "severity", "subject", "window_start_at", "window_end_at", "first_seen_at",
+    "last_seen_at", "summary", "evidence",
+)  # fmt: skip
+_SCHEMA = pa.schema(
+    [(name, pa.timestamp("us", tz="UTC") if name.endswith("_at") else pa.string()) for name in _COLUMNS]
+)
 _UPSERT = """
 INSERT INTO findings (finding_id, detection_id, severity, subject, window_start_at, window_end_at,
                       first_seen_at, last_seen_at, summary, evidence, status)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')
+SELECT finding_id, detection_id, severity, subject, window_start_at, window_end_at, first_seen_at,
+       last_seen_at, summary, CAST(evidence AS JSON), 'open'
+FROM staged_findings
 ON CONFLICT (finding_id) DO UPDATE SET
     severity = excluded.severity,
     last_seen_at = excluded.last_seen_at,
@@ -97,7 +107,7 @@ ON CONFLICT (finding_id) DO UPDATE SET
 def upsert(
     con: duckdb.DuckDBPyConnection, hits: Sequence[Hit], seen_at: datetime, max_evidence_ids: int
 ) -> UpsertOutcome:
-    """Insert new findings, refresh the ones already stored, in one transaction; statuses stay as they are."""
+    """Insert new findings, refresh the ones already stored, in one statement; statuses stay as they are."""
     unique = {hit.finding_id: hit for hit in hits}
     statuses = _statuses(con, list(unique))
     rows = [
@@ -105,14 +115,17 @@ def upsert(
          seen_at, seen_at, h.summary, h.evidence_json(max_evidence_ids))
         for fid, h in unique.items()
     ]  # fmt: skip
+    staged = pa.Table.from_pylist([dict(zip(_COLUMNS, row, strict=True)) for row in rows], schema=_SCHEMA)
+    con.register("staged_findings", staged)
     con.execute("BEGIN TRANSACTION")
     try:
-        if rows:
-            con.executemany(_UPSERT, rows)
+        con.execute(_UPSERT)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.unregister("staged_findings")
     return UpsertOutcome(
         new=tuple(fid for fid in unique if fid not in statuses),
         refreshed=tuple(fid for fid in unique if statuses.get(fid) in ("open", "acknowledged")),

@@ -115,9 +115,7 @@ def tag_move(moment: str | datetime, **values: object) -> Row:
         "event_id": _key("evt"),
     }
     row.update(_times(values))
-    row.setdefault(
-        "is_overwrite", row["previous_digest"] is not None and row["previous_digest"] != row["digest"]
-    )
+    row.setdefault("is_overwrite", row["previous_digest"] is not None and row["previous_digest"] != row["digest"])
     return Row("tag_history", row)
 
 
@@ -189,8 +187,6 @@ def history(
     )
 
 
-def burst(
-    builder: Callable[..., Row], start: str | datetime, count: int, **values: object
-) -> tuple[Row, ...]:
+def burst(builder: Callable[..., Row], start: str | datetime, count: int, **values: object) -> tuple[Row, ...]:
     """``count`` rows from ``start``, ten seconds apart; callables vary by index as in ``history``."""
     return tuple(builder(at(start) + timedelta(seconds=10 * i), **_vary(values, i)) for i in range(count))

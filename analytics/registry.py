@@ -63,8 +63,7 @@ class DetectionRegistry:
         return [
             d
             for d in self
-            if (not include or any(_matches(d, p) for p in include))
-            and not any(_matches(d, p) for p in exclude)
+            if (not include or any(_matches(d, p) for p in include)) and not any(_matches(d, p) for p in exclude)
         ]
 
 
@@ -93,9 +92,7 @@ def discover(package: str = PACKAGE) -> DetectionRegistry:
         module = importlib.import_module(info.name)
         found = _detections_in(module)
         if len(found) != 1:
-            raise DetectionMetadataError(
-                f"{info.name}: defines {len(found)} detections, expected exactly one"
-            )
+            raise DetectionMetadataError(f"{info.name}: defines {len(found)} detections, expected exactly one")
         expected = ".".join(info.name[len(package) + 1 :].split(".")[-2:])
         claimed = getattr(found[0], "id", None)
         if claimed != expected:

@@ -81,9 +81,14 @@ def resolve_parameters(
 
 
 def evaluate(
-    con: duckdb.DuckDBPyConnection, detection: type[Detection], params: Parameters, context: AnalysisContext
+    con: duckdb.DuckDBPyConnection,
+    detection: type[Detection],
+    params: Parameters,
+    context: AnalysisContext,
+    log_level: int = logging.INFO,
 ) -> list[Hit]:
-    """Run one detection's query on a prepared connection and turn its rows into hits."""
+    """Run one detection's query on a prepared connection and turn its rows into hits (streaming rules log the
+    run at DEBUG, since they run on every ingest batch)."""
     started = time.perf_counter()
     bindings = {**context.bindings(), **params.model_dump()}
     cursor = con.execute(detection.sql, {name: bindings[name] for name in detection.sql_parameters()})
@@ -91,7 +96,9 @@ def evaluate(
     if missing := [c for c in REQUIRED_COLUMNS if c not in columns]:
         raise DetectionError(f"{detection.id}: query returns no column {missing}")
     hits = [_hit(detection, dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
-    log.info("detection=%s findings=%d seconds=%.3f", detection.id, len(hits), time.perf_counter() - started)
+    log.log(
+        log_level, "detection=%s findings=%d seconds=%.3f", detection.id, len(hits), time.perf_counter() - started
+    )
     return hits
 
 

@@ -58,9 +58,7 @@ class OrgSettings(_Section):
         description="Regular expressions of tags treated like releases (besides semver): moving one is high.",
     )
     business_hours: str = Field("08:00-19:00", description="Working hours, local time, as HH:MM-HH:MM.")
-    business_days: list[Weekday] = Field(
-        ["mon", "tue", "wed", "thu", "fri"], description="Working days (mon..sun)."
-    )
+    business_days: list[Weekday] = Field(["mon", "tue", "wed", "thu", "fri"], description="Working days (mon..sun).")
     timezone: str = Field("UTC", description="IANA time zone of business hours, e.g. Europe/Berlin.")
 
     @field_validator("ci_networks", "internal_networks")
@@ -120,9 +118,7 @@ class AnalyticsSettings(_Section):
     detections: list[str] = Field(
         default_factory=list, description="Detections to run: ids, families or globs (empty: all)."
     )
-    disabled: list[str] = Field(
-        default_factory=list, description="Detections never run: ids, families or globs."
-    )
+    disabled: list[str] = Field(default_factory=list, description="Detections never run: ids, families or globs.")
     thresholds: dict[str, dict[str, ThresholdValue]] = Field(
         {}, description="Parameter overrides per detection id, checked against the detection's parameters."
     )

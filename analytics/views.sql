@@ -37,3 +37,38 @@ SELECT
     'access_log:' || line_key
 FROM access_log
 WHERE coalesce(remote_user, '') <> '' AND endpoint IN ('ping', 'token') AND status < 400;
+
+-- Every move of a tag to another digest. Besides tag_history's overwrites, a tag's first interval in the store
+-- is a move too when pulls observed the tag resolving to another digest before it: the earlier push predates
+-- the store (inferred, previous_digest from the last such pull).
+CREATE OR REPLACE TEMP VIEW tag_moves AS
+WITH first_intervals AS (
+    SELECT * FROM tag_history WHERE previous_digest IS NULL
+),
+inferred AS (
+    SELECT f.registry, f.repository, f.tag, f.digest, f.valid_from_at, f.moved_by, f.client_addr, f.user_agent,
+           f.event_id, arg_max(a.digest, a.occurred_at) AS previous_digest
+    FROM first_intervals AS f
+    JOIN image_activity AS a
+      ON a.registry = f.registry AND a.repository = f.repository AND a.tag = f.tag
+     AND a.source = 'registry' AND a.action = 'pull' AND a.digest IS NOT NULL AND a.occurred_at < f.valid_from_at
+    GROUP BY ALL
+    HAVING arg_max(a.digest, a.occurred_at) <> f.digest
+)
+SELECT registry, repository, tag, digest, previous_digest, valid_from_at, moved_by, client_addr, user_agent,
+       event_id, FALSE AS inferred
+FROM tag_history
+WHERE is_overwrite
+UNION ALL
+SELECT registry, repository, tag, digest, previous_digest, valid_from_at, moved_by, client_addr, user_agent,
+       event_id, TRUE
+FROM inferred;
+
+-- Every digest a tag was seen pointing to, and when: from tag history and from pulls by tag.
+CREATE OR REPLACE TEMP VIEW tag_observations AS
+SELECT registry, repository, tag, digest, valid_from_at AS seen_at, 'tag_history:' || event_id AS evidence_id
+FROM tag_history
+UNION ALL
+SELECT registry, repository, tag, digest, occurred_at, 'image_activity:' || activity_id
+FROM image_activity
+WHERE source = 'registry' AND action = 'pull' AND tag IS NOT NULL AND digest IS NOT NULL;

@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("regaudit.analytics.analyze_command", "Run the detections over the store and keep findings."),
     "detections list": ("regaudit.analytics.detections_list_command", "List detections or their catalogue."),
     "detections test": ("regaudit.analytics.detections_test_command", "Run every detection's own cases."),
+    "detections evaluate": (
+        "regaudit.analytics.detections_evaluate_command",
+        "Precision and recall per family against the labeled traffic simulator.",
+    ),
     "credentials import": ("regaudit.analytics.credentials_command", "Import the credential inventory."),
     "dashboard": ("regaudit.dashboard.command", "Serve the Streamlit dashboard, or add a dashboard user."),
 }

@@ -43,9 +43,7 @@ def test_analyze_prints_new_findings_once_then_only_the_summary(db: Path, capsys
 
 
 def test_analyze_runs_only_the_selected_detections(db: Path, capsys) -> None:
-    assert (
-        main(["analyze", "--db", str(db), "--now", NOW, "--detections", "proxy", "--fail-on-findings"]) == 1
-    )
+    assert main(["analyze", "--db", str(db), "--now", NOW, "--detections", "proxy", "--fail-on-findings"]) == 1
     out = capsys.readouterr().out
     assert "proxy.password_spray" in out
     assert "pull.anonymous_private" not in out

@@ -61,9 +61,7 @@ def test_bad_inventory_names_the_file(tmp_path: Path) -> None:
         credentials.parse(path)
 
 
-def test_import_command_keeps_history_and_carries_inventory_dates_onto_htpasswd(
-    tmp_path: Path, capsys
-) -> None:
+def test_import_command_keeps_history_and_carries_inventory_dates_onto_htpasswd(tmp_path: Path, capsys) -> None:
     db = tmp_path / "store.duckdb"
     (tmp_path / "inventory.csv").write_text(CSV, encoding="utf-8")
     (tmp_path / "htpasswd").write_text(HTPASSWD, encoding="utf-8")
@@ -76,9 +74,7 @@ def test_import_command_keeps_history_and_carries_inventory_dates_onto_htpasswd(
     with store.reader(db) as con:
         assert con.execute("SELECT count(*) FROM credentials").fetchone() == (2 + 3 + 1,)
         prepare(con)
-        current = con.execute(
-            "SELECT name, kind, owner, expires_at FROM current_credentials ORDER BY name"
-        ).fetchall()
+        current = con.execute("SELECT name, kind, owner, expires_at FROM current_credentials ORDER BY name").fetchall()
     names = [row[0] for row in current]
     assert names == ["alice", "robot$ci+deploy", "svc-scan"]  # ci-bot left the htpasswd file
     robot = next(row for row in current if row[0] == "robot$ci+deploy")

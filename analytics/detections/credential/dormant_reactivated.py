@@ -5,14 +5,17 @@ from __future__ import annotations
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
-from regaudit.analytics.fixtures import at, pull
+from regaudit.analytics.fixtures import at, credential, pull
 
 NOW = at("2025-05-10T18:00")
 
 
 class Params(Parameters):
-    dormant_days: int = Field(
-        60, ge=1, description="Days without accepted activity that make an identity dormant."
+    dormant_days: int = Field(60, ge=1, description="Days without accepted activity that make an identity dormant.")
+    min_observed_days: int = Field(
+        14,
+        ge=1,
+        description="Days the store must have watched a silent credential before its first use counts.",
     )
 
 
@@ -22,16 +25,19 @@ class DormantCredentialReactivated(Detection):
     severity = Severity.HIGH
     family = "credential"
     description = (
-        "An identity's accepted activity resumes after a gap of at least dormant_days with none. Forgotten "
-        "credentials are the ones that leak without anybody rotating them: the first use after months is "
-        "worth a question to the owner."
+        "An identity's accepted activity resumes after a gap of at least dormant_days with none. When the "
+        "store is younger than the gap, silence is proven differently: a credential created (per the "
+        "inventory) at least dormant_days before its first use in the store, which the store watched for at "
+        "least min_observed_days without any use. Forgotten credentials are the ones that leak without "
+        "anybody rotating them: the first use after months is worth a question to the owner."
     )
     false_positives = ("Seasonal jobs and people back from long leave.",)
     attack = ("T1078",)
     references = ("https://github.com/goharbor/harbor/issues/16872",)
     parameters = Params
     sql = """
-        WITH recent AS (
+        WITH observed AS (SELECT min(seen_at) AS since_at FROM identity_activity),
+        recent AS (
             SELECT DISTINCT identity FROM identity_activity
             WHERE accepted AND seen_at >= $since AND seen_at < $now
         ),
@@ -43,20 +49,28 @@ class DormantCredentialReactivated(Detection):
             FROM identity_activity AS a
             JOIN recent AS r ON r.identity = a.identity
             WHERE a.accepted AND a.seen_at < $now
+        ),
+        reactivations AS (
+            SELECT o.*, coalesce(o.previous_at, c.created_at) AS quiet_since
+            FROM ordered AS o
+            CROSS JOIN observed
+            LEFT JOIN current_credentials AS c ON c.name = o.identity
+            WHERE o.seen_at >= $since
+              AND (o.previous_at IS NOT NULL AND o.seen_at - o.previous_at >= INTERVAL 1 DAY * $dormant_days
+                   OR o.previous_at IS NULL AND c.created_at <= o.seen_at - INTERVAL 1 DAY * $dormant_days
+                      AND o.seen_at >= observed.since_at + INTERVAL 1 DAY * $min_observed_days)
         )
         SELECT
             identity AS subject,
             seen_at AS window_start_at,
             seen_at AS window_end_at,
             identity || ' active again from ' || coalesce(client_addr, 'an unknown address') || ' after '
-                || date_diff('day', previous_at, seen_at) || ' idle days (previous activity '
-                || CAST(previous_at AS DATE) || ')' AS summary,
-            [evidence_id, previous_evidence_id] AS evidence_ids,
-            date_diff('day', previous_at, seen_at) AS idle_days_count
-        FROM ordered
-        WHERE previous_at IS NOT NULL
-          AND seen_at - previous_at >= INTERVAL 1 DAY * $dormant_days
-          AND seen_at >= $since
+                || date_diff('day', quiet_since, seen_at) || ' idle days ('
+                || CASE WHEN previous_at IS NULL THEN 'no use since its creation on '
+                        ELSE 'previous activity ' END || CAST(quiet_since AS DATE) || ')' AS summary,
+            list_filter([evidence_id, previous_evidence_id], lambda ref: ref IS NOT NULL) AS evidence_ids,
+            date_diff('day', quiet_since, seen_at) AS idle_days_count
+        FROM reactivations
     """
     cases = (
         Case(
@@ -70,11 +84,34 @@ class DormantCredentialReactivated(Detection):
             subjects=("robot$legacy",),
         ),
         Case(
-            "quiet for a regularly active identity and a brand new one",
+            "fires on an old credential's first use after weeks of watched silence",
+            rows=(
+                pull("2025-04-01T10:00", actor="alice"),
+                credential("robot$old", "2025-04-01", created_at="2024-06-01"),
+                pull("2025-05-10T03:00", actor="robot$old"),
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("robot$old",),
+        ),
+        Case(
+            "quiet for a regularly active identity, a new credential and a store too young to tell",
             rows=(
                 pull("2025-04-20T10:00", actor="alice"),
                 pull("2025-05-10T03:00", actor="alice"),
                 pull("2025-05-10T03:00", actor="newcomer"),
+                credential("robot$new", "2025-05-01", created_at="2025-05-01"),
+                pull("2025-05-10T03:00", actor="robot$new"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "quiet for an old credential when the store only began last week",
+            rows=(
+                pull("2025-05-04T10:00", actor="alice"),
+                credential("robot$old", "2025-05-04", created_at="2024-06-01"),
+                pull("2025-05-10T03:00", actor="robot$old"),
             ),
             expect=0,
             now=NOW,

@@ -16,8 +16,7 @@ class CredentialExpiredInUse(Detection):
     description = (
         "Every presentation of a credential after the expiry date its current inventory row records, per "
         "credential and UTC day: accepted pulls and pushes (the registry did not enforce the expiry) as well "
-        "as "
-        "refusals the proxy logged for the claimed user (a forgotten job, or someone replaying an old "
+        "as refusals the proxy logged for the claimed user (a forgotten job, or someone replaying an old "
         "secret)."
     )
     false_positives = (

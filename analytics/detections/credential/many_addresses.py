@@ -26,8 +26,7 @@ class CredentialManyAddresses(Detection):
         "several unrelated networks within minutes is shared, or copied by someone else."
     )
     false_positives = (
-        "Cluster credentials pulled by nodes spread over many subnets that org.internal_networks does not "
-        "list.",
+        "Cluster credentials pulled by nodes spread over many subnets that org.internal_networks does not list.",
         "Users behind rotating carrier-grade NAT or multi-egress proxies.",
     )
     attack = ("T1078",)

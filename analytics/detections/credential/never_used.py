@@ -11,9 +11,7 @@ NOW = at("2025-05-10T18:00")
 
 
 class Params(Parameters):
-    grace_days: int = Field(
-        14, ge=0, description="Days after creation (or first import) a credential may wait."
-    )
+    grace_days: int = Field(14, ge=0, description="Days after creation (or first import) a credential may wait.")
 
 
 class CredentialNeverUsed(Detection):

@@ -21,12 +21,9 @@ class CredentialNotRotated(Detection):
     family = "credential"
     description = (
         "A credential in the current inventory whose last rotation, or creation when it was never rotated, "
-        "is "
-        "more than rotation_days old. Long-lived registry secrets end up in images, CI logs and laptops; "
-        "most "
-        "leaked registry credentials found in public images were years old. Needs created or rotated dates "
-        "in "
-        "the inventory (CSV or JSON import); htpasswd alone does not carry them."
+        "is more than rotation_days old. Long-lived registry secrets end up in images, CI logs and laptops; "
+        "most leaked registry credentials found in public images were years old. Needs created or rotated "
+        "dates in the inventory (CSV or JSON import); htpasswd alone does not carry them."
     )
     false_positives = ("Inventories that do not record rotations although they happen.",)
     attack = ("T1078.004", "T1552")

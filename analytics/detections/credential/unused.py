@@ -11,9 +11,7 @@ NOW = at("2025-05-10T18:00")
 
 
 class Params(Parameters):
-    unused_days: int = Field(
-        90, ge=1, description="Days without an accepted use before a credential is stale."
-    )
+    unused_days: int = Field(90, ge=1, description="Days without an accepted use before a credential is stale.")
 
 
 class CredentialUnused(Detection):
@@ -24,8 +22,7 @@ class CredentialUnused(Detection):
     description = (
         "A credential in the current inventory whose last accepted use (an image action or a login the proxy "
         "accepted) is more than unused_days old. The finding's window starts at the last use, so a "
-        "credential "
-        "that is used again and goes stale again raises a new finding."
+        "credential that is used again and goes stale again raises a new finding."
     )
     false_positives = (
         "Seasonal jobs (quarterly releases, yearly audits) that use their credential rarely.",

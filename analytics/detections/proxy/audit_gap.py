@@ -44,9 +44,7 @@ class AuditFeedGap(Detection):
     cases = (
         Case(
             "fires for a push the proxy served without a notification",
-            rows=(
-                activity("2025-05-10T09:00", action="push", source="proxy", audit_gap=True, proxy_status=201),
-            ),
+            rows=(activity("2025-05-10T09:00", action="push", source="proxy", audit_gap=True, proxy_status=201),),
             expect=1,
             now=NOW,
             subjects=("default",),

@@ -22,12 +22,11 @@ class AuthorizationProbing(Detection):
     severity = Severity.MEDIUM
     family = "proxy"
     description = (
-        "Counts 401, 403 and 404 answers on manifest, blob and tag-list requests per client (address and "
-        "claimed "
-        "user) and fixed window, and fires when they are many and span many repositories: someone testing "
-        "which repositories a credential can read, or guessing repository names. Blob HEAD 404s (normal "
-        "during "
-        "pushes) and referrers 404s (the fallback probe of cosign and oras) are not counted."
+        "Counts 403 and 404 answers, and 401 answers to requests that claimed a user, on manifest, blob and "
+        "tag-list requests per client (address and claimed user) and fixed window, and fires when they are "
+        "many and span many repositories: someone testing which repositories a credential can read, or "
+        "guessing repository names. The 401 challenge to a request without credentials is how every pull "
+        "starts and is not counted; neither are blob HEAD 404s (normal during pushes)."
     )
     false_positives = ("Misconfigured deployments pulling many images that were deleted or renamed.",)
     attack = ("T1613", "T1087")
@@ -47,7 +46,7 @@ class AuthorizationProbing(Detection):
             count(*) AS refusals_count,
             count(DISTINCT repository) AS repositories_count
         FROM access_log
-        WHERE status IN (401, 403, 404)
+        WHERE (status IN (403, 404) OR status = 401 AND coalesce(remote_user, '') <> '')
           AND endpoint IN ('manifest', 'blob', 'tags') AND repository IS NOT NULL
           AND NOT (endpoint = 'blob' AND http_method = 'HEAD' AND status = 404)
           AND request_at >= time_bucket(INTERVAL 1 MINUTE * $window_minutes, $since) AND request_at < $now
@@ -72,7 +71,7 @@ class AuthorizationProbing(Detection):
             subjects=("203.0.113.5 as bob",),
         ),
         Case(
-            "quiet for blob HEAD 404s during a push and for one missing tag pulled repeatedly",
+            "quiet for blob HEAD 404s during a push, one missing tag pulled repeatedly, and credential-less 401s",
             rows=(
                 *burst(
                     access,
@@ -83,9 +82,7 @@ class AuthorizationProbing(Detection):
                     status=404,
                     repository=lambda i: f"team/r{i}",
                 ),
-                *burst(
-                    access, "2025-05-10T03:00", 20, endpoint="manifest", status=404, repository="team/app"
-                ),
+                *burst(access, "2025-05-10T03:00", 20, endpoint="manifest", status=404, repository="team/app"),
             ),
             expect=0,
             now=NOW,

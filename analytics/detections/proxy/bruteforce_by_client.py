@@ -49,9 +49,7 @@ class BruteForceByClient(Detection):
     cases = (
         Case(
             "fires on 30 wrong passwords for alice from one address in five minutes",
-            rows=burst(
-                access, "2025-05-10T03:00", 30, client_addr="203.0.113.9", status=401, remote_user="alice"
-            ),
+            rows=burst(access, "2025-05-10T03:00", 30, client_addr="203.0.113.9", status=401, remote_user="alice"),
             expect=1,
             now=NOW,
             subjects=("203.0.113.9",),

@@ -22,9 +22,8 @@ class BruteForceByUser(Detection):
     family = "proxy"
     description = (
         "Counts 401 answers on the login endpoints (GET /v2/ and the token endpoint) per claimed Basic user "
-        "and "
-        "fixed window, whatever the address. Catches guessing spread over many source addresses, which the "
-        "per-address count misses, and credentials that stopped working but are still being tried."
+        "and fixed window, whatever the address. Catches guessing spread over many source addresses, which "
+        "the per-address count misses, and credentials that stopped working but are still being tried."
     )
     false_positives = ("Fleets of nodes or jobs all retrying with a rotated password.",)
     attack = ("T1110.001",)
@@ -40,7 +39,8 @@ class BruteForceByUser(Detection):
                 || count(DISTINCT client_addr) || ' address(es)' AS summary,
             list('access_log:' || line_key ORDER BY request_at) AS evidence_ids,
             count(*) AS failures_count,
-            count(DISTINCT client_addr) AS addresses_count
+            count(DISTINCT client_addr) AS addresses_count,
+            list(DISTINCT client_addr ORDER BY client_addr)[1:20] AS client_addrs
         FROM access_log
         WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
           AND request_at >= time_bucket(INTERVAL 1 MINUTE * $window_minutes, $since) AND request_at < $now

@@ -11,9 +11,7 @@ NOW = at("2025-05-10T18:00")
 
 
 class Params(Parameters):
-    window_minutes: int = Field(
-        60, ge=1, description="Length of the fixed windows user names are counted in."
-    )
+    window_minutes: int = Field(60, ge=1, description="Length of the fixed windows user names are counted in.")
     min_users: int = Field(5, ge=2, description="Distinct failing user names from one address that fire.")
 
 
@@ -24,9 +22,9 @@ class PasswordSpray(Detection):
     family = "proxy"
     description = (
         "Counts the distinct claimed Basic users whose logins (GET /v2/ or the token endpoint) failed with "
-        "401 "
-        "from one client address in a fixed window. A few common passwords tried against many accounts stays "
-        "under per-account lockouts and brute-force thresholds; the breadth of user names gives it away."
+        "401 from one client address in a fixed window. A few common passwords tried against many accounts "
+        "stays under per-account lockouts and brute-force thresholds; the breadth of user names gives it "
+        "away."
     )
     false_positives = ("A shared jump host or NAT where several people mistype their password in one hour.",)
     attack = ("T1110.003",)

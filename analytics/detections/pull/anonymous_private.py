@@ -11,9 +11,7 @@ NOW = at("2025-05-10T12:00")
 
 
 class Params(Parameters):
-    min_pulls: int = Field(
-        1, ge=1, description="Anonymous pulls (HEAD checks included) per repository and day."
-    )
+    min_pulls: int = Field(1, ge=1, description="Anonymous pulls (HEAD checks included) per repository and day.")
 
 
 class AnonymousPrivatePull(Detection):

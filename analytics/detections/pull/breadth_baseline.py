@@ -12,18 +12,10 @@ NOW = at("2025-05-10T18:00")
 
 class Params(Parameters):
     baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
-    min_history_days: int = Field(
-        7, ge=1, description="Days since first activity before the identity is judged."
-    )
-    mad_factor: float = Field(
-        5.0, gt=0, description="How many scaled MADs above the median counts as anomalous."
-    )
-    min_spread: float = Field(
-        2.0, ge=0, description="Floor on the scaled MAD, so a flat baseline is not brittle."
-    )
-    min_repositories: int = Field(
-        10, ge=1, description="Distinct repositories a day below which nothing fires."
-    )
+    min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
+    mad_factor: float = Field(5.0, gt=0, description="How many scaled MADs above the median counts as anomalous.")
+    min_spread: float = Field(2.0, ge=0, description="Floor on the scaled MAD, so a flat baseline is not brittle.")
+    min_repositories: int = Field(10, ge=1, description="Distinct repositories a day below which nothing fires.")
 
 
 class PullBreadthBaseline(Detection):
@@ -94,9 +86,7 @@ class PullBreadthBaseline(Detection):
         Case(
             "fires when an identity that pulls two repositories a day pulls forty",
             rows=(
-                *history(
-                    pull, NOW, days=14, per_day=4, actor="robot$deploy", repository=lambda i: f"app/s{i % 2}"
-                ),
+                *history(pull, NOW, days=14, per_day=4, actor="robot$deploy", repository=lambda i: f"app/s{i % 2}"),
                 *burst(pull, "2025-05-10T03:00", 40, actor="robot$deploy", repository=lambda i: f"team/r{i}"),
             ),
             expect=1,
@@ -106,12 +96,8 @@ class PullBreadthBaseline(Detection):
         Case(
             "quiet when many pulls stay within the usual repositories",
             rows=(
-                *history(
-                    pull, NOW, days=14, per_day=4, actor="robot$deploy", repository=lambda i: f"app/s{i % 2}"
-                ),
-                *burst(
-                    pull, "2025-05-10T03:00", 80, actor="robot$deploy", repository=lambda i: f"app/s{i % 2}"
-                ),
+                *history(pull, NOW, days=14, per_day=4, actor="robot$deploy", repository=lambda i: f"app/s{i % 2}"),
+                *burst(pull, "2025-05-10T03:00", 80, actor="robot$deploy", repository=lambda i: f"app/s{i % 2}"),
             ),
             expect=0,
             now=NOW,

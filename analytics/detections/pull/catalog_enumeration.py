@@ -14,34 +14,31 @@ class CatalogEnumeration(Detection):
     severity = Severity.MEDIUM
     family = "pull"
     description = (
-        "Any successful GET /v2/_catalog whose claimed user is not in org.admin_identities, grouped per "
-        "client "
-        "address and day. The catalog is usually an administrator's tool; anyone else listing every "
-        "repository "
-        "is mapping the registry."
+        "Any successful GET /v2/_catalog by an identity (the claimed user, else the client address) that is "
+        "not in org.admin_identities, grouped per identity and UTC day. The catalog is usually an "
+        "administrator's tool; anyone else listing every repository is mapping the registry."
     )
     false_positives = (
         "Registry UIs, backup or replication tools that list the catalog with their own credential.",
-        "Token-authenticated clients carry no user in the proxy log, so administrators using tokens show up "
-        "too.",
+        "Token-authenticated clients carry no user in the proxy log, so administrators using tokens show up too.",
     )
     attack = ("T1613", "T1580")
     references = ("https://distribution.github.io/distribution/spec/api/#catalog",)
     sql = """
         SELECT
-            client_addr AS subject,
+            coalesce(nullif(remote_user, ''), client_addr) AS subject,
             date_trunc('day', request_at) AS window_start_at,
             date_trunc('day', request_at) + INTERVAL 1 DAY AS window_end_at,
-            client_addr || ' listed the catalog ' || count(*) || ' time(s) as '
-                || coalesce(string_agg(DISTINCT remote_user, ', ' ORDER BY remote_user), 'an unnamed client')
-                AS summary,
+            coalesce(any_value(nullif(remote_user, '')), 'an unnamed client') || ' listed the catalog ' || count(*)
+                || ' time(s) from ' || string_agg(DISTINCT client_addr, ', ' ORDER BY client_addr) AS summary,
             list('access_log:' || line_key ORDER BY request_at) AS evidence_ids,
-            count(*) AS requests_count
+            count(*) AS requests_count,
+            list(DISTINCT client_addr ORDER BY client_addr) AS client_addrs
         FROM access_log
         WHERE endpoint = 'catalog' AND status < 400
           AND NOT list_contains($admin_identities, coalesce(remote_user, ''))
           AND request_at >= date_trunc('day', $since) AND request_at < $now
-        GROUP BY client_addr, date_trunc('day', request_at)
+        GROUP BY coalesce(nullif(remote_user, ''), client_addr), date_trunc('day', request_at)
     """
     cases = (
         Case(
@@ -57,14 +54,13 @@ class CatalogEnumeration(Detection):
             ),
             expect=1,
             now=NOW,
+            subjects=("alice",),
         ),
         Case(
             "quiet for an administrator and for a refused request",
             rows=(
                 access("2025-05-10T03:00", endpoint="catalog", uri="/v2/_catalog", remote_user="admin"),
-                access(
-                    "2025-05-10T03:00", endpoint="catalog", uri="/v2/_catalog", remote_user="eve", status=401
-                ),
+                access("2025-05-10T03:00", endpoint="catalog", uri="/v2/_catalog", remote_user="eve", status=401),
             ),
             expect=0,
             now=NOW,

@@ -13,14 +13,10 @@ MIB = 1 << 20
 
 class Params(Parameters):
     baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
-    min_history_days: int = Field(
-        7, ge=1, description="Days since first activity before the identity is judged."
-    )
-    mad_factor: float = Field(
-        5.0, gt=0, description="How many scaled MADs above the median counts as anomalous."
-    )
+    min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
+    mad_factor: float = Field(5.0, gt=0, description="How many scaled MADs above the median counts as anomalous.")
     min_bytes: int = Field(
-        2 << 30, ge=0, description="Bytes a day below which nothing fires (also the floor on the spread)."
+        20 << 30, ge=0, description="Bytes a day below which nothing fires (a tenth of it floors the spread)."
     )
 
 
@@ -31,11 +27,10 @@ class PullEgressBaseline(Detection):
     family = "pull"
     description = (
         "Sums the bytes an identity downloaded per UTC day (blob bytes folded into each image-level pull, or "
-        "the "
-        "proxy's bytes sent when larger) and compares the day with the identity's prior days, zero-filled "
-        "since "
-        "its first activity: it fires when the day exceeds both min_bytes and median + mad_factor * "
-        "max(1.4826 * MAD, min_bytes / 10). Data theft through a valid credential is large egress first."
+        "the proxy's bytes sent when larger) and compares the day with the identity's prior days, "
+        "zero-filled since its first activity: it fires when the day exceeds both min_bytes and median + "
+        "mad_factor * max(1.4826 * MAD, min_bytes / 10). Data theft through a valid credential is large "
+        "egress first."
     )
     false_positives = (
         "New nodes pulling their whole image set, or a cache that was emptied.",
@@ -91,10 +86,12 @@ class PullEgressBaseline(Detection):
     """
     cases = (
         Case(
-            "fires when an identity that pulls 100 MiB a day pulls 30 GiB",
+            "fires when an identity that pulls 100 MiB a day pulls 30 GiB, not for 9 GiB",
             rows=(
                 *history(pull, NOW, days=10, per_day=2, actor="alice", blob_bytes=50 * MIB),
                 *burst(pull, "2025-05-10T10:00", 30, actor="alice", blob_bytes=1024 * MIB),
+                *history(pull, NOW, days=10, per_day=2, actor="bob", blob_bytes=50 * MIB),
+                *burst(pull, "2025-05-10T10:00", 30, actor="bob", blob_bytes=300 * MIB),
             ),
             expect=1,
             now=NOW,

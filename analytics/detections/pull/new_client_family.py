@@ -12,9 +12,7 @@ NOW = at("2025-05-10T18:00")
 
 class Params(Parameters):
     baseline_days: int = Field(30, ge=1, description="Prior days whose client families count as known.")
-    min_history_days: int = Field(
-        7, ge=1, description="Days since first activity before the identity is judged."
-    )
+    min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
 
 
 class CredentialNewClientFamily(Detection):
@@ -25,11 +23,9 @@ class CredentialNewClientFamily(Detection):
     description = (
         "Classifies each user agent into a family (containerd, docker, buildkit, kubelet, cri-o, podman as "
         "runtimes; curl, skopeo, crane, oras, python-requests, go-http-client as tools; anything else as "
-        "other) "
-        "and fires the day an identity with history uses a tool or other family it did not use in the prior "
-        "baseline_days. Runtimes swapping for runtimes (docker to containerd) stay quiet. A cluster "
-        "credential "
-        "suddenly driven by curl or skopeo is what credential theft looks like."
+        "other) and fires the day an identity with history uses a tool or other family it did not use in the "
+        "prior baseline_days. Runtimes swapping for runtimes (docker to containerd) stay quiet. A cluster "
+        "credential suddenly driven by curl or skopeo is what credential theft looks like."
     )
     false_positives = (
         "An engineer debugging with curl or skopeo using a service account.",

@@ -12,9 +12,7 @@ NOW = at("2025-05-10T18:00")
 
 class Params(Parameters):
     baseline_days: int = Field(30, ge=1, description="Prior days whose networks count as known.")
-    min_history_days: int = Field(
-        7, ge=1, description="Days since first activity before the identity is judged."
-    )
+    min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
 
 
 class CredentialNewNetwork(Detection):
@@ -25,11 +23,10 @@ class CredentialNewNetwork(Detection):
     description = (
         "Maps every accepted use of an identity to a network: the narrowest of org.ci_networks and "
         "org.internal_networks that holds the client address, otherwise its /24 (IPv4) or /64 (IPv6). It "
-        "fires "
-        "the day an identity with at least min_history_days of history shows up from a network it did not "
-        "use "
-        "in the prior baseline_days: a CI token used outside the runners, a laptop credential used from a "
-        "server."
+        "fires the day an identity with at least min_history_days of history shows up from a network it did "
+        "not use in the prior baseline_days, when that network is outside every configured network, or is "
+        "outside org.ci_networks for an identity in org.ci_identities: a CI token used off the runners, a "
+        "credential used from the internet. People moving between offices and VPNs stay quiet."
     )
     false_positives = (
         "Runner pools or clusters that moved to new addresses not listed in org.ci_networks.",
@@ -66,15 +63,15 @@ class CredentialNewNetwork(Detection):
             AND date_trunc('day', s.seen_at) = date_trunc('day', n.first_at)
         WHERE n.first_at >= date_trunc('day', $since)
           AND n.first_at >= i.first_at + INTERVAL 1 DAY * $min_history_days
+          AND (NOT list_contains($known_networks, n.network)
+               OR list_contains($ci_identities, n.identity) AND NOT list_contains($ci_networks, n.network))
         GROUP BY n.identity, n.network, n.first_at, i.first_at
     """
     cases = (
         Case(
             "fires when a CI token that always came from the runners pulls from an unknown /24",
             rows=(
-                *history(
-                    pull, NOW, days=20, per_day=3, actor="ci-bot", client_addr=lambda i: f"10.8.0.{i + 1}"
-                ),
+                *history(pull, NOW, days=20, per_day=3, actor="ci-bot", client_addr=lambda i: f"10.8.0.{i + 1}"),
                 pull("2025-05-10T02:00", actor="ci-bot", client_addr="203.0.113.50"),
             ),
             expect=1,
@@ -82,14 +79,35 @@ class CredentialNewNetwork(Detection):
             subjects=("ci-bot from 203.0.113.0/24",),
         ),
         Case(
-            "quiet for a new address inside a configured network and for a new identity",
+            "fires when a CI identity pulls from the office network",
             rows=(
-                *history(pull, NOW, days=20, per_day=3, actor="ci-bot", client_addr="10.8.0.1"),
-                pull("2025-05-10T02:00", actor="ci-bot", client_addr="10.9.200.7"),
+                *history(pull, NOW, days=20, per_day=3, actor="ci-bot", client_addr="10.20.0.9"),
+                pull("2025-05-10T02:00", actor="ci-bot", client_addr="10.8.3.3"),
+            ),
+            expect=1,
+            now=NOW,
+            org={
+                "ci_identities": ["ci-bot"],
+                "ci_networks": ["10.20.0.0/16"],
+                "internal_networks": ["10.8.0.0/16"],
+            },
+            subjects=("ci-bot from 10.8.0.0/16",),
+        ),
+        Case(
+            "quiet for a new runner inside the CI network, a person moving to the VPN, and a new identity",
+            rows=(
+                *history(pull, NOW, days=20, per_day=3, actor="ci-bot", client_addr="10.20.0.1"),
+                pull("2025-05-10T02:00", actor="ci-bot", client_addr="10.20.200.7"),
+                *history(pull, NOW, days=20, per_day=3, actor="alice", client_addr="10.8.0.1"),
+                pull("2025-05-10T02:00", actor="alice", client_addr="10.10.4.4"),
                 pull("2025-05-10T02:00", actor="newcomer", client_addr="198.51.100.7"),
             ),
             expect=0,
             now=NOW,
-            org={"ci_networks": ["10.8.0.0/15"]},
+            org={
+                "ci_identities": ["ci-bot"],
+                "ci_networks": ["10.20.0.0/16"],
+                "internal_networks": ["10.8.0.0/16", "10.10.0.0/16"],
+            },
         ),
     )

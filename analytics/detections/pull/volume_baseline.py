@@ -12,18 +12,10 @@ NOW = at("2025-05-10T18:00")
 
 class Params(Parameters):
     baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
-    min_history_days: int = Field(
-        7, ge=1, description="Days since first activity before the identity is judged."
-    )
-    mad_factor: float = Field(
-        5.0, gt=0, description="How many scaled MADs above the median counts as anomalous."
-    )
-    min_spread: float = Field(
-        3.0, ge=0, description="Floor on the scaled MAD, so a flat baseline is not brittle."
-    )
-    min_pulls: int = Field(
-        30, ge=1, description="Pulls a day below which nothing fires, whatever the baseline."
-    )
+    min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
+    mad_factor: float = Field(5.0, gt=0, description="How many scaled MADs above the median counts as anomalous.")
+    min_spread: float = Field(3.0, ge=0, description="Floor on the scaled MAD, so a flat baseline is not brittle.")
+    min_pulls: int = Field(30, ge=1, description="Pulls a day below which nothing fires, whatever the baseline.")
 
 
 class PullVolumeBaseline(Detection):
@@ -33,11 +25,10 @@ class PullVolumeBaseline(Detection):
     family = "pull"
     description = (
         "Counts an identity's real pulls (manifest GETs, a multi-platform pull once) per UTC day and "
-        "compares the "
-        "day with the same identity's prior days, zero-filled since its first activity: it fires when the "
-        "count "
-        "exceeds median + mad_factor * max(1.4826 * MAD, min_spread). A stolen CI token used to clone images "
-        "shows up as a day far outside the token's own routine, whatever the registry's global traffic."
+        "compares the day with the same identity's prior days, zero-filled since its first activity: it "
+        "fires when the count exceeds median + mad_factor * max(1.4826 * MAD, min_spread). A stolen CI token "
+        "used to clone images shows up as a day far outside the token's own routine, whatever the registry's "
+        "global traffic."
     )
     false_positives = (
         "Cluster scale-ups, node replacements or cache flushes that re-pull every image.",

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from regaudit.analytics.detection import Case, Detection, Severity
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, push
 
 NOW = at("2025-05-10T18:00")
+
+
+class Params(Parameters):
+    min_observed_days: int = Field(
+        7, ge=0, description="Days of pushes the store must hold before a first push means anything."
+    )
+    max_writers: int = Field(
+        4,
+        ge=1,
+        description="Earlier writers above which a repository counts as shared (sandboxes) and is skipped.",
+    )
 
 
 class FirstPushToRepository(Detection):
@@ -14,19 +27,20 @@ class FirstPushToRepository(Detection):
     severity = Severity.MEDIUM
     family = "push"
     description = (
-        "The first push an identity ever made to a repository that already had pushes by other identities. "
-        "Repositories have a small, stable set of writers (a pipeline, a release manager); a new writer is "
-        "either an onboarding or someone using write access they were never meant to use. Pushes of cosign "
-        "signature and referrer-fallback tags are ignored, since signers legitimately differ from builders."
+        "The first push an identity made to a repository that already had pushes by one to max_writers other "
+        "identities, once the store has held pushes for min_observed_days (before that, every writer is "
+        "new). Repositories have a small, stable set of writers (a pipeline, a release manager); a new "
+        "writer is either an onboarding or someone using write access they were never meant to use. Pushes "
+        "of cosign signature and referrer-fallback tags are ignored, since signers legitimately differ from "
+        "builders."
     )
     false_positives = ("A new pipeline, robot or maintainer taking over a repository.",)
     attack = ("T1525", "T1078")
     references = (
         "https://research.splunk.com/cloud/aws_ecr_container_upload_unknown_user/",
-        ""
-        ""
         "https://github.com/panther-labs/panther-analysis/blob/main/rules/aws_cloudtrail_rules/aws_ecr_events.yml",
     )
+    parameters = Params
     sql = """
         WITH pushes AS (
             SELECT * FROM image_activity
@@ -34,6 +48,7 @@ class FirstPushToRepository(Detection):
               AND coalesce(tag_class(tag, $protected_tag_patterns), 'untagged')
                   NOT IN ('signature', 'referrer')
         ),
+        observed AS (SELECT min(occurred_at) AS since_at FROM pushes),
         firsts AS (
             SELECT registry, repository, actor, min(occurred_at) AS first_at,
                    arg_min(activity_id, occurred_at) AS activity_id, arg_min(tag, occurred_at) AS tag,
@@ -50,10 +65,13 @@ class FirstPushToRepository(Detection):
             ['image_activity:' || f.activity_id] AS evidence_ids,
             count(DISTINCT p.actor) AS earlier_writers_count
         FROM firsts AS f
+        CROSS JOIN observed
         JOIN pushes AS p ON p.registry = f.registry AND p.repository = f.repository
             AND p.actor <> f.actor AND p.occurred_at < f.first_at
         WHERE f.first_at >= $since
+          AND f.first_at >= observed.since_at + INTERVAL 1 DAY * $min_observed_days
         GROUP BY f.registry, f.repository, f.actor, f.first_at, f.activity_id, f.tag, f.client_addr
+        HAVING count(DISTINCT p.actor) <= $max_writers
     """
     cases = (
         Case(
@@ -67,13 +85,21 @@ class FirstPushToRepository(Detection):
             subjects=("alice to team/app",),
         ),
         Case(
-            "quiet for a brand-new repository, a known writer and a signer",
+            "quiet for a brand-new repository, a known writer, a signer and a shared sandbox",
             rows=(
                 push("2025-05-10T09:00", repository="team/new", actor="alice"),
                 push("2025-04-01T09:00"),
                 push("2025-05-10T09:00"),
                 push("2025-05-10T09:05", actor="robot$signer", tag="sha256-" + "a" * 64 + ".sig"),
+                *(push("2025-04-02T09:00", repository="team/sandbox", actor=f"dev{i}") for i in range(5)),
+                push("2025-05-10T09:00", repository="team/sandbox", actor="alice"),
             ),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "quiet in the store's first days, when every writer is new to it",
+            rows=(push("2025-05-08T09:00"), push("2025-05-10T09:00", actor="alice")),
             expect=0,
             now=NOW,
         ),

@@ -12,12 +12,8 @@ ORG = {"ci_identities": ["ci-bot"], "ci_networks": ["10.8.0.0/16"]}
 
 
 class Params(Parameters):
-    baseline_days: int = Field(
-        60, ge=1, description="Prior days whose pushes decide that a repository is CI-only."
-    )
-    min_ci_pushes: int = Field(
-        5, ge=1, description="CI pushes in the baseline before a repository counts as CI-only."
-    )
+    baseline_days: int = Field(60, ge=1, description="Prior days whose pushes decide that a repository is CI-only.")
+    min_ci_pushes: int = Field(5, ge=1, description="CI pushes in the baseline before a repository counts as CI-only.")
 
 
 class HumanPushToCiRepository(Detection):
@@ -28,9 +24,8 @@ class HumanPushToCiRepository(Detection):
     description = (
         "A repository whose pushes over the prior baseline_days all came from CI (an identity in "
         "org.ci_identities, or an address in org.ci_networks), at least min_ci_pushes of them, receives a "
-        "push "
-        "from anyone else: a person bypassing the pipeline, or a stolen human credential with write access. "
-        "Grouped per identity, repository and UTC day."
+        "push from anyone else: a person bypassing the pipeline, or a stolen human credential with write "
+        "access. Grouped per identity, repository and UTC day."
     )
     false_positives = (
         "Hotfixes pushed by hand during an incident.",

@@ -16,11 +16,9 @@ class PushOutsideCiNetwork(Detection):
     family = "push"
     description = (
         "A push from an address outside org.ci_networks by an identity in org.ci_identities, or by anyone to "
-        "a "
-        "repository matching org.protected_repositories, grouped per identity, repository and UTC day. CI "
-        "tokens "
-        "belong on runners and release repositories are written by pipelines: a laptop or an unknown host "
-        "pushing there is a stolen token or a bypassed pipeline. Quiet while org.ci_networks is empty."
+        "a repository matching org.protected_repositories, grouped per identity, repository and UTC day. CI "
+        "tokens belong on runners and release repositories are written by pipelines: a laptop or an unknown "
+        "host pushing there is a stolen token or a bypassed pipeline. Quiet while org.ci_networks is empty."
     )
     false_positives = (
         "New runner pools whose egress is not yet in org.ci_networks.",

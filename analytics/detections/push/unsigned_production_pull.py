@@ -18,6 +18,8 @@ from regaudit.analytics.fixtures import (
 
 NOW = at("2025-05-10T18:00")
 ORG = {"production_identities": ["kube-prod"]}
+DIGEST_D = "sha256:" + "d" * 64
+DIGEST_E = "sha256:" + "e" * 64
 
 
 def signature_of(digest: str) -> str:
@@ -38,10 +40,9 @@ class UnsignedProductionPull(Detection):
         "An identity in org.production_identities pulled a digest for which no cosign signature tag "
         "(sha256-<hex>.sig, looked up in every repository because of COSIGN_REPOSITORY) existed by the pull "
         "time plus grace_minutes. A platform manifest counts as signed when its index is: the index lists it "
-        "in "
-        "its push event (target.references) or was pulled by the same client just before. Event data proves "
-        "a "
-        "signature was pushed, not that it verifies."
+        "in its push event (target.references) or was pulled by the same client just before. Only digests "
+        "whose push (or whose index's push) the store holds are judged, since older images may have been "
+        "signed before the store began. Event data proves a signature was pushed, not that it verifies."
     )
     false_positives = (
         "Images signed with OCI 1.1 referrers or notation only, which leave no .sig tag.",
@@ -83,6 +84,13 @@ class UnsignedProductionPull(Detection):
                 AND q.occurred_at
                     BETWEEN p.occurred_at - INTERVAL 1 SECOND * $session_seconds AND p.occurred_at
         ),
+        pushed AS (
+            SELECT DISTINCT digest FROM registry_events
+            WHERE action = 'push' AND target_kind = 'manifest' AND digest IS NOT NULL
+        ),
+        judged AS (
+            SELECT DISTINCT c.activity_id FROM covering AS c JOIN pushed AS d ON d.digest = c.covering_digest
+        ),
         signed AS (
             SELECT DISTINCT p.activity_id
             FROM pulls AS p
@@ -100,39 +108,36 @@ class UnsignedProductionPull(Detection):
             list('image_activity:' || p.activity_id ORDER BY p.occurred_at) AS evidence_ids,
             count(*) AS pulls_count
         FROM pulls AS p
-        WHERE p.activity_id NOT IN (SELECT activity_id FROM signed)
+        WHERE p.activity_id IN (SELECT activity_id FROM judged)
+          AND p.activity_id NOT IN (SELECT activity_id FROM signed)
         GROUP BY p.actor, p.repository, p.digest, date_trunc('day', p.occurred_at)
     """
     cases = (
         Case(
-            "fires when production pulls a digest nobody signed",
-            rows=(pull("2025-05-10T09:00", actor="kube-prod", digest=DIGEST_B),),
+            "fires when production pulls a digest pushed yesterday that nobody signed",
+            rows=(
+                event("2025-05-09T09:00", digest=DIGEST_B),
+                pull("2025-05-10T09:00", actor="kube-prod", digest=DIGEST_B),
+            ),
             expect=1,
             now=NOW,
             org=ORG,
         ),
         Case(
-            "quiet for a signed digest (signature in another repository), a child of a signed index, a late "
-            "but "
-            "graced signature, and a pull too recent to judge",
+            "quiet for a digest signed in another repository, a child of a signed index, a late but graced "
+            "signature, and a pull too recent to judge",
             rows=(
+                event("2025-05-09T08:00", digest=DIGEST_A),
                 tag_move("2025-05-09T09:00", repository="sigs/all", tag=signature_of(DIGEST_A)),
                 pull("2025-05-10T09:00", actor="kube-prod", digest=DIGEST_A),
-                event(
-                    "2025-05-09T08:00", digest=DIGEST_C, media_type=INDEX_MEDIA_TYPE, references=[DIGEST_B]
-                ),
+                event("2025-05-09T08:00", digest=DIGEST_C, media_type=INDEX_MEDIA_TYPE, references=[DIGEST_B]),
                 tag_move("2025-05-09T08:01", tag=signature_of(DIGEST_C)),
                 pull("2025-05-10T09:00", actor="kube-prod", digest=DIGEST_B),
-                pull(
-                    "2025-05-10T10:00", actor="kube-prod", repository="team/late", digest="sha256:" + "d" * 64
-                ),
-                tag_move("2025-05-10T10:10", repository="team/late", tag=signature_of("sha256:" + "d" * 64)),
-                pull(
-                    "2025-05-10T17:50",
-                    actor="kube-prod",
-                    repository="team/fresh",
-                    digest="sha256:" + "e" * 64,
-                ),
+                event("2025-05-10T09:59", repository="team/late", digest=DIGEST_D),
+                pull("2025-05-10T10:00", actor="kube-prod", repository="team/late", digest=DIGEST_D),
+                tag_move("2025-05-10T10:10", repository="team/late", tag=signature_of(DIGEST_D)),
+                event("2025-05-10T17:49", repository="team/fresh", digest=DIGEST_E),
+                pull("2025-05-10T17:50", actor="kube-prod", repository="team/fresh", digest=DIGEST_E),
             ),
             expect=0,
             now=NOW,
@@ -141,10 +146,18 @@ class UnsignedProductionPull(Detection):
         Case(
             "quiet for a platform manifest pulled right after its signed index",
             rows=(
+                event("2025-05-09T08:00", digest=DIGEST_C, media_type=INDEX_MEDIA_TYPE),
                 tag_move("2025-05-09T09:00", tag=signature_of(DIGEST_C)),
                 pull("2025-05-10T09:00:00", actor="kube-prod", digest=DIGEST_C, media_type=INDEX_MEDIA_TYPE),
                 pull("2025-05-10T09:00:01", actor="kube-prod", digest=DIGEST_B, tag=None),
             ),
+            expect=0,
+            now=NOW,
+            org=ORG,
+        ),
+        Case(
+            "quiet for a digest pushed before the store began (its signature may be older too)",
+            rows=(pull("2025-05-10T09:00", actor="kube-prod", digest=DIGEST_B),),
             expect=0,
             now=NOW,
             org=ORG,

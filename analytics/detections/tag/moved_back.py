@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from regaudit.analytics.detection import Case, Detection, Severity
-from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, DIGEST_C, at, tag_move
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, DIGEST_C, at, pull, tag_move
 
 NOW = at("2025-05-10T18:00")
+
+
+class Params(Parameters):
+    min_restored_age_hours: int = Field(
+        24, ge=0, description="How long before the move back the restored digest must first have been seen."
+    )
 
 
 class TagMovedBack(Detection):
@@ -15,40 +23,39 @@ class TagMovedBack(Detection):
     family = "tag"
     description = (
         "A tag is overwritten with a digest it already pointed to before the previous move (A, then B, then "
-        "A "
-        "again). Legitimate rollbacks look like this, and so does an attacker who swaps an image for a while "
-        "and then restores it to cover the tracks. Signature and referrer-fallback tags are excluded."
+        "A again), as the tag's history or earlier pulls by tag show, when the restored digest was first "
+        "seen at least min_restored_age_hours before (builds flip-flopping within a day are CI noise). "
+        "Legitimate rollbacks look like this, and so does an attacker who swaps an image for a while and "
+        "then restores it to cover the tracks, or who points latest at an old vulnerable build. Signature "
+        "and referrer-fallback tags are excluded."
     )
     false_positives = (
         "Deliberate rollbacks of a bad release.",
-        "CI jobs that rebuild reproducibly to the same digest.",
+        "CI jobs that rebuild reproducibly to one digest.",
     )
     attack = ("T1525", "T1070")
     references = ("https://github.com/goharbor/harbor/issues/890",)
+    parameters = Params
     sql = """
-        WITH moves AS (
-            SELECT *, tag_class(tag, $protected_tag_patterns) AS class
-            FROM tag_history WHERE valid_from_at < $now
-        )
         SELECT
             m.repository || ':' || m.tag AS subject,
             m.valid_from_at AS window_start_at,
             m.valid_from_at AS window_end_at,
-            m.repository || ':' || m.tag || ' moved back to ' || left(m.digest, 19) || ', first held on '
-                || CAST(min(e.valid_from_at) AS DATE) || ', away from ' || left(m.previous_digest, 19)
-                || ' by '
+            m.repository || ':' || m.tag || ' moved back to ' || left(m.digest, 19) || ', first seen on '
+                || CAST(min(o.seen_at) AS DATE) || ', away from ' || left(m.previous_digest, 19) || ' by '
                 || coalesce(m.moved_by, 'anonymous') AS summary,
-            ['tag_history:' || m.event_id] || list('tag_history:' || e.event_id ORDER BY e.valid_from_at)
-                AS evidence_ids,
-            m.class
-        FROM moves AS m
-        JOIN moves AS e ON e.registry = m.registry AND e.repository = m.repository AND e.tag = m.tag
-            AND e.digest = m.digest AND e.valid_from_at < m.valid_from_at
-        WHERE m.is_overwrite
-          AND m.class NOT IN ('signature', 'referrer')
-          AND m.valid_from_at >= $since
+            ['tag_history:' || m.event_id] || list(o.evidence_id ORDER BY o.seen_at)[1:5] AS evidence_ids,
+            m.inferred
+        FROM tag_moves AS m
+        JOIN tag_observations AS o
+          ON o.registry = m.registry AND o.repository = m.repository AND o.tag = m.tag AND o.digest = m.digest
+         AND o.seen_at < m.valid_from_at
+        WHERE tag_class(m.tag, $protected_tag_patterns) NOT IN ('signature', 'referrer')
+          AND m.previous_digest <> m.digest
+          AND m.valid_from_at >= $since AND m.valid_from_at < $now
         GROUP BY m.registry, m.repository, m.tag, m.digest, m.previous_digest, m.valid_from_at, m.moved_by,
-                 m.event_id, m.class
+                 m.event_id, m.inferred
+        HAVING min(o.seen_at) <= m.valid_from_at - INTERVAL 1 HOUR * $min_restored_age_hours
     """
     cases = (
         Case(
@@ -67,6 +74,32 @@ class TagMovedBack(Detection):
             expect=1,
             now=NOW,
             subjects=("team/app:v1",),
+        ),
+        Case(
+            "fires when pulls saw latest at A before the store's pushes moved it to B and back to A",
+            rows=(
+                pull("2025-05-08T09:00", tag="latest", digest=DIGEST_A),
+                tag_move("2025-05-09T09:00", tag="latest", digest=DIGEST_B, valid_to_at="2025-05-10T09:00"),
+                tag_move("2025-05-10T09:00", tag="latest", digest=DIGEST_A, previous_digest=DIGEST_B),
+            ),
+            expect=1,
+            now=NOW,
+        ),
+        Case(
+            "quiet for a build flip-flopping between two digests within hours",
+            rows=(
+                tag_move("2025-05-10T09:00", tag="main", digest=DIGEST_A, valid_to_at="2025-05-10T10:00"),
+                tag_move(
+                    "2025-05-10T10:00",
+                    tag="main",
+                    digest=DIGEST_B,
+                    previous_digest=DIGEST_A,
+                    valid_to_at="2025-05-10T11:00",
+                ),
+                tag_move("2025-05-10T11:00", tag="main", digest=DIGEST_A, previous_digest=DIGEST_B),
+            ),
+            expect=0,
+            now=NOW,
         ),
         Case(
             "quiet for a tag that only moves forward",

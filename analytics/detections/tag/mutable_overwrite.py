@@ -10,55 +10,88 @@ NOW = at("2025-05-10T18:00")
 
 class MutableTagOverwrite(Detection):
     id = "tag.mutable_overwrite"
-    title = "Mutable tag overwritten"
+    title = "Mutable tag taken over by another identity"
     severity = Severity.LOW
     family = "tag"
     description = (
-        "A tag that is not a release (latest, main, a branch or build name) moved to a different digest, "
-        "grouped per tag and UTC day with who moved it. Moving such tags is normal for CI; the finding keeps "
-        "the record that none of the registries keep, and makes an unexpected mover easy to spot. Cosign "
-        "signature and referrer-fallback tags are excluded."
+        "A tag that is not a release (latest, main, a branch or build name) was moved to a different digest "
+        "by an identity outside org.ci_identities that is not the one who moved it last, grouped per tag and "
+        "UTC day. Pipelines move such tags all the time and people re-push their own scratch tags "
+        "(tag_history keeps both records); someone else taking over latest is worth a look. Cosign signature "
+        "and referrer-fallback tags are excluded."
     )
-    false_positives = ("Every CI build that updates latest or a branch tag.",)
+    false_positives = ("Developers sharing a branch tag.", "CI identities missing from org.ci_identities.")
     attack = ("T1525",)
     references = ("https://github.com/goharbor/harbor/issues/890",)
     sql = """
+        WITH history AS (
+            SELECT *, lag(moved_by) OVER (PARTITION BY registry, repository, tag ORDER BY valid_from_at)
+                AS previous_mover
+            FROM tag_history
+            WHERE valid_from_at < $now
+        )
         SELECT
             repository || ':' || tag AS subject,
             date_trunc('day', valid_from_at) AS window_start_at,
             date_trunc('day', valid_from_at) + INTERVAL 1 DAY AS window_end_at,
             repository || ':' || tag || ' moved ' || count(*) || ' time(s) by '
-                || coalesce(string_agg(DISTINCT moved_by, ', ' ORDER BY moved_by), 'anonymous')
-                || ', now ' || left(arg_max(digest, valid_from_at), 19) AS summary,
+                || string_agg(DISTINCT moved_by, ', ' ORDER BY moved_by) || ' after '
+                || string_agg(DISTINCT previous_mover, ', ' ORDER BY previous_mover) || ', now '
+                || left(arg_max(digest, valid_from_at), 19) AS summary,
             list('tag_history:' || event_id ORDER BY valid_from_at) AS evidence_ids,
             count(*) AS moves_count
-        FROM tag_history
+        FROM history
         WHERE is_overwrite
+          AND moved_by IS DISTINCT FROM previous_mover AND previous_mover IS NOT NULL
+          AND NOT list_contains($ci_identities, coalesce(moved_by, ''))
           AND tag_class(tag, $protected_tag_patterns) IN ('latest', 'mutable')
-          AND valid_from_at >= date_trunc('day', $since) AND valid_from_at < $now
+          AND valid_from_at >= date_trunc('day', $since)
         GROUP BY registry, repository, tag, date_trunc('day', valid_from_at)
     """
     cases = (
         Case(
-            "fires once a day for latest moved twice",
+            "fires once a day when people take latest over from CI",
             rows=(
-                tag_move("2025-05-10T09:00", tag="latest", digest=DIGEST_B, previous_digest=DIGEST_A),
-                tag_move("2025-05-10T10:00", tag="latest", digest=DIGEST_C, previous_digest=DIGEST_B),
+                tag_move("2025-05-09T09:00", tag="latest", digest=DIGEST_A, valid_to_at="2025-05-10T09:00"),
+                tag_move(
+                    "2025-05-10T09:00",
+                    tag="latest",
+                    moved_by="alice",
+                    digest=DIGEST_B,
+                    previous_digest=DIGEST_A,
+                    valid_to_at="2025-05-10T10:00",
+                ),
+                tag_move(
+                    "2025-05-10T10:00",
+                    tag="latest",
+                    moved_by="bob",
+                    digest=DIGEST_C,
+                    previous_digest=DIGEST_B,
+                ),
             ),
             expect=1,
             now=NOW,
+            org={"ci_identities": ["ci-bot"]},
             subjects=("team/app:latest",),
         ),
         Case(
-            "quiet for release tags, referrer-fallback tags and first pushes",
+            "quiet for release tags, referrer-fallback tags, CI moving latest and a person re-pushing a scratch tag",
             rows=(
+                tag_move("2025-05-09T09:00", tag="v1.2.3", moved_by="alice", valid_to_at="2025-05-10T09:00"),
                 tag_move("2025-05-10T09:00", tag="v1.2.3", digest=DIGEST_B, previous_digest=DIGEST_A),
+                tag_move("2025-05-09T09:00", tag="latest", valid_to_at="2025-05-10T09:00"),
+                tag_move("2025-05-10T09:00", tag="latest", digest=DIGEST_B, previous_digest=DIGEST_A),
+                tag_move("2025-05-09T09:00", tag="alice-wip", moved_by="alice", valid_to_at="2025-05-10T09:00"),
                 tag_move(
-                    "2025-05-10T09:00", tag="sha256-" + "c" * 64, digest=DIGEST_B, previous_digest=DIGEST_A
+                    "2025-05-10T09:00",
+                    tag="alice-wip",
+                    moved_by="alice",
+                    digest=DIGEST_B,
+                    previous_digest=DIGEST_A,
                 ),
-                tag_move("2025-05-10T09:00", tag="main", digest=DIGEST_B),
             ),
             expect=0,
             now=NOW,
+            org={"ci_identities": ["ci-bot"]},
         ),
     )

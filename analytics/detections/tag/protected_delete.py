@@ -21,8 +21,6 @@ class ProtectedRepositoryDelete(Detection):
     false_positives = ("Planned retention clean-ups run with a human's credential.",)
     attack = ("T1485", "T1070")
     references = (
-        ""
-        ""
         "https://github.com/panther-labs/panther-analysis/blob/main/rules/aws_cloudtrail_rules/aws_ecr_crud.yml",
     )
     sql = """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from regaudit.analytics.detection import Case, Detection, Severity
-from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, at, tag_move
+from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, at, pull, tag_move
 
 NOW = at("2025-05-10T18:00")
 SIG_TAG = "sha256-" + "a" * 64 + ".sig"
@@ -17,10 +17,10 @@ class ReleaseTagOverwrite(Detection):
     description = (
         "A tag that names a release, by semantic version (v1.4.2, 2.0, 1.0.0-rc1) or by a pattern in "
         "org.protected_tag_patterns (prod-*, release-*, stable), now points to a different digest than "
-        "before. "
-        "Consumers pinning a release by tag silently get other content: a poisoned release looks exactly "
-        "like "
-        "this. Cosign signature tags (sha256-<hex>.sig/.att/.sbom) and referrer-fallback tags are excluded."
+        "before. Consumers pinning a release by tag silently get other content: a poisoned release looks "
+        "exactly like this. When the tag's earlier push predates the store, pulls that resolved the tag to "
+        "another digest stand in for it (view tag_moves). Cosign signature tags "
+        "(sha256-<hex>.sig/.att/.sbom) and referrer-fallback tags are excluded."
     )
     false_positives = (
         "Rebuilding a release to pick up base-image fixes while keeping its tag (a practice worth ending).",
@@ -40,10 +40,10 @@ class ReleaseTagOverwrite(Detection):
             ['tag_history:' || event_id] AS evidence_ids,
             previous_digest,
             digest,
-            moved_by
-        FROM tag_history
-        WHERE is_overwrite
-          AND tag_class(tag, $protected_tag_patterns) IN ('release', 'protected')
+            moved_by,
+            inferred
+        FROM tag_moves
+        WHERE tag_class(tag, $protected_tag_patterns) IN ('release', 'protected')
           AND valid_from_at >= $since AND valid_from_at < $now
     """
     cases = (
@@ -58,10 +58,22 @@ class ReleaseTagOverwrite(Detection):
             subjects=("team/app:v1.4.2", "team/app:prod-eu"),
         ),
         Case(
+            "fires when pulls saw v3.0.1 as one digest before the store's first push of it moved it",
+            rows=(
+                pull("2025-05-09T09:00", tag="v3.0.1", digest=DIGEST_A),
+                tag_move("2025-05-10T09:00", tag="v3.0.1", digest=DIGEST_B),
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("team/app:v3.0.1",),
+        ),
+        Case(
             "quiet for latest, for a first push and for a cosign signature tag",
             rows=(
                 tag_move("2025-05-10T09:00", tag="latest", digest=DIGEST_B, previous_digest=DIGEST_A),
                 tag_move("2025-05-10T09:00", tag="v2.0.0", digest=DIGEST_B),
+                pull("2025-05-09T09:00", tag="v2.0.1", digest=DIGEST_B),
+                tag_move("2025-05-10T09:00", tag="v2.0.1", digest=DIGEST_B),
                 tag_move("2025-05-10T09:00", tag=SIG_TAG, digest=DIGEST_B, previous_digest=DIGEST_A),
             ),
             expect=0,
