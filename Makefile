@@ -11,12 +11,12 @@ TYPECHECK := .cache/typecheck
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help setup system venv kafka test lint format demo
+.PHONY: help setup system venv kafka registry-v3 test lint format demo
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: system venv kafka ## Install everything: Debian packages, the venv, the Kafka jars
+setup: system venv kafka registry-v3 ## Install everything: Debian packages, the venv, the Kafka jars, registry 3.x
 
 system: ## Debian packages the tests run (registry, nginx, skopeo, kcat, chromium...); no-op when present
 	@.ci/install-system.sh
@@ -30,6 +30,9 @@ $(VENV)/.installed: pyproject.toml setup.py
 
 kafka: ## The Apache Kafka jars from Maven Central into .cache/kafka/libs; no-op when present
 	@REGAUDIT_KAFKA_LIBS=$(KAFKA_LIBS) .ci/install-kafka.sh >/dev/null
+
+registry-v3: ## Distribution 3.x built with Go from the module proxy into .cache/registry-v3; no-op when present
+	@.ci/install-registry-v3.sh >/dev/null
 
 test: setup ## Run every test, integration included (PYTEST_ARGS='-k kafka' to narrow)
 	REGAUDIT_KAFKA_LIBS=$(KAFKA_LIBS) $(BIN)/pytest -q -rfEs $(PYTEST_ARGS)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real components the tests run (DESIGN.md section 7) from Debian: the Distribution registry, nginx,
-# skopeo, htpasswd, kcat, headless Chromium and its driver, poppler (PDF reports), openssl, goaccess.
+# skopeo, htpasswd, kcat, headless Chromium and its driver, poppler (PDF reports), openssl, goaccess, curl.
 # Idempotent and quiet: when every package is already installed it does not touch apt at all, so local reruns of
 # `make setup` cost nothing. Java 17, Maven (Kafka jars) and python3-venv are installed only when missing.
 set -euo pipefail
@@ -17,6 +17,7 @@ declare -A packages=(
     [poppler-utils]=pdftotext
     [openssl]=openssl
     [goaccess]=goaccess
+    [curl]=curl
 )
 
 installed() {

@@ -3,7 +3,8 @@
 :class:`RegistryProcess` renders the production config into its own directory (own storage root, free
 loopback ports, the notification endpoint it was given) and runs ``docker-registry serve``. With an htpasswd
 file it uses ``config-htpasswd.yml`` and checks passwords itself; without one, anyone may call it, which is
-how it runs behind nginx's ``auth_basic``.
+how it runs behind nginx's ``auth_basic``. ``binary`` runs another build of the registry on the same config,
+e.g. Distribution 3.x built by ``.ci/install-registry-v3.sh``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,16 @@ class NotificationEndpoint:
 class RegistryProcess:
     """One ``docker-registry serve`` with a fresh storage root under ``workdir``."""
 
-    def __init__(self, workdir: Path, notification: NotificationEndpoint, *, htpasswd: Path | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        notification: NotificationEndpoint,
+        *,
+        htpasswd: Path | None = None,
+        binary: str = "docker-registry",
+    ):
         self.workdir = workdir
+        self.binary = binary
         self.notification = notification
         self.htpasswd = htpasswd
         self.storage_root = workdir / "storage"
@@ -122,8 +131,8 @@ class RegistryProcess:
         # Distribution lets REGISTRY_* variables override the file; none from the caller's shell may leak in.
         env = {key: value for key, value in os.environ.items() if not key.startswith("REGISTRY_")}
         self._process = ManagedProcess(
-            "docker-registry",
-            ["docker-registry", "serve", str(self.config_path)],
+            Path(self.binary).name,
+            [self.binary, "serve", str(self.config_path)],
             log_path=self.log_path,
             env=env,
         )

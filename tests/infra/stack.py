@@ -5,6 +5,7 @@
 
 Both send the registry's notifications to the given endpoint. Clients talk to nginx only (``stack.host``);
 :attr:`RegistryStack.skopeo` is set up for that, trusting the stack's self-signed certificate.
+``registry_binary`` picks the registry build (Debian's ``docker-registry`` 2.8 unless told otherwise).
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ class RegistryStack:
         *,
         auth: AuthMode,
         certificate: ServerCertificate | None = None,
+        registry_binary: str = "docker-registry",
     ):
         self.notification = notification
+        self.registry_binary = registry_binary
         self.users = dict(users)
         self.auth = auth
         self.workdir: Path | None = None
@@ -73,11 +76,9 @@ class RegistryStack:
         self.workdir = workdir = Path(tempfile.mkdtemp(prefix=f"regaudit-stack-{self.auth}-"))
         workdir.chmod(0o755)
         try:
-            htpasswd = (
-                write_htpasswd(workdir / "registry.htpasswd", self.users) if self.auth == "registry" else None
-            )
+            htpasswd = write_htpasswd(workdir / "registry.htpasswd", self.users) if self.auth == "registry" else None
             self._registry = RegistryProcess(
-                workdir / "registry", self.notification, htpasswd=htpasswd
+                workdir / "registry", self.notification, htpasswd=htpasswd, binary=self.registry_binary
             ).start()
             self._nginx = NginxProcess(
                 workdir / "nginx",

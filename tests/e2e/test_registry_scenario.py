@@ -1,0 +1,341 @@
+"""Issue 3: the real registry, nginx and skopeo, through the whole regaudit chain, into ``image_activity``.
+
+For each setup (Distribution 2.8 behind nginx's ``auth_basic``; 2.8 doing its own htpasswd auth; 3.x built from
+the Go module proxy doing its own auth), the registry's notifications go to a real ``regaudit webhook`` (bearer
+token) and nginx's JSON access log to a real ``regaudit ship-logs``, both into Kafka, and a real ``regaudit
+consume`` writes DuckDB while the scenario runs. The scenario (``tests/e2e/scenario.py``): ci-bot pushes
+several tags and a two-platform index; alice and bob pull by tag, by digest and the index; alice overwrites the
+release tag v1.0.0; ci-bot copies an image to another repository (blob mounts); alice deletes the copy by tag;
+someone tries bob's account with a wrong password three times; alice asks for a missing tag and a missing
+repository, inspects an image and checks one with a HEAD. The notification of alice's overwrite reaches the
+webhook but is answered 500 once, so the registry sends it again and Kafka holds it twice.
+
+The expected tables below are what a person reading ``image_activity`` must find: every action, with the right
+identity, exactly once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.forwarder import Event, ForwardedPost
+from tests.e2e.pipeline import WEBHOOK_TOKEN, AuditPipeline
+from tests.e2e.registry_v3 import registry_v3_binary
+from tests.e2e.scenario import GUESSING_CLIENT, HEAD_CLIENT, USERS, Images, ScenarioRun, play
+from tests.infra.fixtures import KafkaTopics
+from tests.infra.kafka import KafkaBroker
+from tests.infra.nginx import AuthMode
+from tests.infra.registry import NotificationEndpoint
+from tests.infra.stack import RegistryStack
+from tests.ingest.processes import wait_for
+
+pytestmark = [pytest.mark.stack, pytest.mark.kafka]
+
+SKOPEO = "127.0.0.1"  # skopeo's address, as nginx saw it and as the registry read it from X-Forwarded-For
+CHECKER, GUESSER = HEAD_CLIENT, GUESSING_CLIENT
+V1_ENVELOPE = "application/vnd.docker.distribution.events.v1+json"
+V2_ENVELOPE = "application/vnd.docker.distribution.events.v2+json"
+
+# Every image-level action of the scenario, once. digest: the image a manifest digest belongs to, or the blob a
+# mount carried. blob bytes: what the row's blob_bytes add up to (every blob of that image, or only its config;
+# None is 0). "multi/native" is the platform a plain `skopeo copy` of the index picks on this machine.
+EXPECTED_ACTIVITY = [
+    # actor    action    repository     tag          digest          pull   check  proxy client   blob bytes
+    ("ci-bot", "push",   "team/app",    "v1.0.0",    "app-1",        False, False, 201, SKOPEO,  "app-1"),
+    ("ci-bot", "push",   "team/app",    "v1.1.0",    "app-2",        False, False, 201, SKOPEO,  "app-2"),
+    ("ci-bot", "push",   "team/app",    "latest",    "app-2",        False, False, 201, SKOPEO,  None),
+    ("ci-bot", "push",   "team/multi",  None,        "multi/amd64",  False, False, 201, SKOPEO,  "multi/amd64"),
+    ("ci-bot", "push",   "team/multi",  None,        "multi/arm64",  False, False, 201, SKOPEO,  "multi/arm64"),
+    ("ci-bot", "push",   "team/multi",  "1.0",       "multi",        False, False, 201, SKOPEO,  None),
+    ("alice",  "pull",   "team/app",    "v1.0.0",    "app-1",        True,  False, 200, SKOPEO,  "app-1"),
+    ("bob",    "pull",   "team/app",    None,        "app-2",        True,  False, 200, SKOPEO,  "app-2"),
+    ("alice",  "pull",   "team/multi",  "1.0",       "multi",        True,  False, 200, SKOPEO,  "multi"),
+    ("alice",  "pull",   "team/multi",  None,        "multi/amd64",  False, False, 200, SKOPEO,  None),
+    ("alice",  "pull",   "team/multi",  None,        "multi/arm64",  False, False, 200, SKOPEO,  None),
+    ("bob",    "pull",   "team/multi",  "1.0",       "multi",        True,  False, 200, SKOPEO,  "multi/native"),
+    ("bob",    "pull",   "team/multi",  None,        "multi/native", False, False, 200, SKOPEO,  None),
+    ("alice",  "push",   "team/app",    "v1.0.0",    "hotfix",       False, False, 201, SKOPEO,  "hotfix"),
+    ("ci-bot", "pull",   "team/app",    "v1.1.0",    "app-2",        True,  False, 200, SKOPEO,  "app-2 config"),
+    ("ci-bot", "mount",  "other/app",   None,        "app-2 layer0", False, False, 201, SKOPEO,  None),
+    ("ci-bot", "mount",  "other/app",   None,        "app-2 layer1", False, False, 201, SKOPEO,  None),
+    ("ci-bot", "mount",  "other/app",   None,        "app-2 layer2", False, False, 201, SKOPEO,  None),
+    ("ci-bot", "push",   "other/app",   "copied",    "app-2",        False, False, 201, SKOPEO,  "app-2"),
+    ("alice",  "pull",   "other/app",   "copied",    "app-2",        False, False, 200, SKOPEO,  None),
+    ("alice",  "delete", "other/app",   None,        "app-2",        False, False, 202, SKOPEO,  None),
+    ("alice",  "delete", "other/app",   "copied",    "app-2",        False, False, 202, SKOPEO,  None),
+    ("bob",    "pull",   "team/app",    "v1.1.0",    None,           False, False, 401, GUESSER, None),
+    ("bob",    "pull",   "team/app",    "v1.1.0",    None,           False, False, 401, GUESSER, None),
+    ("bob",    "pull",   "team/app",    "v1.1.0",    None,           False, False, 401, GUESSER, None),
+    ("alice",  "pull",   "team/app",    "nosuchtag", None,           False, False, 404, SKOPEO,  None),
+    ("alice",  "pull",   "nosuch/repo", "latest",    None,           False, False, 404, SKOPEO,  None),
+    ("alice",  "pull",   "team/app",    "latest",    "app-2",        True,  False, 200, SKOPEO,  "app-2 config"),
+    ("alice",  "pull",   "team/app",    "v1.1.0",    "app-2",        False, True,  200, CHECKER, None),
+]  # fmt: skip
+
+# The same table as a person would count it, per identity, repository and tag: real pulls (counts_as_pull),
+# other manifest GETs (a platform manifest of a counted index pull, the GET skopeo makes to resolve the tag it
+# deletes), HEAD checks, pushes, deletes, mounts, and requests refused by the proxy or the registry (4xx).
+EXPECTED_COUNTS = {
+    # actor    repository     tag            pulls  gets  checks pushes deletes mounts refused
+    ("ci-bot", "team/app",    "v1.0.0"):    (0,     0,    0,     1,     0,      0,     0),
+    ("ci-bot", "team/app",    "v1.1.0"):    (1,     0,    0,     1,     0,      0,     0),
+    ("ci-bot", "team/app",    "latest"):    (0,     0,    0,     1,     0,      0,     0),
+    ("ci-bot", "team/multi",  None):        (0,     0,    0,     2,     0,      0,     0),
+    ("ci-bot", "team/multi",  "1.0"):       (0,     0,    0,     1,     0,      0,     0),
+    ("ci-bot", "other/app",   None):        (0,     0,    0,     0,     0,      3,     0),
+    ("ci-bot", "other/app",   "copied"):    (0,     0,    0,     1,     0,      0,     0),
+    ("alice",  "team/app",    "v1.0.0"):    (1,     0,    0,     1,     0,      0,     0),
+    ("alice",  "team/app",    "v1.1.0"):    (0,     0,    1,     0,     0,      0,     0),
+    ("alice",  "team/app",    "latest"):    (1,     0,    0,     0,     0,      0,     0),
+    ("alice",  "team/app",    "nosuchtag"): (0,     0,    0,     0,     0,      0,     1),
+    ("alice",  "nosuch/repo", "latest"):    (0,     0,    0,     0,     0,      0,     1),
+    ("alice",  "team/multi",  "1.0"):       (1,     0,    0,     0,     0,      0,     0),
+    ("alice",  "team/multi",  None):        (0,     2,    0,     0,     0,      0,     0),
+    ("alice",  "other/app",   "copied"):    (0,     1,    0,     0,     1,      0,     0),
+    ("alice",  "other/app",   None):        (0,     0,    0,     0,     1,      0,     0),
+    ("bob",    "team/app",    None):        (1,     0,    0,     0,     0,      0,     0),
+    ("bob",    "team/app",    "v1.1.0"):    (0,     0,    0,     0,     0,      0,     3),
+    ("bob",    "team/multi",  "1.0"):       (1,     0,    0,     0,     0,      0,     0),
+    ("bob",    "team/multi",  None):        (0,     1,    0,     0,     0,      0,     0),
+}  # fmt: skip
+COUNTS_SQL = """
+SELECT actor, repository, tag,
+       count(*) FILTER (WHERE action = 'pull' AND counts_as_pull),
+       count(*) FILTER (WHERE action = 'pull' AND source = 'registry' AND NOT counts_as_pull AND NOT is_check),
+       count(*) FILTER (WHERE action = 'pull' AND is_check),
+       count(*) FILTER (WHERE action = 'push' AND source = 'registry'),
+       count(*) FILTER (WHERE action = 'delete' AND source = 'registry'),
+       count(*) FILTER (WHERE action = 'mount'),
+       count(*) FILTER (WHERE source = 'proxy' AND proxy_status >= 400)
+FROM image_activity GROUP BY ALL
+"""
+
+# tag_history: each interval a tag pointed at a digest, who moved it there, and how it ended.
+EXPECTED_TAG_HISTORY = [
+    # repository   tag       digest    previous  overwrite moved by  ended
+    ("other/app",  "copied", "app-2",  None,     False,    "ci-bot", "deleted"),
+    ("team/app",   "latest", "app-2",  None,     False,    "ci-bot", None),
+    ("team/app",   "v1.0.0", "app-1",  None,     False,    "ci-bot", "overwritten"),
+    ("team/app",   "v1.0.0", "hotfix", "app-1",  True,     "alice",  None),
+    ("team/app",   "v1.1.0", "app-2",  None,     False,    "ci-bot", None),
+    ("team/multi", "1.0",    "multi",  None,     False,    "ci-bot", None),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Setup:
+    auth: AuthMode
+    registry_binary: str
+    envelope: str
+
+
+@pytest.fixture(params=["2.8-nginx-auth", "2.8-registry-auth", "3.x-registry-auth"])
+def setup(request: pytest.FixtureRequest) -> Setup:
+    """Debian's 2.8 behind nginx's auth_basic, 2.8 checking passwords itself, 3.x checking them itself."""
+    if request.param == "2.8-nginx-auth":
+        return Setup("nginx", "docker-registry", V1_ENVELOPE)
+    if request.param == "2.8-registry-auth":
+        return Setup("registry", "docker-registry", V1_ENVELOPE)
+    return Setup("registry", registry_v3_binary(), V2_ENVELOPE)
+
+
+@dataclass
+class Outcome:
+    """What the scenario left: the images, the step windows, the registry's POSTs and the stopped pipeline."""
+
+    images: Images
+    run: ScenarioRun
+    posts: list[ForwardedPost]
+    pipeline: AuditPipeline
+    access_lines: int
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.pipeline.query(sql)
+
+    def name(self, digest: str | None) -> str | None:
+        return None if digest is None else self.images.names().get(digest, digest)
+
+
+def test_registry_scenario_end_to_end(
+    setup: Setup, kafka_broker: KafkaBroker, kafka_topics: KafkaTopics, tmp_path: Path
+) -> None:
+    outcome = run_scenario(setup, kafka_broker, kafka_topics, tmp_path)
+
+    image_activity_holds_every_action_once_with_the_right_identity(outcome)
+    counts_per_identity_repository_and_tag_are_exact(outcome)
+    the_retried_notification_is_in_kafka_twice_and_stored_once(outcome)
+    tag_history_shows_the_overwrite_with_old_and_new_digest_who_and_when(outcome)
+    proxy_only_rows_are_the_refused_requests_with_the_claimed_user_and_client(outcome)
+    registry_rows_carry_the_proxy_line_of_their_request(outcome)
+    every_served_manifest_request_has_its_notification_and_no_audit_gap(outcome)
+    events_keep_the_envelope_type_the_registry_declared(outcome, setup)
+
+
+def run_scenario(setup: Setup, broker: KafkaBroker, topics: KafkaTopics, tmp_path: Path) -> Outcome:
+    """Play the scenario through the running chain; return once every event and line is stored, all stopped."""
+    images = Images.build(tmp_path / "images")
+    (tmp_path / "pipeline").mkdir()
+    with AuditPipeline(tmp_path / "pipeline", broker.bootstrap, topics) as pipeline:
+        endpoint = NotificationEndpoint(pipeline.notification_url, WEBHOOK_TOKEN)
+        with RegistryStack(endpoint, USERS, auth=setup.auth, registry_binary=setup.registry_binary) as stack:
+            pipeline.ship(stack.nginx.access_log_path)
+            forwarder = pipeline.forwarder
+            assert forwarder is not None
+            run = play(stack, images, tmp_path / "pulled", lambda: forwarder.fail_once_after_delivery(_is_overwrite))
+            forwarder.wait_for(
+                lambda posts: any(p.answered_status == 200 and _is_last_step(p.events) for p in posts), timeout=30
+            )
+            access_lines = len(stack.nginx.access_log_entries())
+
+            def stored() -> bool:
+                sent = {event_id for post in forwarder.posts for event_id in post.event_ids}
+                return pipeline.query("SELECT count(*) FROM registry_events") == [(len(sent),)] and (
+                    pipeline.query("SELECT count(*) FROM access_log") == [(access_lines,)]
+                )
+
+            wait_for(stored, 60, f"every event the registry sent and {access_lines} access lines stored")
+            posts = forwarder.posts
+        pipeline.stop()
+    return Outcome(images, run, posts, pipeline, access_lines)
+
+
+def _is_overwrite(events: list[Event]) -> bool:
+    return any(
+        e["action"] == "push" and e["actor"].get("name") == "alice" and e["target"].get("tag") == "v1.0.0"
+        for e in events
+    )
+
+
+def _is_last_step(events: tuple[Event, ...]) -> bool:
+    """alice's manifest HEAD check (blob HEADs during pushes are pulls with method HEAD too)."""
+    return any(
+        e["action"] == "pull" and e["request"]["method"] == "HEAD" and e["target"].get("tag") == "v1.1.0"
+        for e in events
+    )
+
+
+def image_activity_holds_every_action_once_with_the_right_identity(outcome: Outcome) -> None:
+    native = outcome.images.native.platform.architecture
+    rows = outcome.rows(
+        "SELECT actor, action, repository, tag, digest, counts_as_pull, is_check, proxy_status, client_addr, "
+        "blob_bytes FROM image_activity"
+    )
+    found = Counter((*row[:4], outcome.name(row[4]), *row[5:]) for row in rows)
+    expected = Counter(
+        (*row[:4], _native(row[4], native), *row[5:9], _bytes(outcome.images, _native(row[9], native)))
+        for row in EXPECTED_ACTIVITY
+    )
+    assert found == expected, _difference(found, expected)
+
+
+def counts_per_identity_repository_and_tag_are_exact(outcome: Outcome) -> None:
+    counts = {(actor, repo, tag): tuple(rest) for actor, repo, tag, *rest in outcome.rows(COUNTS_SQL)}
+    assert counts == EXPECTED_COUNTS
+
+
+def the_retried_notification_is_in_kafka_twice_and_stored_once(outcome: Outcome) -> None:
+    failed = [post for post in outcome.posts if post.answered_status == 500]
+    assert len(failed) == 1
+    retried = failed[0].event_ids[0]
+    deliveries = [(p.webhook_status, p.answered_status) for p in outcome.posts if retried in p.event_ids]
+    assert deliveries == [(200, 500), (200, 200)]  # accepted, refused to the registry, which sent it again
+
+    assert outcome.pipeline.events_topic_ids()[retried] == 2
+    sent = {event_id for post in outcome.posts for event_id in post.event_ids}
+    assert sorted(event_id for (event_id,) in outcome.rows("SELECT event_id FROM registry_events")) == sorted(sent)
+    activity = outcome.rows(f"SELECT actor, action, tag FROM image_activity WHERE activity_id LIKE '%:{retried}'")
+    assert activity == [("alice", "push", "v1.0.0")]
+    assert outcome.rows("SELECT count(*) - count(DISTINCT activity_id) FROM image_activity") == [(0,)]
+
+
+def tag_history_shows_the_overwrite_with_old_and_new_digest_who_and_when(outcome: Outcome) -> None:
+    rows = outcome.rows(
+        "SELECT repository, tag, digest, previous_digest, is_overwrite, moved_by, valid_from_at, valid_to_at "
+        "FROM tag_history ORDER BY repository, tag, valid_from_at"
+    )
+    named = [(repo, tag, outcome.name(d), outcome.name(p), over, by) for repo, tag, d, p, over, by, *_ in rows]
+    assert named == [row[:6] for row in EXPECTED_TAG_HISTORY]
+    intervals = {(repo, tag, outcome.name(d)): (start, end) for repo, tag, d, *_, start, end in rows}
+    overwritten_at = intervals["team/app", "v1.0.0", "hotfix"][0]
+    assert _within(overwritten_at, outcome.run.windows["alice overwrites v1.0.0"])
+    assert intervals["team/app", "v1.0.0", "app-1"][1] == overwritten_at
+    assert _within(intervals["other/app", "copied", "app-2"][1], outcome.run.windows["alice deletes"])
+    still_current = {key for key, (_, end) in intervals.items() if end is None}
+    assert still_current == {(repo, tag, digest) for repo, tag, digest, *_, ended in EXPECTED_TAG_HISTORY if not ended}
+
+
+def proxy_only_rows_are_the_refused_requests_with_the_claimed_user_and_client(outcome: Outcome) -> None:
+    rows = outcome.rows(
+        "SELECT actor, client_addr, repository, tag, proxy_status, user_agent, proxy_bytes_sent > 0, audit_gap "
+        "FROM image_activity WHERE source = 'proxy' ORDER BY occurred_at"
+    )
+    skopeo = outcome.rows("SELECT any_value(user_agent) FROM image_activity WHERE actor = 'ci-bot'")[0][0]
+    curl = rows[0][5]
+    assert curl.startswith("curl/")
+    assert skopeo.startswith("skopeo/")
+    assert rows == [
+        *3 * [("bob", GUESSER, "team/app", "v1.1.0", 401, curl, True, False)],
+        ("alice", SKOPEO, "team/app", "nosuchtag", 404, skopeo, True, False),
+        ("alice", SKOPEO, "nosuch/repo", "latest", 404, skopeo, True, False),
+    ]
+
+
+def registry_rows_carry_the_proxy_line_of_their_request(outcome: Outcome) -> None:
+    rows = outcome.rows(
+        "SELECT action, is_check, digest, user_agent, proxy_user_agent, proxy_tls, proxy_bytes_sent, "
+        "proxy_request_seconds FROM image_activity WHERE source = 'registry'"
+    )
+    assert len(rows) == len([row for row in EXPECTED_ACTIVITY if row[7] < 400])
+    for action, check, digest, agent, proxy_agent, tls, sent, seconds in rows:
+        assert (proxy_agent, tls) == (agent, "TLSv1.3")
+        assert seconds is not None
+        assert seconds >= 0
+        if action == "pull" and not check:
+            assert sent == outcome.images.manifest_size(digest)  # the manifest itself went through nginx
+        else:
+            assert sent == 0  # HEAD, PUT, DELETE and mount answers carry no body
+
+
+def every_served_manifest_request_has_its_notification_and_no_audit_gap(outcome: Outcome) -> None:
+    assert outcome.rows("SELECT count(*) FROM image_activity WHERE audit_gap") == [(0,)]
+    served = outcome.rows(
+        "SELECT line_key FROM access_log WHERE status BETWEEN 200 AND 299 "
+        "AND (endpoint = 'manifest' OR (endpoint = 'upload' AND uri LIKE '%mount=%'))"
+    )
+    matched = outcome.rows(
+        "SELECT DISTINCT proxy_line_key FROM image_activity WHERE source = 'registry' AND proxy_line_key IS NOT NULL"
+    )
+    assert sorted(served) == sorted(matched)
+
+
+def events_keep_the_envelope_type_the_registry_declared(outcome: Outcome, setup: Setup) -> None:
+    assert outcome.rows("SELECT DISTINCT envelope_type FROM registry_events") == [(setup.envelope,)]
+    assert outcome.rows("SELECT count(*) FROM dead_letters") == [(0,)]
+
+
+def _bytes(images: Images, name: str | None) -> int:
+    return images.blob_bytes(name) if name else 0
+
+
+def _native(name: str | None, architecture: str) -> str | None:
+    return name.replace("multi/native", f"multi/{architecture}") if name else name
+
+
+def _within(moment: datetime, window: tuple[float, float]) -> bool:
+    return window[0] - 0.5 <= moment.timestamp() <= window[1] + 0.5
+
+
+def _difference(found: Counter[Any], expected: Counter[Any]) -> str:
+    missing, extra = expected - found, found - expected
+    return (
+        "missing:\n"
+        + "\n".join(map(str, missing.elements()))
+        + "\nunexpected:\n"
+        + "\n".join(map(str, extra.elements()))
+    )

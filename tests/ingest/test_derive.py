@@ -1,0 +1,202 @@
+"""image_activity as ingest/derive.sql derives it, on event sequences the real registry and skopeo produce.
+
+The sequences copy what Distribution 2.8/3.x and skopeo 1.9.3 were seen to send in tests/e2e: skopeo deletes by
+tag with a manifest GET, then a DELETE by digest that the registry notifies as a digest delete plus one tag delete
+under one request id; a copy mounts layers with POST .../uploads/?mount=&from=; a multi-platform pull GETs the
+index, then each platform manifest and its blobs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from regaudit.ingest import store
+from regaudit.ingest.normalize import Normalizer
+from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sinks.duckdb import DuckDBSink
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+INDEX = "application/vnd.oci.image.index.v1+json"
+BLOB = "application/octet-stream"
+ADDR = "10.0.0.7"
+_ids = count()
+
+
+def digest(name: str) -> str:
+    return "sha256:" + name.encode().hex().ljust(64, "0")[:64]
+
+
+def event(
+    at: float,
+    action: str,
+    repository: str,
+    actor: str,
+    method: str,
+    *,
+    tag: str | None = None,
+    target: str | None = None,
+    media: str | None = MANIFEST,
+    size: int = 500,
+    request: str | None = None,
+    source: str | None = None,
+) -> RawRecord:
+    """One notification event, ``at`` seconds after T0, shaped as Distribution 2.8 sends it."""
+    body = {
+        "id": f"ev-{next(_ids)}",
+        "timestamp": (T0 + timedelta(seconds=at)).isoformat().replace("+00:00", "Z"),
+        "action": action,
+        "target": {"repository": repository, "mediaType": media, "digest": target, "size": size, "tag": tag,
+                   "fromRepository": source},
+        "request": {"id": request or f"rq-{next(_ids)}", "addr": ADDR, "method": method, "useragent": "skopeo/1.9.3"},
+        "actor": {"name": actor},
+    }  # fmt: skip
+    body["target"] = {key: value for key, value in body["target"].items() if value is not None}
+    return RawRecord("event", json.dumps(body).encode(), f"test:{body['id']}", T0, "main")
+
+
+def line(at: float, method: str, uri: str, status: int, user: str) -> RawRecord:
+    """One nginx JSON access-log line (FORMATS.md 3.1 keys that the normalizer reads)."""
+    record = {
+        "msec": f"{(T0 + timedelta(seconds=at)).timestamp():.3f}", "remote_addr": ADDR, "xff": "",
+        "remote_user": user, "method": method, "uri": uri, "status": str(status), "body_bytes_sent": "0",
+        "request_time": "0.004", "ua": "skopeo/1.9.3", "tls": "TLSv1.3",
+    }  # fmt: skip
+    key = f"line-{next(_ids)}"
+    return RawRecord("access", json.dumps(record).encode(), key, T0, key=key)
+
+
+def write(db, *batches: list[RawRecord]) -> None:
+    normalizer = Normalizer("main")
+    try:
+        for batch in batches:
+            DuckDBSink(db, default_registry="main").write(normalizer.normalize(batch), "test")
+    finally:
+        normalizer.close()
+
+
+def activity(db) -> list[tuple]:
+    with store.reader(db) as con:
+        return con.execute(
+            """SELECT actor, action, repository, tag, digest, counts_as_pull, blob_bytes, proxy_status
+               FROM image_activity ORDER BY occurred_at, activity_id"""
+        ).fetchall()
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "audit.duckdb"
+
+
+def skopeo_delete_by_tag(at: float, actor: str) -> list[RawRecord]:
+    """`skopeo delete docker://…/other/app:copied` against Distribution: GET the tag, DELETE the digest."""
+    return [
+        event(at, "pull", "other/app", actor, "GET", tag="copied", target=digest("app")),
+        event(at + 0.01, "delete", "other/app", actor, "DELETE", target=digest("app"), media=None, request="del"),
+        event(at + 0.02, "delete", "other/app", actor, "DELETE", tag="copied", media=None, request="del"),
+        line(at, "GET", "/v2/other/app/manifests/copied", 200, actor),
+        line(at + 0.01, "DELETE", f"/v2/other/app/manifests/{digest('app')}", 202, actor),
+    ]
+
+
+def test_the_get_that_resolves_the_tag_to_delete_is_kept_but_not_counted_as_a_pull(db):
+    write(db, [event(0, "pull", "other/app", "bob", "GET", tag="copied", target=digest("app")),
+               *skopeo_delete_by_tag(5, "alice")])  # fmt: skip
+
+    assert [(actor, action, tag, pull) for actor, action, _, tag, _, pull, *_ in activity(db)] == [
+        ("bob", "pull", "copied", True),  # a pull by someone else, before: still a pull
+        ("alice", "pull", "copied", False),
+        ("alice", "delete", None, False),
+        ("alice", "delete", "copied", False),
+    ]
+
+
+def test_a_pull_that_downloads_blobs_before_a_delete_still_counts(db):
+    write(db, [
+        event(0, "pull", "other/app", "alice", "GET", tag="copied", target=digest("app")),
+        event(0.5, "pull", "other/app", "alice", "GET", target=digest("layer"), media=BLOB, size=900),
+        event(2, "delete", "other/app", "alice", "DELETE", target=digest("app"), media=None),
+    ])  # fmt: skip
+
+    assert [(action, pull, blob_bytes) for _, action, _, _, _, pull, blob_bytes, _ in activity(db)] == [
+        ("pull", True, 900),
+        ("delete", False, 0),
+    ]
+
+
+def test_tag_deletes_take_the_digest_and_proxy_line_of_their_manifest_delete(db):
+    write(db, skopeo_delete_by_tag(0, "alice"))
+
+    deletes = [(tag, target, status) for _, action, _, tag, target, _, _, status in activity(db) if action == "delete"]
+    assert deletes == [(None, digest("app"), 202), ("copied", digest("app"), 202)]
+
+
+def test_a_mount_gets_the_proxy_line_of_its_mount_request(db):
+    uri = f"/v2/other/app/blobs/uploads/?from=team%2Fapp&mount={digest('layer').replace(':', '%3A')}"
+    write(db, [
+        event(0, "mount", "other/app", "ci-bot", "POST", target=digest("layer"), media=BLOB, source="team/app"),
+        line(0, "POST", uri, 201, "ci-bot"),
+        line(0.1, "POST", "/v2/other/app/blobs/uploads/", 202, "ci-bot"),  # an ordinary upload start
+    ])  # fmt: skip
+
+    assert [(action, status) for _, action, *_, status in activity(db)] == [("mount", 201)]
+
+
+def multi_platform_pull_and_pushes() -> list[RawRecord]:
+    """ci-bot pushes v1 (two blobs), re-tags it latest (no upload), alice pulls a two-platform index, then GETs
+    one platform manifest again within the minute and downloads its config once more."""
+    up = [event(t, "push", "team/app", "ci-bot", "PUT", target=digest(f"blob{t}"), media=BLOB, size=100 * t)
+          for t in (1, 2)]  # fmt: skip
+    return [
+        *up,
+        event(3, "push", "team/app", "ci-bot", "PUT", tag="v1", target=digest("app")),
+        event(4, "push", "team/app", "ci-bot", "PUT", tag="latest", target=digest("app")),
+        event(10, "pull", "team/multi", "alice", "GET", tag="1.0", target=digest("index"), media=INDEX),
+        event(10.1, "pull", "team/multi", "alice", "GET", target=digest("amd64")),
+        event(10.2, "pull", "team/multi", "alice", "GET", target=digest("amd64-layer"), media=BLOB, size=3000),
+        event(10.3, "pull", "team/multi", "alice", "GET", target=digest("arm64")),
+        event(10.4, "pull", "team/multi", "alice", "GET", target=digest("arm64-layer"), media=BLOB, size=4000),
+        event(40, "pull", "team/multi", "alice", "GET", target=digest("arm64")),
+        event(40.1, "pull", "team/multi", "alice", "GET", target=digest("arm64-config"), media=BLOB, size=50),
+    ]
+
+
+EXPECTED_FOLDED = [
+    # actor    action  repository    tag      counts  blob bytes
+    ("ci-bot", "push", "team/app",   "v1",    False,  300),  # its two uploads
+    ("ci-bot", "push", "team/app",   "latest", False, 0),    # uploaded nothing
+    ("alice",  "pull", "team/multi", "1.0",   True,   7050),  # every blob of the multi-platform pull
+    ("alice",  "pull", "team/multi", None,    False,  0),    # amd64 manifest
+    ("alice",  "pull", "team/multi", None,    False,  0),    # arm64 manifest
+    ("alice",  "pull", "team/multi", None,    False,  0),    # arm64 again: the same pull
+]  # fmt: skip
+
+
+def test_each_blob_is_folded_into_one_action_so_bytes_are_never_counted_twice(db):
+    write(db, multi_platform_pull_and_pushes())
+
+    assert [(a, act, repo, tag, pull, size) for a, act, repo, tag, _, pull, size, _ in activity(db)] == EXPECTED_FOLDED
+
+
+def test_the_derivation_does_not_depend_on_how_events_are_batched_or_ordered(db, tmp_path):
+    records = multi_platform_pull_and_pushes() + skopeo_delete_by_tag(60, "alice")
+    write(db, records)
+    shuffled = records[:]
+    random.Random(3).shuffle(shuffled)
+    one_by_one = tmp_path / "one-by-one.duckdb"
+    write(one_by_one, *[[record] for record in shuffled])
+
+    assert sorted(activity(one_by_one), key=repr) == sorted(activity(db), key=repr)
+
+
+def test_a_platform_manifest_stored_before_its_index_is_still_not_a_second_pull(db):
+    index = event(10, "pull", "team/multi", "alice", "GET", tag="1.0", target=digest("index"), media=INDEX)
+    child = event(10.1, "pull", "team/multi", "alice", "GET", target=digest("amd64"))
+    write(db, [child], [index])  # e.g. two registry replicas, or two Kafka partitions read in another order
+
+    assert [(tag, pull) for _, _, _, tag, _, pull, *_ in activity(db)] == [("1.0", True), (None, False)]
