@@ -80,7 +80,9 @@ SELECT
     reason,
     origin || CASE WHEN from_envelope THEN '#' || item ELSE '' END AS origin,
     received_at, registry, content_type,
-    CASE WHEN from_envelope AND e IS NOT NULL THEN encode(e::VARCHAR) ELSE value END AS value,
+    -- the bytes are kept only for dead letters; a stored event keeps its JSON in raw
+    CASE WHEN reason IS NULL THEN NULL WHEN from_envelope AND e IS NOT NULL THEN encode(e::VARCHAR) ELSE value END
+        AS value,
     CASE WHEN reason IS NULL THEN e END AS raw,
     s.id ->> '$' AS event_id,
     event_at,

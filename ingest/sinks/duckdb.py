@@ -85,9 +85,9 @@ class DuckDBSink:
 
     def _write(self, con: duckdb.DuckDBPyConnection, batch: NormalizedBatch, source: str) -> WriteResult:
         batch_id = store.next_batch_id(con)
-        events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, ("registry", "event_id"), batch_id)
-        access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, ("line_key",), batch_id)
-        dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, ("dead_letter_id",), batch_id)
+        events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, batch_id)
+        access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id)
+        dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id)
         if events or access:
             self._derive(con, batch_id)
         for hook in self.hooks:
@@ -152,10 +152,12 @@ def _insert(
     table: str,
     rows: pa.Table,
     columns: tuple[str, ...],
-    key: tuple[str, ...],
     batch_id: int,
 ) -> int:
-    """Insert rows not yet stored (by key), tagging them with the batch id; returns how many were new."""
+    """Insert rows not yet stored (by key), tagging them with the batch id; returns how many were new.
+
+    Duplicates inside the batch are left to ON CONFLICT as well: DuckDB keeps the first and skips the rest.
+    """
     if rows.num_rows == 0:
         return 0
     con.register("incoming", rows)
@@ -166,7 +168,6 @@ def _insert(
             f"""
             INSERT INTO {table} ({names}, batch_id)
             SELECT {names}, $batch_id FROM incoming
-            QUALIFY row_number() OVER (PARTITION BY {", ".join(key)} ORDER BY received_at) = 1
             ON CONFLICT DO NOTHING
             """,  # noqa: S608 - fixed table and column names; values are bound
             {"batch_id": batch_id},
