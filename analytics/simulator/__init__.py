@@ -6,7 +6,7 @@ or ``combined``), plus the credential inventory, the organisation's ``[org]`` se
 labels of every injected incident (see ``model.KIND_FAMILY``). The same seed always gives the same bytes.
 
     traffic = simulate(seed=1)                          # 30 days in memory
-    for chunk in Simulation(seed=1, scale=50).chunks(): # day by day, for benchmarks
+    for chunk in Simulation(seed=1, scale=50).chunks(): # hour by hour, for benchmarks
         ...
     write_files("out/", seed=1)                         # notifications.jsonl, access.log, labels.jsonl...
 

@@ -11,12 +11,12 @@ from random import Random
 
 from regaudit.analytics.simulator import flows
 from regaudit.analytics.simulator.catalog import Repository
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.identities import Actor
 from regaudit.analytics.simulator.incidents import Injector, make_label
 from regaudit.analytics.simulator.organisation import PROD_EU, PROD_US, STAGING, VPN
 from regaudit.analytics.simulator.primitives import address_in, public_address
 from regaudit.analytics.simulator.sessions import Client, Session
-from regaudit.analytics.simulator.wire import Exchange
 from regaudit.analytics.simulator.world import Runner, World, human_client, runner_client
 
 TOOL_AGENTS = ("curl/8.5.0", "python-requests/2.32.3", "skopeo/1.13.3")
@@ -71,7 +71,6 @@ def _mass_pull(actor: Actor) -> Runner:
                 actor.name,
                 session.exchanges,
                 identity=actor.name,
-                also=("anomalous_pull/large_egress",),
                 detail=f"{actor.name} pulled most of the registry within the hour",
             )
         )

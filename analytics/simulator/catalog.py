@@ -115,11 +115,22 @@ class Repository:
         return f"v{major}.{minor}.{patch}"
 
     def prune(self, keep: int = 40) -> None:
-        """Forget old ``sha-`` build tags so long simulations stay small (state only, nothing is emitted)."""
+        """Forget old ``sha-`` build tags and untagged images so long simulations stay small (state only:
+        nothing is emitted, as if garbage collection ran)."""
         builds = [tag for tag in self.tags if tag.startswith("sha-")]
         for tag in builds[:-keep]:
             del self.tags[tag]
             self.history.pop(tag, None)
+        if len(self.manifests) < 8 * keep:
+            return
+        live: dict[str, Manifest] = {}
+        recent = [self.manifests[d] for d in self.history.get("latest", [])[-4:] if d in self.manifests]
+        for image in (*self.tags.values(), *recent):
+            live[image.digest] = image
+            live.update((child.digest, child) for child in image.children)
+        self.manifests = live
+        self.signatures = {digest: sig for digest, sig in self.signatures.items() if digest in live}
+        self.blobs = {blob.digest for image in live.values() for blob in image.blobs()}
 
 
 def signature_tag(digest: str) -> str:

@@ -1,10 +1,10 @@
-"""The day loop: plan a day, run its sessions in time order, and emit notifications and access lines in order.
+"""The main loop: plan a day, run its sessions hour by hour in time order, emit what each hour produced.
 
 Notifications are ordered by when they were POSTed: each replica delivers its own queue first in, first out, a
 few milliseconds after the event, and now and then (0.15 %) the 1 s timeout fires after the webhook already
 took the event, so the same body is POSTed again. Access lines are ordered by when nginx wrote them (the end
-of the request). Anything that spills past midnight waits for the next day's batch, so each day is emitted
-whole and in order while only one day is held in memory.
+of the request). Anything still running at the end of an hour waits for the next hour's batch, so each hour
+is emitted whole and in order while little more than an hour is held in memory.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from random import Random
 from typing import Literal
 
 from regaudit.analytics.simulator import attacks, fleet, intrusions, routines, stale, tampering
+from regaudit.analytics.simulator.exchanges import Exchange, access_combined, access_json
 from regaudit.analytics.simulator.facts import facts_of, org_section
 from regaudit.analytics.simulator.identities import build_population
 from regaudit.analytics.simulator.incidents import Injector
@@ -34,7 +35,7 @@ from regaudit.analytics.simulator.primitives import (
     uuid4,
 )
 from regaudit.analytics.simulator.sessions import Registry, Replica
-from regaudit.analytics.simulator.wire import Event, Exchange, access_combined, access_json, encode_envelope
+from regaudit.analytics.simulator.wire import Event, encode_envelope
 from regaudit.analytics.simulator.world import World
 
 AccessFormat = Literal["json", "combined"]
@@ -61,15 +62,17 @@ PLANNERS: tuple[Callable[[Injector], None], ...] = (
     intrusions.plan_brute_force,
     intrusions.plan_password_spray,
     intrusions.plan_probing,
-    stale.plan_inventory,
+    stale.plan_never_used,
+    stale.plan_unrotated,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """One simulated day's output, each list in time order and after every earlier chunk."""
+    """One simulated hour's output, each list in time order and after every earlier chunk."""
 
     day: int
+    hour: int
     notifications: list[Notification]
     access_lines: list[bytes]
 
@@ -89,7 +92,7 @@ def build_registry(rng: Random, start_ns: int, end_ns: int) -> Registry:
 
 
 class Simulation:
-    """A seeded month (or any span) of registry traffic, generated day by day (see ``chunks``)."""
+    """A seeded month (or any span) of registry traffic, generated hour by hour (see ``chunks``)."""
 
     def __init__(
         self,
@@ -119,6 +122,12 @@ class Simulation:
         self.finished = False
         self._last_post: dict[str, int] = {}
         self._sequence = itertools.count()
+        self._replicas = {replica.source_addr: replica for replica in registry.replicas}
+        self._host = registry.host
+        self._encode = access_json if access_format == "json" else None
+        self._events: list[Event] = []
+        self._posts: list[tuple[int, int, bytes]] = []
+        self._lines: list[tuple[int, bytes]] = []
 
     @property
     def start(self) -> datetime:
@@ -151,55 +160,67 @@ class Simulation:
         return sorted(self.world.labels, key=lambda label: (label.start, label.kind, label.subject))
 
     def chunks(self) -> Iterator[Chunk]:
-        """Generate the traffic; each chunk is one day, complete and in order. Labels are final afterwards."""
-        encode = access_json if self.access_format == "json" else None
-        host = self.world.registry.host
-        events: list[Event] = []
-        posts: list[tuple[int, int, bytes]] = []
-        lines: list[tuple[int, bytes]] = []
+        """Generate the traffic hour by hour; each chunk is complete and in order, after every earlier one.
+        Labels are final once the last chunk was taken."""
+        world = self.world
         for day in range(self.days):
-            last = day == self.days - 1
-            limit = self.world.end_ns if last else self.world.start_ns + (day + 1) * DAY
-            exchanges = self._run_day(day, limit)
-            if self.injector:
-                self.injector.observe(exchanges, limit)
-            for exchange in exchanges:
-                if exchange.logged:
-                    line = encode(exchange, host) if encode else access_combined(exchange)
-                    lines.append((exchange.start_ns + exchange.duration_ns, line))
-                events.extend(exchange.events)
-            events.sort(key=lambda event: event.ts_ns)
-            ready = events if last else [event for event in events if event.ts_ns < limit]
-            events = [] if last else [event for event in events if event.ts_ns >= limit]
-            posts.extend(self._post(ready, seeded(f"{self.seed}/post/{day}")))
-            posts.sort()
-            lines.sort()
-            cut_posts = len(posts) if last else _cut(posts, limit)
-            cut_lines = len(lines) if last else _cut(lines, limit)
-            notifications = [Notification(to_datetime(ns), body) for ns, _, body in posts[:cut_posts]]
-            yield Chunk(day, notifications, [line for _, line in lines[:cut_lines]])
-            posts, lines = posts[cut_posts:], lines[cut_lines:]
+            self._plan_day(day)
+            post_rng = seeded(f"{self.seed}/post/{day}")
+            for hour in range(24):
+                since = world.start_ns + day * DAY + hour * HOUR
+                last = day == self.days - 1 and hour == 23
+                limit = world.end_ns if last else since + HOUR
+                exchanges = self._run_until(limit)
+                if self.injector:
+                    self.injector.observe(exchanges, since, limit)
+                notifications, lines = self._emit(exchanges, limit, last, post_rng)
+                yield Chunk(day, hour, notifications, lines)
         if self.injector:
             self.injector.finish()
         self.finished = True
 
-    def _run_day(self, day: int, limit: int) -> list[Exchange]:
-        world = self.world
-        rng = seeded(f"{self.seed}/day/{day}")
+    def _plan_day(self, day: int) -> None:
+        world, rng = self.world, seeded(f"{self.seed}/day/{day}")
         routines.plan_people(world, rng, day)
         routines.plan_ci(world, rng, day)
         fleet.plan_machines(world, rng, day)
+
+    def _run_until(self, limit: int) -> list[Exchange]:
+        world = self.world
         exchanges: list[Exchange] = []
         while world.queue and world.queue[0].start_ns < limit:
             plan = heapq.heappop(world.queue)
             exchanges.extend(plan.run(world, seeded(plan.seed), plan.start_ns))
         return exchanges
 
+    def _emit(
+        self, exchanges: list[Exchange], limit: int, last: bool, rng: Random
+    ) -> tuple[list[Notification], list[bytes]]:
+        """Encode what happened before ``limit``; keep the rest (requests still running) for later."""
+        for exchange in exchanges:
+            if exchange.logged:
+                line = self._encode(exchange, self._host) if self._encode else access_combined(exchange)
+                self._lines.append((exchange.start_ns + exchange.duration_ns, line))
+            self._events.extend(exchange.events)
+        self._events.sort(key=lambda event: event.ts_ns)
+        cut = len(self._events) if last else _cut_events(self._events, limit)
+        self._posts.extend(self._post(self._events[:cut], rng))
+        del self._events[:cut]
+        self._posts.sort()
+        self._lines.sort()
+        cut_posts = len(self._posts) if last else _cut(self._posts, limit)
+        cut_lines = len(self._lines) if last else _cut(self._lines, limit)
+        notifications = [Notification(to_datetime(ns), body) for ns, _, body in self._posts[:cut_posts]]
+        lines = [line for _, line in self._lines[:cut_lines]]
+        del self._posts[:cut_posts], self._lines[:cut_lines]
+        return notifications, lines
+
     def _post(self, events: list[Event], rng: Random) -> list[tuple[int, int, bytes]]:
         """POST times per replica queue (FIFO, a few ms late), with the odd timed-out retry of the same
         body."""
         posts = []
         for event in events:
+            event.instance_id = self._replicas[event.source_addr].instance_at(event.ts_ns)
             body = encode_envelope(event)
             last = self._last_post.get(event.source_addr, 0)
             posted = max(event.ts_ns + rng.randrange(300_000, 4_000_000), last + rng.randrange(50_000, 400_000))
@@ -217,6 +238,17 @@ def _cut(items: list[tuple[int, int, bytes]] | list[tuple[int, bytes]], limit: i
     while low < high:
         middle = (low + high) // 2
         if items[middle][0] < limit:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _cut_events(events: list[Event], limit: int) -> int:
+    low, high = 0, len(events)
+    while low < high:
+        middle = (low + high) // 2
+        if events[middle].ts_ns < limit:
             low = middle + 1
         else:
             high = middle

@@ -13,10 +13,10 @@ from random import Random
 
 from regaudit.analytics.simulator import flows
 from regaudit.analytics.simulator.catalog import Repository
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.identities import Actor, docker_agent
 from regaudit.analytics.simulator.organisation import PROD_EU, PROD_US, STAGING
 from regaudit.analytics.simulator.primitives import DAY, HOUR, MINUTE, NS, address_in
-from regaudit.analytics.simulator.wire import Exchange
 from regaudit.analytics.simulator.world import (
     Cluster,
     Node,

@@ -12,10 +12,11 @@ import base64
 import json
 
 from regaudit.analytics.simulator.catalog import Blob, Manifest, Repository, build_signature, signature_tag
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.primitives import hex_id, rfc3339_nano, uuid4
 from regaudit.analytics.simulator.sessions import JSON_UTF8, OCTET, Session
-from regaudit.analytics.simulator.wire import Exchange
 
+CACHE_LIMIT = 20_000
 _DOCKER = "application/vnd.docker.distribution.manifest"
 _OCI = "application/vnd.oci.image"
 ACCEPT = {
@@ -207,6 +208,8 @@ def fetch(session: Session, repo: Repository, target: Manifest, cache: set[str] 
     if target.children:
         image = target.children[1 if arm and len(target.children) > 1 else 0]
         manifest(session, "GET", repo, image.digest, image)
+    if cache is not None and len(cache) > CACHE_LIMIT:
+        cache.clear()  # the client pruned its image store
     for item in (image.config, *image.layers):
         if item is not None and (cache is None or item.digest not in cache):
             blob(session, "GET", repo, item)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.primitives import MINUTE
 from regaudit.analytics.simulator.sessions import Replica
-from regaudit.analytics.simulator.wire import Event, Exchange
 
 SEARCH_MINUTES = 120
 
@@ -42,16 +42,18 @@ def _acceptable(window: list[Exchange]) -> bool:
     return not signing and any(_served_manifest(exchange) for exchange in window)
 
 
-def apply_gap(gap: Gap, exchanges: list[Exchange]) -> None:
-    """Place the lost window in this batch of exchanges, drop its events and restart the replica."""
+def apply_gap(gap: Gap, exchanges: list[Exchange], since: int, until: int) -> None:
+    """Place the lost window inside ``[since, until)`` if it fits there, drop its events, restart the
+    replica (the engine stamps later events with the new instance id)."""
     source = gap.replica.source_addr
-    mine = sorted(
-        (x for x in exchanges if x.events and x.events[0].source_addr == source and x.start_ns >= gap.planned_ns),
-        key=lambda exchange: exchange.start_ns,
-    )
     length = int(gap.minutes * MINUTE)
+    mine = [x for x in exchanges if x.events and x.events[0].source_addr == source]
     for shift in range(0, SEARCH_MINUTES, 2):
         start = gap.planned_ns + shift * MINUTE
+        if start < since:
+            continue
+        if start + length > until:
+            return
         window = [x for x in mine if start <= x.start_ns < start + length]
         if _acceptable(window):
             break
@@ -63,6 +65,3 @@ def apply_gap(gap: Gap, exchanges: list[Exchange]) -> None:
         exchange.events = []
         gap.lines.append(exchange)
     gap.replica.restart(gap.end_ns, gap.instance_id)
-    later: list[Event] = [e for x in exchanges for e in x.events if e.source_addr == source and e.ts_ns >= gap.end_ns]
-    for event in later:
-        event.instance_id = gap.replica.instance_at(event.ts_ns)

@@ -4,7 +4,7 @@ Every kind is injected ``round(U(3, 5) * scale * days / 30)`` times (at least on
 seven days so that baselines exist, at least 20 minutes apart from each other and an hour away from an audit
 gap. Subjects are drawn without repetition where the pool allows, so one identity carries one incident. The
 planner runs before any traffic is generated: it adds the stale credentials to the inventory, crash-restarts
-replicas for the audit gaps and queues one plan per incident; ``observe`` then sees each day's exchanges to
+replicas for the audit gaps and queues one plan per incident; ``observe`` then sees each hour's exchanges to
 drop the gap's events and to follow expired credentials still in use.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from random import Random
 
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.gaps import Gap, apply_gap
 from regaudit.analytics.simulator.identities import Actor
 from regaudit.analytics.simulator.model import KIND_FAMILY, Label
 from regaudit.analytics.simulator.primitives import DAY, HOUR, MINUTE, to_datetime, uuid4
-from regaudit.analytics.simulator.wire import Exchange
 from regaudit.analytics.simulator.world import Runner, World
 
 
@@ -131,11 +131,11 @@ class Injector:
 
     # -- during the run ------------------------------------------------------------------------------------
 
-    def observe(self, exchanges: list[Exchange], until_ns: int) -> None:
-        """See one batch (the exchanges of sessions started before ``until_ns``) before it is encoded."""
+    def observe(self, exchanges: list[Exchange], since: int, until: int) -> None:
+        """See one batch (the exchanges of sessions started in ``[since, until)``) before it is encoded."""
         for gap in self.gaps:
-            if not gap.applied and gap.planned_ns < until_ns:
-                apply_gap(gap, exchanges)
+            if not gap.applied and gap.planned_ns < until:
+                apply_gap(gap, exchanges, since, until)
         for watch in self.watches:
             name = watch.actor.name
             watch.exchanges.extend(e for e in exchanges if e.actor == name and e.start_ns >= watch.since_ns)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from random import Random
 
 from regaudit.analytics.simulator import flows
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.identities import Actor, docker_agent
 from regaudit.analytics.simulator.incidents import Injector, make_label
 from regaudit.analytics.simulator.primitives import public_address
 from regaudit.analytics.simulator.sessions import Client, Session
-from regaudit.analytics.simulator.wire import Exchange
 from regaudit.analytics.simulator.world import Runner, World, human_client
 
 GUESSED_USERS = ("admin", "root", "registry", "ci", "deploy", "jenkins", "gitlab-ci", "test", "docker", "dev")
@@ -143,6 +143,7 @@ def _probe(actor: Actor) -> Runner:
                 actor.name,
                 session.exchanges,
                 identity=actor.name,
+                address=session.client.remote_addr,
                 detail=f"{actor.name} probed {len(targets)} repositories",
             )
         )

@@ -53,7 +53,7 @@ def simulate(
 def iter_notifications(
     seed: int, days: int = 30, start: datetime = DEFAULT_START, scale: float = 1.0, incidents: bool = True
 ) -> Iterator[Notification]:
-    """The notifications alone, streamed day by day (the access lines are generated and dropped)."""
+    """The notifications alone, streamed hour by hour (the access lines are generated and dropped)."""
     for chunk in Simulation(seed, days, start, scale, incidents).chunks():
         yield from chunk.notifications
 
@@ -66,7 +66,7 @@ def iter_access_lines(
     incidents: bool = True,
     access_format: AccessFormat = "json",
 ) -> Iterator[bytes]:
-    """The access-log lines alone (no trailing newline), streamed day by day."""
+    """The access-log lines alone (no trailing newline), streamed hour by hour."""
     for chunk in Simulation(seed, days, start, scale, incidents, access_format).chunks():
         yield from chunk.access_lines
 
@@ -95,7 +95,7 @@ def write_files(
     incidents: bool = True,
     access_format: AccessFormat = "json",
 ) -> WriteSummary:
-    """Stream a simulation to files (see the module docstring); memory stays at about one day of traffic."""
+    """Stream a simulation to files (see the module docstring); memory stays at about an hour of traffic."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     simulation = Simulation(seed, days, start, scale, incidents, access_format)

@@ -16,10 +16,10 @@ from random import Random
 
 from regaudit.analytics.simulator import fleet, flows
 from regaudit.analytics.simulator.catalog import Manifest, Repository, build_image
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.identities import Actor
 from regaudit.analytics.simulator.organisation import base_tag
 from regaudit.analytics.simulator.primitives import DAY, HOUR, MINUTE, NS
-from regaudit.analytics.simulator.wire import Exchange
 from regaudit.analytics.simulator.world import Runner, World, human_client, poisson, runner_client
 
 COSIGN = "cosign/v2.4.1 (linux; amd64)"
@@ -216,6 +216,7 @@ def _nightly_base(actor: Actor, repo: Repository) -> Runner:
         flows.push(session, repo, image, [tag, "latest"], None)
         repo.releases.append(tag)
         del repo.releases[:-10]
+        repo.prune()
         return session.exchanges + _cosign(world, rng, actor, session.client.addr, repo, image, session.now)
 
     return run

@@ -15,8 +15,9 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from random import Random
 
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.primitives import LocalClock, hex_id, uuid4
-from regaudit.analytics.simulator.wire import Event, Exchange
+from regaudit.analytics.simulator.wire import Event
 
 NGINX_401 = 179
 NGINX_403 = 153

@@ -11,12 +11,12 @@ from random import Random
 
 from regaudit.analytics.simulator import flows
 from regaudit.analytics.simulator.attacks import client_at, usual_repos
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.identities import Actor, docker_agent
 from regaudit.analytics.simulator.incidents import Injector, Watch, make_label
 from regaudit.analytics.simulator.model import KIND_FAMILY, Label
 from regaudit.analytics.simulator.organisation import CI_NETWORKS, VPN
-from regaudit.analytics.simulator.primitives import DAY, MINUTE, address_in, public_address, to_datetime
-from regaudit.analytics.simulator.wire import Exchange
+from regaudit.analytics.simulator.primitives import DAY, MINUTE, NS, address_in, public_address, to_datetime
 from regaudit.analytics.simulator.world import Runner, World
 
 
@@ -74,18 +74,18 @@ def plan_many_addresses(injector: Injector) -> None:
 
 
 def _shared(actor: Actor) -> Runner:
-    """A leaked password used from several internet networks within the hour."""
+    """A leaked password used from five to eight internet networks within ten minutes (of one quarter hour)."""
 
     def run(world: World, rng: Random, start: int) -> list[Exchange]:
         exchanges: list[Exchange] = []
-        moment = start
-        for _ in range(rng.randint(4, 7)):
+        moment = start - start % (15 * MINUTE) + rng.randrange(10 * NS, 60 * NS)
+        for _ in range(rng.randint(5, 8)):
             session = world.session(rng, client_at(actor, public_address(rng), rng), moment)
             session.challenge()
             repo = rng.choice(usual_repos(world, actor))
             flows.pull(session, repo, "latest", None)
             exchanges += session.exchanges
-            moment += rng.randrange(2 * MINUTE, 9 * MINUTE)
+            moment += rng.randrange(20 * NS, 80 * NS)
         world.labels.append(
             make_label(
                 "credential_many_addresses",
@@ -113,48 +113,37 @@ def plan_expired(injector: Injector) -> None:
         injector.watches.append(Watch(actor, actor.expires_ns))
 
 
-def plan_inventory(injector: Injector) -> None:
-    """Stale inventory rows: credentials never used, and active ones not rotated for over a year."""
+def _inventory_label(kind: str, actor: Actor, start_ns: int, end_ns: int, detail: str) -> Label:
+    return Label(KIND_FAMILY[kind], kind, actor.name, to_datetime(start_ns), to_datetime(end_ns),
+                 identity=actor.name, detail=detail)  # fmt: skip
+
+
+def plan_never_used(injector: Injector) -> None:
+    """Inventory rows nobody uses: old pipelines' robots, tokens, people who left (some already expired)."""
     world, rng = injector.world, injector.rng
-    end = to_datetime(world.end_ns)
     for number in range(injector.count() + 2):
         team = rng.choice(world.organisation.teams).name
         kind, name = rng.choice(
-            (
-                ("robot", f"robot${team}+old-pipeline{number}"),
-                ("token", f"token-{team}-{number}"),
-                ("user", f"former.employee{number}"),
-            )
-        )
+            (("robot", f"robot${team}+old-pipeline{number}"), ("token", f"token-{team}-{number}"),
+             ("user", f"former.employee{number}"))
+        )  # fmt: skip
         actor = world.population.add(Actor(name, kind, "unused", team, "", "tool", ()))  # type: ignore[arg-type]
         actor.created_ns = world.start_ns - rng.randint(30, 900) * DAY
         actor.expires_ns = world.start_ns - rng.randint(1, 200) * DAY if rng.random() < 0.4 else None
-        world.labels.append(
-            Label(
-                KIND_FAMILY["never_used_credential"],
-                "never_used_credential",
-                name,
-                to_datetime(actor.created_ns),
-                end,
-                identity=name,
-                detail=f"{name} is in the inventory and never used",
-            )
-        )
+        detail = f"{name} is in the inventory and never used"
+        world.labels.append(_inventory_label("never_used_credential", actor, actor.created_ns, world.end_ns, detail))
+
+
+def plan_unrotated(injector: Injector) -> None:
+    """Credentials in daily use whose secret was last rotated more than a year ago."""
+    world, rng = injector.world, injector.rng
     for _ in range(injector.count()):
-        stale = injector.pick(injector.humans() if rng.random() < 0.6 else injector.ci())
-        if stale is None:
+        actor = injector.pick(injector.humans() if rng.random() < 0.6 else injector.ci())
+        if actor is None:
             continue
         rotated = world.start_ns - rng.randint(400, 900) * DAY
-        stale.rotated_ns = rotated
-        stale.created_ns = min(stale.created_ns, rotated - rng.randint(30, 400) * DAY)
-        world.labels.append(
-            Label(
-                KIND_FAMILY["unrotated_credential"],
-                "unrotated_credential",
-                stale.name,
-                to_datetime(rotated + 365 * DAY),
-                end,
-                identity=stale.name,
-                detail=f"{stale.name} was last rotated over a year ago",
-            )
-        )
+        actor.rotated_ns = rotated
+        actor.created_ns = min(actor.created_ns, rotated - rng.randint(30, 400) * DAY)
+        detail = f"{actor.name} was last rotated over a year ago"
+        label = _inventory_label("unrotated_credential", actor, rotated + 365 * DAY, world.end_ns, detail)
+        world.labels.append(label)

@@ -11,12 +11,12 @@ from random import Random
 
 from regaudit.analytics.simulator import flows, routines
 from regaudit.analytics.simulator.catalog import Repository, build_image
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.identities import Actor
 from regaudit.analytics.simulator.incidents import Injector, make_label
 from regaudit.analytics.simulator.organisation import OFFICE, VPN
 from regaudit.analytics.simulator.primitives import HOUR, MINUTE, address_in
 from regaudit.analytics.simulator.sessions import Client
-from regaudit.analytics.simulator.wire import Exchange
 from regaudit.analytics.simulator.world import Runner, World, fixed_client, human_client, runner_client
 
 

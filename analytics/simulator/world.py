@@ -12,23 +12,25 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from random import Random
+from typing import NamedTuple
 
+from regaudit.analytics.simulator.exchanges import Exchange
 from regaudit.analytics.simulator.identities import Actor, Population
 from regaudit.analytics.simulator.model import Label
 from regaudit.analytics.simulator.organisation import CI_NETWORKS, OFFICE_PROXY, Organisation
 from regaudit.analytics.simulator.primitives import LocalClock, address_in, public_address
 from regaudit.analytics.simulator.sessions import Client, Registry, Session
-from regaudit.analytics.simulator.wire import Exchange
 
 Runner = Callable[["World", Random, int], list[Exchange]]
 
 
-@dataclass(slots=True, order=True)
-class Plan:
+class Plan(NamedTuple):
+    """Queued as a tuple so the heap compares ``(start_ns, sequence)`` at C speed."""
+
     start_ns: int
     sequence: int
-    seed: int = field(compare=False)
-    run: Runner = field(compare=False)
+    seed: int
+    run: Runner
 
 
 @dataclass(slots=True)

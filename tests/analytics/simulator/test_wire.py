@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from regaudit.analytics.simulator.exchanges import Exchange, access_combined, access_json
 from regaudit.analytics.simulator.primitives import rfc3339_nano, to_ns
-from regaudit.analytics.simulator.wire import (
-    Event,
-    Exchange,
-    access_combined,
-    access_json,
-    encode_envelope,
-    encode_event,
-)
+from regaudit.analytics.simulator.wire import Event, encode_envelope, encode_event
 
 SAMPLES = Path(__file__).parents[2] / "fixtures" / "samples"
 ACCESS_KEYS = [
