@@ -223,7 +223,7 @@ def _add_team(rng: Random, population: Population, organisation: Organisation, t
     own = [repo.name for repo in organisation.team_repos(team.name, "service")]
     others = [repo.name for repo in organisation.of_kind("service") if repo.team != team.name and not repo.restricted]
     bases = [repo.name for repo in organisation.of_kind("base")]
-    for number in range(rng.randint(14, 22)):
+    for number in range(rng.randint(17, 25)):
         person = _person_name(rng, used)
         interests = (
             *own,

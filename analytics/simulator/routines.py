@@ -38,7 +38,7 @@ def plan_people(world: World, rng: Random, day: int) -> None:
         actor.active_days += 1
         begin, end = rng.uniform(8.5, 10.0), rng.uniform(16.5, 18.5)
         sure = actor.active_days <= 2  # both usual networks show up in the first days
-        for _ in range(max(poisson(rng, 1.1), 1 if sure else 0)):
+        for _ in range(max(poisson(rng, 1.0), 1 if sure else 0)):
             moment = world.clock.at_local(day_start, rng.uniform(begin, end))
             world.schedule(moment, rng, _pull(actor, use_vpn, sure))
         if actor.pusher and (first or rng.random() < 0.3):

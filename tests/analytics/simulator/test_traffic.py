@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -155,3 +158,22 @@ def test_quiet_traffic_has_no_labels_and_the_same_organisation(quiet: Parsed, sm
     assert quiet.traffic.org == small.traffic.org
     normal = {identity.name for identity in quiet.traffic.identities}
     assert normal <= {identity.name for identity in small.traffic.identities}
+
+
+def test_output_does_not_depend_on_the_interpreters_hash_seed() -> None:
+    """Set iteration order changes with PYTHONHASHSEED; nothing the simulator emits may depend on it."""
+    script = (
+        "import hashlib; from regaudit.analytics.simulator import simulate; t = simulate(3, days=2, scale=0.3); "
+        "print(hashlib.sha256(b''.join(n.body for n in t.notifications) + b''.join(t.access_lines)).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout  # fmt: skip
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1
