@@ -16,9 +16,10 @@ precision.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 from regaudit.analytics import credentials, runner
 from regaudit.analytics.findings import Hit
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
-from regaudit.analytics.simulator import Label, Simulation
+from regaudit.analytics.simulator import Label, Notification, Simulation
 from regaudit.ingest import store
 from regaudit.ingest.envelope import split_envelope
 from regaudit.ingest.normalize import Normalizer
@@ -84,29 +85,48 @@ class LoadSummary:
     seconds: float
 
 
+def _days(simulation: Simulation) -> Iterator[tuple[int, list[Notification], list[bytes]]]:
+    """The simulation's chunks (whatever their length) merged into whole days, in order."""
+    day = 0
+    notes: list[Notification] = []
+    lines: list[bytes] = []
+    for chunk in simulation.chunks():
+        if chunk.day != day and (notes or lines):
+            yield day, notes, lines
+            notes, lines = [], []
+        day = chunk.day
+        notes += chunk.notifications
+        lines += chunk.access_lines
+    if notes or lines:
+        yield day, notes, lines
+
+
+def _records(
+    seed: int, counter: Iterator[int], received: datetime, notes: list[Notification], lines: list[bytes]
+) -> list[RawRecord]:
+    records: list[RawRecord] = []
+    for note in notes:
+        origin = f"sim:{seed}/n{next(counter)}"
+        post = split_envelope(
+            note.body, origin=origin, received_at=note.posted_at, registry="default", content_type=None
+        )
+        records += [record for _, record in post.events] + post.dead_letters
+    for line in lines:
+        origin = f"sim:{seed}/a{next(counter)}"
+        records.append(RawRecord("access", line, origin, received, key=origin))
+    return records
+
+
 def load_simulation(path: Path, simulation: Simulation) -> LoadSummary:
-    """Feed every simulated day through the ingest path into the store, then import the inventory."""
+    """Feed the simulation through the ingest path into the store, one batch per day, then import the inventory."""
     started = time.perf_counter()
-    normalizer, sink = Normalizer(), DuckDBSink(path)
+    normalizer, sink, counter = Normalizer(), DuckDBSink(path), itertools.count()
     events = access = 0
     try:
-        for chunk in simulation.chunks():
-            received = simulation.start + timedelta(days=chunk.day + 1)
-            records: list[RawRecord] = []
-            for number, note in enumerate(chunk.notifications):
-                origin = f"sim:{simulation.seed}/{chunk.day}/n{number}"
-                post = split_envelope(
-                    note.body,
-                    origin=origin,
-                    received_at=note.posted_at,
-                    registry="default",
-                    content_type=None,
-                )
-                records += [record for _, record in post.events] + post.dead_letters
-            for number, line in enumerate(chunk.access_lines):
-                origin = f"sim:{simulation.seed}/{chunk.day}/a{number}"
-                records.append(RawRecord("access", line, origin, received, key=origin))
-            result = sink.write(normalizer.normalize(records), "simulator")
+        for day, notes, lines in _days(simulation):
+            received = simulation.start + timedelta(days=day + 1)
+            batch = normalizer.normalize(_records(simulation.seed, counter, received, notes, lines))
+            result = sink.write(batch, "simulator")
             events, access = events + result.events_count, access + result.access_count
     finally:
         normalizer.close()

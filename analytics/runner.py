@@ -2,7 +2,8 @@
 
 Two phases, after the concurrency rule of DESIGN.md section 3: every detection is computed on one read-only
 connection, which is closed before the write connection is opened for the one transaction that upserts the
-findings. The consumer can therefore keep writing while detections compute.
+findings. The consumer can therefore keep writing while detections compute. A store at an older schema
+version is upgraded first by a short write (as any writer would), then read.
 
 Each detection's query gets exactly the named parameters it binds: its own (defaults, overridden by
 ``analytics.thresholds``) and the context (``$now``, ``$since`` and the organisation). One ``key=value``
@@ -29,6 +30,7 @@ from regaudit.analytics.errors import DetectionError, UnknownDetectionError
 from regaudit.analytics.findings import Hit
 from regaudit.analytics.registry import DetectionRegistry, default_registry
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
+from regaudit.errors import StoreSchemaError
 from regaudit.ingest import store
 
 log = logging.getLogger(__name__)
@@ -96,9 +98,7 @@ def evaluate(
     if missing := [c for c in REQUIRED_COLUMNS if c not in columns]:
         raise DetectionError(f"{detection.id}: query returns no column {missing}")
     hits = [_hit(detection, dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
-    log.log(
-        log_level, "detection=%s findings=%d seconds=%.3f", detection.id, len(hits), time.perf_counter() - started
-    )
+    log.log(log_level, "detection=%s findings=%d seconds=%.3f", detection.id, len(hits), time.perf_counter() - started)
     return hits
 
 
@@ -125,6 +125,21 @@ def _utc(value: object) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def _compute(
+    path: Path,
+    lock_timeout: float,
+    detections: Sequence[type[Detection]],
+    parameters: Mapping[str, Parameters],
+    context: AnalysisContext,
+) -> list[Hit]:
+    hits: list[Hit] = []
+    with store.reader(path, lock_timeout) as con:
+        prepare(con)
+        for detection in detections:
+            hits.extend(evaluate(con, detection, parameters[detection.id], context))
+    return hits
+
+
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -149,11 +164,12 @@ def analyze(
     if since is not None:
         context = AnalysisContext(now=context.now, since=since.astimezone(UTC), org=org)
     started = time.perf_counter()
-    hits: list[Hit] = []
-    with store.reader(path, lock_timeout) as con:
-        prepare(con)
-        for detection in selected:
-            hits.extend(evaluate(con, detection, parameters[detection.id], context))
+    try:
+        hits = _compute(path, lock_timeout, selected, parameters, context)
+    except StoreSchemaError:
+        with store.writer(path, lock_timeout):  # an older store is upgraded; a newer one is refused here
+            pass
+        hits = _compute(path, lock_timeout, selected, parameters, context)
     computed = time.perf_counter()
     with store.writer(path, lock_timeout) as con:
         outcome = findings.upsert(con, hits, clock(), analytics.max_evidence_ids)

@@ -175,3 +175,15 @@ def test_set_status_needs_a_reason_to_suppress_and_a_known_finding(db: Path) -> 
             findings.set_status(con, report.hits[0].finding_id, "suppressed", None, "secops", NOW)
         with pytest.raises(KeyError, match="no finding"):
             findings.set_status(con, "0" * 32, "acknowledged", None, "secops", NOW)
+
+
+def test_an_older_store_is_upgraded_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "v1.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(store.MIGRATIONS[1])
+        con.execute("INSERT INTO schema_meta VALUES ('schema_version', '1')")
+        load_rows(con, ROWS)
+    report = analyze(path, Clock(NOW), detections=["pull.anonymous_private"])
+    assert len(report.hits) == 1
+    with store.reader(path) as con:
+        assert store.schema_version(con) == store.SCHEMA_VERSION

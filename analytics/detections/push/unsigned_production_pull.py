@@ -5,16 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
-from regaudit.analytics.fixtures import (
-    DIGEST_A,
-    DIGEST_B,
-    DIGEST_C,
-    INDEX_MEDIA_TYPE,
-    at,
-    event,
-    pull,
-    tag_move,
-)
+from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, DIGEST_C, INDEX_MEDIA_TYPE, at, event, pull, tag_move
 
 NOW = at("2025-05-10T18:00")
 ORG = {"production_identities": ["kube-prod"]}
