@@ -11,7 +11,7 @@ NOW = at("2025-05-10T18:00")
 
 
 class Params(Parameters):
-    window_minutes: int = Field(15, ge=1, description="Length of the fixed windows networks are counted in.")
+    window_minutes: int = Field(15, ge=1, description="Length of the windows networks are counted in.")
     min_networks: int = Field(4, ge=2, description="Distinct networks in one window that fire.")
 
 
@@ -21,9 +21,11 @@ class CredentialManyAddresses(Detection):
     severity = Severity.MEDIUM
     family = "credential"
     description = (
-        "Counts, per identity and fixed window, the distinct networks its accepted requests came from (a "
+        "Counts, per identity and window, the distinct networks its accepted requests came from (a "
         "configured CIDR counts once, other addresses by /24 or /64). A personal or CI credential used from "
-        "several unrelated networks within minutes is shared, or copied by someone else."
+        "several unrelated networks within minutes is shared, or copied by someone else. Windows of "
+        "window_minutes start every half window, so a burst across a boundary is still seen; of windows "
+        "firing back to back only the first is reported."
     )
     false_positives = (
         "Cluster credentials pulled by nodes spread over many subnets that org.internal_networks does not list.",
@@ -33,24 +35,40 @@ class CredentialManyAddresses(Detection):
     references = ("https://github.com/goharbor/harbor/issues/18675",)
     parameters = Params
     sql = """
-        WITH seen AS (
+        WITH events AS (
             SELECT identity, seen_at, evidence_id, network_of(client_addr, $known_networks) AS network,
-                   time_bucket(INTERVAL 1 MINUTE * $window_minutes, seen_at) AS bucket
+                   time_bucket(to_seconds($window_minutes * 30), seen_at) AS half_at
             FROM identity_activity
             WHERE accepted AND client_addr IS NOT NULL
-              AND seen_at >= time_bucket(INTERVAL 1 MINUTE * $window_minutes, $since) AND seen_at < $now
+              AND seen_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 60)
+              AND seen_at < $now
+        ),
+        windows AS (
+            SELECT e.*, e.half_at - to_seconds($window_minutes * 30) * h.back AS window_at
+            FROM events AS e CROSS JOIN range(2) AS h(back)
+        ),
+        fired AS (
+            SELECT identity, window_at, count(DISTINCT network) AS networks_count,
+                   string_agg(DISTINCT network, ', ' ORDER BY network) AS networks_text,
+                   list(evidence_id ORDER BY seen_at) AS evidence_ids
+            FROM windows
+            GROUP BY identity, window_at
+            HAVING count(DISTINCT network) >= $min_networks
         )
         SELECT
-            identity AS subject,
-            bucket AS window_start_at,
-            bucket + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
-            identity || ' used from ' || count(DISTINCT network) || ' networks within ' || $window_minutes
-                || ' minutes: ' || string_agg(DISTINCT network, ', ' ORDER BY network) AS summary,
-            list(evidence_id ORDER BY seen_at) AS evidence_ids,
-            count(DISTINCT network) AS networks_count
-        FROM seen
-        GROUP BY identity, bucket
-        HAVING count(DISTINCT network) >= $min_networks
+            f.identity AS subject,
+            f.window_at AS window_start_at,
+            f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
+            f.identity || ' used from ' || f.networks_count || ' networks within ' || $window_minutes
+                || ' minutes: ' || f.networks_text AS summary,
+            f.evidence_ids,
+            f.networks_count
+        FROM fired AS f
+        WHERE f.window_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 30)
+          AND NOT EXISTS (
+              SELECT 1 FROM fired AS p
+              WHERE p.identity = f.identity AND p.window_at = f.window_at - to_seconds($window_minutes * 30)
+          )
     """
     cases = (
         Case(

@@ -11,7 +11,7 @@ NOW = at("2025-05-10T18:00")
 
 
 class Params(Parameters):
-    window_minutes: int = Field(10, ge=1, description="Length of the fixed windows failures are counted in.")
+    window_minutes: int = Field(10, ge=1, description="Length of the windows failures are counted in.")
     min_failures: int = Field(10, ge=2, description="Failed logins from one address in one window that fire.")
 
 
@@ -22,29 +22,54 @@ class BruteForceByClient(Detection):
     family = "proxy"
     description = (
         "Counts 401 answers on the login endpoints (GET /v2/ and the token endpoint) that carried a claimed "
-        "Basic user, per client address and fixed window. The 401 challenge without credentials that starts "
-        "every docker login or pull is not counted; repeated wrong passwords are."
+        "Basic user, per client address and window. The 401 challenge without credentials that starts every "
+        "docker login or pull is not counted; repeated wrong passwords are. Windows of window_minutes start "
+        "every half window, so a burst across a boundary is still seen; of windows firing back to back only "
+        "the first is reported."
     )
     false_positives = ("A CI job retrying with a rotated or mistyped password.",)
     attack = ("T1110.001",)
     references = ("https://jfrog.com/help/r/jfrog-platform-administration-documentation/log-analytics",)
     parameters = Params
     sql = """
+        WITH events AS (
+            SELECT client_addr, remote_user, request_at, line_key,
+                   time_bucket(to_seconds($window_minutes * 30), request_at) AS half_at
+            FROM access_log
+            WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
+              AND request_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 60)
+              AND request_at < $now
+        ),
+        windows AS (
+            SELECT e.*, e.half_at - to_seconds($window_minutes * 30) * h.back AS window_at
+            FROM events AS e CROSS JOIN range(2) AS h(back)
+        ),
+        fired AS (
+            SELECT client_addr, window_at, count(*) AS failures_count, count(DISTINCT remote_user) AS users_count,
+                   string_agg(DISTINCT remote_user, ', ' ORDER BY remote_user) AS users_text,
+                   list(DISTINCT remote_user ORDER BY remote_user)[1:20] AS users,
+                   list('access_log:' || line_key ORDER BY request_at) AS evidence_ids
+            FROM windows
+            GROUP BY client_addr, window_at
+            HAVING count(*) >= $min_failures
+        )
         SELECT
-            client_addr AS subject,
-            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) AS window_start_at,
-            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) + INTERVAL 1 MINUTE * $window_minutes
-                AS window_end_at,
-            client_addr || ' failed ' || count(*) || ' logins in ' || $window_minutes || ' minutes as '
-                || string_agg(DISTINCT remote_user, ', ' ORDER BY remote_user) AS summary,
-            list('access_log:' || line_key ORDER BY request_at) AS evidence_ids,
-            count(*) AS failures_count,
-            count(DISTINCT remote_user) AS users_count
-        FROM access_log
-        WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
-          AND request_at >= time_bucket(INTERVAL 1 MINUTE * $window_minutes, $since) AND request_at < $now
-        GROUP BY client_addr, time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at)
-        HAVING count(*) >= $min_failures
+            f.client_addr AS subject,
+            f.window_at AS window_start_at,
+            f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
+            f.client_addr || ' failed ' || f.failures_count || ' logins in ' || $window_minutes || ' minutes as '
+                || f.users_text AS summary,
+            f.evidence_ids,
+            f.failures_count,
+            f.users_count,
+            f.users
+        FROM fired AS f
+        WHERE f.window_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 30)
+          AND NOT EXISTS (
+              SELECT 1 FROM fired AS p
+              WHERE p.client_addr IS NOT DISTINCT FROM f.client_addr
+                AND p.window_at = f.window_at - to_seconds($window_minutes * 30)
+          )
     """
     cases = (
         Case(
@@ -53,6 +78,12 @@ class BruteForceByClient(Detection):
             expect=1,
             now=NOW,
             subjects=("203.0.113.9",),
+        ),
+        Case(
+            "fires once on ten failures straddling a window boundary",
+            rows=burst(access, "2025-05-10T03:08:30", 10, client_addr="203.0.113.9", status=401, remote_user="bob"),
+            expect=1,
+            now=NOW,
         ),
         Case(
             "quiet for the credential-less 401 challenge before every pull",

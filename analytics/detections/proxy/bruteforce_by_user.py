@@ -11,7 +11,7 @@ NOW = at("2025-05-10T18:00")
 
 
 class Params(Parameters):
-    window_minutes: int = Field(60, ge=1, description="Length of the fixed windows failures are counted in.")
+    window_minutes: int = Field(60, ge=1, description="Length of the windows failures are counted in.")
     min_failures: int = Field(15, ge=2, description="Failed logins for one user in one window that fire.")
 
 
@@ -22,30 +22,52 @@ class BruteForceByUser(Detection):
     family = "proxy"
     description = (
         "Counts 401 answers on the login endpoints (GET /v2/ and the token endpoint) per claimed Basic user "
-        "and fixed window, whatever the address. Catches guessing spread over many source addresses, which "
-        "the per-address count misses, and credentials that stopped working but are still being tried."
+        "and window, whatever the address. Catches guessing spread over many source addresses, which the "
+        "per-address count misses, and credentials that stopped working but are still being tried. Windows "
+        "of window_minutes start every half window, so a burst across a boundary is still seen; of windows "
+        "firing back to back only the first is reported."
     )
     false_positives = ("Fleets of nodes or jobs all retrying with a rotated password.",)
     attack = ("T1110.001",)
     references = ("https://github.com/goharbor/harbor/issues/16423",)
     parameters = Params
     sql = """
+        WITH events AS (
+            SELECT client_addr, remote_user, request_at, line_key,
+                   time_bucket(to_seconds($window_minutes * 30), request_at) AS half_at
+            FROM access_log
+            WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
+              AND request_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 60)
+              AND request_at < $now
+        ),
+        windows AS (
+            SELECT e.*, e.half_at - to_seconds($window_minutes * 30) * h.back AS window_at
+            FROM events AS e CROSS JOIN range(2) AS h(back)
+        ),
+        fired AS (
+            SELECT remote_user, window_at, count(*) AS failures_count, count(DISTINCT client_addr) AS addresses_count,
+                   list(DISTINCT client_addr ORDER BY client_addr)[1:20] AS client_addrs,
+                   list('access_log:' || line_key ORDER BY request_at) AS evidence_ids
+            FROM windows
+            GROUP BY remote_user, window_at
+            HAVING count(*) >= $min_failures
+        )
         SELECT
-            remote_user AS subject,
-            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) AS window_start_at,
-            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) + INTERVAL 1 MINUTE * $window_minutes
-                AS window_end_at,
-            count(*) || ' failed logins as ' || remote_user || ' in ' || $window_minutes || ' minutes from '
-                || count(DISTINCT client_addr) || ' address(es)' AS summary,
-            list('access_log:' || line_key ORDER BY request_at) AS evidence_ids,
-            count(*) AS failures_count,
-            count(DISTINCT client_addr) AS addresses_count,
-            list(DISTINCT client_addr ORDER BY client_addr)[1:20] AS client_addrs
-        FROM access_log
-        WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
-          AND request_at >= time_bucket(INTERVAL 1 MINUTE * $window_minutes, $since) AND request_at < $now
-        GROUP BY remote_user, time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at)
-        HAVING count(*) >= $min_failures
+            f.remote_user AS subject,
+            f.window_at AS window_start_at,
+            f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
+            f.failures_count || ' failed logins as ' || f.remote_user || ' in ' || $window_minutes || ' minutes from '
+                || f.addresses_count || ' address(es)' AS summary,
+            f.evidence_ids,
+            f.failures_count,
+            f.addresses_count,
+            f.client_addrs
+        FROM fired AS f
+        WHERE f.window_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 30)
+          AND NOT EXISTS (
+              SELECT 1 FROM fired AS p
+              WHERE p.remote_user = f.remote_user AND p.window_at = f.window_at - to_seconds($window_minutes * 30)
+          )
     """
     cases = (
         Case(

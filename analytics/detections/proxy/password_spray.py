@@ -11,7 +11,7 @@ NOW = at("2025-05-10T18:00")
 
 
 class Params(Parameters):
-    window_minutes: int = Field(60, ge=1, description="Length of the fixed windows user names are counted in.")
+    window_minutes: int = Field(60, ge=1, description="Length of the windows user names are counted in.")
     min_users: int = Field(5, ge=2, description="Distinct failing user names from one address that fire.")
 
 
@@ -22,30 +22,52 @@ class PasswordSpray(Detection):
     family = "proxy"
     description = (
         "Counts the distinct claimed Basic users whose logins (GET /v2/ or the token endpoint) failed with "
-        "401 from one client address in a fixed window. A few common passwords tried against many accounts "
-        "stays under per-account lockouts and brute-force thresholds; the breadth of user names gives it "
-        "away."
+        "401 from one client address in a window. A few common passwords tried against many accounts stays "
+        "under per-account lockouts and brute-force thresholds; the breadth of user names gives it away. "
+        "Windows of window_minutes start every half window, so a burst across a boundary is still seen; of "
+        "windows firing back to back only the first is reported."
     )
     false_positives = ("A shared jump host or NAT where several people mistype their password in one hour.",)
     attack = ("T1110.003",)
     references = ("https://attack.mitre.org/techniques/T1110/003/",)
     parameters = Params
     sql = """
+        WITH events AS (
+            SELECT client_addr, remote_user, request_at, line_key,
+                   time_bucket(to_seconds($window_minutes * 30), request_at) AS half_at
+            FROM access_log
+            WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
+              AND request_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 60)
+              AND request_at < $now
+        ),
+        windows AS (
+            SELECT e.*, e.half_at - to_seconds($window_minutes * 30) * h.back AS window_at
+            FROM events AS e CROSS JOIN range(2) AS h(back)
+        ),
+        fired AS (
+            SELECT client_addr, window_at, count(*) AS attempts_count, count(DISTINCT remote_user) AS users_count,
+                   list(DISTINCT remote_user ORDER BY remote_user)[1:50] AS users,
+                   list('access_log:' || line_key ORDER BY request_at) AS evidence_ids
+            FROM windows
+            GROUP BY client_addr, window_at
+            HAVING count(DISTINCT remote_user) >= $min_users
+        )
         SELECT
-            client_addr AS subject,
-            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) AS window_start_at,
-            time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at) + INTERVAL 1 MINUTE * $window_minutes
-                AS window_end_at,
-            client_addr || ' failed logins for ' || count(DISTINCT remote_user) || ' user names ('
-                || count(*) || ' attempts) in ' || $window_minutes || ' minutes' AS summary,
-            list('access_log:' || line_key ORDER BY request_at) AS evidence_ids,
-            count(DISTINCT remote_user) AS users_count,
-            list(DISTINCT remote_user ORDER BY remote_user) AS users
-        FROM access_log
-        WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
-          AND request_at >= time_bucket(INTERVAL 1 MINUTE * $window_minutes, $since) AND request_at < $now
-        GROUP BY client_addr, time_bucket(INTERVAL 1 MINUTE * $window_minutes, request_at)
-        HAVING count(DISTINCT remote_user) >= $min_users
+            f.client_addr AS subject,
+            f.window_at AS window_start_at,
+            f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
+            f.client_addr || ' failed logins for ' || f.users_count || ' user names (' || f.attempts_count
+                || ' attempts) in ' || $window_minutes || ' minutes' AS summary,
+            f.evidence_ids,
+            f.users_count,
+            f.users
+        FROM fired AS f
+        WHERE f.window_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 30)
+          AND NOT EXISTS (
+              SELECT 1 FROM fired AS p
+              WHERE p.client_addr IS NOT DISTINCT FROM f.client_addr
+                AND p.window_at = f.window_at - to_seconds($window_minutes * 30)
+          )
     """
     cases = (
         Case(
