@@ -37,15 +37,11 @@ class DashboardSettings(BaseModel):
     secrets_file: Path | None = Field(
         None, description="Streamlit secrets TOML holding the `[auth]` table of the OIDC provider."
     )
-    oidc_default_role: Role = Field(
-        "viewer", description="Role of an OIDC user whom users_file does not list."
-    )
+    oidc_default_role: Role = Field("viewer", description="Role of an OIDC user whom users_file does not list.")
     cache_ttl_seconds: float = Field(
         30.0, gt=0, description="How long a query result is reused before the store is read again."
     )
-    max_export_rows: int = Field(
-        1_000_000, gt=0, description="Most activity rows the reports page exports in one CSV."
-    )
+    max_export_rows: int = Field(1_000_000, gt=0, description="Most activity rows the reports page exports in one CSV.")
     demo: bool = Field(
         False, description="Demo mode: no login, everyone is an analyst, and it binds to 127.0.0.1 only."
     )

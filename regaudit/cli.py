@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "credentials import": ("regaudit.analytics.credentials_command", "Import the credential inventory."),
     "dashboard": ("regaudit.dashboard.command", "Serve the Streamlit dashboard, or add a dashboard user."),
+    "dashboard": ("regaudit.dashboard.command", "Serve the Streamlit dashboard, or add a dashboard user."),
 }
 
 EXIT_USAGE = 2

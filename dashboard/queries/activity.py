@@ -1,0 +1,104 @@
+"""Who pushed or pulled what: the activity explorer's page of rows, its count, and the reports page's export.
+
+Filters (all optional but the time range): repository as a glob (``team/*``; DuckDB ``GLOB``, so ``%`` and
+quotes are plain characters), identity (exact; ``(anonymous)`` for rows without one), actions, client address
+(exact, or a prefix when it ends in ``.`` or ``:``), and a tag (exact) or digest (exact or a prefix). HEAD
+checks are left out unless asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from regaudit.dashboard.queries.common import IDENTITY, TimeRange, clean, frame, identity_condition
+
+ACTIONS = ("pull", "push", "delete", "mount", "login")
+
+#: columns of the explorer, the CSV download and the export, in order
+COLUMNS = f"""
+    occurred_at, action, {IDENTITY} AS identity, repository, tag, digest, client_addr, user_agent,
+    blob_bytes, proxy_status, is_check, audit_gap, source, registry, activity_id
+"""
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    """What the explorer and the reports page filter on; every value is bound, never spliced."""
+
+    time: TimeRange
+    repository: str | None = None
+    identity: str | None = None
+    actions: tuple[str, ...] = field(default=())
+    address: str | None = None
+    reference: str | None = None
+    include_checks: bool = False
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """The WHERE clause (constant fragments only) and its bindings."""
+        conditions = ["occurred_at >= $start", "occurred_at < $end"]
+        params: dict[str, Any] = self.time.bindings()
+        if repository := clean(self.repository):
+            conditions.append("repository GLOB $repository")
+            params["repository"] = repository
+        if identity := clean(self.identity):
+            condition, bound = identity_condition(identity)
+            conditions.append(condition)
+            params.update(bound)
+        if self.actions:
+            conditions.append("list_contains($actions, action)")
+            params["actions"] = list(self.actions)
+        if address := clean(self.address):
+            if address.endswith((".", ":")):
+                conditions.append("starts_with(client_addr, $address)")
+            else:
+                conditions.append("client_addr = $address")
+            params["address"] = address
+        if reference := clean(self.reference):
+            if reference.startswith("sha256:"):
+                conditions.append("starts_with(digest, $reference)")
+            else:
+                conditions.append("(tag = $reference OR digest = $reference)")
+            params["reference"] = reference
+        if not self.include_checks:
+            conditions.append("NOT is_check")
+        return " AND ".join(conditions), params
+
+
+def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit: int, offset: int = 0) -> pd.DataFrame:
+    """One page of matching rows, newest first. The page's keys are found first on two narrow columns, then
+    its rows fetched by key (the join's bounds prune the scan), so a deep page costs little more than the first."""
+    where, params = filters.where()
+    sql = f"""
+        WITH page AS (
+            SELECT activity_id, occurred_at FROM image_activity WHERE {where}
+            ORDER BY occurred_at DESC, activity_id LIMIT $limit OFFSET $offset
+        )
+        SELECT {COLUMNS} FROM image_activity JOIN page USING (activity_id, occurred_at)
+        ORDER BY occurred_at DESC, activity_id
+    """  # noqa: S608 - constant fragments; every value is a bound parameter
+    return frame(con, sql, {**params, "limit": limit, "offset": offset})
+
+
+def activity_count(con: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> pd.DataFrame:
+    """How many rows match, and how many distinct identities and repositories they involve."""
+    where, params = filters.where()
+    sql = f"""
+        SELECT count(*) AS rows_count, count(DISTINCT actor) AS identities_count,
+               count(DISTINCT repository) AS repositories_count
+        FROM image_activity WHERE {where}
+    """  # noqa: S608 - constant fragments; every value is a bound parameter
+    return frame(con, sql, params)
+
+
+def activity_export(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, max_rows: int) -> pd.DataFrame:
+    """Every matching row in time order, at most ``max_rows + 1`` (one more tells the caller it was cut)."""
+    where, params = filters.where()
+    sql = f"""
+        SELECT {COLUMNS} FROM image_activity WHERE {where}
+        ORDER BY occurred_at, activity_id LIMIT $limit
+    """  # noqa: S608 - constant fragments; every value is a bound parameter
+    return frame(con, sql, {**params, "limit": max_rows + 1})

@@ -1,0 +1,135 @@
+"""Findings: the filtered list, one finding with its evidence, and the findings that name an identity or a
+repository. Evidence ids are ``<table>:<key>`` (``image_activity:<activity_id>``, ``access_log:<line_key>``,
+``tag_history:<event_id>``, ``credentials:<name>``); ``split_evidence`` sorts them by table and each
+``evidence_*`` query fetches one table's rows. Status changes go through ``regaudit.analytics.findings``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import duckdb
+import pandas as pd
+
+from regaudit.dashboard.queries.common import IDENTITY, SEVERITY_RANK, frame
+
+EVIDENCE_TABLES = ("image_activity", "access_log", "tag_history", "credentials")
+
+_LIST_COLUMNS = """
+    finding_id, severity, detection_id, subject, summary, status, first_seen_at, last_seen_at,
+    window_start_at, window_end_at, status_reason, status_by, status_at
+"""
+
+
+def finding_choices(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The detections, severities and statuses present, with how many findings each pair has."""
+    return frame(
+        con,
+        "SELECT detection_id, severity, status, count(*) AS findings_count FROM findings"
+        " GROUP BY ALL ORDER BY detection_id, severity, status",
+    )
+
+
+def findings_list(
+    con: duckdb.DuckDBPyConnection,
+    detections: Sequence[str] = (),
+    severities: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    limit: int = 1000,
+) -> pd.DataFrame:
+    """Findings matching the filters (an empty filter matches all), most severe and most recent first."""
+    sql = f"""
+        SELECT {_LIST_COLUMNS} FROM findings
+        WHERE (len($detections) = 0 OR list_contains($detections, detection_id))
+          AND (len($severities) = 0 OR list_contains($severities, severity))
+          AND (len($statuses) = 0 OR list_contains($statuses, status))
+        ORDER BY {SEVERITY_RANK}, last_seen_at DESC, finding_id LIMIT $limit
+    """  # noqa: S608 - constant fragments
+    params = {
+        "detections": list(detections),
+        "severities": list(severities),
+        "statuses": list(statuses),
+        "limit": limit,
+    }
+    return frame(con, sql, params)
+
+
+def findings_about(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
+    """Findings whose subject names ``name``: an identity, an address, a repository or ``repository:tag``."""
+    sql = f"""
+        SELECT {_LIST_COLUMNS} FROM (
+            SELECT *, string_split_regex(subject, '[ @]') AS words FROM findings
+        )
+        WHERE list_contains(words, $name)
+           OR list_contains(list_transform(words, lambda word: split_part(word, ':', 1)), $name)
+        ORDER BY {SEVERITY_RANK}, last_seen_at DESC LIMIT 500
+    """  # noqa: S608 - constant fragments
+    return frame(con, sql, {"name": name})
+
+
+def finding_detail(con: duckdb.DuckDBPyConnection, finding_id: str) -> pd.DataFrame:
+    """One finding with its evidence JSON."""
+    sql = f"SELECT {_LIST_COLUMNS}, evidence FROM findings WHERE finding_id = $finding_id"  # noqa: S608
+    return frame(con, sql, {"finding_id": finding_id})
+
+
+def split_evidence(evidence: str | dict[str, object]) -> dict[str, list[str]]:
+    """Evidence ids by table, in the order the detection listed them; unknown prefixes are kept as is."""
+    document = json.loads(evidence) if isinstance(evidence, str) else evidence
+    ids = document.get("ids", [])
+    by_table: dict[str, list[str]] = {}
+    for reference in ids if isinstance(ids, list) else []:
+        table, _, key = str(reference).partition(":")
+        by_table.setdefault(table if key else "other", []).append(key or table)
+    return by_table
+
+
+def evidence_activity(con: duckdb.DuckDBPyConnection, activity_ids: Sequence[str]) -> pd.DataFrame:
+    """The ``image_activity`` rows a finding cites."""
+    sql = f"""
+        SELECT occurred_at, action, {IDENTITY} AS identity, repository, tag, digest, client_addr,
+               coalesce(user_agent, proxy_user_agent) AS user_agent, proxy_status, blob_bytes, audit_gap,
+               activity_id
+        FROM image_activity WHERE list_contains($ids, activity_id) ORDER BY occurred_at
+    """  # noqa: S608 - constant fragments
+    return frame(con, sql, {"ids": list(activity_ids)})
+
+
+def evidence_access(con: duckdb.DuckDBPyConnection, line_keys: Sequence[str]) -> pd.DataFrame:
+    """The ``access_log`` lines a finding cites."""
+    return frame(
+        con,
+        """
+        SELECT request_at, client_addr, remote_user, http_method, uri, status, user_agent, log_host, line_key
+        FROM access_log WHERE list_contains($ids, line_key) ORDER BY request_at
+        """,
+        {"ids": list(line_keys)},
+    )
+
+
+def evidence_tags(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> pd.DataFrame:
+    """The ``tag_history`` intervals a finding cites."""
+    return frame(
+        con,
+        """
+        SELECT repository, tag, digest, valid_from_at, valid_to_at, is_overwrite, previous_digest,
+               coalesce(moved_by, '(anonymous)') AS moved_by, client_addr, event_id
+        FROM tag_history WHERE list_contains($ids, event_id) ORDER BY valid_from_at
+        """,
+        {"ids": list(event_ids)},
+    )
+
+
+def evidence_credentials(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> pd.DataFrame:
+    """The newest inventory record of each credential a finding cites."""
+    return frame(
+        con,
+        """
+        SELECT name, kind, owner, created_at, rotated_at, expires_at, imported_at, import_source
+        FROM credentials WHERE list_contains($ids, name)
+        QUALIFY row_number() OVER (PARTITION BY name ORDER BY imported_at DESC) = 1
+        ORDER BY name
+        """,
+        {"ids": list(names)},
+    )

@@ -1,0 +1,141 @@
+"""The overview: activity over time and in total, the busiest repositories and identities, open findings by
+severity, and the health of the ingest (last batch and delay per source, newest event per feed, dead letters).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import pandas as pd
+
+from regaudit.dashboard.queries.common import (
+    BUCKET,
+    BUCKET_START,
+    DELETE,
+    IDENTITY,
+    KIND,
+    PULL,
+    PUSH,
+    REFUSED,
+    SEVERITY_RANK,
+    TimeRange,
+    bucket_bindings,
+    frame,
+)
+
+
+def activity_over_time(con: duckdb.DuckDBPyConnection, time: TimeRange, bucket: timedelta) -> pd.DataFrame:
+    """Per time bucket, and in total (the row whose ``bucket_at`` is null): pushes, pulls, deletes, refusals,
+    distinct identities, bytes pulled and pushed. One scan: rows are first grouped by bucket, identity and
+    kind, so counting distinct identities costs little."""
+    sql = f"""
+        WITH grouped AS (
+            SELECT {BUCKET} AS bucket, actor, {KIND} AS kind, count(*) AS n, sum(blob_bytes) AS bytes
+            FROM image_activity WHERE occurred_at >= $start AND occurred_at < $end
+            GROUP BY ALL
+        )
+        SELECT CASE WHEN grouping(bucket) = 0 THEN {BUCKET_START} END AS bucket_at,
+               coalesce(sum(n) FILTER (WHERE kind = {PUSH}), 0) AS pushes_count,
+               coalesce(sum(n) FILTER (WHERE kind = {PULL}), 0) AS pulls_count,
+               coalesce(sum(n) FILTER (WHERE kind = {DELETE}), 0) AS deletes_count,
+               coalesce(sum(n) FILTER (WHERE kind = {REFUSED}), 0) AS refused_count,
+               count(DISTINCT actor) AS identities_count,
+               coalesce(sum(bytes) FILTER (WHERE kind = {PULL}), 0) AS pulled_bytes,
+               coalesce(sum(bytes) FILTER (WHERE kind = {PUSH}), 0) AS pushed_bytes
+        FROM grouped GROUP BY GROUPING SETS ((bucket), ()) ORDER BY grouping(bucket), bucket
+    """  # noqa: S608 - constant fragments
+    return frame(con, sql, {**time.bindings(), **bucket_bindings(bucket)})
+
+
+def top_repositories(con: duckdb.DuckDBPyConnection, time: TimeRange, limit: int = 10) -> pd.DataFrame:
+    """The most pulled repositories of the range with their pushes; ``repositories_count`` is how many
+    repositories were active in the range."""
+    sql = f"""
+        SELECT repository, count(*) FILTER (WHERE kind = {PULL}) AS pulls_count,
+               count(*) FILTER (WHERE kind = {PUSH}) AS pushes_count,
+               count(*) OVER () AS repositories_count
+        FROM (SELECT repository, {KIND} AS kind FROM image_activity
+              WHERE occurred_at >= $start AND occurred_at < $end AND repository <> '')
+        GROUP BY repository ORDER BY pulls_count DESC, pushes_count DESC, repository LIMIT $limit
+    """  # noqa: S608 - constant fragments
+    return frame(con, sql, {**time.bindings(), "limit": limit})
+
+
+def top_identities(con: duckdb.DuckDBPyConnection, time: TimeRange, limit: int = 10) -> pd.DataFrame:
+    """The most active identities of the range, with their pulls, pushes and refusals."""
+    sql = f"""
+        SELECT identity, count(*) AS actions_count, count(*) FILTER (WHERE kind = {PULL}) AS pulls_count,
+               count(*) FILTER (WHERE kind = {PUSH}) AS pushes_count,
+               count(*) FILTER (WHERE kind = {REFUSED}) AS refused_count
+        FROM (SELECT {IDENTITY} AS identity, {KIND} AS kind FROM image_activity
+              WHERE occurred_at >= $start AND occurred_at < $end)
+        GROUP BY identity ORDER BY actions_count DESC, identity LIMIT $limit
+    """  # noqa: S608 - constant fragments
+    return frame(con, sql, {**time.bindings(), "limit": limit})
+
+
+def open_findings_by_severity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Open findings per severity, most severe first."""
+    sql = f"""
+        SELECT severity, count(*) AS findings_count FROM findings WHERE status = 'open'
+        GROUP BY severity ORDER BY min({SEVERITY_RANK})
+    """  # noqa: S608 - constant fragments
+    return frame(con, sql)
+
+
+def ingest_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per ingest source: its last batch, when it committed, how long its oldest record waited, and totals."""
+    return frame(
+        con,
+        """
+        WITH last AS (
+            SELECT source, max(batch_id) AS batch_id, count(*) AS batches_count,
+                   sum(events_count) AS events_count, sum(access_count) AS access_count,
+                   sum(dead_letters_count) AS dead_letters_count
+            FROM ingest_batches GROUP BY source
+        ),
+        received AS (
+            SELECT batch_id, min(received_at) AS oldest_received_at FROM registry_events
+            WHERE batch_id IN (SELECT batch_id FROM last) GROUP BY batch_id
+            UNION ALL
+            SELECT batch_id, min(received_at) FROM access_log
+            WHERE batch_id IN (SELECT batch_id FROM last) GROUP BY batch_id
+        ),
+        waited AS (SELECT batch_id, min(oldest_received_at) AS oldest_received_at FROM received GROUP BY batch_id)
+        SELECT l.source, b.committed_at AS last_batch_at,
+               epoch(b.committed_at) - epoch(w.oldest_received_at) AS last_batch_wait_seconds,
+               l.batches_count, l.events_count, l.access_count, l.dead_letters_count
+        FROM last AS l
+        JOIN ingest_batches AS b ON b.batch_id = l.batch_id
+        LEFT JOIN waited AS w ON w.batch_id = l.batch_id
+        ORDER BY last_batch_at DESC
+        """,
+    )
+
+
+def feed_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The newest notification per registry and the newest access line per log host."""
+    return frame(
+        con,
+        """
+        SELECT 'notifications' AS feed, registry AS name, max(event_at) AS last_event_at,
+               max(received_at) AS last_received_at, count(*) AS rows_count
+        FROM registry_events GROUP BY registry
+        UNION ALL
+        SELECT 'access log', coalesce(log_host, '(unknown host)'), max(request_at), max(received_at), count(*)
+        FROM access_log GROUP BY ALL
+        ORDER BY feed DESC, name
+        """,
+    )
+
+
+def dead_letter_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Dead letters per source and reason, the newest first."""
+    return frame(
+        con,
+        """
+        SELECT source, reason, count(*) AS dead_letters_count, max(received_at) AS last_received_at
+        FROM dead_letters GROUP BY source, reason ORDER BY last_received_at DESC LIMIT 50
+        """,
+    )

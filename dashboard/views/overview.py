@@ -1,0 +1,110 @@
+"""Overview: pushes, pulls, deletes, identities and bytes over time; open findings by severity; ingest health."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from regaudit.dashboard import charts, data, links, widgets
+from regaudit.dashboard.queries import overview as q
+from regaudit.dashboard.queries.common import TimeRange
+from regaudit.dashboard.runtime import Runtime
+
+
+def render() -> None:
+    runtime, _ = widgets.context()
+    st.title("Overview")
+    with st.columns([1, 2])[0]:
+        time = widgets.time_range(runtime, "overview", default="7d")
+    over_time = data.run(runtime, q.activity_over_time, time, time.bucket())
+    repositories = data.run(runtime, q.top_repositories, time)
+    _activity(time, over_time, repositories)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Busiest repositories")
+        links.table(repositories.drop(columns=["repositories_count"]), "top_repositories", {"repository": "repository"})
+    with right:
+        st.subheader("Most active identities")
+        links.table(data.run(runtime, q.top_identities, time), "top_identities", {"identity": "identity"})
+    _findings(runtime)
+    _ingest_health(runtime)
+
+
+def _activity(time: TimeRange, over_time: pd.DataFrame, repositories: pd.DataFrame) -> None:
+    totals = over_time[over_time["bucket_at"].isna()].iloc[0]
+    series = over_time[over_time["bucket_at"].notna()]
+    figures = [
+        ("Pulls", totals["pulls_count"]),
+        ("Pushes", totals["pushes_count"]),
+        ("Deletes", totals["deletes_count"]),
+        ("Refused", totals["refused_count"]),
+        ("Identities", totals["identities_count"]),
+        ("Repositories", repositories["repositories_count"].iloc[0] if len(repositories) else 0),
+    ]
+    columns = st.columns(len(figures) + 1)
+    for column, (label, value) in zip(columns, figures, strict=False):
+        column.metric(label, f"{int(value):,}")
+    columns[-1].metric(
+        "Bytes pulled",
+        widgets.metric_bytes(float(totals["pulled_bytes"])),
+        help=f"{int(totals['pulled_bytes']):,} bytes; pushed {int(totals['pushed_bytes']):,}",
+    )
+    if series.empty:
+        st.info("No activity in this range.")
+        return
+    width = {3600: "hour", 86400: "day"}.get(int(time.bucket().total_seconds()), "week")
+    st.caption(f"Per {width}, UTC. Pulls are real downloads (HEAD checks and repeats not counted).")
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(charts.counts_chart(series, {"pulls_count": "pulls"}, time.bucket()), width="stretch")
+        st.altair_chart(charts.line_chart(series, {"identities_count": "identities"}, "identities"), width="stretch")
+    with right:
+        pushes = {"pushes_count": "pushes", "deletes_count": "deletes", "refused_count": "refused"}
+        st.altair_chart(charts.counts_chart(series, pushes, time.bucket()), width="stretch")
+        byte_lines = {"pulled_bytes": "pulled", "pushed_bytes": "pushed"}
+        st.altair_chart(charts.line_chart(series, byte_lines, "bytes"), width="stretch")
+
+
+def _findings(runtime: Runtime) -> None:
+    st.subheader("Open findings")
+    by_severity = data.run(runtime, q.open_findings_by_severity)
+    if by_severity.empty:
+        st.success("No open findings.")
+        return
+    counts = dict(zip(by_severity["severity"], by_severity["findings_count"], strict=True))
+    columns = st.columns(5)
+    for column, severity in zip(columns, ("critical", "high", "medium", "low"), strict=False):
+        column.metric(f"Open {severity}", f"{int(counts.get(severity, 0)):,}")
+    with columns[-1]:
+        st.page_link(
+            links.PAGES["findings"],
+            label="Review findings",
+            icon=":material/arrow_forward:",
+            query_params={"status": "open"},
+        )
+    st.altair_chart(charts.severity_chart(by_severity, height=140), width="stretch")
+
+
+def _ingest_health(runtime: Runtime) -> None:
+    st.subheader("Ingest health")
+    sources = data.run(runtime, q.ingest_sources)
+    if sources.empty:
+        st.warning("Nothing has been ingested yet.")
+    else:
+        st.caption("Last batch per ingest source; its wait is the commit time minus the oldest receipt in it.")
+        sources["last_batch_wait"] = [widgets.duration(s) for s in sources.pop("last_batch_wait_seconds")]
+        links.table(sources, "ingest_sources")
+    left, right = st.columns(2)
+    with left:
+        st.caption("Newest record per feed")
+        links.table(data.run(runtime, q.feed_freshness), "feed_freshness")
+    with right:
+        dead = data.run(runtime, q.dead_letter_summary)
+        total = int(pd.to_numeric(dead["dead_letters_count"]).sum()) if not dead.empty else 0
+        st.metric("Dead letters", f"{total:,}", help="Input that could not be parsed, kept raw with the reason.")
+        if not dead.empty:
+            links.table(dead, "dead_letters")
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,150 @@
+"""Every page through Streamlit's AppTest on the seeded store (tests/dashboard/seed.py), asserting what it shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from regaudit.dashboard.links import url
+from tests.dashboard.conftest import AppFactory, no_errors, shown
+
+INJECTIONS = ("' OR 1=1 --", "%", "*", '"', "'", "alice' --", "x\\' OR '1'='1", "%' OR '%'='")
+
+
+def test_overview_shows_the_seeded_activity_findings_and_ingest_health(make_app: AppFactory, seeded: Path) -> None:
+    app = make_app(seeded)
+    no_errors(app)
+    assert app.title[0].value == "Overview"
+    metrics = shown(app)
+    assert {k: metrics[k] for k in ("Pulls", "Pushes", "Deletes", "Refused", "Identities", "Repositories")} == {
+        "Pulls": "2",
+        "Pushes": "5",
+        "Deletes": "2",
+        "Refused": "2",
+        "Identities": "2",
+        "Repositories": "2",
+    }
+    assert metrics["Bytes pulled"] == "731 B"  # 558 + 173: the blobs folded into the two counted pulls
+    assert (metrics["Open high"], metrics["Open medium"], metrics["Open low"]) == ("4", "3", "3")
+    assert metrics["Dead letters"] == "1"
+    top_repositories = app.dataframe[0].value
+    assert top_repositories["pulls_count"].tolist()[0] == 2
+    assert top_repositories["repository"].tolist()[0] == url("repository", "team/app")
+    sources = app.dataframe[2].value
+    assert sources[["source", "events_count", "access_count", "dead_letters_count"]].values.tolist() == [
+        ["test", 27, 30, 1]
+    ]
+
+
+def test_activity_explorer_lists_and_counts_what_the_filters_match(make_app: AppFactory, seeded: Path) -> None:
+    app = make_app(seeded, page="activity")
+    no_errors(app)
+    assert shown(app)["Matching actions"] == "14"  # every image-level action; no HEAD checks in the captures
+    rows = app.dataframe[0].value
+    assert len(rows) == 14
+    filtered = make_app(seeded, page="activity", identity="alice", action="pull")
+    no_errors(filtered)
+    assert shown(filtered)["Matching actions"] == "5"  # 3 registry pulls + the 401 and the 404
+    assert set(filtered.dataframe[0].value["identity"]) == {url("identity", "alice")}
+    by_digest = make_app(seeded, page="activity", reference="sha256:a2b1")
+    assert shown(by_digest)["Matching actions"] == "2"  # ci-bot's two pushes of the first v1.0.0
+    assert shown(make_app(seeded, page="activity", repository="other/*"))["Matching actions"] == "2"
+
+
+def test_activity_download_holds_exactly_the_rows_shown(make_app: AppFactory, seeded: Path) -> None:
+    app = make_app(seeded, page="activity", repository="team/app")
+    app.selectbox(key="activity_page_size").set_value(50).run()
+    no_errors(app)
+    assert shown(app)["Matching actions"] == "12"
+    assert len(app.dataframe[0].value) == 12
+
+
+@pytest.mark.parametrize("value", INJECTIONS)
+@pytest.mark.parametrize("field", ["activity_identity", "activity_address", "activity_reference"])
+def test_filters_that_try_sql_injection_match_nothing(
+    make_app: AppFactory, seeded: Path, field: str, value: str
+) -> None:
+    app = make_app(seeded, page="activity")
+    app.text_input(key=field).input(value).run()
+    no_errors(app)
+    assert shown(app)["Matching actions"] == "0"
+    assert app.dataframe[0].value.empty
+
+
+@pytest.mark.parametrize("value", [v for v in INJECTIONS if v != "*"])
+def test_repository_glob_treats_quotes_and_percent_as_plain_characters(
+    make_app: AppFactory, seeded: Path, value: str
+) -> None:
+    app = make_app(seeded, page="activity")
+    app.text_input(key="activity_repository").input(value).run()
+    no_errors(app)
+    assert shown(app)["Matching actions"] == "0"
+
+
+def test_a_star_glob_is_every_repository_as_without_a_filter(make_app: AppFactory, seeded: Path) -> None:
+    app = make_app(seeded, page="activity", repository="*")
+    assert shown(app)["Matching actions"] == "14"
+
+
+def test_repository_view_shows_tag_history_with_overwrites_and_who_pulled(make_app: AppFactory, seeded: Path) -> None:
+    app = make_app(seeded, page="repository", repository="team/app")
+    no_errors(app)
+    metrics = shown(app)
+    assert (metrics["Pulls"], metrics["Pushes"], metrics["Deletes"], metrics["Tags"]) == ("2", "4", "2", "1")
+    assert metrics["Tag overwrites"] == "2"
+    tags = app.dataframe[0].value
+    assert tags[["tag", "moves_count", "overwrites_count"]].values.tolist() == [["v1.0.0", 4, 2]]
+    history = app.dataframe[1].value
+    assert history["is_overwrite"].tolist() == [True, False, True, False]  # newest first
+    assert history["moved_by"].tolist()[1] == url("identity", "ci-bot")
+    pullers = app.dataframe[2].value
+    assert sorted(pullers["pulls_count"]) == [1, 1]
+    assert {u.split("=")[1] for u in pullers["identity"]} == {"alice", "ci-bot"}
+
+
+def test_identity_view_shows_activity_credential_and_findings(make_app: AppFactory, seeded: Path) -> None:
+    app = make_app(seeded, page="identity", identity="alice")
+    no_errors(app)
+    metrics = shown(app)
+    assert (metrics["Pulls"], metrics["Pushes"], metrics["Deletes"], metrics["Refused"]) == ("1", "1", "2", "2")
+    assert (metrics["Repositories"], metrics["Addresses"]) == ("1", "1")
+    assert (metrics["Kind"], metrics["Owner"], metrics["Created"], metrics["Rotated"], metrics["Expires"]) == (
+        "user",
+        "alice",
+        "2025-01-15",
+        "2026-06-01",
+        "2027-01-01",
+    )
+    repositories, addresses, agents, findings = (frame.value for frame in app.dataframe[:4])
+    assert repositories["repository"].tolist() == [url("repository", "team/app")]
+    assert addresses["client_addr"].tolist() == ["127.0.0.1"]
+    assert agents["user_agent"].tolist() == ["skopeo/1.9.3"]
+    assert sorted(findings["detection_id"]) == ["push.off_hours", "tag.protected_delete"]
+
+
+def test_identity_view_of_an_unused_credential(make_app: AppFactory, seeded: Path) -> None:
+    app = make_app(seeded, page="identity", identity="old-bot")
+    no_errors(app)
+    assert shown(app)["Kind"] == "robot"
+    assert any("No activity recorded for old-bot" in info.value for info in app.info)
+
+
+def test_findings_page_filters_and_shows_evidence(make_app: AppFactory, seeded: Path) -> None:
+    app = make_app(seeded, page="findings")
+    no_errors(app)
+    assert len(app.dataframe[0].value) == 10
+    high = make_app(seeded, page="findings", severity="high", detection="tag.release_overwrite")
+    listed = high.dataframe[0].value
+    assert len(listed) == 3
+    assert set(listed["subject"]) == {"team/app:v1.0.0"}
+    evidence = high.dataframe[1].value  # the chosen (first) finding's tag_history interval
+    assert evidence["tag"].tolist() == ["v1.0.0"]
+    assert high.subheader[0].value.endswith("team/app:v1.0.0")
+
+
+def test_reports_page_counts_the_export_and_previews_it(make_app: AppFactory, seeded: Path) -> None:
+    app = make_app(seeded, page="reports", identity="ci-bot")
+    no_errors(app)
+    assert shown(app)["Rows in the export"] == "6"  # 4 pushes, 1 pull, 1 mount
+    assert len(app.dataframe[0].value) == 6

@@ -1,0 +1,174 @@
+"""The query functions on their own, on the seeded store (tests/dashboard/seed.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pytest
+
+from regaudit.dashboard.queries import activity, findings, identity, overview, repository
+from regaudit.dashboard.queries.common import ANONYMOUS, TimeRange, data_span
+
+DAY = TimeRange(datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
+EVERYTHING = activity.ActivityFilter(DAY)
+
+
+def count(con: duckdb.DuckDBPyConnection, **filters: object) -> int:
+    return int(activity.activity_count(con, activity.ActivityFilter(DAY, **filters)).iloc[0]["rows_count"])
+
+
+def test_time_ranges_refuse_naive_or_reversed_bounds_and_pick_bucket_widths() -> None:
+    with pytest.raises(ValueError, match="zone"):
+        TimeRange(datetime(2026, 1, 1), datetime(2026, 1, 2))  # noqa: DTZ001
+    with pytest.raises(ValueError, match="before it starts"):
+        TimeRange(DAY.end, DAY.start)
+    assert DAY.bucket() == timedelta(hours=1)
+    assert TimeRange.ending(DAY.end, timedelta(days=30)).bucket() == timedelta(days=1)
+    assert TimeRange.ending(DAY.end, timedelta(days=365)).bucket() == timedelta(days=7)
+
+
+def test_data_span_is_the_first_and_last_activity(con: duckdb.DuckDBPyConnection) -> None:
+    span = data_span(con).iloc[0]
+    assert (span["first_at"].day, span["last_at"].day, span["rows_count"]) == (26, 26, 14)
+
+
+def test_activity_filters_combine(con: duckdb.DuckDBPyConnection) -> None:
+    assert count(con) == 14
+    assert count(con, identity="alice") == 8  # 1 push, 3 pulls, 2 deletes, 2 refused
+    assert count(con, identity="alice", actions=("pull",)) == 5
+    assert count(con, repository="other/*") == 2
+    assert count(con, repository="*/app") == 14
+    assert count(con, reference="v1.0.0") == 10
+    assert count(con, reference="sha256:6d69") == 9
+    assert count(con, address="127.0.0.1") == 14
+    assert count(con, address="127.0.") == 14
+    assert count(con, address="127.0.0") == 0  # exact unless it ends in . or :
+    assert count(con, identity=ANONYMOUS) == 0
+
+
+@pytest.mark.parametrize("value", ["' OR 1=1 --", "%", "*", "'", '"', "alice' OR 'a'='a", "1; DROP TABLE findings"])
+def test_typed_values_are_data_never_sql(con: duckdb.DuckDBPyConnection, value: str) -> None:
+    assert count(con, identity=value) == 0
+    assert count(con, address=value) == 0
+    assert count(con, reference=value) == 0
+    assert count(con, repository=value) == (14 if value == "*" else 0)
+    assert con.execute("SELECT count(*) FROM findings").fetchall()[0][0] == 10
+
+
+def test_activity_pages_are_newest_first_and_cover_every_row_once(con: duckdb.DuckDBPyConnection) -> None:
+    pages = [activity.activity_page(con, EVERYTHING, 5, offset) for offset in (0, 5, 10)]
+    ids = [i for page in pages for i in page["activity_id"]]
+    assert [len(p) for p in pages] == [5, 5, 4]
+    assert len(set(ids)) == 14
+    times = [t for page in pages for t in page["occurred_at"]]
+    assert times == sorted(times, reverse=True)
+    export = activity.activity_export(con, EVERYTHING, 100)
+    assert sorted(export["activity_id"]) == sorted(ids)
+    assert export["occurred_at"].is_monotonic_increasing
+    assert len(activity.activity_export(con, EVERYTHING, 3)) == 4  # one more than asked: the export was cut
+
+
+def test_activity_over_time_has_a_total_row_and_buckets_that_add_up(con: duckdb.DuckDBPyConnection) -> None:
+    frame = overview.activity_over_time(con, DAY, timedelta(hours=1))
+    total = frame[frame["bucket_at"].isna()].iloc[0]
+    buckets = frame[frame["bucket_at"].notna()]
+    assert (total["pulls_count"], total["pushes_count"], total["deletes_count"], total["refused_count"]) == (2, 5, 2, 2)
+    assert (total["identities_count"], total["pulled_bytes"]) == (2, 731)
+    assert buckets["bucket_at"].tolist() == [datetime(2026, 11, 26, 19, tzinfo=UTC)]
+    assert int(buckets["pushes_count"].sum()) == 5
+    week = overview.activity_over_time(con, TimeRange.ending(DAY.end, timedelta(days=21)), timedelta(days=7))
+    assert week["bucket_at"].dropna().tolist() == [datetime(2026, 11, 23, tzinfo=UTC)]  # weeks start on Monday
+
+
+def test_top_lists_and_findings_by_severity(con: duckdb.DuckDBPyConnection) -> None:
+    repositories = overview.top_repositories(con, DAY)
+    assert repositories[["repository", "pulls_count", "pushes_count", "repositories_count"]].values.tolist() == [
+        ["team/app", 2, 4, 2],
+        ["other/app", 0, 1, 2],
+    ]
+    identities = overview.top_identities(con, DAY)
+    assert identities[["identity", "actions_count"]].values.tolist() == [["alice", 8], ["ci-bot", 6]]
+    by_severity = overview.open_findings_by_severity(con)
+    assert by_severity.values.tolist() == [["high", 4], ["medium", 3], ["low", 3]]
+
+
+def test_ingest_health(con: duckdb.DuckDBPyConnection) -> None:
+    sources = overview.ingest_sources(con).iloc[0]
+    assert (sources["source"], sources["events_count"], sources["access_count"]) == ("test", 27, 30)
+    assert sources["last_batch_wait_seconds"] > 0
+    feeds = overview.feed_freshness(con)
+    assert feeds[["feed", "name", "rows_count"]].values.tolist() == [
+        ["notifications", "main", 27],
+        ["access log", "(unknown host)", 30],
+    ]
+    dead = overview.dead_letter_summary(con)
+    assert dead[["source", "dead_letters_count"]].values.tolist() == [["access", 1]]
+
+
+def test_repository_queries(con: duckdb.DuckDBPyConnection) -> None:
+    summary = repository.repository_summary(con, "team/app").iloc[0]
+    assert (summary["pulls_count"], summary["pushes_count"], summary["overwrites_count"]) == (2, 4, 2)
+    assert repository.repositories(con)["repository"].tolist() == ["other/app", "team/app"]
+    tags = repository.tags(con, "team/app").iloc[0]
+    assert (tags["tag"], tags["moves_count"], tags["overwrites_count"], tags["digests_count"]) == ("v1.0.0", 4, 2, 2)
+    history = repository.tag_history(con, "team/app", "v1.0.0")
+    assert history["is_overwrite"].tolist() == [True, False, True, False]
+    assert history["moved_by"].tolist() == ["ci-bot", "ci-bot", "alice", "ci-bot"]
+    assert repository.tag_history(con, "team/app", "nosuchtag").empty
+    pullers = repository.digest_pullers(con, "team/app")
+    assert sorted(zip(pullers["identity"], pullers["pulls_count"], pullers["tags"], strict=True)) == [
+        ("alice", 1, "v1.0.0"),
+        ("ci-bot", 1, "v1.0.0"),
+    ]
+    series = repository.repository_series(con, "team/app", DAY, timedelta(hours=1))
+    assert series[["pushes_count", "deletes_count", "pulls_count"]].values.tolist() == [[4, 2, 2]]
+
+
+def test_identity_queries(con: duckdb.DuckDBPyConnection) -> None:
+    assert {"alice", "ci-bot", "old-bot"} <= set(identity.identities(con)["identity"])
+    summary = identity.identity_summary(con, "ci-bot").iloc[0]
+    assert (summary["pulls_count"], summary["pushes_count"], summary["repositories_count"]) == (1, 4, 2)
+    assert identity.identity_repositories(con, "ci-bot")["repository"].tolist() == ["team/app", "other/app"]
+    assert identity.identity_addresses(con, "alice")["actions_count"].tolist() == [8]
+    assert identity.identity_user_agents(con, "alice")["user_agent"].tolist() == ["skopeo/1.9.3"]
+    record = identity.credential_record(con, "ci-bot").iloc[0]
+    assert (record["kind"], record["owner"], record["import_source"]) == ("robot", "platform", "test:inventory.csv")
+    assert identity.identity_summary(con, ANONYMOUS).iloc[0]["pulls_count"] == 0
+
+
+def test_findings_queries(con: duckdb.DuckDBPyConnection) -> None:
+    assert len(findings.findings_list(con)) == 10
+    assert len(findings.findings_list(con, severities=("high",))) == 4
+    assert len(findings.findings_list(con, detections=("push.off_hours",), statuses=("open",))) == 3
+    assert findings.findings_list(con, statuses=("suppressed",)).empty
+    assert findings.findings_list(con)["severity"].tolist()[:4] == ["high"] * 4
+    assert sorted(findings.findings_about(con, "alice")["detection_id"]) == ["push.off_hours", "tag.protected_delete"]
+    assert len(findings.findings_about(con, "team/app")) == 6  # off-hours, protected delete, 3 release overwrites
+    choices = findings.finding_choices(con)
+    assert int(choices["findings_count"].sum()) == 10
+
+
+def test_evidence_ids_lead_to_their_rows(con: duckdb.DuckDBPyConnection) -> None:
+    finding = findings.findings_list(con, detections=("tag.protected_delete",)).iloc[0]
+    detail = findings.finding_detail(con, finding["finding_id"]).iloc[0]
+    by_table = findings.split_evidence(detail["evidence"])
+    assert list(by_table) == ["image_activity"]
+    rows = findings.evidence_activity(con, by_table["image_activity"])
+    assert rows["action"].tolist() == ["delete", "delete"]
+    assert set(rows["identity"]) == {"alice"}
+    never_used = findings.findings_list(con, detections=("credential.never_used",)).iloc[0]
+    names = findings.split_evidence(findings.finding_detail(con, never_used["finding_id"]).iloc[0]["evidence"])
+    assert findings.evidence_credentials(con, names["credentials"])["name"].tolist() == ["old-bot"]
+
+
+def test_split_evidence_keeps_unknown_and_malformed_ids() -> None:
+    evidence = json.dumps({"ids": ["tag_history:e1", "access_log:file:x:1", "loose", "chain:9"]})
+    assert findings.split_evidence(evidence) == {
+        "tag_history": ["e1"],
+        "access_log": ["file:x:1"],
+        "other": ["loose"],
+        "chain": ["9"],
+    }
+    assert findings.split_evidence({"ids": "not a list"}) == {}
