@@ -276,7 +276,7 @@ SELECT 'px:' || l.line_key, $default_registry, l.request_at,
        l.http_method = 'HEAD', FALSE, l.remote_user, l.client_addr, l.user_agent, l.repository, l.tag, l.digest,
        'proxy', l.line_key, l.status, l.body_bytes, l.request_seconds, l.tls_protocol, l.user_agent, TRUE
 FROM access_log l
-WHERE l.endpoint = 'manifest' AND l.status BETWEEN 200 AND 299 AND l.http_method IN ('GET', 'PUT', 'DELETE')
+WHERE l.endpoint = 'manifest' AND l.status BETWEEN 200 AND 299 AND l.http_method IN ('GET', 'HEAD', 'PUT', 'DELETE')
   AND l.request_at BETWEEN $lo - INTERVAL 1 HOUR AND $hi
   AND l.request_at < (SELECT max(event_at) FROM registry_events) - to_seconds($gap_grace_seconds)
   AND NOT EXISTS (SELECT 1 FROM image_activity a WHERE a.proxy_line_key = l.line_key)
