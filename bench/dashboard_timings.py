@@ -74,7 +74,7 @@ def time_pages(db: Path, repo: str, who: str, finding: str, rounds: int) -> None
         print(f"{label:48} {statistics.median(cold):8.2f} {statistics.median(warm):8.2f}", flush=True)
 
 
-def time_queries(db: Path, repo: str, who: str) -> None:
+def time_queries(db: Path, repo: str, who: str, rounds: int) -> None:
     with store.reader(db) as con:
         con.execute("SET TimeZone = 'UTC'")
         last = con.execute("SELECT max(occurred_at) FROM image_activity").fetchall()[0][0]
@@ -85,10 +85,12 @@ def time_queries(db: Path, repo: str, who: str) -> None:
         scoped = activity.ActivityFilter(month, repository=repo.split("/")[0] + "/*", identity=who)
         calls: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
             ("common.data_span", common.data_span, ()),
-            ("overview.activity_series 30d/day", overview.activity_series, (month, month.bucket())),
-            ("overview.activity_totals 30d", overview.activity_totals, (month,)),
+            ("overview.activity_over_time 7d/day", overview.activity_over_time, (week, week.bucket())),
+            ("overview.activity_over_time 30d/day", overview.activity_over_time, (month, month.bucket())),
             ("overview.top_repositories 7d", overview.top_repositories, (week,)),
+            ("overview.top_repositories 30d", overview.top_repositories, (month,)),
             ("overview.top_identities 7d", overview.top_identities, (week,)),
+            ("overview.top_identities 30d", overview.top_identities, (month,)),
             ("overview.open_findings_by_severity", overview.open_findings_by_severity, ()),
             ("overview.ingest_sources", overview.ingest_sources, ()),
             ("overview.feed_freshness", overview.feed_freshness, ()),
@@ -118,11 +120,14 @@ def time_queries(db: Path, repo: str, who: str) -> None:
                 (("ev:default:1999", "ev:default:2003"),),
             ),
         ]
-        print(f"\n{'query':44} {'s':>7} {'rows':>8}")
+        print(f"\n{'query (median, one open connection)':44} {'s':>7} {'rows':>8}")
         for label, query, args in calls:
-            started = time.perf_counter()
-            rows = query(con, *args)
-            print(f"{label:44} {time.perf_counter() - started:7.3f} {len(rows):8,}", flush=True)
+            seconds = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                rows = query(con, *args)
+                seconds.append(time.perf_counter() - started)
+            print(f"{label:44} {statistics.median(seconds):7.3f} {len(rows):8,}", flush=True)
 
 
 def main() -> None:
@@ -134,12 +139,16 @@ def main() -> None:
         repo, who = busiest(con, "repository"), busiest(con, "actor")
         finding = str(con.execute("SELECT finding_id FROM findings LIMIT 1").fetchall()[0][0])
         events = con.execute("SELECT count(*) FROM image_activity").fetchall()[0][0]
-    print(f"{args.path}: {events:,} image_activity rows; repository={repo} identity={who}; {os.cpu_count()} CPUs")
+    print(
+        f"{args.path}: {events:,} image_activity rows; repository={repo} identity={who}; {os.cpu_count()} CPUs;"
+        f" load average {os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as directory:
         runtime = Runtime(db=args.path.resolve(), auth="demo")
         os.environ[RUNTIME_ENV] = str(write_runtime(runtime, Path(directory)))
         time_pages(args.path, repo, who, finding, args.rounds)
-    time_queries(args.path, repo, who)
+    time_queries(args.path, repo, who, args.rounds)
+    print(f"load average {os.getloadavg()[0]:.1f} (1 min) at the end")
 
 
 if __name__ == "__main__":

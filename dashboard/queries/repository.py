@@ -80,14 +80,14 @@ def tags(con: duckdb.DuckDBPyConnection, repository: str, signatures: bool = Fal
 def tag_history(
     con: duckdb.DuckDBPyConnection, repository: str, tag: str | None = None, signatures: bool = False
 ) -> pd.DataFrame:
-    """Every digest interval of the repository's tags (or one tag), newest first."""
+    """The newest 500 digest intervals of the repository's tags (or of one tag)."""
     sql = f"""
         SELECT tag, digest, is_overwrite, previous_digest, valid_from_at, valid_to_at,
                coalesce(moved_by, '{ANONYMOUS}') AS moved_by, client_addr, user_agent, registry, event_id
         FROM tag_history
         WHERE repository = $repository AND ($tag IS NULL OR tag = $tag)
           AND ($signatures OR $tag IS NOT NULL OR NOT {SIGNATURE_TAG})
-        ORDER BY valid_from_at DESC, tag LIMIT 2000
+        ORDER BY valid_from_at DESC, tag LIMIT 500
     """  # noqa: S608 - constant fragments
     return frame(con, sql, {"repository": repository, "tag": tag, "signatures": signatures})
 

@@ -88,7 +88,8 @@ def _history(runtime: Runtime, repository: str, signatures: bool) -> None:
         tag = widgets.picker("Tag", "repository_tag", "tag", tag_names, "All tags")
     history = data.run(runtime, q.tag_history, repository, tag, signatures)
     overwrites = int(history["is_overwrite"].sum()) if not history.empty else 0
-    st.caption(f"{len(history):,} digest intervals, {overwrites:,} overwrites (highlighted), newest first.")
+    shown = "the newest 500" if len(history) == 500 else f"{len(history):,}"
+    st.caption(f"{shown} digest intervals, {overwrites:,} overwrites among them (highlighted), newest first.")
     links.table(
         history,
         "repository_history",
