@@ -15,6 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", type=Path, help="Access log to follow (default: ship_logs.path).")
     parser.add_argument("--state", type=Path, help="Position file (default: the log path plus .regaudit-pos).")
     parser.add_argument("--host", help="Host name stored with each line (default: this machine's name).")
+    parser.add_argument("--batch-lines", type=int, help="Lines per delivery (default: ship_logs.batch_lines).")
     parser.add_argument(
         "--until-idle",
         type=float,
@@ -25,7 +26,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
-    ship = {"path": args.path, "state_path": args.state, "host": args.host, "sink": args.sink}
+    ship = {
+        "path": args.path,
+        "state_path": args.state,
+        "host": args.host,
+        "sink": args.sink,
+        "batch_lines": args.batch_lines,
+    }
     return {"ship_logs": ship, **sink_overrides(args)}
 
 
