@@ -16,7 +16,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -28,7 +28,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord, RecordKind
-from regaudit.ingest.sinks.duckdb import DuckDBSink
+from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
 from regaudit.ingest.sinks.kafka import HEADER_PREFIX, kafka_client_options
 from regaudit.settings import Settings
 
@@ -75,8 +75,14 @@ class ConsumerStats:
 class Consumer:
     """The consume loop; ``stop()`` (or SIGTERM via ``install_signal_handlers``) ends it after the batch."""
 
-    def __init__(self, settings: Settings, registry: str = "default") -> None:
+    def __init__(
+        self, settings: Settings, registry: str = "default", on_batch: Callable[[WriteResult], None] | None = None
+    ) -> None:
         self.settings = settings
+        #: held while a batch is written; whatever else writes the store from this process (the alert dispatcher)
+        #: takes it too, so the two never hold the file at once. ``on_batch`` is called after each DuckDB commit.
+        self.store_lock = threading.Lock()
+        self.on_batch = on_batch
         kafka = settings.kafka
         self.kinds: dict[str, RecordKind] = {
             kafka.events_topic: "event",
@@ -153,7 +159,11 @@ class Consumer:
 
     def _process(self, consumer: KafkaConsumer, messages: list[Any]) -> None:
         records = [raw_record(m, self.kinds[m.topic]) for m in messages]
-        result = self.sink.write(self.normalizer.normalize(records), source="kafka")
+        normalized = self.normalizer.normalize(records)
+        with self.store_lock:
+            result = self.sink.write(normalized, source="kafka")
+        if self.on_batch is not None:
+            self.on_batch(result)
         offsets = _next_offsets(messages)
         try:
             consumer.commit(offsets)

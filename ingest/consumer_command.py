@@ -35,7 +35,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     consumer = Consumer(settings, registry=settings.webhook.registry)
     consumer.install_signal_handlers()
-    stats = consumer.run(max_idle_seconds=args.until_idle)
+    dispatcher = None
+    if settings.alerts.sinks and settings.alerts.dispatch_in_consumer:
+        from regaudit.analytics.alerts.dispatcher import Dispatcher
+
+        dispatcher = Dispatcher(settings, store_lock=consumer.store_lock)
+        consumer.on_batch = dispatcher.wake
+        dispatcher.start()
+    try:
+        stats = consumer.run(max_idle_seconds=args.until_idle)
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
     print(
         f"batches={stats.batches} records={stats.records} new_events={stats.events} "
         f"new_access={stats.access} dead_letters={stats.dead_letters} lag={stats.lag}"

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 BatchHook = Callable[[duckdb.DuckDBPyConnection, int], None]
 
 #: module:function, run in this order inside each batch's transaction.
-BATCH_HOOKS: list[str] = []
+BATCH_HOOKS: list[str] = [
+    "regaudit.analytics.alerts.stream:queue_stream_alerts",
+]
 
 
 def load_hooks(settings: Settings, names: Sequence[str] | None = None) -> list[BatchHook]:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 #: version -> statements that upgrade the version below it. Version 1 is the whole schema.sql.
 MIGRATIONS: dict[int, str] = {
     1: resources.files("regaudit.ingest").joinpath("schema.sql").read_text(encoding="utf-8"),
+    2: resources.files("regaudit.ingest").joinpath("alerts_outbox.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

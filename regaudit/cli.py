@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Precision and recall per family against the labeled traffic simulator.",
     ),
     "credentials import": ("regaudit.analytics.credentials_command", "Import the credential inventory."),
+    "alerts dispatch": ("regaudit.analytics.alerts.dispatch_command", "Deliver queued alerts and new findings."),
+    "alerts test": ("regaudit.analytics.alerts.sample_command", "Send a sample alert to one sink."),
     "dashboard": ("regaudit.dashboard.command", "Serve the Streamlit dashboard, or add a dashboard user."),
     "dashboard": ("regaudit.dashboard.command", "Serve the Streamlit dashboard, or add a dashboard user."),
 }

@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from regaudit.analytics.alerts.settings import AlertsSettings
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
 
@@ -110,6 +112,7 @@ class Settings(BaseSettings):
     org: OrgSettings = Field(default_factory=OrgSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -187,10 +190,30 @@ def settings_table() -> str:
         assert isinstance(section_cls, type)
         assert issubclass(section_cls, BaseModel)
         for name, field in section_cls.model_fields.items():
-            if field.default_factory is not None:
-                default = "(computed)" if section_name == "ship_logs" and name == "host" else "[]"
-            else:
-                default = "" if field.default is None else str(field.default)
             env = f"REGAUDIT_{section_name.upper()}__{name.upper()}"
-            lines.append(f"| `{section_name}.{name}` | `{env}` | `{default}` | {field.description} |")
+            lines.append(
+                f"| `{section_name}.{name}` | `{env}` | `{_default(section_name, name, field)}` | {field.description} |"
+            )
+            for item_name, item_field in _list_item_fields(field):  # e.g. each of alerts.sinks
+                default = _default(section_name, item_name, item_field)
+                lines.append(
+                    f"| `{section_name}.{name}[].{item_name}` | (in `{env}`) | `{default}` | {item_field.description} |"
+                )
     return "\n".join(lines) + "\n"
+
+
+def _default(section_name: str, name: str, field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        return "(computed)" if section_name == "ship_logs" and name == "host" else "[]"
+    if field.is_required():
+        return "(required)"
+    return "" if field.default is None else str(field.default)
+
+
+def _list_item_fields(field: FieldInfo) -> list[tuple[str, FieldInfo]]:
+    """The fields of a list-of-tables setting's items (``[[alerts.sinks]]``), documented row by row."""
+    arguments = get_args(field.annotation)
+    item = arguments[0] if get_origin(field.annotation) is list and arguments else None
+    if isinstance(item, type) and issubclass(item, BaseModel):
+        return list(item.model_fields.items())
+    return []
