@@ -15,10 +15,12 @@ import hmac
 import json
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -125,12 +127,26 @@ class HttpReceiver(_Collector):
         self.stop()
 
 
-class SyslogListener(_Collector):
-    """A syslog collector on a loopback port: ``udp`` datagrams or ``tcp`` octet-counted frames."""
+class _TlsServer(socketserver.ThreadingTCPServer):
+    """A TCP server that speaks TLS on each accepted connection when it has a context."""
 
-    def __init__(self, protocol: str) -> None:
+    context: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        if self.context is not None:
+            connection = self.context.wrap_socket(connection, server_side=True)
+        return connection, address
+
+
+class SyslogListener(_Collector):
+    """A syslog collector on a loopback port: ``udp`` datagrams, or ``tcp`` octet-counted frames (``tls``: over
+    TLS with ``certificate``, a ``(cert, key)`` pair of files)."""
+
+    def __init__(self, protocol: str, certificate: tuple[Path, Path] | None = None) -> None:
         super().__init__()
         self.protocol = protocol
+        self.certificate = certificate
         self.messages: list[SyslogMessage] = []
         self.errors: list[str] = []
         self._server: socketserver.BaseServer | None = None
@@ -177,7 +193,12 @@ class SyslogListener(_Collector):
             self._server = socketserver.ThreadingUDPServer((LOOPBACK, self._port), Udp)
         else:
             socketserver.ThreadingTCPServer.allow_reuse_address = True
-            self._server = socketserver.ThreadingTCPServer((LOOPBACK, self._port), Tcp)
+            self._server = _TlsServer((LOOPBACK, self._port), Tcp)
+            if self.protocol == "tls":
+                assert self.certificate is not None
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(*self.certificate)
+                self._server.context = context
         self._port = int(self._server.server_address[1])  # type: ignore[index]
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

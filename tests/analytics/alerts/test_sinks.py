@@ -22,6 +22,7 @@ from regaudit.analytics.detection import Severity
 from regaudit.settings import KafkaSettings
 from tests.analytics.alerts.receivers import HttpReceiver, SyslogListener, kafka_alerts
 from tests.analytics.alerts.rfc5424 import parse_rfc5424
+from tests.infra.credentials import write_self_signed_certificate
 from tests.ingest.processes import free_port
 
 NOW = datetime(2026, 5, 10, 14, 3, 7, 412000, tzinfo=UTC)
@@ -194,6 +195,25 @@ def test_syslog_sink_reaches_a_listener_that_parses_rfc5424(protocol):
     assert listener.errors == []
     assert [a.body["detection"] for a in arrivals] == ["push.human_to_ci_repository", "regaudit.test"]
     assert arrivals[0].body["link"] == f"{DASHBOARD}/findings?finding={human_push().finding_id}"
+
+
+def test_tls_syslog_reaches_a_collector_that_trusts_the_same_ca(tmp_path):
+    certificate = write_self_signed_certificate(tmp_path / "tls")
+    with SyslogListener("tls", (certificate.cert_path, certificate.key_path)) as listener:
+        settings = sink(type="syslog", host="127.0.0.1", port=listener.port, protocol="tls",
+                        tls_ca_file=str(certificate.cert_path))  # fmt: skip
+        syslog = SyslogSink(settings, None, hostname="audit-host")
+        try:
+            syslog.send(human_push())
+            (arrival,) = listener.wait_for(1, 5)
+        finally:
+            syslog.close()
+    assert arrival.body["actor"] == "alice"
+    untrusted = SyslogSink(sink(type="syslog", host="127.0.0.1", port=listener.port, protocol="tls"), None)
+    with SyslogListener("tls", (certificate.cert_path, certificate.key_path)) as listener:
+        untrusted.address = ("127.0.0.1", listener.port)
+        with pytest.raises(SinkUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusted.send(human_push())
 
 
 def test_tcp_syslog_reconnects_after_the_collector_restarts_and_reports_it_down_meanwhile():
