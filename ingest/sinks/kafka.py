@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,9 +116,10 @@ class KafkaRecordSink:
                 )
                 for key, record in records
             ]
-            producer.flush(timeout=self.settings.request_timeout_seconds)
+            # no flush(): linger_ms lets concurrent requests share produce requests; each waits for its own acks
+            deadline = time.monotonic() + self.settings.request_timeout_seconds
             for future in futures:
-                future.get(timeout=self.settings.request_timeout_seconds)
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
         except KafkaError as error:
             self._reset()
             raise BrokerUnavailable(f"kafka {self.settings.bootstrap_servers}: {error!r}") from error
