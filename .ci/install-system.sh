@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real components the tests run (DESIGN.md section 7) from Debian: the Distribution registry, nginx,
-# skopeo, htpasswd, kcat, headless Chromium and its driver, poppler (PDF reports), openssl, goaccess, curl.
+# skopeo, htpasswd, kcat, headless Chromium and its driver, poppler (PDF reports), openssl, goaccess, curl, wrk.
 # Idempotent and quiet: when every package is already installed it does not touch apt at all, so local reruns of
 # `make setup` cost nothing. Java 17, Maven (Kafka jars) and python3-venv are installed only when missing.
 set -euo pipefail
@@ -18,6 +18,7 @@ declare -A packages=(
     [openssl]=openssl
     [goaccess]=goaccess
     [curl]=curl
+    [wrk]=wrk  # bench/webhook.py load generator
 )
 
 installed() {
