@@ -46,8 +46,20 @@ def page_scenarios(repo: str, who: str, finding: str) -> list[tuple[str, str, di
             {"identity": who, "repository": repo.split("/")[0] + "/*", "range": "all"},
         ),
         ("activity explorer (digest prefix, all)", "activity", {"reference": "sha256:00", "range": "all"}),
-        ("repository view", "repository", {"repository": repo}),
-        ("identity view", "identity", {"identity": who}),
+        ("repository view: tags", "repository", {"repository": repo}),
+        ("repository view: tag history", "repository", {"repository": repo, "repository_tab": "Tag history"}),
+        (
+            "repository view: who pulled each digest",
+            "repository",
+            {"repository": repo, "repository_tab": "Who pulled each digest"},
+        ),
+        (
+            "repository view: over time (30 days)",
+            "repository",
+            {"repository": repo, "repository_tab": "Pushes and deletes over time"},
+        ),
+        ("identity view: repositories", "identity", {"identity": who}),
+        ("identity view: client addresses", "identity", {"identity": who, "identity_tab": "Client addresses"}),
         ("findings", "findings", {"finding": finding}),
         ("reports (30 days)", "reports", {"range": "30d"}),
     ]

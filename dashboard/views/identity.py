@@ -25,27 +25,39 @@ def render() -> None:
         return
     _summary(runtime, identity)
     _credential(runtime, identity)
-    repositories_tab, addresses_tab, agents_tab, findings_tab = st.tabs(
-        ["Repositories", "Client addresses", "User agents", "Findings"]
-    )
-    with repositories_tab:
-        links.table(
-            data.run(runtime, q.identity_repositories, identity), "identity_repositories", {"repository": "repository"}
-        )
-    with addresses_tab:
-        links.table(data.run(runtime, q.identity_addresses, identity), "identity_addresses")
-    with agents_tab:
-        links.table(data.run(runtime, q.identity_user_agents, identity), "identity_agents")
-    with findings_tab:
-        about = data.run(runtime, findings_q.findings_about, identity)
-        st.caption(f"{len(about):,} findings name {identity}.")
-        links.table(about, "identity_findings")
+    tabs = st.tabs(TABS, key="identity_tab", bind="query-params")  # only the open tab's query runs
+    for tab, draw in zip(tabs, (_repositories, _addresses, _agents, _findings), strict=True):
+        if tab.open:
+            with tab:
+                draw(runtime, identity)
     st.page_link(
         links.PAGES["activity"],
         label=f"All activity of {identity}",
         icon=":material/manage_search:",
         query_params={"identity": identity, "range": "all"},
     )
+
+
+TABS = ["Repositories", "Client addresses", "User agents", "Findings"]
+
+
+def _repositories(runtime: Runtime, identity: str) -> None:
+    frame = data.run(runtime, q.identity_repositories, identity)
+    links.table(frame, "identity_repositories", {"repository": "repository"})
+
+
+def _addresses(runtime: Runtime, identity: str) -> None:
+    links.table(data.run(runtime, q.identity_addresses, identity), "identity_addresses")
+
+
+def _agents(runtime: Runtime, identity: str) -> None:
+    links.table(data.run(runtime, q.identity_user_agents, identity), "identity_agents")
+
+
+def _findings(runtime: Runtime, identity: str) -> None:
+    about = data.run(runtime, findings_q.findings_about, identity)
+    st.caption(f"{len(about):,} findings name {identity}.")
+    links.table(about, "identity_findings")
 
 
 def _summary(runtime: Runtime, identity: str) -> None:

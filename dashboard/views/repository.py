@@ -24,46 +24,52 @@ def render() -> None:
         st.info("Choose a repository, or follow a repository link from any page.")
         return
     _summary(runtime, repository)
-    tags_tab, history_tab, pullers_tab, time_tab, findings_tab = st.tabs(
-        ["Tags", "Tag history", "Who pulled each digest", "Pushes and deletes over time", "Findings"]
-    )
     signatures = st.toggle("Show signature and referrer tags (sha256-….sig, .att, .sbom)", key="repository_signatures")
-    with tags_tab:
-        tags = data.run(runtime, q.tags, repository, signatures)
-        tags["overwritten"] = tags["overwrites_count"] > 0
-        st.caption("Current digest of each tag (empty once deleted); overwritten tags are highlighted.")
-        links.table(
-            tags,
-            "repository_tags",
-            {"digest": "digest", "last_moved_by": "identity"},
-            highlight="overwritten",
-            hide=["overwritten"],
-        )
-    with history_tab:
-        _history(runtime, repository, signatures)
-    with pullers_tab:
-        pullers = data.run(runtime, q.digest_pullers, repository)
-        st.caption("One row per digest and identity: real pulls (checks and repeats not counted).")
-        links.table(
-            pullers,
-            "repository_pullers",
-            {"digest": "digest", "identity": "identity"},
-        )
-    with time_tab:
-        with st.columns([1, 2])[0]:
-            time = widgets.time_range(runtime, "repository", default="30d")
-        series = data.run(runtime, q.repository_series, repository, time, time.bucket())
-        if series.empty:
-            st.info("No activity in this range.")
-        else:
-            changes = {"pushes_count": "pushes", "deletes_count": "deletes"}
-            st.altair_chart(charts.counts_chart(series, changes, time.bucket()), width="stretch")
-            pulls = charts.counts_chart(series, {"pulls_count": "pulls"}, time.bucket(), height=180)
-            st.altair_chart(pulls, width="stretch")
-    with findings_tab:
-        about = data.run(runtime, findings_q.findings_about, repository)
-        links.table(about, "repository_findings")
-        st.page_link(links.PAGES["findings"], label="Open the findings page", icon=":material/arrow_forward:")
+    tabs = st.tabs(TABS, key="repository_tab", bind="query-params")  # only the open tab's queries run
+    for tab, draw in zip(tabs, (_tags, _history, _pullers, _over_time, _findings), strict=True):
+        if tab.open:
+            with tab:
+                draw(runtime, repository, signatures)
+
+
+TABS = ["Tags", "Tag history", "Who pulled each digest", "Pushes and deletes over time", "Findings"]
+
+
+def _tags(runtime: Runtime, repository: str, signatures: bool) -> None:
+    tags = data.run(runtime, q.tags, repository, signatures)
+    tags["overwritten"] = tags["overwrites_count"] > 0
+    st.caption("Current digest of each tag (empty once deleted); overwritten tags are highlighted.")
+    links.table(
+        tags,
+        "repository_tags",
+        {"digest": "digest", "last_moved_by": "identity"},
+        highlight="overwritten",
+        hide=["overwritten"],
+    )
+
+
+def _pullers(runtime: Runtime, repository: str, signatures: bool) -> None:
+    pullers = data.run(runtime, q.digest_pullers, repository)
+    st.caption("One row per digest and identity: real pulls (checks and repeats not counted).")
+    links.table(pullers, "repository_pullers", {"digest": "digest", "identity": "identity"})
+
+
+def _over_time(runtime: Runtime, repository: str, signatures: bool) -> None:
+    with st.columns([1, 2])[0]:
+        time = widgets.time_range(runtime, "repository", default="30d")
+    series = data.run(runtime, q.repository_series, repository, time, time.bucket())
+    if series.empty:
+        st.info("No activity in this range.")
+        return
+    changes = {"pushes_count": "pushes", "deletes_count": "deletes"}
+    st.altair_chart(charts.counts_chart(series, changes, time.bucket()), width="stretch")
+    pulls = charts.counts_chart(series, {"pulls_count": "pulls"}, time.bucket(), height=180)
+    st.altair_chart(pulls, width="stretch")
+
+
+def _findings(runtime: Runtime, repository: str, signatures: bool) -> None:
+    links.table(data.run(runtime, findings_q.findings_about, repository), "repository_findings")
+    st.page_link(links.PAGES["findings"], label="Open the findings page", icon=":material/arrow_forward:")
 
 
 def _summary(runtime: Runtime, repository: str) -> None:

@@ -28,6 +28,7 @@ def test_overview_shows_the_seeded_activity_findings_and_ingest_health(make_app:
     assert metrics["Bytes pulled"] == "731 B"  # 558 + 173: the blobs folded into the two counted pulls
     assert (metrics["Open high"], metrics["Open medium"], metrics["Open low"]) == ("4", "3", "3")
     assert metrics["Dead letters"] == "1"
+    assert len(app.get("vega_lite_chart")) == 5  # pulls, pushes/deletes/refused, identities, bytes, severities
     top_repositories = app.dataframe[0].value
     assert top_repositories["pulls_count"].tolist()[0] == 2
     assert top_repositories["repository"].tolist()[0] == url("repository", "team/app")
@@ -93,14 +94,25 @@ def test_repository_view_shows_tag_history_with_overwrites_and_who_pulled(make_a
     metrics = shown(app)
     assert (metrics["Pulls"], metrics["Pushes"], metrics["Deletes"], metrics["Tags"]) == ("2", "4", "2", "1")
     assert metrics["Tag overwrites"] == "2"
+    assert len(app.dataframe) == 1  # only the open tab ran its query
     tags = app.dataframe[0].value
     assert tags[["tag", "moves_count", "overwrites_count"]].values.tolist() == [["v1.0.0", 4, 2]]
-    history = app.dataframe[1].value
-    assert history["is_overwrite"].tolist() == [True, False, True, False]  # newest first
-    assert history["moved_by"].tolist()[1] == url("identity", "ci-bot")
-    pullers = app.dataframe[2].value
+    history = make_app(seeded, page="repository", repository="team/app", repository_tab="Tag history")
+    intervals = history.dataframe[0].value
+    assert intervals["is_overwrite"].tolist() == [True, False, True, False]  # newest first
+    assert intervals["moved_by"].tolist()[1] == url("identity", "ci-bot")
+    pulled = make_app(seeded, page="repository", repository="team/app", repository_tab="Who pulled each digest")
+    pullers = pulled.dataframe[0].value
     assert sorted(pullers["pulls_count"]) == [1, 1]
     assert {u.split("=")[1] for u in pullers["identity"]} == {"alice", "ci-bot"}
+    about = make_app(seeded, page="repository", repository="team/app", repository_tab="Findings")
+    assert len(about.dataframe[0].value) == 6
+    over_time = make_app(
+        seeded, page="repository", repository="team/app", repository_tab="Pushes and deletes over time"
+    )
+    no_errors(over_time)
+    charts = [c for c in over_time.tabs[3].children.values() if getattr(c, "type", None) == "vega_lite_chart"]
+    assert len(charts) == 2
 
 
 def test_identity_view_shows_activity_credential_and_findings(make_app: AppFactory, seeded: Path) -> None:
@@ -116,11 +128,18 @@ def test_identity_view_shows_activity_credential_and_findings(make_app: AppFacto
         "2026-06-01",
         "2027-01-01",
     )
-    repositories, addresses, agents, findings = (frame.value for frame in app.dataframe[:4])
-    assert repositories["repository"].tolist() == [url("repository", "team/app")]
-    assert addresses["client_addr"].tolist() == ["127.0.0.1"]
-    assert agents["user_agent"].tolist() == ["skopeo/1.9.3"]
-    assert sorted(findings["detection_id"]) == ["push.off_hours", "tag.protected_delete"]
+    assert app.dataframe[0].value["repository"].tolist() == [url("repository", "team/app")]
+    tabs = {"Client addresses": "client_addr", "User agents": "user_agent", "Findings": "detection_id"}
+    values = {}
+    for tab, column in tabs.items():
+        values[tab] = sorted(
+            make_app(seeded, page="identity", identity="alice", identity_tab=tab).dataframe[0].value[column]
+        )
+    assert values == {
+        "Client addresses": ["127.0.0.1"],
+        "User agents": ["skopeo/1.9.3"],
+        "Findings": ["push.off_hours", "tag.protected_delete"],
+    }
 
 
 def test_identity_view_of_an_unused_credential(make_app: AppFactory, seeded: Path) -> None:
