@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS: dict[int, str] = {
     1: resources.files("regaudit.ingest").joinpath("schema.sql").read_text(encoding="utf-8"),
     2: resources.files("regaudit.ingest").joinpath("alerts_outbox.sql").read_text(encoding="utf-8"),
+    3: resources.files("regaudit.ingest").joinpath("chain.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -45,7 +45,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts dispatch": ("regaudit.analytics.alerts.dispatch_command", "Deliver queued alerts and new findings."),
     "alerts test": ("regaudit.analytics.alerts.sample_command", "Send a sample alert to one sink."),
     "dashboard": ("regaudit.dashboard.command", "Serve the Streamlit dashboard, or add a dashboard user."),
-    "dashboard": ("regaudit.dashboard.command", "Serve the Streamlit dashboard, or add a dashboard user."),
+    "report": ("regaudit.analytics.reports.command", "Write a signed compliance report, verify one, or make a key."),
+    "verify": (
+        "regaudit.ingest.verify_command",
+        "Check the hash chain over the audit tables; name the first bad batch.",
+    ),
+    "purge": ("regaudit.ingest.purge_command", "Remove rows past retention, leaving a signed checkpoint in the chain."),
 }
 
 EXIT_USAGE = 2

@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from regaudit.analytics.alerts.settings import AlertsSettings
+from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
 
@@ -112,6 +113,7 @@ class Settings(BaseSettings):
     org: OrgSettings = Field(default_factory=OrgSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     @classmethod

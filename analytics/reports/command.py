@@ -1,0 +1,102 @@
+"""``regaudit report``: write a signed compliance report; ``report verify DIR`` checks one; ``report keygen``
+makes the signing key.
+
+    regaudit report --period 2025-Q1 --repository 'prod/*' --action push --action delete
+    regaudit report verify reports/report-20250101-20250401-… --public-key auditor-copy.pub.pem
+    regaudit report keygen                   # writes reports.signing_key_path (and .pub.pem beside it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from regaudit.analytics.reports.engine import build_report
+from regaudit.analytics.reports.scope import ACTIONS, Period, Scope, last_days
+from regaudit.analytics.reports.verification import verify_report
+from regaudit.errors import TerminalError
+from regaudit.ingest import signing
+from regaudit.settings import Settings
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="DuckDB file (default: store.path).")
+    parser.add_argument("--period", help="2025-Q1, 2025-03, or START..END (dates or ISO times, UTC, END excluded).")
+    parser.add_argument("--days", type=int, default=30, help="Without --period: the last N whole UTC days (30).")
+    parser.add_argument("--repository", action="append", default=[], help="Repository glob; repeatable (all).")
+    parser.add_argument("--identity", action="append", default=[], help="Identity glob; repeatable (all).")
+    parser.add_argument("--action", action="append", default=[], choices=ACTIONS, help="Action; repeatable (all).")
+    parser.add_argument("--out", type=Path, help="New directory for the report (default: under reports.output_dir).")
+    parser.add_argument("--no-pdf", action="store_true", help="Skip report.pdf (reports.pdf = false).")
+    parser.add_argument("--unsigned", action="store_true", help="Write no signature (report verify will say so).")
+    actions = parser.add_subparsers(dest="report_action", metavar="{verify,keygen}")
+    check = actions.add_parser("verify", help="Check a report directory: signature, checksums, row counts, totals.")
+    check.add_argument("directory", type=Path, help="The report directory.")
+    check.add_argument("--public-key", type=Path, help="The signer's public key as you received it (PEM).")
+    keygen = actions.add_parser("keygen", help="Make an Ed25519 signing key (and its .pub.pem).")
+    keygen.add_argument("--out", dest="key_out", type=Path, help="Key file (default: reports.signing_key_path).")
+    keygen.add_argument("--force", action="store_true", help="Replace an existing key file.")
+
+
+def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    return {"store": {"path": args.db}, "reports": {"pdf": False if args.no_pdf else None}}
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.report_action == "verify":
+        return _verify(args)
+    if args.report_action == "keygen":
+        return _keygen(args, settings)
+    now = datetime.now(UTC)
+    period = Period.parse(args.period) if args.period else last_days(args.days, now)
+    scope = Scope(tuple(args.repository), tuple(args.identity), tuple(args.action))
+    out = args.out or settings.reports.output_dir / _directory_name(period, scope, now)
+    timeout = settings.store.lock_timeout_seconds
+    result = build_report(
+        settings.store.path, period, scope, out, settings.reports, lock_timeout=timeout, sign=not args.unsigned, now=now
+    )
+    totals = result.totals
+    print(f"report: {out}")
+    print(f"  {period.label}; {scope.label}")
+    print(f"  {totals['activity_rows']:,} activity rows: {totals['pushes']:,} pushes, {totals['pulls']:,} pulls,"
+          f" {totals['deletes']:,} deletes, {totals['overwrites']:,} overwrites,"
+          f" {totals['failed_logins']:,} failed logins")  # fmt: skip
+    chain = "not checked" if result.chain_ok is None else ("intact" if result.chain_ok else "FAILED (see report)")
+    print(f"  chain {chain}; head {result.chain_head or '(empty)'}")
+    print(f"  {len(result.files)} files, manifest {'signed' if result.signed else 'UNSIGNED'}")
+    return 0
+
+
+def _directory_name(period: Period, scope: Scope, now: datetime) -> str:
+    parts = [*scope.repositories, *scope.identities, *scope.actions]
+    slug = _UNSAFE.sub("_", "-".join(parts))[:60] if parts else "all"
+    return f"report-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{slug}-{now:%Y%m%dT%H%M%SZ}"
+
+
+def _verify(args: argparse.Namespace) -> int:
+    key = signing.load_public_key(args.public_key) if args.public_key else None
+    check = verify_report(args.directory, key)
+    if check.ok:
+        print(f"report ok: {args.directory}: signature, {check.files_count} files' checksums, row counts and totals")
+        origin = "the key given" if check.key_given else "signer.pub.pem from the directory (pass --public-key)"
+        print(f"signed by {check.signer}, checked with {origin}")
+        return 0
+    print(f"report verify FAILED: {args.directory}")
+    for problem in check.problems:
+        print(f"  {problem}")
+    return 1
+
+
+def _keygen(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.key_out or settings.reports.signing_key_path
+    if path is None:
+        raise TerminalError("where? pass --out PATH or set reports.signing_key_path")
+    key = signing.generate_key(path, overwrite=args.force)
+    print(f"private key: {path} (keep it secret; set reports.signing_key_path to it)")
+    print(f"public key:  {signing.public_path(path)} (give it to auditors)")
+    print(f"fingerprint: {signing.fingerprint(key.public_key())}")
+    return 0
