@@ -48,29 +48,29 @@ def activity_over_time(con: duckdb.DuckDBPyConnection, time: TimeRange, bucket: 
     return frame(con, sql, {**time.bindings(), **bucket_bindings(bucket)})
 
 
-def top_repositories(con: duckdb.DuckDBPyConnection, time: TimeRange, limit: int = 10) -> pd.DataFrame:
-    """The most pulled repositories of the range with their pushes; ``repositories_count`` is how many
-    repositories were active in the range."""
+def top_lists(con: duckdb.DuckDBPyConnection, time: TimeRange, limit: int = 10) -> pd.DataFrame:
+    """The most pulled repositories (``list = 'repository'``) and the most active identities
+    (``list = 'identity'``) of the range, from one scan; ``listed_count`` is how many of each were active."""
     sql = f"""
-        SELECT repository, count(*) FILTER (WHERE kind = {PULL}) AS pulls_count,
-               count(*) FILTER (WHERE kind = {PUSH}) AS pushes_count,
-               count(*) OVER () AS repositories_count
-        FROM (SELECT repository, {KIND} AS kind FROM image_activity
-              WHERE occurred_at >= $start AND occurred_at < $end AND repository <> '')
-        GROUP BY repository ORDER BY pulls_count DESC, pushes_count DESC, repository LIMIT $limit
-    """  # noqa: S608 - constant fragments
-    return frame(con, sql, {**time.bindings(), "limit": limit})
-
-
-def top_identities(con: duckdb.DuckDBPyConnection, time: TimeRange, limit: int = 10) -> pd.DataFrame:
-    """The most active identities of the range, with their pulls, pushes and refusals."""
-    sql = f"""
-        SELECT identity, count(*) AS actions_count, count(*) FILTER (WHERE kind = {PULL}) AS pulls_count,
-               count(*) FILTER (WHERE kind = {PUSH}) AS pushes_count,
-               count(*) FILTER (WHERE kind = {REFUSED}) AS refused_count
-        FROM (SELECT {IDENTITY} AS identity, {KIND} AS kind FROM image_activity
-              WHERE occurred_at >= $start AND occurred_at < $end)
-        GROUP BY identity ORDER BY actions_count DESC, identity LIMIT $limit
+        WITH grouped AS (
+            SELECT CASE WHEN grouping(repository) = 0 THEN 'repository' ELSE 'identity' END AS list,
+                   coalesce(repository, identity) AS name, count(*) AS actions_count,
+                   count(*) FILTER (WHERE kind = {PULL}) AS pulls_count,
+                   count(*) FILTER (WHERE kind = {PUSH}) AS pushes_count,
+                   count(*) FILTER (WHERE kind = {REFUSED}) AS refused_count
+            FROM (SELECT nullif(repository, '') AS repository, {IDENTITY} AS identity, {KIND} AS kind
+                  FROM image_activity WHERE occurred_at >= $start AND occurred_at < $end)
+            GROUP BY GROUPING SETS ((repository), (identity))
+            HAVING grouping(repository) = 1 OR repository IS NOT NULL
+        )
+        SELECT *, count(*) OVER (PARTITION BY list) AS listed_count FROM grouped
+        QUALIFY row_number() OVER (
+            PARTITION BY list
+            ORDER BY CASE list WHEN 'repository' THEN pulls_count ELSE actions_count END DESC,
+                     pushes_count DESC, name
+        ) <= $limit
+        ORDER BY list DESC, CASE list WHEN 'repository' THEN pulls_count ELSE actions_count END DESC,
+                 pushes_count DESC, name
     """  # noqa: S608 - constant fragments
     return frame(con, sql, {**time.bindings(), "limit": limit})
 

@@ -17,20 +17,24 @@ def render() -> None:
     with st.columns([1, 2])[0]:
         time = widgets.time_range(runtime, "overview", default="7d")
     over_time = data.run(runtime, q.activity_over_time, time, time.bucket())
-    repositories = data.run(runtime, q.top_repositories, time)
-    _activity(time, over_time, repositories)
+    tops = data.run(runtime, q.top_lists, time)
+    repositories = tops[tops["list"] == "repository"].rename(columns={"name": "repository"})
+    identities = tops[tops["list"] == "identity"].rename(columns={"name": "identity"})
+    _activity(time, over_time, int(repositories["listed_count"].max()) if len(repositories) else 0)
     left, right = st.columns(2)
     with left:
         st.subheader("Busiest repositories")
-        links.table(repositories.drop(columns=["repositories_count"]), "top_repositories", {"repository": "repository"})
+        shown = repositories[["repository", "pulls_count", "pushes_count"]]
+        links.table(shown, "top_repositories", {"repository": "repository"})
     with right:
         st.subheader("Most active identities")
-        links.table(data.run(runtime, q.top_identities, time), "top_identities", {"identity": "identity"})
+        shown = identities[["identity", "actions_count", "pulls_count", "pushes_count", "refused_count"]]
+        links.table(shown, "top_identities", {"identity": "identity"})
     _findings(runtime)
     _ingest_health(runtime)
 
 
-def _activity(time: TimeRange, over_time: pd.DataFrame, repositories: pd.DataFrame) -> None:
+def _activity(time: TimeRange, over_time: pd.DataFrame, repositories_count: int) -> None:
     totals = over_time[over_time["bucket_at"].isna()].iloc[0]
     series = over_time[over_time["bucket_at"].notna()]
     figures = [
@@ -39,7 +43,7 @@ def _activity(time: TimeRange, over_time: pd.DataFrame, repositories: pd.DataFra
         ("Deletes", totals["deletes_count"]),
         ("Refused", totals["refused_count"]),
         ("Identities", totals["identities_count"]),
-        ("Repositories", repositories["repositories_count"].iloc[0] if len(repositories) else 0),
+        ("Repositories", repositories_count),
     ]
     columns = st.columns(len(figures) + 1)
     for column, (label, value) in zip(columns, figures, strict=False):

@@ -83,13 +83,15 @@ def test_activity_over_time_has_a_total_row_and_buckets_that_add_up(con: duckdb.
 
 
 def test_top_lists_and_findings_by_severity(con: duckdb.DuckDBPyConnection) -> None:
-    repositories = overview.top_repositories(con, DAY)
-    assert repositories[["repository", "pulls_count", "pushes_count", "repositories_count"]].values.tolist() == [
-        ["team/app", 2, 4, 2],
-        ["other/app", 0, 1, 2],
+    tops = overview.top_lists(con, DAY)
+    assert tops[["list", "name", "pulls_count", "pushes_count", "listed_count"]].values.tolist() == [
+        ["repository", "team/app", 2, 4, 2],
+        ["repository", "other/app", 0, 1, 2],
+        ["identity", "alice", 1, 1, 2],
+        ["identity", "ci-bot", 1, 4, 2],
     ]
-    identities = overview.top_identities(con, DAY)
-    assert identities[["identity", "actions_count"]].values.tolist() == [["alice", 8], ["ci-bot", 6]]
+    assert tops["actions_count"].tolist()[2:] == [8, 6]
+    assert len(overview.top_lists(con, DAY, limit=1)) == 2
     by_severity = overview.open_findings_by_severity(con)
     assert by_severity.values.tolist() == [["high", 4], ["medium", 3], ["low", 3]]
 
