@@ -5,7 +5,9 @@
 
 Pages run through Streamlit's AppTest (the real entry point, demo mode): each page once with an empty cache
 (every query goes to the store on its own read-only connection) and once more with the cache warm. Then each
-query function alone, on one read-only connection. Times are wall-clock seconds on this machine.
+query function alone, on one read-only connection. Times are wall-clock seconds on this machine; "cpu s" is
+the CPU time the cold run used over all threads (DuckDB runs one per core), which other processes' load on
+the machine does not inflate.
 """
 
 from __future__ import annotations
@@ -66,9 +68,9 @@ def page_scenarios(repo: str, who: str, finding: str) -> list[tuple[str, str, di
 
 
 def time_pages(db: Path, repo: str, who: str, finding: str, rounds: int) -> None:
-    print(f"{'page':48} {'cold s':>8} {'warm s':>8}")
+    print(f"{'page (median of rounds)':48} {'cold s':>8} {'cpu s':>8} {'warm s':>8}")
     for label, page, params in page_scenarios(repo, who, finding):
-        cold, warm = [], []
+        cold, cpu, warm = [], [], []
         for _ in range(rounds):
             app = AppTest.from_file(str(APP), default_timeout=120)
             for name, value in params.items():
@@ -76,14 +78,16 @@ def time_pages(db: Path, repo: str, who: str, finding: str, rounds: int) -> None
             app.run()
             app.switch_page(f"views/{page}.py")
             st.cache_data.clear()
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             app.run()
             cold.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
             started = time.perf_counter()
             app.run()
             warm.append(time.perf_counter() - started)
             assert not app.exception, [e.value for e in app.exception]
-        print(f"{label:48} {statistics.median(cold):8.2f} {statistics.median(warm):8.2f}", flush=True)
+        medians = (statistics.median(values) for values in (cold, cpu, warm))
+        print(f"{label:48}" + "".join(f" {value:8.2f}" for value in medians), flush=True)
 
 
 def time_queries(db: Path, repo: str, who: str, rounds: int) -> None:
