@@ -30,6 +30,7 @@ from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.analytics.simulator import Label, Notification, Simulation
 from regaudit.ingest import store
 from regaudit.ingest.envelope import split_envelope
+from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
@@ -117,10 +118,14 @@ def _records(
     return records
 
 
-def load_simulation(path: Path, simulation: Simulation) -> LoadSummary:
-    """Feed the simulation through the ingest path into the store, one batch per day, then import the inventory."""
+def load_simulation(path: Path, simulation: Simulation, hooks: Sequence[BatchHook] = ()) -> LoadSummary:
+    """Feed the simulation through the ingest path into the store, one batch per day, then import the inventory.
+
+    ``hooks`` are the batch hooks production runs (the hash chain, queued alerts); the demo passes them so its
+    store verifies like a real one.
+    """
     started = time.perf_counter()
-    normalizer, sink, counter = Normalizer(), DuckDBSink(path), itertools.count()
+    normalizer, sink, counter = Normalizer(), DuckDBSink(path, hooks=hooks), itertools.count()
     events = access = 0
     try:
         for day, notes, lines in _days(simulation):

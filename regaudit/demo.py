@@ -68,17 +68,18 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     return {"store": {"path": args.db}}
 
 
-def build(path: Path, seed: int, days: int, scale: float) -> str:
+def build(path: Path, seed: int, days: int, scale: float, settings: Settings) -> str:
     """Build the demo store from scratch; returns a one-line account of what went in."""
     from regaudit.analytics import runner
     from regaudit.analytics.evaluation import load_simulation
     from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
     from regaudit.analytics.simulator import Simulation
+    from regaudit.ingest.hooks import load_hooks
 
     for stale in (path, path.with_name(path.name + ".wal")):
         stale.unlink(missing_ok=True)
     simulation = Simulation(seed, days=days, scale=scale)
-    loaded = load_simulation(path, simulation)
+    loaded = load_simulation(path, simulation, load_hooks(settings))
     org = OrgSettings.model_validate(simulation.org)
     started = time.perf_counter()
     report = runner.analyze(path, org, AnalyticsSettings(), now=simulation.end)
@@ -111,7 +112,7 @@ def summary(path: Path) -> str:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     path = settings.store.path
     print(f"regaudit demo: simulating {args.days} days of registry traffic into {path} ...", file=sys.stderr)
-    print(build(path, args.seed, args.days, args.scale))
+    print(build(path, args.seed, args.days, args.scale, settings))
     print(summary(path))
     if args.no_dashboard:
         return 0
