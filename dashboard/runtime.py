@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.dashboard.settings import Role
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ AuthMode = Literal["demo", "oidc", "local"]
 
 
 class Runtime(BaseModel):
-    """The app's view of the settings: the store, the cache, and how people log in."""
+    """The app's view of the settings: the store, the cache, how people log in, and how reports are made."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,6 +40,7 @@ class Runtime(BaseModel):
     auth: AuthMode = "local"
     users_file: Path | None = None
     oidc_default_role: Role = "viewer"
+    reports: ReportsSettings = ReportsSettings()
 
     @property
     def demo(self) -> bool:
@@ -57,6 +59,7 @@ def from_settings(settings: Settings) -> Runtime:
         auth=auth,
         users_file=Path(dashboard.users_file).resolve() if dashboard.users_file else None,
         oidc_default_role=dashboard.oidc_default_role,
+        reports=settings.reports,
     )
 
 

@@ -102,3 +102,30 @@ def activity_export(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, max
         ORDER BY occurred_at, activity_id LIMIT $limit
     """  # noqa: S608 - constant fragments; every value is a bound parameter
     return frame(con, sql, {**params, "limit": max_rows + 1})
+
+
+def scope_count(
+    con: duckdb.DuckDBPyConnection,
+    time: TimeRange,
+    repositories: tuple[str, ...] = (),
+    identities: tuple[str, ...] = (),
+    actions: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """What a compliance report of this period and scope holds (every row, HEAD checks included): repository
+    and identity globs as the reports engine matches them, any of several; empty lists match all."""
+    sql = f"""
+        SELECT count(*) AS rows_count, count(DISTINCT actor) AS identities_count,
+               count(DISTINCT repository) AS repositories_count
+        FROM image_activity
+        WHERE occurred_at >= $start AND occurred_at < $end
+          AND (len($repositories) = 0 OR list_bool_or(list_transform($repositories, lambda p: repository GLOB p)))
+          AND (len($identities) = 0 OR list_bool_or(list_transform($identities, lambda p: {IDENTITY} GLOB p)))
+          AND (len($actions) = 0 OR list_contains($actions, action))
+    """  # noqa: S608 - constant fragments; every value is a bound parameter
+    params = {
+        **time.bindings(),
+        "repositories": list(repositories),
+        "identities": list(identities),
+        "actions": list(actions),
+    }
+    return frame(con, sql, params)

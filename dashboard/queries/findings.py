@@ -68,6 +68,23 @@ def findings_about(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
     return frame(con, sql, {"name": name})
 
 
+def subject_names(con: duckdb.DuckDBPyConnection, subject: str) -> pd.DataFrame:
+    """The identities and repositories a finding's subject names (``kind``, ``name``), for links to their pages."""
+    sql = """
+        WITH words AS (
+            SELECT list_distinct(flatten([string_split_regex($subject, '[ @]'),
+                   list_transform(string_split_regex($subject, '[ @]'), lambda w: split_part(w, ':', 1))])) AS w
+        )
+        SELECT DISTINCT 'identity' AS kind, actor AS name FROM image_activity, words WHERE list_contains(w, actor)
+        UNION
+        SELECT 'identity', name FROM credentials, words WHERE list_contains(w, name)
+        UNION
+        SELECT 'repository', repository FROM image_activity, words WHERE list_contains(w, repository)
+        ORDER BY kind, name
+    """
+    return frame(con, sql, {"subject": subject})
+
+
 def finding_detail(con: duckdb.DuckDBPyConnection, finding_id: str) -> pd.DataFrame:
     """One finding with its evidence JSON."""
     sql = f"SELECT {_LIST_COLUMNS}, evidence FROM findings WHERE finding_id = $finding_id"  # noqa: S608

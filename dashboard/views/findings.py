@@ -86,6 +86,7 @@ def render() -> None:
     st.subheader(f"{title}: {finding['subject']}")
     st.markdown(f"**{finding['severity']}** · `{finding['detection_id']}` · {finding['summary']}")
     st.caption(description)
+    _subject_links(runtime, str(finding["subject"]))
     _status(runtime, principal, finding)
     _evidence(runtime, finding)
 
@@ -114,6 +115,17 @@ def _status(runtime: Runtime, principal: Principal, finding: pd.Series) -> None:
         return
     st.session_state[FLASH_KEY] = f"Finding marked {new} by {principal.name}."
     st.rerun()
+
+
+def _subject_links(runtime: Runtime, subject: str) -> None:
+    names = data.run(runtime, q.subject_names, subject)
+    for slot, row in zip(st.columns(max(len(names), 1) + 2), names.itertuples(), strict=False):
+        page, params = links.target(row.kind, str(row.name))
+        with slot:
+            st.page_link(links.PAGES[page], label=str(row.name), icon=ICONS[row.kind], query_params=params)
+
+
+ICONS = {"identity": ":material/badge:", "repository": ":material/inventory_2:"}
 
 
 def _evidence(runtime: Runtime, finding: pd.Series) -> None:

@@ -18,7 +18,6 @@ import duckdb
 import pytest
 
 from regaudit.dashboard import links
-from regaudit.demo import build
 from tests.dashboard.browser import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,7 +38,7 @@ def pages(store: Path) -> list[tuple[str, str, str]]:
         ("repository", links.url("repository", repository), "Tag overwrites"),
         ("identity", links.url("identity", identity), "First seen"),
         ("findings", "findings", "Evidence"),
-        ("reports", "reports", "Rows in the export"),
+        ("reports", "reports", "Generate report"),
     ]
 
 
@@ -49,11 +48,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def regaudit() -> list[str]:
+    installed = Path(sys.executable).with_name("regaudit")
+    return [str(installed)] if installed.exists() else [sys.executable, "-m", "regaudit.cli"]
+
+
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two simulated days through the real pipeline and detections (what `regaudit demo` builds)."""
+    """Two simulated days through the real pipeline and detections, built by `regaudit demo --no-dashboard`."""
     path = tmp_path_factory.mktemp("browser") / "demo.duckdb"
-    build(path, seed=2, days=2, scale=0.3)
+    argv = [*regaudit(), "demo", "--no-dashboard", "--db", str(path), "--seed", "2", "--days", "2", "--scale", "0.3"]
+    subprocess.run(argv, check=True, capture_output=True, timeout=600)  # noqa: S603 - our own command
     return path
 
 
@@ -62,11 +67,9 @@ def dashboard(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """``regaudit dashboard --demo`` on a free port; its base URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "dashboard.log"
-    regaudit = Path(sys.executable).with_name("regaudit")
-    argv = [str(regaudit)] if regaudit.exists() else [sys.executable, "-m", "regaudit.cli"]
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own command
-            [*argv, "dashboard", "--demo", "--db", str(demo_store), "--port", str(port)],
+            [*regaudit(), "dashboard", "--demo", "--db", str(demo_store), "--port", str(port)],
             stdout=output,
             stderr=subprocess.STDOUT,
         )

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from regaudit.analytics.reports import Period, Scope, verify_report
+from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.dashboard.links import url
+from regaudit.dashboard.runtime import Runtime
+from regaudit.dashboard.views import reports
+from regaudit.ingest import signing
 from tests.dashboard.conftest import AppFactory, no_errors, shown
 
 INJECTIONS = ("' OR 1=1 --", "%", "*", '"', "'", "alice' --", "x\\' OR '1'='1", "%' OR '%'='")
@@ -160,10 +168,41 @@ def test_findings_page_filters_and_shows_evidence(make_app: AppFactory, seeded: 
     evidence = high.dataframe[1].value  # the chosen (first) finding's tag_history interval
     assert evidence["tag"].tolist() == ["v1.0.0"]
     assert high.subheader[0].value.endswith("team/app:v1.0.0")
+    delete = make_app(seeded, page="findings", detection="tag.protected_delete")
+    named = [link.proto.label for link in delete.get("page_link")]
+    assert {"alice", "team/app"} <= set(named)  # the subject's identity and repository link to their pages
 
 
-def test_reports_page_counts_the_export_and_previews_it(make_app: AppFactory, seeded: Path) -> None:
-    app = make_app(seeded, page="reports", identity="ci-bot")
+def test_reports_page_makes_a_verifiable_report_with_the_engine(
+    make_app: AppFactory, seeded: Path, tmp_path: Path
+) -> None:
+    app = make_app(seeded, page="reports", identities="ci-*", range="all")
     no_errors(app)
-    assert shown(app)["Rows in the export"] == "6"  # 4 pushes, 1 pull, 1 mount
-    assert len(app.dataframe[0].value) == 6
+    assert shown(app)["Rows in the report"] == "6"  # ci-bot: 4 pushes, 1 pull, 1 mount
+    app.checkbox(key="reports_pdf").uncheck()
+    app.button(key="reports_generate").click().run()
+    no_errors(app)
+    report = app.session_state["reports_last"]
+    files = dict(zip(report.files["file"], report.files["rows"], strict=True))
+    assert files["activity.csv"] == 6
+    assert {"SHA256SUMS", "report.html", "activity.parquet", "findings.csv"} <= set(files)
+    with zipfile.ZipFile(io.BytesIO(report.archive)) as archive:
+        archive.extractall(tmp_path)
+    check = verify_report(tmp_path / report.name)
+    assert check.files_count >= 5
+    assert check.problems == ("manifest.json: not signed",)
+    assert any("Unsigned" in m.value for m in app.markdown)
+
+
+def test_reports_are_signed_with_the_configured_key(seeded: Path, tmp_path: Path) -> None:
+    key = tmp_path / "signing.pem"
+    signing.generate_key(key)
+    runtime = Runtime(db=seeded, reports=ReportsSettings(signing_key_path=key, pdf=False))
+    period = Period(datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
+    report = reports.generate(runtime, period, Scope(repositories=("team/*",)), pdf=False)
+    assert report.signed
+    assert report.totals
+    with zipfile.ZipFile(io.BytesIO(report.archive)) as archive:
+        archive.extractall(tmp_path)
+    check = verify_report(tmp_path / report.name, signing.load_public_key(signing.public_path(key)))
+    assert check.ok, check.problems
