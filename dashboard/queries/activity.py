@@ -1,4 +1,5 @@
-"""Who pushed or pulled what: the activity explorer's page of rows, its count, and the reports page's export.
+"""Who pushed or pulled what: the activity explorer's page of rows and its count, and what a report of a period
+and scope would hold.
 
 Filters (all optional but the time range): repository as a glob (``team/*``; DuckDB ``GLOB``, so ``%`` and
 quotes are plain characters), identity (exact; ``(anonymous)`` for rows without one), actions, client address
@@ -18,7 +19,7 @@ from regaudit.dashboard.queries.common import IDENTITY, TimeRange, clean, frame,
 
 ACTIONS = ("pull", "push", "delete", "mount", "login")
 
-#: columns of the explorer, the CSV download and the export, in order
+#: columns of the explorer and its CSV download, in order
 COLUMNS = f"""
     occurred_at, action, {IDENTITY} AS identity, repository, tag, digest, client_addr, user_agent,
     blob_bytes, proxy_status, is_check, audit_gap, source, registry, activity_id
@@ -92,16 +93,6 @@ def activity_count(con: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> p
         FROM image_activity WHERE {where}
     """  # noqa: S608 - constant fragments; every value is a bound parameter
     return frame(con, sql, params)
-
-
-def activity_export(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, max_rows: int) -> pd.DataFrame:
-    """Every matching row in time order, at most ``max_rows + 1`` (one more tells the caller it was cut)."""
-    where, params = filters.where()
-    sql = f"""
-        SELECT {COLUMNS} FROM image_activity WHERE {where}
-        ORDER BY occurred_at, activity_id LIMIT $limit
-    """  # noqa: S608 - constant fragments; every value is a bound parameter
-    return frame(con, sql, {**params, "limit": max_rows + 1})
 
 
 def scope_count(
