@@ -1,7 +1,8 @@
 """The registry scenario of issue 3, played by real clients against a running stack.
 
 skopeo (Debian 1.9.3) pushes, pulls, copies, inspects and deletes; curl sends what skopeo 1.9.3 never does: a
-manifest ``HEAD`` check (its ``inspect`` only GETs) and bare requests with a wrong password. curl binds to its
+manifest ``HEAD`` check (its ``inspect`` only GETs) and bare requests with a wrong password, on a manifest and on
+the login endpoint ``GET /v2/`` (what ``docker login`` checks a password with). curl binds to its
 own loopback address (``127.0.0.42``, ``127.0.0.66``), so those requests come from other clients than skopeo's
 ``127.0.0.1``, and the registry learns that address only from nginx's ``X-Forwarded-For``.
 
@@ -22,7 +23,8 @@ from tests.infra.oci import AMD64, ARM64, BuiltImage, BuiltIndex, Descriptor, bu
 from tests.infra.stack import RegistryStack
 
 USERS = {"ci-bot": "ci-bot-secret-1", "alice": "alice-secret-2", "bob": "bob-secret-3"}
-WRONG_PASSWORD_TRIES = 3
+WRONG_PASSWORD_TRIES = 3  # on a manifest
+LOGIN_GUESSES = 10  # on GET /v2/: proxy.bruteforce_by_client fires at 10 failed logins from one address
 HEAD_CLIENT = "127.0.0.42"  # alice's update check
 GUESSING_CLIENT = "127.0.0.66"  # someone trying bob's account
 MANIFEST_ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
@@ -121,6 +123,8 @@ def play(stack: RegistryStack, images: Images, scratch: Path, before_overwrite: 
     with run.step("wrong password"):
         for _ in range(WRONG_PASSWORD_TRIES):
             assert _curl(stack, "GET", "team/app", "v1.1.0", ("bob", "not-bobs-password"), GUESSING_CLIENT) == 401
+        for n in range(LOGIN_GUESSES):
+            assert _request(stack, "GET", "/v2/", ("bob", f"bob-guess-{n}"), GUESSING_CLIENT) == 401
     with run.step("missing tag and repository"):
         assert "manifest unknown" in skopeo.inspect("team/app", "nosuchtag", alice).stderr
         assert "manifest unknown" in skopeo.inspect("nosuch/repo", "latest", alice).stderr
@@ -135,12 +139,17 @@ def _curl(
     stack: RegistryStack, method: str, repository: str, reference: str, creds: tuple[str, str], source: str
 ) -> int:
     """One manifest request with curl from ``source``; returns the HTTP status."""
+    return _request(stack, method, f"/v2/{repository}/manifests/{reference}", creds, source)
+
+
+def _request(stack: RegistryStack, method: str, path: str, creds: tuple[str, str], source: str) -> int:
+    """One request for ``path`` with curl from ``source``; returns the HTTP status."""
     argv = [
         "curl", "--silent", "--show-error", "--output", "/dev/null", "--write-out", "%{http_code}",
         *(["--head"] if method == "HEAD" else ["--request", method]),
         "--interface", source, "--cacert", str(stack.nginx.ca_cert_path), "--user", ":".join(creds),
         "--header", f"Accept: {MANIFEST_ACCEPT}",
-        f"{stack.url}/v2/{repository}/manifests/{reference}",
+        f"{stack.url}{path}",
     ]  # fmt: skip
     completed = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)
     return int(completed.stdout)

@@ -6,16 +6,21 @@ token) and nginx's JSON access log to a real ``regaudit ship-logs``, both into K
 consume`` writes DuckDB while the scenario runs. The scenario (``tests/e2e/scenario.py``): ci-bot pushes
 several tags and a two-platform index; alice and bob pull by tag, by digest and the index; alice overwrites the
 release tag v1.0.0; ci-bot copies an image to another repository (blob mounts); alice deletes the copy by tag;
-someone tries bob's account with a wrong password three times; alice asks for a missing tag and a missing
-repository, inspects an image and checks one with a HEAD. The notification of alice's overwrite reaches the
-webhook but is answered 500 once, so the registry sends it again and Kafka holds it twice.
+someone tries bob's account with a wrong password, three times on a manifest and ten times on the login
+endpoint; alice asks for a missing tag and a missing repository, inspects an image and checks one with a HEAD.
+The notification of alice's overwrite reaches the webhook but is answered 500 once, so the registry sends it
+again and Kafka holds it twice.
 
 The expected tables below are what a person reading ``image_activity`` must find: every action, with the right
-identity, exactly once.
+identity, exactly once. Then the real ``regaudit analyze`` (issue 4), told that ci-bot is CI, must flag the
+overwrite of the release tag, the burst of failed logins and alice's push to the repository only CI fed, and
+add nothing when it runs again.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +38,7 @@ from tests.infra.kafka import KafkaBroker
 from tests.infra.nginx import AuthMode
 from tests.infra.registry import NotificationEndpoint
 from tests.infra.stack import RegistryStack
+from tests.ingest import processes
 from tests.ingest.processes import wait_for
 
 pytestmark = [pytest.mark.stack, pytest.mark.kafka]
@@ -72,6 +78,7 @@ EXPECTED_ACTIVITY = [
     ("bob",    "pull",   "team/app",    "v1.1.0",    None,           False, False, 401, GUESSER, None),
     ("bob",    "pull",   "team/app",    "v1.1.0",    None,           False, False, 401, GUESSER, None),
     ("bob",    "pull",   "team/app",    "v1.1.0",    None,           False, False, 401, GUESSER, None),
+    *10 * [("bob", "login", "", None, None, False, False, 401, GUESSER, None)],  # wrong passwords on GET /v2/
     ("alice",  "pull",   "team/app",    "nosuchtag", None,           False, False, 404, SKOPEO,  None),
     ("alice",  "pull",   "nosuch/repo", "latest",    None,           False, False, 404, SKOPEO,  None),
     ("alice",  "pull",   "team/app",    "latest",    "app-2",        True,  False, 200, SKOPEO,  "app-2 config"),
@@ -101,6 +108,7 @@ EXPECTED_COUNTS = {
     ("alice",  "other/app",   None):        (0,     0,    0,     0,     1,      0,     0),
     ("bob",    "team/app",    None):        (1,     0,    0,     0,     0,      0,     0),
     ("bob",    "team/app",    "v1.1.0"):    (0,     0,    0,     0,     0,      0,     3),
+    ("bob",    "",            None):        (0,     0,    0,     0,     0,      0,     10),
     ("bob",    "team/multi",  "1.0"):       (1,     0,    0,     0,     0,      0,     0),
     ("bob",    "team/multi",  None):        (0,     1,    0,     0,     0,      0,     0),
 }  # fmt: skip
@@ -126,6 +134,18 @@ EXPECTED_TAG_HISTORY = [
     ("team/app",   "v1.1.0", "app-2",  None,     False,    "ci-bot", None),
     ("team/multi", "1.0",    "multi",  None,     False,    "ci-bot", None),
 ]  # fmt: skip
+
+# What `regaudit analyze` is told: ci-bot is CI, v1.0.0-style tags are releases. team/app had three CI pushes
+# (v1.0.0, v1.1.0, latest) before alice's, under the default five that make a repository CI-only: the documented
+# threshold override lowers it to three.
+ANALYZE_SETTINGS = """\
+[org]
+ci_identities = ["ci-bot"]
+protected_tag_patterns = ['^v[0-9]+[.][0-9]+[.][0-9]+$']
+
+[analytics.thresholds."push.human_to_ci_repository"]
+min_ci_pushes = 3
+"""
 
 
 @dataclass(frozen=True)
@@ -175,6 +195,7 @@ def test_registry_scenario_end_to_end(
     registry_rows_carry_the_proxy_line_of_their_request(outcome)
     every_served_manifest_request_has_its_notification_and_no_audit_gap(outcome)
     events_keep_the_envelope_type_the_registry_declared(outcome, setup)
+    analyze_flags_the_overwrite_the_password_burst_and_the_human_push_once(outcome, tmp_path)
 
 
 def run_scenario(setup: Setup, broker: KafkaBroker, topics: KafkaTopics, tmp_path: Path) -> Outcome:
@@ -281,6 +302,7 @@ def proxy_only_rows_are_the_refused_requests_with_the_claimed_user_and_client(ou
     assert skopeo.startswith("skopeo/")
     assert rows == [
         *3 * [("bob", GUESSER, "team/app", "v1.1.0", 401, curl, True, False)],
+        *10 * [("bob", GUESSER, "", None, 401, curl, True, False)],
         ("alice", SKOPEO, "team/app", "nosuchtag", 404, skopeo, True, False),
         ("alice", SKOPEO, "nosuch/repo", "latest", 404, skopeo, True, False),
     ]
@@ -317,6 +339,51 @@ def every_served_manifest_request_has_its_notification_and_no_audit_gap(outcome:
 def events_keep_the_envelope_type_the_registry_declared(outcome: Outcome, setup: Setup) -> None:
     assert outcome.rows("SELECT DISTINCT envelope_type FROM registry_events") == [(setup.envelope,)]
     assert outcome.rows("SELECT count(*) FROM dead_letters") == [(0,)]
+
+
+def analyze_flags_the_overwrite_the_password_burst_and_the_human_push_once(outcome: Outcome, tmp_path: Path) -> None:
+    config = tmp_path / "analyze.toml"
+    config.write_text(ANALYZE_SETTINGS, encoding="utf-8")
+    _analyze(outcome, config)
+    rows = outcome.rows("SELECT finding_id, detection_id, subject, summary, evidence FROM findings")
+    found = Counter((detection, subject) for _, detection, subject, *_ in rows)
+    evidence = {(det, subject): (summary, json.loads(ev)["values"]) for _, det, subject, summary, ev in rows}
+
+    overwrite = ("tag.release_overwrite", "team/app:v1.0.0")
+    assert found[overwrite] == 1, sorted(found)
+    summary, values = evidence[overwrite]
+    assert " by alice " in summary, summary
+    assert values["moved_by"] == "alice"
+    assert (outcome.name(values["previous_digest"]), outcome.name(values["digest"])) == ("app-1", "hotfix")
+
+    burst = ("proxy.bruteforce_by_client", GUESSER)
+    assert found[burst] == 1, sorted(found)
+    summary, values = evidence[burst]
+    assert (values["failures_count"], values["users"]) == (10, ["bob"]), summary
+
+    human = ("push.human_to_ci_repository", "alice to team/app")
+    assert found[human] == 1, sorted(found)
+    summary, values = evidence[human]
+    assert values["ci_pushes_count"] == 3, summary
+
+    _analyze(outcome, config)
+    again = outcome.rows("SELECT finding_id, detection_id, subject, summary, evidence FROM findings")
+    assert sorted(row[0] for row in again) == sorted(row[0] for row in rows)
+    assert Counter((detection, subject) for _, detection, subject, *_ in again) == found
+
+
+def _analyze(outcome: Outcome, config: Path) -> str:
+    """One run of the real ``regaudit analyze`` on the scenario's store, as an operator runs it."""
+    completed = subprocess.run(
+        [*processes.REGAUDIT, "--config", str(config), "analyze"],
+        env=outcome.pipeline.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
 
 
 def _bytes(images: Images, name: str | None) -> int:
