@@ -41,9 +41,7 @@ class KafkaTopics:
 
 
 @pytest.fixture(scope="session")
-def kafka_broker(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[KafkaBroker]:
+def kafka_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     """The session's Kafka broker; tests that stop or kill it should `restart()` it before they end."""
     # Under pytest's temporary directory, so the broker's server.log of the last runs stays for inspection.
     broker = KafkaBroker(kafka_libs(), tmp_path_factory.mktemp("kafka-broker"))

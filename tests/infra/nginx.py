@@ -127,10 +127,7 @@ class NginxProcess:
         moves = [  # (directive, production value, test value)
             ("pid", "/var/run/nginx.pid;", f"{self.prefix / 'nginx.pid'};"),
             ("error_log", "/var/log/nginx/error.log", str(self.error_log_path)),
-            *[
-                (f"{kind}_temp_path", f"/var/cache/nginx/{name};", f"{cache / name};")
-                for kind, name in _TEMP_PATHS
-            ],
+            *[(f"{kind}_temp_path", f"/var/cache/nginx/{name};", f"{cache / name};") for kind, name in _TEMP_PATHS],
             ("access_log", "/var/log/nginx/registry.json ", f"{self.access_log_path} "),
             ("server", "registry:5000;", f"{self.upstream};"),
             ("listen", "443 ssl;", f"{LOOPBACK}:{self.port} ssl;"),

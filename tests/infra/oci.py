@@ -136,8 +136,7 @@ def build_image(
     """Write an image of ``layer_count`` layers to ``layout_dir``, listed as ``tag`` unless that is None."""
     layout = OciLayout(layout_dir)
     layer_tars = [
-        _layer_tar(random.Random(f"{seed}/{platform.architecture}/{n}"), n, files_per_layer)
-        for n in range(layer_count)
+        _layer_tar(random.Random(f"{seed}/{platform.architecture}/{n}"), n, files_per_layer) for n in range(layer_count)
     ]
     layers = tuple(layout.write_blob(gzip.compress(tar, mtime=0), LAYER_TYPE) for tar in layer_tars)
     diff_ids = tuple(f"sha256:{hashlib.sha256(tar).hexdigest()}" for tar in layer_tars)
@@ -165,8 +164,7 @@ def build_index(
 ) -> BuiltIndex:
     """Write one image per platform (untagged) and an OCI image index over them, tagged ``tag``."""
     images = tuple(
-        build_image(layout_dir, None, seed=seed, layer_count=layer_count, platform=platform)
-        for platform in platforms
+        build_image(layout_dir, None, seed=seed, layer_count=layer_count, platform=platform) for platform in platforms
     )
     index_json = {
         "schemaVersion": 2,
@@ -186,9 +184,7 @@ def _layer_tar(rng: random.Random, layer_number: int, file_count: int) -> bytes:
         tar.addfile(_tar_info(directory, tarfile.DIRTYPE, 0o755, 0))
         for n in range(file_count):
             data = rng.randbytes(rng.randint(64, 4096))
-            tar.addfile(
-                _tar_info(f"{directory}/file{n}.bin", tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data)
-            )
+            tar.addfile(_tar_info(f"{directory}/file{n}.bin", tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
     return buffer.getvalue()
 
 
@@ -207,8 +203,7 @@ def _image_config(platform: Platform, diff_ids: tuple[str, ...], seed: str) -> d
         "config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "Labels": {"regaudit.test.seed": seed}},
         "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
         "history": [
-            {"created": _FIXED_CREATED, "created_by": f"tests.infra.oci layer {n}"}
-            for n in range(len(diff_ids))
+            {"created": _FIXED_CREATED, "created_by": f"tests.infra.oci layer {n}"} for n in range(len(diff_ids))
         ],
     }
 

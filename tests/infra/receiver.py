@@ -44,9 +44,7 @@ class RecordingReceiver:
         self._failures: list[int] = []
         self._server = ThreadingHTTPServer((LOOPBACK, 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="recording-receiver", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="recording-receiver", daemon=True)
 
     @property
     def url(self) -> str:
@@ -80,9 +78,7 @@ class RecordingReceiver:
 
     def events(self) -> list[dict[str, Any]]:
         """The events of the POSTs answered 2xx, in arrival order (a retried event appears once per 2xx)."""
-        return [
-            event for request in self.requests if 200 <= request.status < 300 for event in request.events()
-        ]
+        return [event for request in self.requests if 200 <= request.status < 300 for event in request.events()]
 
     def wait_for(
         self, condition: Callable[[list[dict[str, Any]]], bool], *, timeout: float = 15.0
@@ -96,9 +92,7 @@ class RecordingReceiver:
                     return events
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(
-                        f"condition not met within {timeout}s; {len(events)} events received"
-                    )
+                    raise AssertionError(f"condition not met within {timeout}s; {len(events)} events received")
                 self._lock.wait(remaining)
 
     def _record(self, request: RecordedRequest) -> None:

@@ -111,9 +111,7 @@ class Skopeo:
         check: bool = False,
     ) -> SkopeoResult:
         """Copy ``(repo, ref)`` to ``(repo, tag)`` on this registry: skopeo mounts the blobs it can."""
-        return self.copy(
-            self.ref(*source), self.ref(*destination), src_creds=creds, dest_creds=creds, check=check
-        )
+        return self.copy(self.ref(*source), self.ref(*destination), src_creds=creds, dest_creds=creds, check=check)
 
     # -- other commands -------------------------------------------------------------------------------------
     def inspect(

@@ -42,9 +42,7 @@ def stack_notification_endpoint(notification_receiver: RecordingReceiver) -> Not
     return NotificationEndpoint(notification_receiver.url, STACK_TOKEN)
 
 
-def _stack(
-    request: pytest.FixtureRequest, endpoint: NotificationEndpoint, auth: AuthMode
-) -> Iterator[RegistryStack]:
+def _stack(request: pytest.FixtureRequest, endpoint: NotificationEndpoint, auth: AuthMode) -> Iterator[RegistryStack]:
     started = time.monotonic()
     with RegistryStack(endpoint, STACK_USERS, auth=auth) as stack:
         request.config.stash.setdefault(_start_seconds, []).append(time.monotonic() - started)

@@ -85,9 +85,7 @@ def test_kcat_reads_what_kafka_python_produced(kafka_broker: KafkaBroker, kafka_
     produce(kafka_broker.bootstrap, kafka_topics.access, records)
 
     command = ["kcat", "-C", "-b", kafka_broker.bootstrap, "-t", kafka_topics.access, "-o", "beginning", "-e"]
-    result = subprocess.run(
-        [*command, "-q", "-f", "%k %s\n"], capture_output=True, check=True, timeout=60, text=True
-    )
+    result = subprocess.run([*command, "-q", "-f", "%k %s\n"], capture_output=True, check=True, timeout=60, text=True)
 
     lines = sorted(tuple(line.split(" ")) for line in result.stdout.splitlines())
     assert lines == sorted((key.decode(), value.decode()) for key, value in records)

@@ -42,9 +42,7 @@ def image(tmp_path: Path) -> BuiltImage:
     return build_image(tmp_path / "image", "v1", seed="stack-image", layer_count=3)
 
 
-def manifest_event(
-    action: str, repository: str, digest: str, *, tag: str | None
-) -> Callable[[list[Event]], bool]:
+def manifest_event(action: str, repository: str, digest: str, *, tag: str | None) -> Callable[[list[Event]], bool]:
     """A ``RecordingReceiver.wait_for`` predicate: that manifest event, tagged ``tag`` (None: by digest)."""
 
     def found(events: list[Event]) -> bool:
@@ -69,12 +67,8 @@ def test_push_of_a_multi_layer_image_notifies_each_blob_and_the_tag_with_the_pus
 ) -> None:
     stack.skopeo.push(image, "team/app", "v1", stack.creds("ci-bot"), check=True)
 
-    events = notification_receiver.wait_for(
-        manifest_event("push", "team/app", image.manifest.digest, tag="v1")
-    )
-    blob_pushes = {
-        e["target"]["digest"] for e in events if e["target"]["mediaType"] == "application/octet-stream"
-    }
+    events = notification_receiver.wait_for(manifest_event("push", "team/app", image.manifest.digest, tag="v1"))
+    blob_pushes = {e["target"]["digest"] for e in events if e["target"]["mediaType"] == "application/octet-stream"}
     assert blob_pushes == {blob.digest for blob in image.blobs}
     manifest = next(e for e in events if e["target"].get("tag") == "v1")
     assert [ref["digest"] for ref in manifest["target"]["references"]] == [b.digest for b in image.blobs]
@@ -92,9 +86,7 @@ def test_push_of_a_multi_platform_index_pushes_each_platform_by_digest_then_the_
 
     stack.skopeo.push(index, "team/multi", "1.0", stack.creds("ci-bot"), check=True)
 
-    events = notification_receiver.wait_for(
-        manifest_event("push", "team/multi", index.index.digest, tag="1.0")
-    )
+    events = notification_receiver.wait_for(manifest_event("push", "team/multi", index.index.digest, tag="1.0"))
     manifests = [e["target"] for e in events if e["target"]["mediaType"] != "application/octet-stream"]
     assert [(t["mediaType"], t["digest"], t.get("tag")) for t in manifests] == [
         *[(MANIFEST_TYPE, image.manifest.digest, None) for image in index.images],
@@ -153,9 +145,7 @@ def test_wrong_password_is_refused_with_401_in_the_access_log_and_notifies_nothi
     # A sentinel: notifications arrive in order, so once ci-bot's push is in, alice's would have been too.
     stack.skopeo.push(image, "team/app", "v2", stack.creds("ci-bot"), check=True)
 
-    events = notification_receiver.wait_for(
-        manifest_event("push", "team/app", image.manifest.digest, tag="v2")
-    )
+    events = notification_receiver.wait_for(manifest_event("push", "team/app", image.manifest.digest, tag="v2"))
     assert refused.returncode != 0
     assert "unauthorized" in refused.stderr
     assert not [e for e in events if e["actor"].get("name") == "alice"]
@@ -188,9 +178,7 @@ def test_access_log_lines_are_json_objects_with_the_formats_keys(
 
 
 def test_every_answer_carries_the_distribution_api_version_header(stack: RegistryStack) -> None:
-    connection = http.client.HTTPSConnection(
-        LOOPBACK, int(stack.host.split(":")[1]), context=stack.nginx.ssl_context()
-    )
+    connection = http.client.HTTPSConnection(LOOPBACK, int(stack.host.split(":")[1]), context=stack.nginx.ssl_context())
     try:
         connection.request("GET", "/v2/", headers={"User-Agent": "stack-test"})
         response = connection.getresponse()
@@ -252,9 +240,7 @@ def _blob_pulls(events: list[Event], user: str) -> list[str]:
 
 
 def _lines(stack: RegistryStack, method: str, uri: str) -> list[dict[str, Any]]:
-    return [
-        line for line in stack.nginx.access_log_entries() if (line["method"], line["uri"]) == (method, uri)
-    ]
+    return [line for line in stack.nginx.access_log_entries() if (line["method"], line["uri"]) == (method, uri)]
 
 
 def _sha256(data: bytes) -> str:

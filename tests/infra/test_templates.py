@@ -40,9 +40,7 @@ def _code(text: str) -> list[str]:
 
 
 def test_substitute_refuses_a_text_that_is_not_in_the_file() -> None:
-    with pytest.raises(
-        TemplateDriftError, match=r"conf: expected 'listen 443 ssl;' exactly once, found it 0"
-    ):
+    with pytest.raises(TemplateDriftError, match=r"conf: expected 'listen 443 ssl;' exactly once, found it 0"):
         substitute("listen 8443 ssl;", {"listen 443 ssl;": "listen 127.0.0.1:1 ssl;"}, source="conf")
 
 
