@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--naive-sample", type=int, default=5_000)
     parser.add_argument("--idle", type=float, default=3.0, help="consumer's --until-idle (subtracted)")
+    parser.add_argument("--batch", type=int, default=None, help="consumer.batch_max_records (default: the setting's)")
     args = parser.parse_args()
     events = events_file(args.events)
     size = events.stat().st_size
@@ -108,6 +109,8 @@ def main() -> None:
             REGAUDIT_KAFKA__EVENTS_TOPIC=topic,
             REGAUDIT_CONSUMER__GROUP_ID="bench",
         )
+        if args.batch:
+            env["REGAUDIT_CONSUMER__BATCH_MAX_RECORDS"] = str(args.batch)
         wall, peak, output = run_process(
             [sys.executable, "-m", "regaudit.cli", "--log-level", "WARNING", "consume", "--until-idle", str(args.idle)],
             env,
@@ -121,6 +124,7 @@ def main() -> None:
         "ingest_events",
         {
             "events": args.events,
+            "batch_max_records": args.batch or "default",
             "bytes_per_event": round(size / args.events),
             "stored": stored,
             "kcat_produce_seconds": round(produce_seconds, 2),
