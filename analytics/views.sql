@@ -72,3 +72,19 @@ UNION ALL
 SELECT registry, repository, tag, digest, occurred_at, 'image_activity:' || activity_id
 FROM image_activity
 WHERE source = 'registry' AND action = 'pull' AND tag IS NOT NULL AND digest IS NOT NULL;
+
+-- Failed logins: 401 answers on the login endpoints (GET /v2/ and the token endpoint) that carried a claimed
+-- Basic user (the bare challenge that starts every login is not one), from `since_at` less a window up to `now_at`.
+-- Each is listed once per window that holds it: windows of `window_minutes` start every half window, so a burst
+-- across a boundary still falls whole into one. Brute force and password spraying count these per window.
+CREATE OR REPLACE TEMP MACRO failed_login_windows(since_at, now_at, window_minutes) AS TABLE
+WITH events AS (
+    SELECT client_addr, remote_user, request_at, line_key,
+           time_bucket(to_seconds(window_minutes * 30), request_at) AS half_at
+    FROM access_log
+    WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
+      AND request_at >= time_bucket(to_seconds(window_minutes * 30), since_at) - to_seconds(window_minutes * 60)
+      AND request_at < now_at
+)
+SELECT e.*, e.half_at - to_seconds(window_minutes * 30) * h.back AS window_at
+FROM events AS e CROSS JOIN range(2) AS h(back);

@@ -32,18 +32,7 @@ class PasswordSpray(Detection):
     references = ("https://attack.mitre.org/techniques/T1110/003/",)
     parameters = Params
     sql = """
-        WITH events AS (
-            SELECT client_addr, remote_user, request_at, line_key,
-                   time_bucket(to_seconds($window_minutes * 30), request_at) AS half_at
-            FROM access_log
-            WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
-              AND request_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 60)
-              AND request_at < $now
-        ),
-        windows AS (
-            SELECT e.*, e.half_at - to_seconds($window_minutes * 30) * h.back AS window_at
-            FROM events AS e CROSS JOIN range(2) AS h(back)
-        ),
+        WITH windows AS (SELECT * FROM failed_login_windows($since, $now, $window_minutes)),
         fired AS (
             SELECT client_addr, window_at, count(*) AS attempts_count, count(DISTINCT remote_user) AS users_count,
                    list(DISTINCT remote_user ORDER BY remote_user)[1:50] AS users,
