@@ -5,9 +5,12 @@ The loop is short on purpose:
     poll until the batch is full or old enough ▶ rebuild raw records ▶ normalize (in-memory DuckDB)
     ▶ write (one transaction on the store file, idempotent) ▶ commit the Kafka offsets
 
-A crash anywhere before the offset commit replays the batch, and the idempotent inserts store nothing twice;
-a crash after it loses nothing, because the DuckDB commit came first. SIGTERM finishes the batch in hand,
-commits and leaves the group.
+Writing runs on a second thread, one batch at a time, while the loop polls and normalizes the next one: the
+Python side (kafka-python, records) and DuckDB's write overlap on two cores, and at most two batches are in
+memory. Offsets are still committed by the polling thread (kafka-python's consumer is not thread-safe), in
+batch order, and only for a batch whose DuckDB transaction committed. A crash anywhere before the offset commit
+replays the batch, and the idempotent inserts store nothing twice; a crash after it loses nothing, because the
+DuckDB commit came first. SIGTERM finishes the batches in hand, commits and leaves the group.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -26,7 +30,7 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
 from regaudit.ingest.hooks import load_hooks
-from regaudit.ingest.normalize import Normalizer
+from regaudit.ingest.normalize import NormalizedBatch, Normalizer
 from regaudit.ingest.records import RawRecord, RecordKind
 from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
 from regaudit.ingest.sinks.kafka import HEADER_PREFIX, kafka_client_options
@@ -126,18 +130,27 @@ class Consumer:
     def run(self, max_idle_seconds: float | None = None) -> ConsumerStats:
         """Consume until stopped (or, for tests and one-shot imports, until idle for ``max_idle_seconds``)."""
         self._consumer = consumer = self._connect()
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        in_flight: tuple[Future[WriteResult], list[Any]] | None = None
         idle_since = time.monotonic()
         try:
             while not self._stop.is_set():
                 messages = self._poll_batch(consumer)
-                if messages:
-                    self._process(consumer, messages)
+                normalized = self._normalize(messages) if messages else None
+                if in_flight is not None:
+                    self._complete(consumer, *in_flight)
+                    in_flight = None
+                if normalized is not None:
+                    in_flight = (writer.submit(self._write, normalized), messages)
                     idle_since = time.monotonic()
                 elif not consumer.assignment():
                     idle_since = time.monotonic()  # still joining the group (e.g. waiting out a dead member)
                 elif max_idle_seconds is not None and time.monotonic() - idle_since > max_idle_seconds:
                     break
+            if in_flight is not None:
+                self._complete(consumer, *in_flight)
         finally:
+            writer.shutdown(wait=True)
             consumer.close(autocommit=False)
             self.normalizer.close()
         return self.stats
@@ -157,13 +170,20 @@ class Consumer:
                 messages.extend(partition_messages)
         return messages
 
-    def _process(self, consumer: KafkaConsumer, messages: list[Any]) -> None:
-        records = [raw_record(m, self.kinds[m.topic]) for m in messages]
-        normalized = self.normalizer.normalize(records)
+    def _normalize(self, messages: list[Any]) -> NormalizedBatch:
+        return self.normalizer.normalize([raw_record(m, self.kinds[m.topic]) for m in messages])
+
+    def _write(self, normalized: NormalizedBatch) -> WriteResult:
+        """On the writer thread: one DuckDB transaction, then ``on_batch`` (it only wakes the dispatcher)."""
         with self.store_lock:
             result = self.sink.write(normalized, source="kafka")
         if self.on_batch is not None:
             self.on_batch(result)
+        return result
+
+    def _complete(self, consumer: KafkaConsumer, written: Future[WriteResult], messages: list[Any]) -> None:
+        """Wait for the batch's DuckDB commit (a failure raises here), then commit its Kafka offsets."""
+        result = written.result()
         offsets = _next_offsets(messages)
         try:
             consumer.commit(offsets)
