@@ -3,6 +3,10 @@
 The position is saved only after the sink acknowledged the batch (Kafka acks=all, or the DuckDB commit), so a
 crash re-delivers at most the last batch, under the same line keys, and the store keeps each line once. While
 the sink is down the shipper retries with backoff and does not advance.
+
+Delivery runs on a second thread, one batch at a time, while the next batch is read: reading the file (Python)
+and the sink's work (DuckDB, or Kafka's acknowledgement) overlap, and at most two batches are in memory. The
+position is saved in batch order, each time after that batch's delivery.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from regaudit.errors import TransientError
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink
-from regaudit.ingest.sources.tail import FileTail
+from regaudit.ingest.sources.tail import FileTail, Line
 
 log = logging.getLogger(__name__)
 
@@ -34,37 +39,53 @@ class Shipper:
 
     def run(self, max_idle_seconds: float | None = None) -> int:
         """Ship until stopped, or until idle for ``max_idle_seconds``; returns the lines shipped."""
+        sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ship-deliver")
+        in_flight: tuple[Future[bool], list[Line]] | None = None
         idle_since = time.monotonic()
-        backoff = self.poll_seconds
-        while not self._stop.is_set():
-            lines = self.tail.read(self.batch_lines)
-            if not lines:
+        try:
+            while not self._stop.is_set():
+                lines = self.tail.read(self.batch_lines)
+                if in_flight is not None:
+                    if not self._complete(*in_flight):
+                        break
+                    in_flight = None
+                if lines:
+                    in_flight = (sender.submit(self._deliver, lines), lines)
+                    idle_since = time.monotonic()
+                    continue
                 if max_idle_seconds is not None and time.monotonic() - idle_since > max_idle_seconds:
                     break
                 self._stop.wait(self.poll_seconds)
-                continue
-            received_at = datetime.now(UTC)
-            records = [
-                (
-                    self.tail.host,
-                    RawRecord("access", line.value, f"file:{line.key}", received_at, key=line.key),
-                )
-                for line in lines
-            ]
-            while not self._stop.is_set():
-                try:
-                    self.sink.deliver(records)
-                    break
-                except TransientError as error:
-                    log.warning("deliver failed, retrying in %.1fs: %s", backoff, error)
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 30.0)
-            else:
-                break  # stopped while the sink was down: position not advanced, nothing lost
-            backoff = self.poll_seconds
-            self.tail.commit(lines[-1].end)
-            self.shipped += len(lines)
-            idle_since = time.monotonic()
-            log.info("shipped=%d total=%d", len(lines), self.shipped)
-        self.tail.close()
+            if in_flight is not None:
+                self._complete(*in_flight)
+        finally:
+            sender.shutdown(wait=True)
+            self.tail.close()
         return self.shipped
+
+    def _deliver(self, lines: list[Line]) -> bool:
+        """On the delivery thread: hand the batch to the sink, retrying while it is down; False if stopped first."""
+        received_at = datetime.now(UTC)
+        records = [
+            (self.tail.host, RawRecord("access", line.value, f"file:{line.key}", received_at, key=line.key))
+            for line in lines
+        ]
+        backoff = self.poll_seconds
+        while not self._stop.is_set():
+            try:
+                self.sink.deliver(records)
+                return True
+            except TransientError as error:
+                log.warning("deliver failed, retrying in %.1fs: %s", backoff, error)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        return False  # stopped while the sink was down: position not advanced, nothing lost
+
+    def _complete(self, delivered: Future[bool], lines: list[Line]) -> bool:
+        """Wait for the batch's delivery, then save the position after it."""
+        if not delivered.result():
+            return False
+        self.tail.commit(lines[-1].end)
+        self.shipped += len(lines)
+        log.info("shipped=%d total=%d", len(lines), self.shipped)
+        return True

@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+#: bytes read from the file at a time; lines are split out of each block
+_READ_BLOCK = 1 << 20
+
+
 @dataclass
 class Position:
     device: int
@@ -31,7 +35,7 @@ class Position:
     offset: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     value: bytes
     key: str
@@ -125,19 +129,28 @@ class FileTail:
         assert self._file is not None
         assert self._position is not None
         position = self._position
+        device, inode, generation = position.device, position.inode, position.generation
+        prefix = f"{self.host}:{self.path}:{inode}.{generation}:"
         lines: list[Line] = []
-        self._file.seek(position.offset)
+        offset = position.offset
+        self._file.seek(offset)
+        pending = b""
         while len(lines) < max_lines:
-            raw = self._file.readline()
-            if not raw.endswith(b"\n"):
-                break  # nothing more, or a partial line still being written
-            start = position.offset
-            position = Position(position.device, position.inode, position.generation, start + len(raw))
-            value = raw.rstrip(b"\r\n")
-            if value:
-                key = f"{self.host}:{self.path}:{position.inode}.{position.generation}:{start}"
-                lines.append(Line(value, key, position))
-        self._position = position
+            block = self._file.read(_READ_BLOCK)
+            if not block:
+                break  # nothing more; a partial last line (in ``pending``) waits for its end
+            data = pending + block if pending else block
+            cut = data.rfind(b"\n") + 1
+            pending = data[cut:]
+            for raw in data[:cut].split(b"\n")[:-1]:
+                start = offset
+                offset += len(raw) + 1
+                value = raw.rstrip(b"\r\n")
+                if value:
+                    lines.append(Line(value, prefix + str(start), Position(device, inode, generation, offset)))
+                    if len(lines) == max_lines:
+                        break
+        self._position = Position(device, inode, generation, offset)
         return lines
 
     def close(self) -> None:
