@@ -13,6 +13,7 @@ never raises: it comes back as a dead-letter row with its raw bytes and the reas
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -38,6 +39,18 @@ ACCESS_COLUMNS = (
     "request_length", "request_seconds", "user_agent", "proxy_request_id", "tls_protocol", "server_host",
     "log_format", "shipper", "received_at", "origin", "raw",
 )  # fmt: skip
+#: ``json_transform`` structure of a JSON access line (``$line_keys`` in normalize_access.sql): the shipper
+#: envelopes' keys as JSON, whose type tells the shipper, and the nginx record's keys as text (FORMATS.md 3.1
+#: and the registry_json keys), so a bare nginx JSON line is parsed once.
+ACCESS_LINE_KEYS = json.dumps(
+    {name: "JSON" for name in ("@metadata", "message", "source_type", "log", "@timestamp", "stream")}
+    | {name: "VARCHAR" for name in (
+        "ts", "time", "msec", "req_id", "request_id", "remote_addr", "xff", "http_x_forwarded_for", "remote_user",
+        "auth", "host", "method", "request_method", "uri", "request_uri", "status", "body_bytes_sent",
+        "request_length", "request_time", "ua", "http_user_agent", "digest", "upstream_digest", "tls",
+        "ssl_protocol",
+    )}  # fmt: skip
+)
 DEAD_LETTER_COLUMNS = ("dead_letter_id", "received_at", "source", "origin", "reason", "content_type", "raw")
 
 _BATCH_SCHEMA = pa.schema(
@@ -113,7 +126,7 @@ class Normalizer:
             events = con.sql(
                 EVENTS_SQL, params={"default_registry": self._default_registry, "rfc3339": RFC3339_PATTERN}
             ).to_arrow_table()
-            access = con.sql(ACCESS_SQL).to_arrow_table()
+            access = con.sql(ACCESS_SQL, params={"line_keys": ACCESS_LINE_KEYS}).to_arrow_table()
         finally:
             con.unregister("batch")
         return self._split(events, access, batch)

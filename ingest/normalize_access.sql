@@ -3,8 +3,13 @@
 -- registry_json keys of samples/nginx-1.22-registry.conf) or the predefined `combined` line.
 -- Input: table `batch` with `text` (the line, decoded with replacement). Output: canonical rows or a reason.
 WITH src AS (
+    -- One parse of a JSON line into every top-level key any shape below reads: the shipper envelopes' keys as
+    -- JSON (their type decides the shipper) and the nginx record's keys as text. A line that is not a JSON
+    -- object (a `combined` line) is never parsed as JSON.
     SELECT origin, received_at, key, text,
-           CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT' THEN text::JSON END AS doc
+        CASE WHEN ltrim(text, ' ' || chr(9) || chr(10) || chr(13)) LIKE '{%' THEN
+            CASE WHEN json_valid(text) THEN json_transform(text, $line_keys) END
+        END AS doc
     FROM batch
     WHERE kind = 'access'
 ),
@@ -12,12 +17,11 @@ shipped AS (
     SELECT *,
         CASE
             WHEN doc IS NULL THEN 'bare'
-            WHEN json_type(doc, '$."@metadata".beat') = 'VARCHAR' AND json_type(doc, '$.message') = 'VARCHAR' THEN 'filebeat'
-            WHEN json_type(doc, '$.source_type') = 'VARCHAR' AND json_type(doc, '$.message') = 'VARCHAR' THEN 'vector'
-            WHEN json_type(doc, '$.log') = 'VARCHAR' AND json_type(doc, '$."@timestamp"') IN ('DOUBLE', 'UBIGINT', 'BIGINT') THEN 'fluentbit'
-            WHEN json_type(doc, '$.log') = 'VARCHAR' AND json_type(doc, '$.stream') = 'VARCHAR' THEN 'docker'
-            WHEN coalesce(json_type(doc, '$.method'), json_type(doc, '$.request_method'),
-                          json_type(doc, '$.uri'), json_type(doc, '$.request_uri')) IS NOT NULL THEN 'bare'
+            WHEN json_type(doc."@metadata", '$.beat') = 'VARCHAR' AND json_type(doc.message) = 'VARCHAR' THEN 'filebeat'
+            WHEN json_type(doc.source_type) = 'VARCHAR' AND json_type(doc.message) = 'VARCHAR' THEN 'vector'
+            WHEN json_type(doc.log) = 'VARCHAR' AND json_type(doc."@timestamp") IN ('DOUBLE', 'UBIGINT', 'BIGINT') THEN 'fluentbit'
+            WHEN json_type(doc.log) = 'VARCHAR' AND json_type(doc.stream) = 'VARCHAR' THEN 'docker'
+            WHEN coalesce(doc.method, doc.request_method, doc.uri, doc.request_uri) IS NOT NULL THEN 'bare'
             ELSE 'unknown'
         END AS shipper
     FROM src
@@ -25,44 +29,41 @@ shipped AS (
 unwrapped AS (
     SELECT *,
         CASE shipper
-            WHEN 'filebeat' THEN doc ->> '$.message'
-            WHEN 'vector' THEN doc ->> '$.message'
-            WHEN 'fluentbit' THEN doc ->> '$.log'
-            WHEN 'docker' THEN doc ->> '$.log'
+            WHEN 'filebeat' THEN doc.message ->> '$'
+            WHEN 'vector' THEN doc.message ->> '$'
+            WHEN 'fluentbit' THEN doc.log ->> '$'
+            WHEN 'docker' THEN doc.log ->> '$'
             ELSE text
         END AS payload1,
         CASE shipper
-            WHEN 'filebeat' THEN doc ->> '$.host.name'
-            WHEN 'vector' THEN doc ->> '$.host'
+            WHEN 'filebeat' THEN text ->> '$.host.name'
+            WHEN 'vector' THEN doc.host
         END AS shipper_host,
-        CASE WHEN shipper = 'filebeat' AND json_type(doc, '$.log.offset') IN ('UBIGINT', 'BIGINT')
-             THEN coalesce(doc ->> '$.host.name', '') || ':' || coalesce(doc ->> '$.log.file.path', '') || ':'
-                  || (doc ->> '$.log.offset') END AS shipper_key
+        CASE WHEN shipper = 'filebeat' AND json_type(text, '$.log.offset') IN ('UBIGINT', 'BIGINT')
+             THEN coalesce(text ->> '$.host.name', '') || ':' || coalesce(text ->> '$.log.file.path', '') || ':'
+                  || (text ->> '$.log.offset') END AS shipper_key
     FROM shipped
 ),
 stripped AS (
-    -- CRI prefix "<time> stdout F <line>"; a Docker json-file record inside a shipper's message; trailing \n
+    -- CRI prefix "<time> stdout F <line>"; a Docker json-file record inside a shipper's message; trailing \n.
+    -- A bare JSON record is its own line (parsed above).
     SELECT *,
-        rtrim(CASE
+        CASE WHEN shipper = 'bare' AND doc IS NOT NULL THEN text ELSE rtrim(CASE
             WHEN regexp_matches(payload1, '^\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [FP] ')
                 THEN regexp_replace(payload1, '^\S+ \S+ [FP] ', '')
-            WHEN json_valid(payload1) AND json_type(payload1, '$.log') = 'VARCHAR' AND json_type(payload1, '$.stream') = 'VARCHAR'
+            WHEN payload1 LIKE '{%' AND json_valid(payload1) AND json_type(payload1, '$.log') = 'VARCHAR'
+                 AND json_type(payload1, '$.stream') = 'VARCHAR'
                 THEN payload1 ->> '$.log'
             ELSE payload1
-        END, chr(10) || chr(13)) AS line
+        END, chr(10) || chr(13)) END AS line
     FROM unwrapped
 ),
 formats AS (
     SELECT *,
-        CASE WHEN shipper <> 'unknown' AND json_valid(line) AND json_type(line) = 'OBJECT'
-             THEN json_transform(line, '{"ts":"VARCHAR","time":"VARCHAR","msec":"VARCHAR","req_id":"VARCHAR",
-                 "request_id":"VARCHAR","remote_addr":"VARCHAR","xff":"VARCHAR","http_x_forwarded_for":"VARCHAR",
-                 "remote_user":"VARCHAR","auth":"VARCHAR","host":"VARCHAR","method":"VARCHAR",
-                 "request_method":"VARCHAR","uri":"VARCHAR","request_uri":"VARCHAR","status":"VARCHAR",
-                 "body_bytes_sent":"VARCHAR","request_length":"VARCHAR","request_time":"VARCHAR","ua":"VARCHAR",
-                 "http_user_agent":"VARCHAR","digest":"VARCHAR","upstream_digest":"VARCHAR","tls":"VARCHAR",
-                 "ssl_protocol":"VARCHAR"}') END AS j,
-        CASE WHEN shipper <> 'unknown' AND NOT json_valid(line)
+        CASE WHEN shipper = 'bare' AND doc IS NOT NULL THEN doc
+             WHEN shipper <> 'unknown' AND ltrim(line, ' ' || chr(9) || chr(10) || chr(13)) LIKE '{%'
+                  AND json_valid(line) THEN json_transform(line, $line_keys) END AS j,
+        CASE WHEN shipper <> 'unknown' AND (doc IS NULL OR shipper <> 'bare') AND NOT json_valid(line)
              THEN regexp_extract(line,
                  '^(\S+) - (\S+) \[([^\]]+)\] "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"',
                  ['remote_addr', 'remote_user', 'time_local', 'request', 'status', 'bytes', 'referer', 'ua']) END AS c
