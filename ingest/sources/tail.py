@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-
 #: bytes read from the file at a time; lines are split out of each block
 _READ_BLOCK = 1 << 20
 
