@@ -42,15 +42,13 @@ ACCESS_COLUMNS = (
 #: ``json_transform`` structure of a JSON access line (``$line_keys`` in normalize_access.sql): the shipper
 #: envelopes' keys as JSON, whose type tells the shipper, and the nginx record's keys as text (FORMATS.md 3.1
 #: and the registry_json keys), so a bare nginx JSON line is parsed once.
-ACCESS_LINE_KEYS = json.dumps(
-    {name: "JSON" for name in ("@metadata", "message", "source_type", "log", "@timestamp", "stream")}
-    | {name: "VARCHAR" for name in (
-        "ts", "time", "msec", "req_id", "request_id", "remote_addr", "xff", "http_x_forwarded_for", "remote_user",
-        "auth", "host", "method", "request_method", "uri", "request_uri", "status", "body_bytes_sent",
-        "request_length", "request_time", "ua", "http_user_agent", "digest", "upstream_digest", "tls",
-        "ssl_protocol",
-    )}  # fmt: skip
-)
+_NGINX_KEYS = (
+    "ts", "time", "msec", "req_id", "request_id", "remote_addr", "xff", "http_x_forwarded_for", "remote_user",
+    "auth", "host", "method", "request_method", "uri", "request_uri", "status", "body_bytes_sent",
+    "request_length", "request_time", "ua", "http_user_agent", "digest", "upstream_digest", "tls", "ssl_protocol",
+)  # fmt: skip
+_ENVELOPE_KEYS = ("@metadata", "message", "source_type", "log", "@timestamp", "stream")
+ACCESS_LINE_KEYS = json.dumps({name: "JSON" for name in _ENVELOPE_KEYS} | {name: "VARCHAR" for name in _NGINX_KEYS})
 DEAD_LETTER_COLUMNS = ("dead_letter_id", "received_at", "source", "origin", "reason", "content_type", "raw")
 
 _BATCH_SCHEMA = pa.schema(
