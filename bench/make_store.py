@@ -1,4 +1,5 @@
-"""Build a large synthetic store for the dashboard's timings: N events (default 10 million) over D days.
+"""Build a large synthetic store for the dashboard's and the detections' timings: N events (default 10 million)
+over D days.
 
     .venv/bin/python bench/make_store.py /tmp/bench-10m.duckdb --events 10000000 --days 30
 
@@ -7,6 +8,10 @@ loop): ``image_activity`` gets N image-level actions (the table the dashboard sc
 image-level, the worst case), ``registry_events`` and ``access_log`` N rows each, ``tag_history`` follows
 from the pushes, plus ingest batches, credentials, findings and dead letters. Skewed like a real registry: a
 few identities and repositories do most of the pulls; ``latest`` and ``main`` move daily, releases rarely.
+The access log holds what the proxy detections count: logins (bare 401 challenges, accepted and wrong
+passwords) on ``/v2/`` and the token endpoint, tag lists, catalog listings, refused manifests, and one burst
+of failed logins for many user names from three outside addresses on the store's last day but one. The
+credential inventory was imported twice (a few names dropped from the newer import), robots included.
 The file is written through ``regaudit.ingest.store.writer`` so it carries the current schema.
 """
 
@@ -54,7 +59,7 @@ SELECT 'ev:default:' || i, 'default', moment, action, is_check,
        CASE WHEN action IN ('pull', 'push') AND NOT is_check AND NOT refused THEN hash(i, 'b') % 400000000 ELSE 0 END,
        CASE WHEN refused THEN 'proxy' ELSE 'registry' END, CASE WHEN refused THEN 'px-' || i END,
        CASE WHEN refused THEN CASE WHEN u % 2 = 0 THEN 401 ELSE 404 END WHEN u % 3 = 0 THEN 200 END,
-       NULL, NULL, NULL, NULL, FALSE
+       NULL, NULL, NULL, NULL, NOT refused AND hash(i, 'g') % 20000 = 0
 FROM shaped ORDER BY moment
 """
 
@@ -71,12 +76,38 @@ FROM (SELECT i, $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // 
 
 ACCESS = """
 INSERT INTO access_log
-SELECT 'l' || i, moment, 'nginx-' || (i % 3), '10.0.0.1', NULL, 'user' || (i % 3000), 'basic', 'GET',
-       '/v2/', CASE WHEN i % 5 = 0 THEN 'manifest' ELSE 'blob' END, 'team' || (i % 40) || '/app' || (i % 800),
-       NULL, NULL, NULL, 200, i % 100000, 300, 0.01, 'skopeo/1.9.3', NULL, 'TLSv1.3', 'registry.example.com',
+WITH base AS (
+    SELECT i, hash(i, 'k') % 1000 AS k,
+           floor($identities * pow((hash(i, 'a') % 1000000) / 1e6, 2.5))::BIGINT AS who,
+           floor($repositories * pow((hash(i, 'r') % 1000000) / 1e6, 2))::BIGINT AS what,
+           i >= $events * 49 // 50 AND i < $events * 49 // 50 + $events // 20000 AS attack,
+           $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // $events)::BIGINT) AS moment
+    FROM range($events) AS r(i)
+),
+shaped AS (
+    SELECT *, 'team' || (what % 40) || '/app' || what AS repository,
+           CASE WHEN attack OR k < 60 THEN CASE WHEN k % 3 = 0 THEN 'token' ELSE 'ping' END
+                WHEN k < 80 THEN 'tags' WHEN k = 80 THEN 'catalog' WHEN k < 300 THEN 'manifest' ELSE 'blob' END
+               AS endpoint,
+           CASE WHEN attack THEN 401 WHEN k < 20 THEN 401 WHEN k < 57 THEN 200 WHEN k < 60 THEN 401
+                WHEN k BETWEEN 81 AND 89 THEN 404 WHEN k BETWEEN 90 AND 92 THEN 403 ELSE 200 END AS status
+    FROM base
+)
+SELECT 'l' || i, moment, 'nginx-' || (i % 3),
+       CASE WHEN attack THEN '203.0.113.' || (i % 3 + 7)
+            ELSE '10.' || (who % 200) || '.' || (who // 200 % 250) || '.' || (hash(i, 'c') % 4 + 1) END, NULL,
+       CASE WHEN attack THEN 'user' || (hash(i, 'v') % 60) WHEN k < 20 THEN NULL
+            WHEN who % 10 = 0 THEN 'robot$team' || (who % 40) || '+ci' ELSE 'user' || who END, 'basic',
+       CASE WHEN endpoint = 'blob' AND k % 4 = 0 THEN 'HEAD' ELSE 'GET' END,
+       CASE endpoint WHEN 'ping' THEN '/v2/' WHEN 'token' THEN '/token' WHEN 'catalog' THEN '/v2/_catalog'
+                     WHEN 'tags' THEN '/v2/' || repository || '/tags/list'
+                     ELSE '/v2/' || repository || '/' || endpoint || 's/x' END,
+       endpoint, CASE WHEN endpoint IN ('tags', 'manifest', 'blob') THEN repository END,
+       NULL, NULL, NULL, status, CASE WHEN status = 200 THEN hash(i, 'b') % 100000 ELSE 0 END, 300, 0.01,
+       ['skopeo/1.9.3', 'docker/27.3.1 go/go1.22.7', 'containerd/v1.7.22', 'kaniko/1.23.2',
+        'Go-http-client/1.1'][who % 5 + 1], NULL, 'TLSv1.3', 'registry.example.com',
        'json', 'bare', moment + INTERVAL 1 SECOND, 'bench:' || i, i // 1000 + 1, '{}'
-FROM (SELECT i, $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // $events)::BIGINT) AS moment
-      FROM range($events) AS r(i))
+FROM shaped
 """
 
 TAGS = """
@@ -93,10 +124,19 @@ REST = [
               'consumer', 1000, 1000, CASE WHEN b % 100 = 0 THEN 1 ELSE 0 END, 'bench:' || (b * 1000),
               'bench:' || (b * 1000 + 999)
        FROM range(1, $events // 1000 + 2) AS r(b)""",
-    """INSERT INTO credentials SELECT 'user' || n, 'user', 'team' || (n % 40), $start::TIMESTAMPTZ - INTERVAL 400 DAY,
-       CASE WHEN n % 3 = 0 THEN NULL ELSE $start::TIMESTAMPTZ - INTERVAL 100 DAY END,
-       CASE WHEN n % 7 = 0 THEN $start::TIMESTAMPTZ + INTERVAL 10 DAY END, $start::TIMESTAMPTZ, 'bench'
-       FROM range($identities) AS r(n)""",
+    """INSERT INTO credentials
+       WITH people AS (
+           SELECT 'user' || n AS name, 'user' AS kind, 'team' || (n % 40) AS owner, n
+           FROM range($identities + 300) AS r(n) WHERE n % 10 <> 0
+           UNION ALL
+           SELECT 'robot$team' || n || '+ci', 'robot', 'team' || n, n FROM range(40) AS r(n)
+       )
+       SELECT name, kind, owner, $start::TIMESTAMPTZ - INTERVAL 400 DAY,
+              CASE WHEN n % 3 = 0 THEN NULL ELSE $start::TIMESTAMPTZ - INTERVAL 100 DAY END,
+              CASE WHEN n % 7 = 0 THEN $start::TIMESTAMPTZ + INTERVAL 10 DAY END, imported_at, 'bench'
+       FROM people CROSS JOIN (VALUES ($start::TIMESTAMPTZ - INTERVAL 7 DAY), ($start::TIMESTAMPTZ + INTERVAL 15 DAY))
+            AS i(imported_at)
+       WHERE imported_at < $start::TIMESTAMPTZ OR n % 97 <> 0""",
     """INSERT INTO findings SELECT md5('f' || n), ['pull.volume_baseline', 'tag.release_overwrite',
        'credential.unused', 'proxy.bruteforce_by_user'][n % 4 + 1], ['high', 'high', 'low', 'medium'][n % 4 + 1],
        'user' || (n % 3000), NULL, NULL, $start::TIMESTAMPTZ + to_microseconds(n * 500000000),
