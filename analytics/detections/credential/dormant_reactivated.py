@@ -37,28 +37,33 @@ class DormantCredentialReactivated(Detection):
     parameters = Params
     sql = """
         WITH observed AS (SELECT min(seen_at) AS since_at FROM identity_activity),
-        recent AS (
-            SELECT DISTINCT identity FROM identity_activity
+        current AS (
+            SELECT identity, seen_at, client_addr, evidence_id FROM identity_activity
             WHERE accepted AND seen_at >= $since AND seen_at < $now
         ),
+        earlier AS (  -- each identity's last accepted use before the window, for its first use in it
+            SELECT identity, max(seen_at) AS seen_at, arg_max(evidence_id, seen_at) AS evidence_id
+            FROM identity_activity
+            WHERE accepted AND seen_at < $since AND identity IN (SELECT identity FROM current)
+            GROUP BY identity
+        ),
         ordered AS (
-            SELECT a.identity, a.seen_at, a.client_addr, a.evidence_id,
-                   lag(a.seen_at) OVER (PARTITION BY a.identity ORDER BY a.seen_at) AS previous_at,
-                   lag(a.evidence_id) OVER (PARTITION BY a.identity ORDER BY a.seen_at)
-                       AS previous_evidence_id
-            FROM identity_activity AS a
-            JOIN recent AS r ON r.identity = a.identity
-            WHERE a.accepted AND a.seen_at < $now
+            SELECT c.identity, c.seen_at, c.client_addr, c.evidence_id,
+                   coalesce(lag(c.seen_at) OVER w, b.seen_at) AS previous_at,
+                   CASE WHEN lag(c.seen_at) OVER w IS NULL THEN b.evidence_id
+                        ELSE lag(c.evidence_id) OVER w END AS previous_evidence_id
+            FROM current AS c
+            LEFT JOIN earlier AS b ON b.identity = c.identity
+            WINDOW w AS (PARTITION BY c.identity ORDER BY c.seen_at)
         ),
         reactivations AS (
             SELECT o.*, coalesce(o.previous_at, c.created_at) AS quiet_since
             FROM ordered AS o
             CROSS JOIN observed
             LEFT JOIN current_credentials AS c ON c.name = o.identity
-            WHERE o.seen_at >= $since
-              AND (o.previous_at IS NOT NULL AND o.seen_at - o.previous_at >= INTERVAL 1 DAY * $dormant_days
-                   OR o.previous_at IS NULL AND c.created_at <= o.seen_at - INTERVAL 1 DAY * $dormant_days
-                      AND o.seen_at >= observed.since_at + INTERVAL 1 DAY * $min_observed_days)
+            WHERE o.previous_at IS NOT NULL AND o.seen_at - o.previous_at >= INTERVAL 1 DAY * $dormant_days
+               OR o.previous_at IS NULL AND c.created_at <= o.seen_at - INTERVAL 1 DAY * $dormant_days
+                  AND o.seen_at >= observed.since_at + INTERVAL 1 DAY * $min_observed_days
         )
         SELECT
             identity AS subject,

@@ -35,17 +35,24 @@ class CredentialManyAddresses(Detection):
     references = ("https://github.com/goharbor/harbor/issues/18675",)
     parameters = Params
     sql = """
-        WITH events AS (
-            SELECT identity, seen_at, evidence_id, network_of(client_addr, $known_networks) AS network,
+        WITH recent AS (
+            SELECT identity, seen_at, evidence_id, client_addr,
                    time_bucket(to_seconds($window_minutes * 30), seen_at) AS half_at
             FROM identity_activity
             WHERE accepted AND client_addr IS NOT NULL
               AND seen_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 60)
               AND seen_at < $now
         ),
+        networks AS (  -- network_of is Python: once per distinct address, not once per row
+            SELECT client_addr, network_of(client_addr, $known_networks) AS network
+            FROM (SELECT DISTINCT client_addr FROM recent)
+        ),
         windows AS (
-            SELECT e.*, e.half_at - to_seconds($window_minutes * 30) * h.back AS window_at
-            FROM events AS e CROSS JOIN range(2) AS h(back)
+            SELECT r.identity, r.seen_at, r.evidence_id, n.network,
+                   r.half_at - to_seconds($window_minutes * 30) * h.back AS window_at
+            FROM recent AS r
+            JOIN networks AS n ON n.client_addr = r.client_addr
+            CROSS JOIN range(2) AS h(back)
         ),
         fired AS (
             SELECT identity, window_at, count(DISTINCT network) AS networks_count,

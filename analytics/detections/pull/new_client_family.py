@@ -35,12 +35,19 @@ class CredentialNewClientFamily(Detection):
     references = ("https://docs.projectquay.io/use_quay.html",)
     parameters = Params
     sql = """
-        WITH seen AS (
-            SELECT identity, client_family(user_agent) AS family, client_kind(user_agent) AS kind,
-                   user_agent, seen_at, evidence_id
+        WITH recent AS (
+            SELECT identity, user_agent, seen_at, evidence_id
             FROM identity_activity
             WHERE accepted AND user_agent IS NOT NULL
               AND seen_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days AND seen_at < $now
+        ),
+        clients AS (  -- client_family and client_kind are Python: once per distinct user agent
+            SELECT user_agent, client_family(user_agent) AS family, client_kind(user_agent) AS kind
+            FROM (SELECT DISTINCT user_agent FROM recent)
+        ),
+        seen AS MATERIALIZED (
+            SELECT r.identity, c.family, c.kind, r.user_agent, r.seen_at, r.evidence_id
+            FROM recent AS r JOIN clients AS c ON c.user_agent = r.user_agent
         ),
         identity_first AS (SELECT identity, min(seen_at) AS first_at FROM seen GROUP BY identity),
         family_first AS (

@@ -36,12 +36,19 @@ class CredentialNewNetwork(Detection):
     references = ("https://github.com/goharbor/harbor/issues/18675",)
     parameters = Params
     sql = """
-        WITH seen AS (
-            SELECT identity, network_of(client_addr, $known_networks) AS network, client_addr, seen_at,
-                   evidence_id
+        WITH recent AS (
+            SELECT identity, client_addr, seen_at, evidence_id
             FROM identity_activity
             WHERE accepted AND client_addr IS NOT NULL
               AND seen_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days AND seen_at < $now
+        ),
+        networks AS (  -- network_of is Python: once per distinct address, not once per row
+            SELECT client_addr, network_of(client_addr, $known_networks) AS network
+            FROM (SELECT DISTINCT client_addr FROM recent)
+        ),
+        seen AS MATERIALIZED (
+            SELECT r.identity, n.network, r.client_addr, r.seen_at, r.evidence_id
+            FROM recent AS r JOIN networks AS n ON n.client_addr = r.client_addr
         ),
         identity_first AS (SELECT identity, min(seen_at) AS first_at FROM seen GROUP BY identity),
         network_first AS (

@@ -42,18 +42,28 @@ class FirstPushToRepository(Detection):
     )
     parameters = Params
     sql = """
-        WITH pushes AS (
+        WITH candidates AS (
             SELECT * FROM image_activity
             WHERE source = 'registry' AND action = 'push' AND coalesce(actor, '') <> '' AND occurred_at < $now
-              AND coalesce(tag_class(tag, $protected_tag_patterns), 'untagged')
-                  NOT IN ('signature', 'referrer')
+        ),
+        tag_classes AS (  -- tag_class is Python: once per distinct tag, not once per push
+            SELECT tag, tag_class(tag, $protected_tag_patterns) AS class
+            FROM (SELECT DISTINCT tag FROM candidates WHERE tag IS NOT NULL)
+        ),
+        pushes AS (
+            SELECT c.* FROM candidates AS c LEFT JOIN tag_classes AS t ON t.tag = c.tag
+            WHERE coalesce(t.class, 'untagged') NOT IN ('signature', 'referrer')
         ),
         observed AS (SELECT min(occurred_at) AS since_at FROM pushes),
-        firsts AS (
+        firsts AS MATERIALIZED (
             SELECT registry, repository, actor, min(occurred_at) AS first_at,
                    arg_min(activity_id, occurred_at) AS activity_id, arg_min(tag, occurred_at) AS tag,
                    arg_min(client_addr, occurred_at) AS client_addr
             FROM pushes GROUP BY registry, repository, actor
+        ),
+        ranked AS (  -- how many writers pushed before each one's first push, without listing them all
+            SELECT *, rank() OVER (PARTITION BY registry, repository ORDER BY first_at) - 1 AS earlier_count
+            FROM firsts
         )
         SELECT
             f.actor || ' to ' || f.repository AS subject,
@@ -64,12 +74,13 @@ class FirstPushToRepository(Detection):
                 || string_agg(DISTINCT p.actor, ', ' ORDER BY p.actor) AS summary,
             ['image_activity:' || f.activity_id] AS evidence_ids,
             count(DISTINCT p.actor) AS earlier_writers_count
-        FROM firsts AS f
+        FROM ranked AS f
         CROSS JOIN observed
-        JOIN pushes AS p ON p.registry = f.registry AND p.repository = f.repository
-            AND p.actor <> f.actor AND p.occurred_at < f.first_at
+        JOIN firsts AS p ON p.registry = f.registry AND p.repository = f.repository
+            AND p.actor <> f.actor AND p.first_at < f.first_at  -- another writer's first push came earlier
         WHERE f.first_at >= $since
           AND f.first_at >= observed.since_at + INTERVAL 1 DAY * $min_observed_days
+          AND f.earlier_count <= $max_writers
         GROUP BY f.registry, f.repository, f.actor, f.first_at, f.activity_id, f.tag, f.client_addr
         HAVING count(DISTINCT p.actor) <= $max_writers
     """

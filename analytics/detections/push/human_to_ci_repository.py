@@ -35,13 +35,20 @@ class HumanPushToCiRepository(Detection):
     references = ("https://research.splunk.com/cloud/aws_ecr_container_upload_unknown_user/",)
     parameters = Params
     sql = """
-        WITH pushes AS (
-            SELECT *,
-                   list_contains($ci_identities, coalesce(actor, ''))
-                       OR in_networks(client_addr, $ci_networks) AS by_ci
-            FROM image_activity
+        WITH candidates AS (
+            SELECT * FROM image_activity
             WHERE source = 'registry' AND action = 'push' AND occurred_at < $now
               AND occurred_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
+        ),
+        ci_addresses AS (  -- in_networks is Python: once per distinct address, not once per push
+            SELECT client_addr FROM (SELECT DISTINCT client_addr FROM candidates)
+            WHERE in_networks(client_addr, $ci_networks)
+        ),
+        pushes AS MATERIALIZED (
+            SELECT *,
+                   list_contains($ci_identities, coalesce(actor, ''))
+                       OR coalesce(client_addr IN (SELECT client_addr FROM ci_addresses), FALSE) AS by_ci
+            FROM candidates
         ),
         human AS (SELECT * FROM pushes WHERE NOT by_ci AND occurred_at >= date_trunc('day', $since))
         SELECT

@@ -43,9 +43,14 @@ class UnsignedProductionPull(Detection):
     references = ("https://docs.sigstore.dev/cosign/signing/signing_with_containers/",)
     parameters = Params
     sql = """
-        WITH signatures AS (
-            SELECT signed_digest(tag) AS digest, min(valid_from_at) AS signed_at
-            FROM tag_history WHERE signed_digest(tag) IS NOT NULL GROUP BY 1
+        WITH signature_tags AS (  -- signed_digest is Python: once per distinct tag
+            SELECT tag, signed_digest(tag) AS digest FROM (SELECT DISTINCT tag FROM tag_history)
+            WHERE signed_digest(tag) IS NOT NULL
+        ),
+        signatures AS (
+            SELECT s.digest, min(h.valid_from_at) AS signed_at
+            FROM tag_history AS h JOIN signature_tags AS s ON s.tag = h.tag
+            GROUP BY s.digest
         ),
         index_children AS (
             SELECT DISTINCT digest AS index_digest,
