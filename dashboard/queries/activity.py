@@ -70,12 +70,18 @@ class ActivityFilter:
 
 
 def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit: int, offset: int = 0) -> pd.DataFrame:
-    """One page of matching rows, newest first. The page's keys are found first on two narrow columns, then
-    its rows fetched by key (the join's bounds prune the scan), so a deep page costs little more than the first."""
+    """One page of matching rows, newest first. The oldest time on or before the page is found first from the
+    time column alone (a top-N of integers); the page's keys are then sorted only among rows at least that recent,
+    and its rows fetched by key (the join's bounds prune the scan), so a deep page costs little more than the
+    first."""
     where, params = filters.where()
     sql = f"""
-        WITH page AS (
-            SELECT activity_id, occurred_at FROM image_activity WHERE {where}
+        WITH oldest AS (
+            SELECT list_min(max(occurred_at, $limit + $offset)) AS occurred_at FROM image_activity WHERE {where}
+        ),
+        page AS (
+            SELECT activity_id, occurred_at FROM image_activity
+            WHERE {where} AND occurred_at >= (SELECT occurred_at FROM oldest)
             ORDER BY occurred_at DESC, activity_id LIMIT $limit OFFSET $offset
         )
         SELECT {COLUMNS} FROM image_activity JOIN page USING (activity_id, occurred_at)

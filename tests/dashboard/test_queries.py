@@ -66,6 +66,16 @@ def test_activity_pages_are_newest_first_and_cover_every_row_once(con: duckdb.Du
     assert times == sorted(times, reverse=True)
 
 
+def test_every_activity_page_is_its_slice_of_the_whole_ordering(con: duckdb.DuckDBPyConnection) -> None:
+    everything = con.execute(
+        "SELECT activity_id FROM image_activity WHERE NOT is_check ORDER BY occurred_at DESC, activity_id"
+    ).fetchall()
+    ordered = [row[0] for row in everything]
+    for offset in (0, 1, 3, 7, 13, 14, 20):
+        page = activity.activity_page(con, EVERYTHING, 3, offset)
+        assert list(page["activity_id"]) == ordered[offset : offset + 3], offset
+
+
 def test_activity_over_time_has_a_total_row_and_buckets_that_add_up(con: duckdb.DuckDBPyConnection) -> None:
     frame = overview.activity_over_time(con, DAY, timedelta(hours=1))
     total = frame[frame["bucket_at"].isna()].iloc[0]
