@@ -1,6 +1,7 @@
 -- Derived tables, maintained inside each ingest batch's transaction. Every statement is idempotent and
--- restricted to what the batch can have changed ($batch_id; the time range $lo..$hi around its rows), so
--- events and access lines may arrive in any order, in any batch, and a replay changes nothing.
+-- restricted to what the batch can have changed ($batch_id; a time range $lo..$hi of its rows: statements that
+-- use one run once per range, see RANGE_GAP in sinks/duckdb.py), so events and access lines may arrive in any
+-- order, in any batch, and a replay changes nothing.
 
 -- name: activity_from_events
 -- One row per image-level action: manifest pulls (HEAD kept as a check), pushes, deletes, mounts.
@@ -29,6 +30,8 @@ FROM (
      AND p.action = 'pull' AND NOT p.is_check AND p.activity_id <> c.activity_id
      AND p.occurred_at <= c.occurred_at AND c.occurred_at - p.occurred_at <= INTERVAL 60 SECOND
      AND (p.occurred_at < c.occurred_at OR (p.occurred_at = c.occurred_at AND p.activity_id < c.activity_id))
+     -- implied by the two above; stated so the scan of p reads only the range, not the whole table
+     AND p.occurred_at BETWEEN $lo - INTERVAL 60 SECOND AND $hi + INTERVAL 60 SECOND
     WHERE c.action = 'pull' AND c.counts_as_pull AND c.occurred_at BETWEEN $lo AND $hi + INTERVAL 60 SECOND
       AND ((c.tag IS NULL AND p.digest IS DISTINCT FROM c.digest
             AND (p.media_type LIKE '%index%' OR p.media_type LIKE '%manifest.list%'))

@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -112,18 +112,18 @@ class DuckDBSink:
         return WriteResult(batch_id, events, access, dead)
 
     def _derive(self, con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
-        lo, hi = _time_range(con, batch_id)
         params: dict[str, Any] = {
             "batch_id": batch_id,
-            "lo": lo,
-            "hi": hi,
             "default_registry": self.default_registry,
             "gap_grace_seconds": self.gap_grace_seconds,
         }
+        ranges = _time_ranges(con, batch_id)
         for _name, sql in DERIVE_STEPS:
             for statement in _statements(sql):
-                used = {k: v for k, v in params.items() if f"${k}" in statement}
-                con.execute(statement, used)
+                windowed = "$lo" in statement or "$hi" in statement
+                for lo, hi in ranges if windowed else [(None, None)]:
+                    bound = params | {"lo": lo, "hi": hi}
+                    con.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
 
 
 def _statements(sql: str) -> list[str]:
@@ -135,16 +135,30 @@ def _only_comments(part: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in part.splitlines())
 
 
-def _time_range(con: duckdb.DuckDBPyConnection, batch_id: int) -> tuple[datetime, datetime]:
-    row = con.execute(
+#: A batch's rows are split into time ranges wherever two neighbours are further apart than this (longer than
+#: any margin a derive step looks around its range), and each range is re-derived on its own: a late event from
+#: last week then costs a look at last week's few minutes, not at the whole week in between.
+RANGE_GAP = timedelta(hours=2)
+#: More ranges than this (a shuffled backlog) are derived as one range from the first row to the last.
+MAX_RANGES = 64
+
+
+def _time_ranges(con: duckdb.DuckDBPyConnection, batch_id: int) -> list[tuple[datetime, datetime]]:
+    """The time ranges of the batch's new rows, separated by gaps over RANGE_GAP."""
+    rows = con.execute(
         """
-        SELECT min(t), max(t) FROM (
+        WITH t AS (
             SELECT event_at AS t FROM registry_events WHERE batch_id = $b
-            UNION ALL SELECT request_at FROM access_log WHERE batch_id = $b)
+            UNION ALL SELECT request_at FROM access_log WHERE batch_id = $b),
+        breaks AS (SELECT t, coalesce(t - lag(t) OVER (ORDER BY t) > $gap, FALSE)::INTEGER AS starts FROM t),
+        ranges AS (SELECT t, sum(starts) OVER (ORDER BY t ROWS UNBOUNDED PRECEDING) AS n FROM breaks)
+        SELECT min(t), max(t) FROM ranges GROUP BY n ORDER BY n
         """,
-        {"b": batch_id},
-    ).fetchall()[0]
-    return row[0], row[1]
+        {"b": batch_id, "gap": RANGE_GAP},
+    ).fetchall()
+    if len(rows) > MAX_RANGES:
+        return [(rows[0][0], rows[-1][1])]
+    return [(lo, hi) for lo, hi in rows]
 
 
 def _insert(
