@@ -40,35 +40,37 @@ class HumanPushToCiRepository(Detection):
             WHERE source = 'registry' AND action = 'push' AND occurred_at < $now
               AND occurred_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
         ),
-        ci_addresses AS (  -- in_networks is Python: once per distinct address, not once per push
-            SELECT client_addr FROM (SELECT DISTINCT client_addr FROM candidates)
-            WHERE in_networks(client_addr, $ci_networks)
+        addresses AS MATERIALIZED (  -- in_networks is Python: once per distinct address, not once per push
+            SELECT client_addr, in_networks(client_addr, $ci_networks) AS in_ci_network
+            FROM (SELECT DISTINCT client_addr FROM candidates)
         ),
-        pushes AS MATERIALIZED (
-            SELECT *,
-                   list_contains($ci_identities, coalesce(actor, ''))
-                       OR coalesce(client_addr IN (SELECT client_addr FROM ci_addresses), FALSE) AS by_ci
-            FROM candidates
+        pushes AS (
+            SELECT c.*,
+                   list_contains($ci_identities, coalesce(c.actor, '')) OR coalesce(a.in_ci_network, FALSE) AS by_ci
+            FROM candidates AS c LEFT JOIN addresses AS a ON a.client_addr = c.client_addr
         ),
-        human AS (SELECT * FROM pushes WHERE NOT by_ci AND occurred_at >= date_trunc('day', $since))
+        judged AS (  -- per push, the pushes to its repository in the baseline days before it
+            SELECT *, count(*) OVER prior AS ci_pushes_count,
+                   count(*) FILTER (WHERE NOT by_ci) OVER prior AS other_count,
+                   min(occurred_at) OVER prior AS first_at
+            FROM pushes
+            WINDOW prior AS (
+                PARTITION BY registry, repository ORDER BY occurred_at
+                RANGE BETWEEN INTERVAL 1 DAY * $baseline_days PRECEDING AND CURRENT ROW EXCLUDE GROUP
+            )
+        ),
+        human AS (SELECT * FROM judged WHERE NOT by_ci AND occurred_at >= date_trunc('day', $since))
         SELECT
             coalesce(h.actor, 'anonymous') || ' to ' || h.repository AS subject,
             date_trunc('day', h.occurred_at) AS window_start_at,
             date_trunc('day', h.occurred_at) + INTERVAL 1 DAY AS window_end_at,
             coalesce(h.actor, 'anonymous') || ' pushed to ' || h.repository
-                || ', which only CI pushed to before (' || max(b.ci_pushes_count) || ' pushes since '
-                || CAST(min(b.first_at) AS DATE) || ')' AS summary,
+                || ', which only CI pushed to before (' || max(h.ci_pushes_count) || ' pushes since '
+                || CAST(min(h.first_at) AS DATE) || ')' AS summary,
             list('image_activity:' || h.activity_id ORDER BY h.occurred_at) AS evidence_ids,
-            max(b.ci_pushes_count) AS ci_pushes_count
+            max(h.ci_pushes_count) AS ci_pushes_count
         FROM human AS h
-        JOIN LATERAL (
-            SELECT count(*) AS ci_pushes_count, count(*) FILTER (WHERE NOT p.by_ci) AS other_count,
-                   min(p.occurred_at) AS first_at
-            FROM pushes AS p
-            WHERE p.registry = h.registry AND p.repository = h.repository AND p.occurred_at < h.occurred_at
-              AND p.occurred_at >= h.occurred_at - INTERVAL 1 DAY * $baseline_days
-        ) AS b ON TRUE
-        WHERE b.other_count = 0 AND b.ci_pushes_count >= $min_ci_pushes
+        WHERE h.other_count = 0 AND h.ci_pushes_count >= $min_ci_pushes
         GROUP BY h.actor, h.repository, date_trunc('day', h.occurred_at)
     """
     cases = (

@@ -43,13 +43,13 @@ class UnsignedProductionPull(Detection):
     references = ("https://docs.sigstore.dev/cosign/signing/signing_with_containers/",)
     parameters = Params
     sql = """
-        WITH signature_tags AS (  -- signed_digest is Python: once per distinct tag
+        WITH tag_digests AS MATERIALIZED (  -- signed_digest is Python: once per distinct tag
             SELECT tag, signed_digest(tag) AS digest FROM (SELECT DISTINCT tag FROM tag_history)
-            WHERE signed_digest(tag) IS NOT NULL
         ),
         signatures AS (
             SELECT s.digest, min(h.valid_from_at) AS signed_at
-            FROM tag_history AS h JOIN signature_tags AS s ON s.tag = h.tag
+            FROM tag_history AS h JOIN tag_digests AS s ON s.tag = h.tag
+            WHERE s.digest IS NOT NULL
             GROUP BY s.digest
         ),
         index_children AS (

@@ -37,6 +37,15 @@ class TagMovedBack(Detection):
     references = ("https://github.com/goharbor/harbor/issues/890",)
     parameters = Params
     sql = """
+        WITH moves AS (
+            SELECT * FROM tag_moves
+            WHERE tag_class(tag, $protected_tag_patterns) NOT IN ('signature', 'referrer')
+              AND previous_digest <> digest AND valid_from_at >= $since AND valid_from_at < $now
+        ),
+        observations AS (  -- only those of a moved-to digest: the join below then stays small
+            SELECT * FROM tag_observations
+            WHERE digest IN (SELECT digest FROM moves)
+        )
         SELECT
             m.repository || ':' || m.tag AS subject,
             m.valid_from_at AS window_start_at,
@@ -46,13 +55,10 @@ class TagMovedBack(Detection):
                 || coalesce(m.moved_by, 'anonymous') AS summary,
             ['tag_history:' || m.event_id] || list(o.evidence_id ORDER BY o.seen_at)[1:5] AS evidence_ids,
             m.inferred
-        FROM tag_moves AS m
-        JOIN tag_observations AS o
+        FROM moves AS m
+        JOIN observations AS o
           ON o.registry = m.registry AND o.repository = m.repository AND o.tag = m.tag AND o.digest = m.digest
          AND o.seen_at < m.valid_from_at
-        WHERE tag_class(m.tag, $protected_tag_patterns) NOT IN ('signature', 'referrer')
-          AND m.previous_digest <> m.digest
-          AND m.valid_from_at >= $since AND m.valid_from_at < $now
         GROUP BY m.registry, m.repository, m.tag, m.digest, m.previous_digest, m.valid_from_at, m.moved_by,
                  m.event_id, m.inferred
         HAVING min(o.seen_at) <= m.valid_from_at - INTERVAL 1 HOUR * $min_restored_age_hours
