@@ -54,7 +54,7 @@ def main() -> None:
             db = work / "file.duckdb"
             env = regaudit_env(REGAUDIT_STORE__PATH=str(db))
             import_seconds, peak, _ = run_process(
-                [*REGAUDIT, "ship-logs", str(path), "--sink", "duckdb", "--host", "bench", "--batch-lines", "200000",
+                [*REGAUDIT, "ship-logs", str(path), "--sink", "duckdb", "--host", "bench", "--batch-lines", "50000",
                  "--state", str(work / "pos"), "--until-idle", "0.2"], env,
             )  # fmt: skip
             result: dict[str, object] = {

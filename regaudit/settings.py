@@ -94,7 +94,7 @@ class ConsumerSettings(Section):
     """``regaudit consume``: Kafka to DuckDB."""
 
     group_id: str = Field("regaudit", description="Kafka consumer group.")
-    batch_max_records: int = Field(50_000, gt=0, description="Records written per DuckDB transaction at most.")
+    batch_max_records: int = Field(25_000, gt=0, description="Records written per DuckDB transaction at most.")
     batch_max_seconds: float = Field(1.0, gt=0, description="Longest wait before a partial batch is written.")
 
 
