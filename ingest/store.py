@@ -40,7 +40,15 @@ SCHEMA_VERSION = max(MIGRATIONS)
 #: file: it applies to what this connection writes, and readers read either.
 WRITER_ROW_GROUP_SIZE = 16_384
 
-_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "lock on file")
+#: DuckDB's words for "another process (or, for "Unique file handle conflict", another connection of this
+#: process) holds the file": transient, retried until the lock timeout.
+_LOCK_MARKERS = (
+    "Could not set lock",
+    "Conflicting lock",
+    "database is locked",
+    "lock on file",
+    "Unique file handle conflict",
+)
 
 
 def _is_lock_error(error: duckdb.Error) -> bool:
