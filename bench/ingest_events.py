@@ -136,7 +136,9 @@ def main() -> None:
             "naive_events_per_second": round(1 / naive_per_event),
             "ratio_vs_read_json": round(regaudit_rate / (args.events / baseline_seconds), 3),
             "ratio_vs_naive": round(regaudit_rate * naive_per_event, 1),
-            "consumer_output": output.strip().splitlines()[-1],
+            "consumer_output": next(
+                (line for line in output.splitlines() if line.startswith("batches=")), output.strip()[-300:]
+            ),
         },
     )
 

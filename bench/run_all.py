@@ -1,0 +1,203 @@
+"""Run every benchmark, one after the other, and write the results table.
+
+    .venv/bin/python bench/run_all.py            # the issue's sizes (about an hour on 2 cores)
+    .venv/bin/python bench/run_all.py --quick    # small sizes, a few minutes: checks the benchmarks run
+    .venv/bin/python bench/run_all.py --table    # only re-render the table from bench/results/*.jsonl
+
+Each benchmark runs as its own process (so one's memory does not weigh on the next) and appends its figures to
+``bench/results/<name>.jsonl``. The table takes the newest record of each benchmark and is written to
+``bench/RESULTS.md`` and into README.md between the ``bench:table`` markers, so both always show the last run.
+Every row pairs regaudit's figure with a baseline measured in the same run on the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, ROOT  # noqa: E402
+
+BENCH = ROOT / "bench"
+TABLE = BENCH / "RESULTS.md"
+BEFORE = json.loads((BENCH / "before.json").read_text(encoding="utf-8"))
+README = ROOT / "README.md"
+START, END = "<!-- bench:table:start -->", "<!-- bench:table:end -->"
+
+Record = dict[str, Any]
+
+#: name -> arguments at the issue's sizes, and with --quick
+RUNS: dict[str, tuple[list[str], list[str]]] = {
+    "ingest_events": (["--events", "1000000"], ["--events", "100000", "--naive-sample", "2000"]),
+    "ingest_access": (["--lines", "1000000"], ["--lines", "20000"]),
+    "detections": (["--events", "1000000", "5000000", "10000000"], ["--events", "200000", "1000000"]),
+    # on the stores detections.py built and cached
+    "dashboard_timings": (
+        [".cache/bench/store-10000000.duckdb"],
+        [".cache/bench/store-1000000.duckdb", "--rounds", "5", "--page-rounds", "1"],
+    ),
+    "webhook": (["--seconds", "20", "--connections", "32"], ["--seconds", "5", "--connections", "16"]),
+}
+
+
+def run(names: list[str], quick: bool) -> None:
+    python = sys.executable
+    for name in names:
+        full, small = RUNS[name]
+        args = [python, str(BENCH / f"{name}.py"), *(small if quick else full)]
+        print(f"== {name}: {' '.join(args[1:])}", flush=True)
+        started = time.perf_counter()
+        subprocess.run(args, cwd=ROOT, check=True)
+        print(f"== {name}: {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def newest(name: str) -> list[Record]:
+    """The newest record of a benchmark (of each format, for the access log)."""
+    path = RESULTS / f"{name}.jsonl"
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    latest: dict[str, Record] = {}
+    for rec in records:
+        latest[str(rec.get("format", ""))] = rec  # later lines win
+    return list(latest.values())
+
+
+def n(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def events_rows(rec: Record) -> list[str]:
+    ratio, naive, rss = rec["ratio_vs_read_json"], rec["ratio_vs_naive"], rec["regaudit_peak_rss_mib"]
+    old = BEFORE["ingest_events"]
+    return [
+        f"| notification ingest, {n(rec['events'])} events of {rec['bytes_per_event']} B, Kafka → `regaudit "
+        f"consume` → DuckDB | {n(rec['regaudit_events_per_second'])} events/s, peak RSS {n(rss)} MiB | DuckDB "
+        f"`read_json` into the same table: {n(rec['read_json_events_per_second'])} events/s; naive per-row "
+        f"consumer: {n(rec['naive_events_per_second'])} events/s | {ratio} of `read_json`; {naive}× naive | "
+        f"{n(old['regaudit_events_per_second'])} events/s, {old['ratio_vs_read_json']}, {old['ratio_vs_naive']}×, "
+        f"{n(old['regaudit_peak_rss_mib'])} MiB | ≥ 0.5: {met(ratio >= 0.5)}; ≥ 50×: {met(naive >= 50)}; "
+        f"< 1 GiB: {met(rss < 1024)} |"
+    ]
+
+
+def access_rows(rec: Record) -> list[str]:
+    ratio = rec["ratio_import_vs_goaccess"]
+    old = BEFORE.get(f"ingest_access:{rec['format']}", {})
+    rows = [
+        f"| access log, {n(rec['lines'])} `{rec['format']}` lines, file import (`regaudit ship-logs --sink "
+        f"duckdb`) | {n(rec['regaudit_import_lines_per_second'])} lines/s, peak RSS {n(rec['peak_rss_mib'])} MiB "
+        f"| GoAccess: {n(rec['goaccess_lines_per_second'])} lines/s | {ratio}× GoAccess | "
+        f"{n(old.get('regaudit_import_lines_per_second', 0))} lines/s, {old.get('ratio_import_vs_goaccess')}× | "
+        f"≥ 5×: {met(ratio >= 5)} |"
+    ]
+    if "kafka_ship_seconds" in rec:
+        total = rec["kafka_ship_seconds"] + rec["kafka_consume_seconds"]
+        rows.append(
+            f"| same, through Kafka (`ship-logs` → topic → `consume`) | ship {n(rec['kafka_ship_seconds'])} s + "
+            f"consume {n(rec['kafka_consume_seconds'])} s = {n(rec['lines'] / total)} lines/s | GoAccess "
+            f"{n(rec['goaccess_seconds'])} s | {round(rec['goaccess_seconds'] / total, 2)}× GoAccess | "
+            f"ship {n(old.get('kafka_ship_seconds', 0))} s + consume {n(old.get('kafka_consume_seconds', 0))} s | |"
+        )
+    return rows
+
+
+def webhook_rows(rec: Record) -> list[str]:
+    kafka, memory, old = rec["kafka_acks_all"], rec["memory_sink"], BEFORE["webhook"]
+    return [
+        f"| webhook, {rec['connections']} connections on loopback, Kafka acks=all | {n(kafka['per_second'])} "
+        f"notifications/s, p99 {n(kafka['p99_ms'])} ms | same server, in-memory sink: {n(memory['per_second'])}/s, "
+        f"p99 {n(memory['p99_ms'])} ms | {rec['ratio_kafka_vs_memory']} | {n(old['per_second'])}/s, p99 "
+        f"{n(old['p99_ms'])} ms | (none set) |"
+    ]
+
+
+def detections_rows(rec: Record) -> list[str]:
+    sizes = "/".join(f"{e / 1e6:g}M" for e in rec["events"])
+    wall, scan = rec["analyze_wall_seconds"], rec["scan_seconds"]
+    slowest = sorted(rec["per_detection_seconds"].items(), key=lambda kv: -kv[1][-1])[:3]
+    growth, old = rec["analyze_growth"], BEFORE["detections"]
+    return [
+        f"| detections, `regaudit analyze` (28 detections) over {sizes} events | "
+        f"{' / '.join(n(w) + ' s' for w in wall)} in total; slowest at {sizes.split('/')[-1]}: "
+        f"{', '.join(f'{name} {n(times[-1])} s' for name, times in slowest)}; growth exponent {growth:.2f} | "
+        f"one scan of image_activity: {' / '.join(n(t) + ' s' for t in scan)} | analyze ÷ scan: "
+        f"{' / '.join(n(r) for r in rec['analyze_to_scan'])} | {n(old['analyze_wall_seconds_10m'])} s at 10M | "
+        f"< 60 s at 10M: {met(wall[-1] < 60)}; ≤ linear: {met(growth <= 1.0)} |"
+    ]
+
+
+def dashboard_rows(rec: Record) -> list[str]:
+    pages = rec["pages"]
+    worst = ", ".join(f"{page} {n(info['worst_p95'])} s" for page, info in pages.items())
+    queries = [(name, q) for info in pages.values() for name, q in info["queries"].items()]
+    name, slowest = max(queries, key=lambda item: item[1]["fresh_p95"])
+    old = BEFORE["dashboard"]
+    return [
+        f"| dashboard, {n(rec['image_activity_rows'])} events, every page's queries × {rec['rounds']} on fresh "
+        f"connections | worst p95 per page: {worst} | slowest query `{name}`: median {n(slowest['fresh_median'])} s, "
+        f"p95 {n(slowest['fresh_p95'])} s | | {old['summary']} | p95 < 1 s: "
+        f"{met(rec['every_p95_under_1s'])} |"
+    ]
+
+
+RENDER: dict[str, Callable[[Record], list[str]]] = {
+    "ingest_events": events_rows,
+    "ingest_access": access_rows,
+    "detections": detections_rows,
+    "dashboard": dashboard_rows,
+    "webhook": webhook_rows,
+}
+
+
+def table() -> str:
+    rows = [
+        "| benchmark | regaudit | baseline (same run) | ratio | before (1a826bb) | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    dates = []
+    for name, render in RENDER.items():
+        for rec in newest(name):
+            rows += render(rec)
+            dates.append(rec["at"])
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    span = f"{min(dates)} to {max(dates)}" if dates else "no runs yet"
+    return "\n".join([f"Runs of {span} on {machine}.", "", *rows])
+
+
+def write_table() -> None:
+    text = table()
+    TABLE.write_text(f"# Benchmark results\n\nWritten by `bench/run_all.py`; see README.md.\n\n{text}\n", "utf-8")
+    readme = README.read_text(encoding="utf-8")
+    if START in readme and END in readme:
+        head, rest = readme.split(START, 1)
+        _, tail = rest.split(END, 1)
+        README.write_text(f"{head}{START}\n{text}\n{END}{tail}", encoding="utf-8")
+    print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes: checks that every benchmark runs")
+    parser.add_argument("--table", action="store_true", help="only render the table from the recorded results")
+    parser.add_argument("--only", nargs="+", choices=list(RUNS), default=list(RUNS), help="benchmarks to run")
+    args = parser.parse_args()
+    if not args.table:
+        run(args.only, args.quick)
+    write_table()
+
+
+if __name__ == "__main__":
+    main()
