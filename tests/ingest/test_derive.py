@@ -18,7 +18,7 @@ import pytest
 from regaudit.ingest import store
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
-from regaudit.ingest.sinks.duckdb import DuckDBSink
+from regaudit.ingest.sinks.duckdb import DuckDBSink, _time_ranges
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -200,3 +200,16 @@ def test_a_platform_manifest_stored_before_its_index_is_still_not_a_second_pull(
     write(db, [child], [index])  # e.g. two registry replicas, or two Kafka partitions read in another order
 
     assert [(tag, pull) for _, _, _, tag, _, pull, *_ in activity(db)] == [("1.0", True), (None, False)]
+
+
+def test_a_batch_spanning_days_is_derived_per_time_range_with_the_same_rows(db, tmp_path):
+    day = 86_400.0
+    first = multi_platform_pull_and_pushes()
+    late = [*skopeo_delete_by_tag(3 * day, "alice"), *skopeo_delete_by_tag(3 * day + 30, "bob")]
+    write(db, first + late)  # one batch: a 3-day gap between its rows
+    apart = tmp_path / "apart.duckdb"
+    write(apart, first, late)
+
+    with store.writer(db) as con:
+        assert len(_time_ranges(con, 1)) == 2
+    assert sorted(activity(db), key=repr) == sorted(activity(apart), key=repr)
