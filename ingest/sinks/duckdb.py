@@ -70,6 +70,9 @@ class DuckDBSink:
 
     def write(self, batch: NormalizedBatch, source: str) -> WriteResult:
         with store.writer(self.path, self.lock_timeout) as con:
+            # One DuckDB thread: the ingest processes read the next batch on another thread meanwhile, and a
+            # second DuckDB thread measured 5% faster alone but 200 MiB more resident at 1M stored events.
+            con.execute("SET threads = 1")
             con.execute("BEGIN TRANSACTION")
             try:
                 result = self._write(con, batch, source)
