@@ -1,7 +1,8 @@
 """Run every benchmark, one after the other, and write the results table.
 
-    .venv/bin/python bench/run_all.py            # the issue's sizes (about an hour on 2 cores)
-    .venv/bin/python bench/run_all.py --quick    # small sizes, a few minutes: checks the benchmarks run
+    .venv/bin/python bench/run_all.py            # the issue's sizes (30 min on 2 cores with the stores cached)
+    .venv/bin/python bench/run_all.py --quick    # small sizes, a few minutes: checks the benchmarks run (the
+                                                 # table is printed, not written)
     .venv/bin/python bench/run_all.py --table    # only re-render the table from bench/results/*.jsonl
 
 Each benchmark runs as its own process (so one's memory does not weigh on the next) and appends its figures to
@@ -177,15 +178,17 @@ def table() -> str:
     return "\n".join([f"Runs of {span} on {machine}.", "", *rows])
 
 
-def write_table() -> None:
+def write_table(files: bool) -> None:
     text = table()
+    print(text)
+    if not files:
+        return
     TABLE.write_text(f"# Benchmark results\n\nWritten by `bench/run_all.py`; see README.md.\n\n{text}\n", "utf-8")
     readme = README.read_text(encoding="utf-8")
     if START in readme and END in readme:
         head, rest = readme.split(START, 1)
         _, tail = rest.split(END, 1)
         README.write_text(f"{head}{START}\n{text}\n{END}{tail}", encoding="utf-8")
-    print(text)
 
 
 def main() -> None:
@@ -196,7 +199,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.table:
         run(args.only, args.quick)
-    write_table()
+    write_table(files=not args.quick)  # a quick run's small figures never replace the table
 
 
 if __name__ == "__main__":
