@@ -24,6 +24,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"
 RESULTS = ROOT / "bench" / "results"
+#: set by ``run_all.py --quick``; records then carry ``"quick": true``
+QUICK_ENV = "REGAUDIT_BENCH_QUICK"
 sys.path.insert(0, str(ROOT))  # for tests.infra.kafka, the broker the tests use
 
 
@@ -135,6 +137,8 @@ def record(name: str, result: dict[str, object]) -> None:
     """Append a result line to bench/results/<name>.jsonl (gitignored) and print it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), **result}
+    if os.environ.get(QUICK_ENV):
+        result["quick"] = True  # small sizes from run_all --quick: never shown in the results table
     with (RESULTS / f"{name}.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(result) + "\n")
     print(json.dumps(result, indent=2))

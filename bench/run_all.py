@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT  # noqa: E402
+from common import QUICK_ENV, RESULTS, ROOT  # noqa: E402
 
 BENCH = ROOT / "bench"
 TABLE = BENCH / "RESULTS.md"
@@ -56,19 +56,21 @@ def run(names: list[str], quick: bool) -> None:
         args = [python, str(BENCH / f"{name}.py"), *(small if quick else full)]
         print(f"== {name}: {' '.join(args[1:])}", flush=True)
         started = time.perf_counter()
-        subprocess.run(args, cwd=ROOT, check=True)
+        env = os.environ | ({QUICK_ENV: "1"} if quick else {})
+        subprocess.run(args, cwd=ROOT, env=env, check=True)
         print(f"== {name}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def newest(name: str) -> list[Record]:
-    """The newest record of a benchmark (of each format, for the access log)."""
+def newest(name: str, quick: bool = False) -> list[Record]:
+    """The newest record of a benchmark (of each format, for the access log), of full runs or of quick ones."""
     path = RESULTS / f"{name}.jsonl"
     if not path.exists():
         return []
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     latest: dict[str, Record] = {}
     for rec in records:
-        latest[str(rec.get("format", ""))] = rec  # later lines win
+        if rec.get("quick", False) == quick:
+            latest[str(rec.get("format", ""))] = rec  # later lines win
     return list(latest.values())
 
 
@@ -163,14 +165,14 @@ RENDER: dict[str, Callable[[Record], list[str]]] = {
 }
 
 
-def table() -> str:
+def table(quick: bool = False) -> str:
     rows = [
         "| benchmark | regaudit | baseline (same run) | ratio | before (1a826bb) | target |",
         "|---|---|---|---|---|---|",
     ]
     dates = []
     for name, render in RENDER.items():
-        for rec in newest(name):
+        for rec in newest(name, quick):
             rows += render(rec)
             dates.append(rec["at"])
     machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
@@ -178,10 +180,10 @@ def table() -> str:
     return "\n".join([f"Runs of {span} on {machine}.", "", *rows])
 
 
-def write_table(files: bool) -> None:
-    text = table()
+def write_table(quick: bool) -> None:
+    text = table(quick)
     print(text)
-    if not files:
+    if quick:
         return
     TABLE.write_text(f"# Benchmark results\n\nWritten by `bench/run_all.py`; see README.md.\n\n{text}\n", "utf-8")
     readme = README.read_text(encoding="utf-8")
@@ -199,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.table:
         run(args.only, args.quick)
-    write_table(files=not args.quick)  # a quick run's small figures never replace the table
+    write_table(args.quick)  # a quick run's small figures never replace the table
 
 
 if __name__ == "__main__":
