@@ -133,7 +133,7 @@ def detections_rows(rec: Record) -> list[str]:
     slowest = sorted(rec["per_detection_seconds"].items(), key=lambda kv: -kv[1][-1])[:3]
     growth, old = rec["analyze_growth"], BEFORE["detections"]
     return [
-        f"| detections, `regaudit analyze` (28 detections) over {sizes} events | "
+        f"| detections, `regaudit analyze` ({len(rec['per_detection_seconds'])} detections) over {sizes} events | "
         f"{' / '.join(n(w) + ' s' for w in wall)} in total; slowest at {sizes.split('/')[-1]}: "
         f"{', '.join(f'{name} {n(times[-1])} s' for name, times in slowest)}; growth exponent {growth:.2f} | "
         f"one scan of image_activity: {' / '.join(n(t) + ' s' for t in scan)} | analyze ÷ scan: "

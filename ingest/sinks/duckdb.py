@@ -121,12 +121,11 @@ class DuckDBSink:
             "gap_grace_seconds": self.gap_grace_seconds,
         }
         ranges = _time_ranges(con, batch_id)
-        for _name, sql in DERIVE_STEPS:
-            for statement in _statements(sql):
-                windowed = "$lo" in statement or "$hi" in statement
-                for lo, hi in ranges if windowed else [(None, None)]:
-                    bound = params | {"lo": lo, "hi": hi}
-                    con.execute(statement, {k: v for k, v in bound.items() if f"${k}" in statement})
+        for statement, names in _DERIVE_STATEMENTS:
+            windowed = "lo" in names or "hi" in names
+            for lo, hi in ranges if windowed else [(None, None)]:
+                bound = params | {"lo": lo, "hi": hi}
+                con.execute(statement, {name: bound[name] for name in names})
 
 
 def _statements(sql: str) -> list[str]:
@@ -136,6 +135,14 @@ def _statements(sql: str) -> list[str]:
 
 def _only_comments(part: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in part.splitlines())
+
+
+#: every derive statement in order, split once, with the ``$names`` it binds
+_DERIVE_STATEMENTS: list[tuple[str, frozenset[str]]] = [
+    (statement, frozenset(re.findall(r"\$(\w+)", statement)))
+    for _name, sql in DERIVE_STEPS
+    for statement in _statements(sql)
+]
 
 
 #: A batch's rows are split into time ranges wherever two neighbours are further apart than this (longer than
