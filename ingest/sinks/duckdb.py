@@ -147,8 +147,10 @@ _DERIVE_STATEMENTS: list[tuple[str, frozenset[str]]] = [
 
 #: A batch's rows are split into time ranges wherever two neighbours are further apart than this (longer than
 #: any margin a derive step looks around its range), and each range is re-derived on its own: a late event from
-#: last week then costs a look at last week's few minutes, not at the whole week in between.
-RANGE_GAP = timedelta(hours=2)
+#: last week then costs a look at last week's few minutes, not at the whole week in between. Every range costs
+#: each windowed statement once more, so quiet hours are not worth a split: a backlog batch spanning a week
+#: was 4.7 ranges at 2 hours and 1.9 at 12, and its derive 30% faster (same rows).
+RANGE_GAP = timedelta(hours=12)
 #: More ranges than this (a shuffled backlog) are derived as one range from the first row to the last.
 MAX_RANGES = 64
 
