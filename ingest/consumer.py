@@ -2,7 +2,7 @@
 
 The loop is short on purpose:
 
-    poll until the batch is full or old enough ▶ rebuild raw records ▶ normalize (in-memory DuckDB)
+    poll until the batch is full or old enough ▶ lay the records out as columns ▶ normalize (in-memory DuckDB)
     ▶ write (one transaction on the store file, idempotent) ▶ commit the Kafka offsets
 
 Writing runs on a second thread, one batch at a time, while the loop polls and normalizes the next one: the
@@ -19,19 +19,20 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
+import pyarrow as pa
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
 from regaudit.ingest.hooks import load_hooks
-from regaudit.ingest.normalize import NormalizedBatch, Normalizer
-from regaudit.ingest.records import RawRecord, RecordKind
+from regaudit.ingest.normalize import BATCH_SCHEMA, NormalizedBatch, Normalizer
+from regaudit.ingest.records import RecordKind
 from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
 from regaudit.ingest.sinks.kafka import HEADER_PREFIX, kafka_client_options
 from regaudit.settings import Settings
@@ -39,31 +40,68 @@ from regaudit.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def raw_record(message: Any, kind: RecordKind) -> RawRecord:
-    """Rebuild the receiver's record from a Kafka message; foreign producers send no headers."""
-    headers = {name[len(HEADER_PREFIX) :]: value.decode("utf-8", "replace")
-               for name, value in (message.headers or ()) if name.startswith(HEADER_PREFIX)}  # fmt: skip
-    origin = f"kafka:{message.topic}/{message.partition}/{message.offset}"
-    received = headers.get("received-at")
+def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Table:
+    """Lay Kafka messages out as the normalizer's raw-record columns (``BATCH_SCHEMA``), in one pass.
+
+    Our receivers send the record's fields as ``regaudit-*`` headers; a foreign producer sends none, and the
+    record then has the topic's kind, the message timestamp as its receive time and no registry. Building the
+    columns here instead of a RawRecord per message took a third of the polling thread's Python time.
+    """
+    kind_column: list[str] = []
+    values: list[bytes] = []
+    texts: list[str | None] = []
+    origins: list[str] = []
+    received_us: list[int] = []
+    registries: list[str | None] = []
+    keys: list[str | None] = []
+    content_types: list[str | None] = []
+    reasons: list[str | None] = []
+    for message in messages:
+        kind = kinds[message.topic]
+        value = message.value if message.value is not None else b""
+        origin = f"kafka:{message.topic}/{message.partition}/{message.offset}"
+        received = message.timestamp * 1000
+        registry = key = content_type = reason = None
+        if message.headers:
+            headers = {name[len(HEADER_PREFIX) :]: raw.decode("utf-8", "replace")
+                       for name, raw in message.headers if name.startswith(HEADER_PREFIX)}  # fmt: skip
+            declared = headers.get("kind")
+            if declared == "event" or declared == "access" or declared == "deadletter":
+                kind = declared
+            declared_at = _epoch_us(headers.get("received-at"))
+            received = received if declared_at is None else declared_at
+            registry = headers.get("registry")
+            key = headers.get("key")
+            content_type = headers.get("content-type")
+            reason = headers.get("reason")
+        kind_column.append(kind)
+        values.append(value)
+        texts.append(value.decode("utf-8", "replace") if kind == "access" else None)
+        origins.append(origin)
+        received_us.append(received)
+        registries.append(registry)
+        keys.append(key or (origin if kind == "access" else None))
+        content_types.append(content_type)
+        reasons.append(reason)
+    columns = (kind_column, values, texts, origins, received_us, registries, keys, content_types, reasons)
+    return pa.table([pa.array(c, f.type) for c, f in zip(columns, BATCH_SCHEMA, strict=True)], schema=BATCH_SCHEMA)
+
+
+def _epoch_us(text: str | None) -> int | None:
+    """Microseconds since the epoch of an ISO 8601 time with an offset; none if absent or unreadable."""
+    if not text:
+        return None
     try:
-        received_at = datetime.fromisoformat(received) if received else None
+        moment = datetime.fromisoformat(text)
     except ValueError:
-        received_at = None
-    if received_at is None:
-        received_at = datetime.fromtimestamp(message.timestamp / 1000, UTC)
-    declared = headers.get("kind")
-    if declared == "event" or declared == "access" or declared == "deadletter":
-        kind = declared
-    return RawRecord(
-        kind=kind,
-        value=message.value if message.value is not None else b"",
-        origin=origin,
-        received_at=received_at,
-        registry=headers.get("registry"),
-        key=headers.get("key") or (origin if kind == "access" else None),
-        content_type=headers.get("content-type"),
-        reason=headers.get("reason"),
-    )
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -171,7 +209,7 @@ class Consumer:
         return messages
 
     def _normalize(self, messages: list[Any]) -> NormalizedBatch:
-        return self.normalizer.normalize([raw_record(m, self.kinds[m.topic]) for m in messages])
+        return self.normalizer.normalize_table(kafka_batch(messages, self.kinds))
 
     def _write(self, normalized: NormalizedBatch) -> WriteResult:
         """On the writer thread: one DuckDB transaction, then ``on_batch`` (it only wakes the dispatcher)."""

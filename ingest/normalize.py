@@ -51,7 +51,9 @@ _ENVELOPE_KEYS = ("@metadata", "message", "source_type", "log", "@timestamp", "s
 ACCESS_LINE_KEYS = json.dumps({name: "JSON" for name in _ENVELOPE_KEYS} | {name: "VARCHAR" for name in _NGINX_KEYS})
 DEAD_LETTER_COLUMNS = ("dead_letter_id", "received_at", "source", "origin", "reason", "content_type", "raw")
 
-_BATCH_SCHEMA = pa.schema(
+#: the columns ``Normalizer.normalize_table`` reads: one row per raw record (``to_arrow``, or a source that lays
+#: its records out itself, e.g. the Kafka consumer)
+BATCH_SCHEMA = pa.schema(
     [
         ("kind", pa.string()),
         ("value", pa.binary()),
@@ -101,7 +103,7 @@ def to_arrow(records: Sequence[RawRecord]) -> pa.Table:
             pa.array([r.content_type for r in records], pa.string()),
             pa.array([r.reason for r in records], pa.string()),
         ],
-        schema=_BATCH_SCHEMA,
+        schema=BATCH_SCHEMA,
     )
 
 
@@ -117,7 +119,10 @@ class Normalizer:
         self._con.close()
 
     def normalize(self, records: Sequence[RawRecord]) -> NormalizedBatch:
-        batch = to_arrow(records)
+        return self.normalize_table(to_arrow(records))
+
+    def normalize_table(self, batch: pa.Table) -> NormalizedBatch:
+        """Normalize raw records already laid out as columns (``BATCH_SCHEMA``)."""
         con = self._con
         con.register("batch", batch)
         try:
