@@ -1,6 +1,10 @@
 """Access-log ingest: nginx lines in ``combined`` and JSON format, imported from the file and through Kafka.
 
-Baseline, same file, same run: GoAccess (Debian) parsing it into a JSON report.
+Baselines, same file, same run: GoAccess (Debian) parsing it into a JSON report; and a floor, DuckDB alone
+reading the file in parallel and parsing each line with one regular expression (combined) or one JSON transform
+into a table with access_log's columns, primary key and raw line: no validation, dead letters, shipper keys,
+derived tables or hash chain: DuckDB's own speed at parsing and storing these lines on this machine, the engine
+regaudit's import runs on.
 
     .venv/bin/python bench/ingest_access.py --lines 1000000
 """
@@ -12,8 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import duckdb
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import access_file, kafka_broker, record, regaudit_env, run_process  # noqa: E402
+from common import access_file, kafka_broker, record, regaudit_env, run_process, timed  # noqa: E402
 
 from regaudit.ingest import store  # noqa: E402
 
@@ -35,6 +41,54 @@ def goaccess(path: Path, access_format: str, work: Path) -> float:
     return seconds
 
 
+#: combined: address, user, time, method, URI, protocol, status, bytes, referer, user agent
+COMBINED_REGEX = r'^(\S+) \S+ (\S+) \[([^\]]+)\] "(\S+) (\S+) (\S+)" (\d{3}) (\d+) "([^"]*)" "([^"]*)"'
+FLOOR_SELECT = {
+    "combined": """
+        SELECT 'floor:' || row_number() OVER () AS line_key, strptime(m[3], '%d/%b/%Y:%H:%M:%S %z') AS request_at,
+               m[1] AS client_addr, nullif(m[2], '-') AS remote_user, m[4] AS http_method, m[5] AS uri,
+               m[7]::INTEGER AS status, m[8]::BIGINT AS body_bytes, NULL::DOUBLE AS request_seconds,
+               m[10] AS user_agent, line AS raw
+        FROM (SELECT line, regexp_extract(line, $regex, ['a', 'u', 't', 'm', 'p', 'v', 's', 'b', 'r', 'ua']) AS x,
+                     [x['a'], x['u'], x['t'], x['m'], x['p'], x['v'], x['s'], x['b'], x['r'], x['ua']] AS m
+              FROM read_csv($path, columns = {'line': 'VARCHAR'}, delim = chr(1), quote = '', escape = '',
+                            header = false, auto_detect = false))
+    """,
+    "json": """
+        SELECT 'floor:' || row_number() OVER () AS line_key, j.ts::TIMESTAMPTZ AS request_at,
+               j.remote_addr AS client_addr, nullif(j.remote_user, '') AS remote_user, j.method AS http_method,
+               j.uri, j.status::INTEGER AS status, j.body_bytes_sent::BIGINT AS body_bytes,
+               j.request_time::DOUBLE AS request_seconds, j.ua AS user_agent, line AS raw
+        FROM (SELECT line, json_transform(line, '{"ts": "VARCHAR", "remote_addr": "VARCHAR", "remote_user": "VARCHAR",
+                  "method": "VARCHAR", "uri": "VARCHAR", "status": "VARCHAR", "body_bytes_sent": "VARCHAR",
+                  "request_time": "VARCHAR", "ua": "VARCHAR"}') AS j
+              FROM read_csv($path, columns = {'line': 'VARCHAR'}, delim = chr(1), quote = '', escape = '',
+                            header = false, auto_detect = false))
+    """,
+}
+
+
+def duckdb_floor(path: Path, access_format: str, work: Path) -> float:
+    """Seconds for DuckDB alone to parse the file into a table with access_log's columns and primary key."""
+    db = work / "floor.duckdb"
+    with store.writer(db):
+        pass
+    con = duckdb.connect(str(db))
+    try:
+        with timed() as timing:
+            con.execute(
+                f"""INSERT INTO access_log (line_key, request_at, client_addr, remote_user, http_method, uri, status,
+                        body_bytes, request_seconds, user_agent, raw, endpoint, log_format, shipper, received_at,
+                        origin, batch_id)
+                    SELECT *, 'other', '{access_format}', 'floor', now(), 'floor', 1
+                    FROM ({FLOOR_SELECT[access_format]})""",  # noqa: S608 - fixed text; path and regex are bound
+                {"path": str(path)} | ({"regex": COMBINED_REGEX} if access_format == "combined" else {}),
+            )
+    finally:
+        con.close()
+    return timing.seconds
+
+
 def stored_lines(db: Path) -> int:
     with store.reader(db) as con:
         return int(con.execute("SELECT count(*) FROM access_log").fetchall()[0][0])
@@ -51,6 +105,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp:
             work = Path(tmp)
             goaccess_seconds = goaccess(path, access_format, work)
+            floor_seconds = duckdb_floor(path, access_format, work)
             db = work / "file.duckdb"
             env = regaudit_env(REGAUDIT_STORE__PATH=str(db))
             import_seconds, peak, _ = run_process(
@@ -66,6 +121,9 @@ def main() -> None:
                 "regaudit_import_seconds": round(import_seconds, 2),
                 "regaudit_import_lines_per_second": round(args.lines / import_seconds),
                 "ratio_import_vs_goaccess": round(goaccess_seconds / import_seconds, 2),
+                "duckdb_floor_seconds": round(floor_seconds, 2),
+                "duckdb_floor_lines_per_second": round(args.lines / floor_seconds),
+                "ratio_floor_vs_goaccess": round(goaccess_seconds / floor_seconds, 2),
                 "peak_rss_mib": round(peak / 2**20),
             }
             if args.kafka:

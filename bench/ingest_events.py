@@ -5,6 +5,10 @@ Baselines, same events, same run:
       table: the practical limit (it does less: no validation, no dead letters, no derived tables, no raw copy);
   (b) a straightforward consumer: kafka-python, ``json.loads`` per message, one INSERT per row, what a user
       would write first; timed on the first ``--naive-sample`` messages and reported as a rate.
+Two floors are measured too, with the consumer's fetch sizes: kafka-python alone reading every message and
+doing nothing with it (``regaudit consume`` polls with the same client), and kafka-python handing each batch
+to ``read_json`` into the same table, one after the other: a consumer with no validation, dead letters, derived
+tables, hash chain or raw copy.
 
     .venv/bin/python bench/ingest_events.py --events 1000000
 """
@@ -88,6 +92,44 @@ def naive_baseline(bootstrap: str, topic: str, work: Path, sample: int) -> float
     return (time.perf_counter() - started) / done
 
 
+def kafka_floor(bootstrap: str, topic: str, count: int, work: Path | None = None) -> tuple[float, float]:
+    """Seconds for kafka-python to hand over ``count`` messages, from the first to the last, with the consumer's
+    fetch sizes. With ``work``, each polled batch is also stored by DuckDB's ``read_json`` into the same table
+    (through a file under ``work``), one batch after the other: the least a kafka-python → DuckDB consumer does.
+    Returns (seconds in all, seconds of them in DuckDB): perfectly overlapped, the two parts still take the
+    longer of the two."""
+    from kafka import KafkaConsumer
+
+    con = None
+    if work is not None:
+        with store.writer(work / "floor.duckdb"):
+            pass
+        con = duckdb.connect(str(work / "floor.duckdb"))
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=f"floor-{work is not None}",
+        enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+    )  # fmt: skip
+    seen, started, in_duckdb = 0, 0.0, 0.0
+    try:
+        while seen < count:
+            polled = consumer.poll(timeout_ms=1000, max_records=25_000)
+            if polled and not started:
+                started = time.perf_counter()
+            batch = [message.value for messages in polled.values() for message in messages]
+            seen += len(batch)
+            if con is not None and work is not None and batch:
+                chunk = work / "floor-batch.jsonl"
+                chunk.write_bytes(b"\n".join(batch) + b"\n")
+                with timed() as insert:
+                    con.execute(READ_JSON_INSERT, {"path": str(chunk)})
+                in_duckdb += insert.seconds
+    finally:
+        consumer.close()
+        if con is not None:
+            con.close()
+    return time.perf_counter() - started, in_duckdb
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -119,6 +161,9 @@ def main() -> None:
         with store.reader(work / "regaudit.duckdb") as con:
             stored = con.execute("SELECT count(*) FROM registry_events").fetchall()[0][0]
         naive_per_event = naive_baseline(broker.bootstrap, topic, work, args.naive_sample)
+        floor_seconds, _ = kafka_floor(broker.bootstrap, topic, args.events)
+        minimal_seconds, minimal_duckdb_seconds = kafka_floor(broker.bootstrap, topic, args.events, work)
+        overlapped = max(minimal_duckdb_seconds, minimal_seconds - minimal_duckdb_seconds)
     regaudit_rate = stored / consume_seconds
     record(
         "ingest_events",
@@ -136,6 +181,12 @@ def main() -> None:
             "naive_events_per_second": round(1 / naive_per_event),
             "ratio_vs_read_json": round(regaudit_rate / (args.events / baseline_seconds), 3),
             "ratio_vs_naive": round(regaudit_rate * naive_per_event, 1),
+            "kafka_python_floor_events_per_second": round(args.events / floor_seconds),
+            "ratio_floor_vs_read_json": round(baseline_seconds / floor_seconds, 3),
+            "kafka_read_json_events_per_second": round(args.events / minimal_seconds),
+            "ratio_kafka_read_json_vs_read_json": round(baseline_seconds / minimal_seconds, 3),
+            "kafka_read_json_duckdb_seconds": round(minimal_duckdb_seconds, 2),
+            "ratio_kafka_read_json_overlapped_vs_read_json": round(baseline_seconds / overlapped, 3),
             "consumer_output": next(
                 (line for line in output.splitlines() if line.startswith("batches=")), output.strip()[-300:]
             ),

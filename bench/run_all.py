@@ -89,11 +89,24 @@ def events_rows(rec: Record) -> list[str]:
         f"| notification ingest, {n(rec['events'])} events of {rec['bytes_per_event']} B, Kafka → `regaudit "
         f"consume` → DuckDB | {n(rec['regaudit_events_per_second'])} events/s, peak RSS {n(rss)} MiB | DuckDB "
         f"`read_json` into the same table: {n(rec['read_json_events_per_second'])} events/s; naive per-row "
-        f"consumer: {n(rec['naive_events_per_second'])} events/s | {ratio} of `read_json`; {naive}× naive | "
+        f"consumer: {n(rec['naive_events_per_second'])} events/s{events_floors(rec)} | {ratio} of `read_json`; "
+        f"{naive}× naive | "
         f"{n(old['regaudit_events_per_second'])} events/s, {old['ratio_vs_read_json']}, {old['ratio_vs_naive']}×, "
         f"{n(old['regaudit_peak_rss_mib'])} MiB | ≥ 0.5: {met(ratio >= 0.5)}; ≥ 50×: {met(naive >= 50)}; "
         f"< 1 GiB: {met(rss < 1024)} |"
     ]
+
+
+def events_floors(rec: Record) -> str:
+    """The floors of the same run: what kafka-python alone, and kafka-python plus read_json, reach."""
+    if "kafka_python_floor_events_per_second" not in rec:
+        return ""
+    return (
+        f"; floors: kafka-python alone {n(rec['kafka_python_floor_events_per_second'])} events/s "
+        f"({rec['ratio_floor_vs_read_json']} of `read_json`), kafka-python + `read_json` per batch, no validation: "
+        f"{n(rec['kafka_read_json_events_per_second'])} events/s ({rec['ratio_kafka_read_json_vs_read_json']}; "
+        f"{rec['ratio_kafka_read_json_overlapped_vs_read_json']} if its two parts overlapped perfectly)"
+    )
 
 
 def access_rows(rec: Record) -> list[str]:
@@ -102,7 +115,7 @@ def access_rows(rec: Record) -> list[str]:
     rows = [
         f"| access log, {n(rec['lines'])} `{rec['format']}` lines, file import (`regaudit ship-logs --sink "
         f"duckdb`) | {n(rec['regaudit_import_lines_per_second'])} lines/s, peak RSS {n(rec['peak_rss_mib'])} MiB "
-        f"| GoAccess: {n(rec['goaccess_lines_per_second'])} lines/s | {ratio}× GoAccess | "
+        f"| GoAccess: {n(rec['goaccess_lines_per_second'])} lines/s{access_floor(rec)} | {ratio}× GoAccess | "
         f"{n(old.get('regaudit_import_lines_per_second', 0))} lines/s, {old.get('ratio_import_vs_goaccess')}× | "
         f"≥ 5×: {met(ratio >= 5)} |"
     ]
@@ -115,6 +128,17 @@ def access_rows(rec: Record) -> list[str]:
             f"ship {n(old.get('kafka_ship_seconds', 0))} s + consume {n(old.get('kafka_consume_seconds', 0))} s | |"
         )
     return rows
+
+
+def access_floor(rec: Record) -> str:
+    """The floor of the same run: DuckDB alone parsing the file into a table shaped like access_log."""
+    if "duckdb_floor_lines_per_second" not in rec:
+        return ""
+    return (
+        f"; floor, DuckDB alone (parallel read, one {'regex' if rec['format'] == 'combined' else 'JSON parse'} a "
+        f"line, same table shape, key and raw line): {n(rec['duckdb_floor_lines_per_second'])} lines/s = "
+        f"{rec['ratio_floor_vs_goaccess']}× GoAccess"
+    )
 
 
 def webhook_rows(rec: Record) -> list[str]:
