@@ -55,7 +55,10 @@ class KafkaSettings(Section):
     sasl_password: SecretStr | None = Field(None, description="SASL password.")
     ssl_cafile: Path | None = Field(None, description="CA bundle that signed the brokers' certificates.")
     request_timeout_seconds: float = Field(
-        5.0, gt=0, description="How long a produce may wait for acks=all before the webhook answers 503."
+        5.0,
+        gt=0,
+        description="How long a produce may wait for the next acks=all (the webhook then answers 503, "
+        "ship-logs retries).",
     )
 
 
