@@ -39,4 +39,5 @@ def test_an_ack_timeout_is_a_retryable_broker_failure_even_when_the_producer_wil
 
     with pytest.raises(BrokerUnavailable, match="Timeout after waiting"):
         sink.deliver([(None, record)])
-    assert stuck.closed and sink._producer is None  # the next delivery starts a fresh producer
+    assert stuck.closed
+    assert sink._producer is None  # the next delivery starts a fresh producer
