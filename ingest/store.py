@@ -69,7 +69,9 @@ def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnect
                     raise StoreLocked(f"{path}: held by another process for over {timeout:.0f}s") from error
                 raise
             time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
-            delay = min(delay * 2, 0.25)
+            # At most ~20 ms between attempts: a consumer working off a backlog frees the file for a few ms between
+            # batches, and readers backing off to 0.25 s waited up to 2.6 s for a 10 ms gap every 200 ms.
+            delay = min(delay * 2, 0.02)
 
 
 def _connect_writer(path: Path) -> duckdb.DuckDBPyConnection:
