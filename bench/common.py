@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +93,27 @@ def timed() -> Iterator[Timing]:
         yield timing
     finally:
         timing.seconds = time.perf_counter() - started
+
+
+def empty_store(path: Path) -> duckdb.DuckDBPyConnection:
+    """A new store file with regaudit's schema, opened with a plain DuckDB connection: the baselines and floors
+    write into the same tables as regaudit, the way a user's own code would."""
+    from regaudit.ingest import store
+
+    with store.writer(path):
+        pass
+    return duckdb.connect(str(path))
+
+
+def timed_statement(path: Path, sql: str, params: dict[str, object]) -> float:
+    """Seconds one statement takes on a new store at ``path`` (e.g. DuckDB's own import of the same data)."""
+    con = empty_store(path)
+    try:
+        with timed() as timing:
+            con.execute(sql, params)
+    finally:
+        con.close()
+    return timing.seconds
 
 
 def run_process(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:

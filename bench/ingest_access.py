@@ -16,10 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import access_file, kafka_broker, record, regaudit_env, run_process, timed  # noqa: E402
+from common import access_file, kafka_broker, record, regaudit_env, run_process, timed_statement  # noqa: E402
 
 from regaudit.ingest import store  # noqa: E402
 
@@ -70,23 +68,13 @@ FLOOR_SELECT = {
 
 def duckdb_floor(path: Path, access_format: str, work: Path) -> float:
     """Seconds for DuckDB alone to parse the file into a table with access_log's columns and primary key."""
-    db = work / "floor.duckdb"
-    with store.writer(db):
-        pass
-    con = duckdb.connect(str(db))
-    try:
-        with timed() as timing:
-            con.execute(
-                f"""INSERT INTO access_log (line_key, request_at, client_addr, remote_user, http_method, uri, status,
-                        body_bytes, request_seconds, user_agent, raw, endpoint, log_format, shipper, received_at,
-                        origin, batch_id)
-                    SELECT *, 'other', '{access_format}', 'floor', now(), 'floor', 1
-                    FROM ({FLOOR_SELECT[access_format]})""",  # noqa: S608 - fixed text; path and regex are bound
-                {"path": str(path)} | ({"regex": COMBINED_REGEX} if access_format == "combined" else {}),
-            )
-    finally:
-        con.close()
-    return timing.seconds
+    sql = f"""INSERT INTO access_log (line_key, request_at, client_addr, remote_user, http_method, uri, status,
+                  body_bytes, request_seconds, user_agent, raw, endpoint, log_format, shipper, received_at,
+                  origin, batch_id)
+              SELECT *, 'other', $format, 'floor', now(), 'floor', 1
+              FROM ({FLOOR_SELECT[access_format]})"""  # noqa: S608 - fixed text; every value is bound
+    params = {"path": str(path), "format": access_format}
+    return timed_statement(work / "floor.duckdb", sql, params | ({"regex": COMBINED_REGEX} if "$regex" in sql else {}))
 
 
 def stored_lines(db: Path) -> int:

@@ -22,10 +22,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import events_file, kafka_broker, produce_file, record, regaudit_env, run_process, timed  # noqa: E402
+from common import (  # noqa: E402
+    empty_store,
+    events_file,
+    kafka_broker,
+    produce_file,
+    record,
+    regaudit_env,
+    run_process,
+    timed,
+    timed_statement,
+)
 
 from regaudit.ingest import store  # noqa: E402
 
@@ -50,26 +58,14 @@ NAIVE_INSERT = "INSERT INTO registry_events VALUES (" + ", ".join(["?"] * 25) + 
 
 
 def read_json_baseline(events: Path, work: Path) -> float:
-    db = work / "read_json.duckdb"
-    with store.writer(db):
-        pass
-    con = duckdb.connect(str(db))
-    try:
-        with timed() as timing:
-            con.execute(READ_JSON_INSERT, {"path": str(events)})
-    finally:
-        con.close()
-    return timing.seconds
+    return timed_statement(work / "read_json.duckdb", READ_JSON_INSERT, {"path": str(events)})
 
 
 def naive_baseline(bootstrap: str, topic: str, work: Path, sample: int) -> float:
     """Seconds per event of the straightforward consumer, over its first ``sample`` messages."""
     from kafka import KafkaConsumer
 
-    db = work / "naive.duckdb"
-    with store.writer(db):
-        pass
-    con = duckdb.connect(str(db))
+    con = empty_store(work / "naive.duckdb")
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id="naive")
     done = 0
     started = time.perf_counter()
@@ -100,11 +96,7 @@ def kafka_floor(bootstrap: str, topic: str, count: int, work: Path | None = None
     longer of the two."""
     from kafka import KafkaConsumer
 
-    con = None
-    if work is not None:
-        with store.writer(work / "floor.duckdb"):
-            pass
-        con = duckdb.connect(str(work / "floor.duckdb"))
+    con = empty_store(work / "floor.duckdb") if work is not None else None
     consumer = KafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=f"floor-{work is not None}",
         enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 import duckdb
@@ -92,6 +93,15 @@ _ENCODERS: dict[Kind, str] = {
     "float": "coalesce({c}::VARCHAR, '-')",
     "blob": "coalesce(hex({c}), '-')",
 }
+
+
+def epoch_us(moment: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC of an aware time, exactly (no float): how the store and chain count time."""
+    delta = moment.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def row_text_sql(table: AuditTable) -> str:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 
-from regaudit.ingest.canonical import AUDIT_TABLES, CANONICAL_VERSION, batch_digest
+from regaudit.ingest.canonical import AUDIT_TABLES, CANONICAL_VERSION, batch_digest, epoch_us
 
 if TYPE_CHECKING:
     from regaudit.settings import Settings
@@ -78,14 +78,9 @@ def entry_hash(entry: ChainEntry) -> str:
     for name in _HASHED:
         value = getattr(entry, name)
         if isinstance(value, datetime):
-            value = _epoch_us(value)
+            value = epoch_us(value)
         lines.append(f"{name}={'-' if value is None else value}")
     return hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
-
-
-def _epoch_us(moment: datetime) -> int:
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def seal_batch(con: duckdb.DuckDBPyConnection, batch_id: int, settings: Settings | None = None) -> None:

@@ -30,6 +30,7 @@ import pyarrow as pa
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
+from regaudit.ingest.canonical import epoch_us
 from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import BATCH_SCHEMA, NormalizedBatch, Normalizer
 from regaudit.ingest.records import RecordKind
@@ -68,7 +69,7 @@ def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Tab
             declared = headers.get("kind")
             if declared == "event" or declared == "access" or declared == "deadletter":
                 kind = declared
-            declared_at = _epoch_us(headers.get("received-at"))
+            declared_at = _received_us(headers.get("received-at"))
             received = received if declared_at is None else declared_at
             registry = headers.get("registry")
             key = headers.get("key")
@@ -87,21 +88,15 @@ def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Tab
     return pa.table([pa.array(c, f.type) for c, f in zip(columns, BATCH_SCHEMA, strict=True)], schema=BATCH_SCHEMA)
 
 
-def _epoch_us(text: str | None) -> int | None:
-    """Microseconds since the epoch of an ISO 8601 time with an offset; none if absent or unreadable."""
+def _received_us(text: str | None) -> int | None:
+    """The ``received-at`` header (ISO 8601; UTC when it has no offset) in microseconds; none if absent or bad."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch_us(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 @dataclass
