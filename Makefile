@@ -11,7 +11,7 @@ TYPECHECK := .cache/typecheck
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help setup system venv kafka registry-v3 test lint format demo
+.PHONY: help setup system venv kafka registry-v3 test lint check lock lock-upgrade format demo
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,18 +21,35 @@ setup: system venv kafka registry-v3 ## Install everything: Debian packages, the
 system: ## Debian packages the tests run (registry, nginx, skopeo, kcat, chromium...); no-op when present
 	@.ci/install-system.sh
 
-venv: $(VENV)/.installed ## The virtualenv with regaudit installed editable, with the dev extras
+venv: $(VENV)/.installed ## The virtualenv: every package at its locked version, then regaudit editable
 
-$(VENV)/.installed: pyproject.toml setup.py
+# pip installs exactly the pins of requirements-dev.lock (no resolution: any day, any machine, the same
+# versions), then regaudit itself without dependencies. `make lock` is the only thing that changes the pins.
+$(VENV)/.installed: requirements-dev.lock pyproject.toml setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --requirement requirements-dev.lock
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
+
+# uv resolves; the existing pins are kept unless pyproject.toml no longer allows them. deploy/requirements.lock
+# (the image) is the runtime part of the same resolution, so the image and the tests run the same versions.
+LOCK_ARGS := --universal --python-version 3.11 --quiet --custom-compile-command 'make lock'
+lock: ## Re-resolve the locks after a change to pyproject.toml's dependencies (keeps every pin it can)
+	@test -x $(BIN)/uv || { echo "make lock: run make venv first (uv is a dev dependency)" >&2; exit 1; }
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_ARGS) $(UPGRADE) --output-file requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) --no-annotate --constraint requirements-dev.lock \
+		--output-file deploy/requirements.lock
+
+lock-upgrade: ## Move every pin to the newest release pyproject.toml allows; then run make check
+	@$(MAKE) --no-print-directory lock UPGRADE=--upgrade
 
 kafka: ## The Apache Kafka jars from Maven Central into .cache/kafka/libs; no-op when present
 	@REGAUDIT_KAFKA_LIBS=$(KAFKA_LIBS) .ci/install-kafka.sh >/dev/null
 
 registry-v3: ## Distribution 3.x built with Go from the module proxy into .cache/registry-v3; no-op when present
 	@.ci/install-registry-v3.sh >/dev/null
+
+check: lint test ## What CI runs (.ci/run): lint, then every test
 
 test: setup ## Run every test, integration included (PYTEST_ARGS='-k kafka' to narrow)
 	REGAUDIT_KAFKA_LIBS=$(KAFKA_LIBS) $(BIN)/pytest -q -rfEs $(PYTEST_ARGS)
