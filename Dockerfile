@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The regaudit image: every regaudit command (ENTRYPOINT ["regaudit"]), as uid 10001, with the runtime
-# dependencies pinned by deploy/requirements.lock (regenerate it with deploy/lock_requirements.py).
+# dependencies pinned by deploy/requirements.lock (the runtime part of requirements-dev.lock: `make lock`).
 #
 #   docker build -t regaudit:0.1.0 .        (docker compose build does the same)
 #   docker run --rm regaudit:0.1.0 settings

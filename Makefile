@@ -1,4 +1,4 @@
-# One Makefile for people and CI (STYLE.md, Tooling). `make` lists the targets; `make test` is the test command.
+# One Makefile for people and CI (STYLE.md, Tooling). `make` lists the targets; `make check` is what CI runs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

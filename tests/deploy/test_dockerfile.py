@@ -1,46 +1,17 @@
-"""The Dockerfile builds a small non-root image from pinned dependencies: the lock pins every runtime
-dependency of regaudit with ``==`` at the version the tests run with, and the build context holds what the
-wheel needs."""
+"""The Dockerfile builds a small non-root image from pinned dependencies (deploy/requirements.lock; its pins are
+checked in test_locks.py), and the build context holds what the wheel needs."""
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
-import tomllib
-from importlib import metadata
-from types import ModuleType
 
 import pytest
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
-from tests.deploy.compose import DEPLOY_DIR, REPO_ROOT, load_compose, regaudit_image
+from tests.deploy.compose import REPO_ROOT, load_compose, regaudit_image
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
-LOCK = DEPLOY_DIR / "requirements.lock"
-_PIN = re.compile(r"^(?P<name>[a-z0-9]+(?:-[a-z0-9]+)*)==(?P<version>[^\s=;]+)$")
-
-
-def _lock_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lock_requirements", DEPLOY_DIR / "lock_requirements.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _pins() -> dict[str, str]:
-    pins = {}
-    for line in LOCK.read_text().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = _PIN.match(line)
-        assert match, f"requirements.lock: {line!r} is not pinned as name==version"
-        pins[match["name"]] = match["version"]
-    return pins
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -48,30 +19,6 @@ def _instructions() -> list[tuple[str, str]]:
     text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
-
-
-def test_every_dependency_in_the_lock_is_pinned_exactly() -> None:
-    pins = _pins()
-    assert pins
-    assert list(pins) == sorted(pins)
-
-
-def test_the_lock_is_the_runtime_closure_at_the_tested_versions() -> None:
-    closure = _lock_script().runtime_closure()
-    hint = "regenerate it: .venv/bin/python deploy/lock_requirements.py"
-    assert _pins() == closure, f"deploy/requirements.lock is stale; {hint}"
-    assert not {"pytest", "ruff", "mypy", "hypothesis"} & set(closure), "a development tool is in the lock"
-
-
-def test_the_pins_satisfy_regaudits_own_requirements() -> None:
-    pins = _pins()
-    with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
-        dependencies = tomllib.load(handle)["project"]["dependencies"]
-    for text in dependencies:
-        requirement = Requirement(text)
-        version = pins[canonicalize_name(requirement.name)]
-        assert requirement.specifier.contains(version, prereleases=True), f"{version} does not satisfy {text}"
-        assert metadata.version(requirement.name) == version
 
 
 def test_the_image_is_multi_stage_slim_and_non_root() -> None:
