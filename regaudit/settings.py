@@ -23,10 +23,11 @@ from regaudit.analytics.alerts.settings import AlertsSettings
 from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
+from regaudit.ingest.chain_settings import ChainSettings
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
 
 
 class StoreSettings(Section):
@@ -104,8 +105,15 @@ class ConsumerSettings(Section):
 class Settings(BaseSettings):
     """All sections. Each runnable part takes the sections it needs."""
 
+    # hide_input_in_errors: a validation error names the setting and what is wrong with it, never the value
+    # given (pydantic would print a whole [[alerts.sinks]] table, secret and Slack URL included); it covers
+    # every nested section.
     model_config = SettingsConfigDict(
-        env_prefix="REGAUDIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix="REGAUDIT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        hide_input_in_errors=True,
     )
 
     store: StoreSettings = Field(default_factory=StoreSettings)
@@ -118,6 +126,7 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    chain: ChainSettings = Field(default_factory=ChainSettings)
 
     @classmethod
     def settings_customise_sources(

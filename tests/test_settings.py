@@ -56,3 +56,58 @@ def test_every_command_has_help():
     assert {"webhook", "ship-logs", "consume", "store", "schemas", "settings"} <= set(commands)
     for name, sub in commands.items():
         assert sub.description or sub.format_help(), name
+
+
+SLACK_URL = "https://hooks.slack.com/services/T0000/B0000/slack-url-credential"
+HMAC_KEY = "hmac-key-of-the-webhook-sink"
+
+
+def leaked(secret: str, text: str) -> bool:
+    """Whether any 8 characters of ``secret`` show in ``text`` (pydantic shortens long inputs in the middle)."""
+    return any(secret[start : start + 8] in text for start in range(len(secret) - 7))
+
+
+@pytest.mark.parametrize(
+    "sinks",
+    [
+        # a model-level check fails: pydantic's message would show the whole table, secret included
+        f'[[alerts.sinks]]\nname = "hook"\ntype = "webhook"\nsecret = "{HMAC_KEY}"\n'
+        f'[[alerts.sinks]]\nname = "chat"\ntype = "slack"\nurl = "{SLACK_URL}"\n'
+        '[[alerts.sinks]]\nname = "chat"\ntype = "stdout"\n',
+        # a wrong value in the credential itself
+        '[[alerts.sinks]]\nname = "chat"\ntype = "slack"\nurl = ["' + SLACK_URL + '"]\n',
+        f'[[alerts.sinks]]\nname = "hook"\ntype = "webhook"\nurl = "https://x"\nsecret = ["{HMAC_KEY}"]\n',
+    ],
+)
+def test_a_settings_error_never_prints_a_secret(tmp_path, capsys, sinks):
+    toml = tmp_path / "r.toml"
+    toml.write_text(sinks)
+    with pytest.raises(ValidationError) as raised:
+        load_settings(toml, None, {})
+    assert main(["--config", str(toml), "settings"]) == 2
+    printed = capsys.readouterr().err
+    assert "validation error" in printed
+    for shown in (str(raised.value), repr(raised.value), printed):
+        assert not leaked(SLACK_URL.removeprefix("https://hooks.slack.com/services/"), shown)
+        assert not leaked(HMAC_KEY, shown)
+
+
+def test_settings_effective_masks_the_slack_url_and_the_sinks_still_get_it(tmp_path, capsys):
+    toml = tmp_path / "r.toml"
+    toml.write_text(
+        f'[[alerts.sinks]]\nname = "chat"\ntype = "slack"\nurl = "{SLACK_URL}"\n'
+        f'[[alerts.sinks]]\nname = "hook"\ntype = "webhook"\nurl = "https://x"\nsecret = "{HMAC_KEY}"\n'
+    )
+    assert main(["--config", str(toml), "settings", "--effective"]) == 0
+    printed = capsys.readouterr().out
+    assert not leaked(SLACK_URL.removeprefix("https://hooks.slack.com/services/"), printed)
+    assert not leaked(HMAC_KEY, printed)
+    assert '"url": "**********"' in printed
+    settings = load_settings(toml, None, {})
+    assert "slack-url-credential" not in repr(settings)
+    from regaudit.analytics.alerts.sinks import build_sink
+
+    chat = build_sink(settings.alerts.sink("chat"), None, settings.kafka)
+    hook = build_sink(settings.alerts.sink("hook"), None, settings.kafka)
+    assert getattr(chat, "url", None) == SLACK_URL
+    assert getattr(hook, "secret", None) == HMAC_KEY.encode()

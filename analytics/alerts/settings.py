@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -64,10 +65,19 @@ STREAM_DETECTIONS = [
 ]
 
 
-class SinkSettings(BaseModel):
-    """One place alerts go. Fields a type does not use are ignored."""
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and url.isprintable() and " " not in url
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+class SinkSettings(BaseModel):
+    """One place alerts go. Fields a type does not use are ignored.
+
+    ``url`` and ``secret`` are credentials (a Slack incoming-webhook URL is one by itself), so both are
+    ``SecretStr``: shown as ``**********`` by ``regaudit settings --effective``, never in a validation error,
+    and read with ``get_secret_value()`` only by the sink that sends."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Name of the sink, as `alerts` logs it.")
     type: SinkType = Field(description="webhook (signed JSON), slack, kafka, syslog (RFC 5424) or stdout.")
@@ -78,7 +88,9 @@ class SinkSettings(BaseModel):
     exclude: list[str] = Field(
         default_factory=list, description="Detections this sink never receives: ids, families or globs."
     )
-    url: str | None = Field(None, description="webhook, slack: the URL alerts are POSTed to.")
+    url: SecretStr | None = Field(
+        None, description="webhook, slack: the URL alerts are POSTed to (a credential: shown masked)."
+    )
     secret: SecretStr | None = Field(
         None, description="webhook: HMAC-SHA256 key of the X-Regaudit-Signature header (required)."
     )
@@ -106,8 +118,12 @@ class SinkSettings(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> SinkSettings:
-        if self.type in ("webhook", "slack") and not self.url:
-            raise ValueError(f"sink {self.name!r}: type {self.type} needs a url")
+        if self.type in ("webhook", "slack"):
+            url = self.url.get_secret_value() if self.url is not None else ""
+            if not url:
+                raise ValueError(f"sink {self.name!r}: type {self.type} needs a url")
+            if not _is_http_url(url):  # else urllib's own error would quote the URL, credential and all
+                raise ValueError(f"sink {self.name!r}: url must be an http:// or https:// URL without spaces")
         if self.type == "webhook" and (self.secret is None or not self.secret.get_secret_value()):
             raise ValueError(f"sink {self.name!r}: type webhook needs a secret to sign with")
         if self.type == "syslog" and not self.host:
@@ -122,7 +138,7 @@ class SinkSettings(BaseModel):
 class AlertsSettings(BaseModel):
     """Streaming rules in the consumer, and delivery of their alerts and of analyze's findings to the sinks."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
 
     sinks: list[SinkSettings] = Field(
         default_factory=list, description="Where alerts go (`[[alerts.sinks]]`, fields below); none: no alerts."

@@ -120,7 +120,7 @@ class SlackSink:
     def __init__(self, settings: SinkSettings, dashboard_url: str | None) -> None:
         assert settings.url is not None  # checked by SinkSettings
         self.name = settings.name
-        self.url = settings.url
+        self.url = settings.url.get_secret_value()
         self.timeout = settings.timeout_seconds
         self.dashboard_url = dashboard_url
 

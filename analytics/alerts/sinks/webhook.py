@@ -68,7 +68,7 @@ class WebhookSink:
         assert settings.url is not None  # checked by SinkSettings
         assert settings.secret is not None
         self.name = settings.name
-        self.url = settings.url
+        self.url = settings.url.get_secret_value()
         self.secret = settings.secret.get_secret_value().encode()
         self.timeout = settings.timeout_seconds
         self.dashboard_url = dashboard_url

@@ -264,6 +264,10 @@ def test_stdout_sink_writes_one_json_line_per_alert():
     [
         ({"type": "webhook", "url": "https://x"}, "needs a secret"),
         ({"type": "slack"}, "needs a url"),
+        ({"type": "slack", "url": ""}, "needs a url"),
+        ({"type": "slack", "url": "hooks.slack.com/services/T0/B0/x"}, "an http:// or https:// URL"),
+        ({"type": "slack", "url": "https://hooks.slack.com/services/T0/B0 /x"}, "an http:// or https:// URL"),
+        ({"type": "webhook", "url": "ftp://siem/x", "secret": "k"}, "an http:// or https:// URL"),
         ({"type": "syslog"}, "needs a host"),
         ({"type": "syslog", "host": "h", "facility": "local9"}, "unknown syslog facility"),
         ({"type": "pager"}, "type"),
