@@ -1,6 +1,12 @@
 """``regaudit report``: write a signed compliance report; ``report verify DIR`` checks one; ``report keygen``
 makes the signing key.
 
+``report verify`` trusts only a key from outside the report: ``--public-key`` (the ``.pub.pem`` the operator
+published at ``report keygen`` time), else the public half of the configured ``reports.signing_key_path``. Exit
+0: verified with that key; 1: a problem found; 3 (``UNVERIFIED``): the files agree with each other and with the
+``signer.pub.pem`` they carry, but no trusted key was at hand, so a forged report re-signed with a fresh key would
+look the same.
+
     regaudit report --period 2025-Q1 --repository 'prod/*' --action push --action delete
     regaudit report verify reports/report-20250101-20250401-… --public-key auditor-copy.pub.pem
     regaudit report keygen                   # writes reports.signing_key_path (and .pub.pem beside it)
@@ -13,6 +19,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from regaudit.analytics.reports.engine import build_report
 from regaudit.analytics.reports.scope import ACTIONS, Period, Scope, last_days
 from regaudit.analytics.reports.verification import verify_report
@@ -21,6 +29,8 @@ from regaudit.ingest import signing
 from regaudit.settings import Settings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: ``report verify``: the files agree, but no trusted key checked the signature
+UNVERIFIED = 3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +46,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="report_action", metavar="{verify,keygen}")
     check = actions.add_parser("verify", help="Check a report directory: signature, checksums, row counts, totals.")
     check.add_argument("directory", type=Path, help="The report directory.")
-    check.add_argument("--public-key", type=Path, help="The signer's public key as you received it (PEM).")
+    check.add_argument(
+        "--public-key",
+        type=Path,
+        help="The signer's public key (PEM) as the operator published it, never the report's own signer.pub.pem"
+        " (default: the public half of reports.signing_key_path). Without one the signature is unverified: exit 3.",
+    )
     keygen = actions.add_parser("keygen", help="Make an Ed25519 signing key (and its .pub.pem).")
     keygen.add_argument("--out", dest="key_out", type=Path, help="Key file (default: reports.signing_key_path).")
     keygen.add_argument("--force", action="store_true", help="Replace an existing key file.")
@@ -48,7 +63,7 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.report_action == "verify":
-        return _verify(args)
+        return _verify(args, settings)
     if args.report_action == "keygen":
         return _keygen(args, settings)
     now = datetime.now(UTC)
@@ -77,18 +92,35 @@ def _directory_name(period: Period, scope: Scope, now: datetime) -> str:
     return f"report-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{slug}-{now:%Y%m%dT%H%M%SZ}"
 
 
-def _verify(args: argparse.Namespace) -> int:
-    key = signing.load_public_key(args.public_key) if args.public_key else None
+def _trusted_key(args: argparse.Namespace, settings: Settings) -> tuple[Ed25519PublicKey | None, str]:
+    """The key to check the signature with and where it came from; never the report's own signer.pub.pem."""
+    if args.public_key:
+        return signing.load_public_key(args.public_key), f"the key given ({args.public_key})"
+    configured = settings.reports.signing_key_path
+    if configured is not None and configured.exists():
+        return signing.load_public_key(configured), f"the configured signing key ({configured})"
+    return None, ""
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    key, origin = _trusted_key(args, settings)
     check = verify_report(args.directory, key)
-    if check.ok:
-        print(f"report ok: {args.directory}: signature, {check.files_count} files' checksums, row counts and totals")
-        origin = "the key given" if check.key_given else "signer.pub.pem from the directory (pass --public-key)"
-        print(f"signed by {check.signer}, checked with {origin}")
-        return 0
-    print(f"report verify FAILED: {args.directory}")
-    for problem in check.problems:
-        print(f"  {problem}")
-    return 1
+    if not check.ok:
+        print(f"report verify FAILED: {args.directory}")
+        for problem in check.problems:
+            print(f"  {problem}")
+        return 1
+    if not check.verified:
+        print(
+            f"report UNVERIFIED: {args.directory}: {check.files_count} files' checksums, row counts and totals"
+            " match the manifest, signed by the signer.pub.pem it carries (fingerprint"
+            f" {check.signer}); that proves nothing about who wrote it: anyone can re-sign a forged report"
+        )
+        print("  pass --public-key with the .pub.pem the operator published at `regaudit report keygen` time")
+        return UNVERIFIED
+    print(f"report ok: {args.directory}: signature, {check.files_count} files' checksums, row counts and totals")
+    print(f"signed by {check.signer}, checked with {origin}")
+    return 0
 
 
 def _keygen(args: argparse.Namespace, settings: Settings) -> int:

@@ -4,6 +4,11 @@ Checks, each failure naming the file: the manifest's Ed25519 signature (with the
 ``signer.pub.pem``, whose fingerprint must be the manifest's); every listed file's size and SHA-256; no file in
 the directory that the manifest does not list; the row count of every table file (CSV records, JSON lines,
 Parquet rows); and the manifest's totals recomputed from ``activity.parquet``'s rows.
+
+Only a key the verifier trusts proves who signed: ``signer.pub.pem`` travels inside the report, so whoever forges
+the files re-signs them with a fresh key and ships its public half. Without a trusted key the signature is still
+checked against ``signer.pub.pem`` (which catches a damaged file) but the outcome is ``verified = False``: the
+files agree with each other, nothing more.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from regaudit.ingest import signing
 
 @dataclass(frozen=True)
 class ReportCheck:
-    """The outcome: problems (each naming a file) and what was checked."""
+    """The outcome: problems (each naming a file) and what was checked. ``ok``: no problem found;
+    ``verified``: and the signature was checked with a key the caller trusts (``key_given``)."""
 
     problems: tuple[str, ...]
     files_count: int
@@ -35,6 +41,10 @@ class ReportCheck:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def verified(self) -> bool:
+        return self.ok and self.key_given
 
 
 def verify_report(directory: Path, public_key: Ed25519PublicKey | None = None) -> ReportCheck:
