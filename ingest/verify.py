@@ -8,7 +8,8 @@ Checks, in chain order:
   deleted or inserted directly in DuckDB changes one of them); tables a purge removed for a batch must hold none
   of its rows, and the sealed digest stands for what was removed;
 - coverage: no audit rows carry a batch id the chain has not sealed;
-- purge checkpoints carry a valid Ed25519 signature (when a public key is given);
+- purges: each purge entry carries the trusted key's Ed25519 signature and respected retention
+  (``regaudit.ingest.purge_checks``); without a trusted key a store holding purges does not verify;
 - anchors: every chain head kept outside the store (``--anchor``) is still in the chain.
 
 Problems are ordered by batch, so ``first`` is the earliest batch that was changed, removed or inserted.
@@ -20,14 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from regaudit.ingest import signing
+from regaudit.ingest import purge_checks
 from regaudit.ingest.canonical import AUDIT_TABLES, EMPTY_DIGEST, digests_by_batch
 from regaudit.ingest.chain import ChainEntry, entries, entry_hash, unsealed_batches
 
@@ -67,9 +68,11 @@ def verify(
     store: duckdb.DuckDBPyConnection | Opener,
     public_key: Ed25519PublicKey | None = None,
     anchors: Sequence[str] = (),
+    retention_days: Mapping[str, int] | None = None,
 ) -> VerifyResult:
     """Check the whole chain against the store (read-only). Given an opener (``lambda: store.reader(path)``) rather
-    than a connection, it holds the file only while it reads one group of batches, so writers get their turn."""
+    than a connection, it holds the file only while it reads one group of batches, so writers get their turn.
+    ``public_key`` is the trusted key of purges; ``retention_days`` the configured retention they must respect."""
     opener: Opener = (lambda: contextlib.nullcontext(store)) if isinstance(store, duckdb.DuckDBPyConnection) else store
     with opener() as con:
         chain = entries(con)
@@ -77,8 +80,8 @@ def verify(
     problems += _links(chain)
     batches = [e for e in chain if e.kind == "batch"]
     problems += _contents(opener, batches, _purged(chain))
-    checked, unchecked, bad = _signatures(chain, public_key)
-    problems += bad
+    checked, unchecked, issues = purge_checks.check(chain, public_key, retention_days)
+    problems += [Problem(*issue) for issue in issues]
     known = {e.batch_hash for e in chain}
     last = chain[-1] if chain else None
     problems += [
@@ -183,28 +186,3 @@ def _coverage(con: duckdb.DuckDBPyConnection, chain: Sequence[ChainEntry]) -> It
                 f"batch {batch_id}: {held} not covered by the chain (inserted directly, or written without the"
                 " chain hook: `regaudit verify --seal` seals it if you trust it)",
             )
-
-
-def _signatures(chain: Iterable[ChainEntry], key: Ed25519PublicKey | None) -> tuple[int, int, list[Problem]]:
-    checked = unchecked = 0
-    problems: list[Problem] = []
-    position = 0
-    for entry in chain:
-        position = entry.batch_id if entry.batch_id is not None else position
-        if entry.kind != "purge":
-            continue
-        if key is None:
-            unchecked += 1
-            continue
-        checked += 1
-        if not _signed(key, entry):
-            problems.append(Problem(position, entry.seq, f"{_name(entry)}: signature does not verify with the key"))
-    return checked, unchecked, problems
-
-
-def _signed(key: Ed25519PublicKey, entry: ChainEntry) -> bool:
-    try:
-        signature = bytes.fromhex(entry.signature or "")
-    except ValueError:
-        return False
-    return signing.is_valid(key, signature, entry.batch_hash.encode())

@@ -2,6 +2,10 @@
 
 Exit 0 when the chain matches the store (and every ``--anchor`` is in it), 1 otherwise. The head printed last is
 what to keep outside the store; ``--json`` prints the result as a document (the anchor included).
+
+The key purge entries must verify with comes from outside the store: ``--public-key``, else
+``chain.public_key_path``, else the public half of ``reports.signing_key_path``. With none of them, a store that
+holds purge entries fails (exit 1): an unsigned entry could explain away any deleted rows.
 """
 
 from __future__ import annotations
@@ -24,7 +28,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--anchor", action="append", default=[], metavar="HASH", help="A chain head kept elsewhere; repeatable."
     )
-    parser.add_argument("--public-key", type=Path, help="Key that signed purge checkpoints (default: the signing key).")
+    parser.add_argument(
+        "--public-key",
+        type=Path,
+        help="Trusted PEM key of purges (default: chain.public_key_path, else the public half of the signing key).",
+    )
     parser.add_argument(
         "--seal", action="store_true", help="First seal batches written without the chain hook (trusts them)."
     )
@@ -36,9 +44,12 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 
 def public_key(path: Path | None, settings: Settings) -> Ed25519PublicKey | None:
-    """The given key, else the public half of the configured signing key, else none."""
+    """The given key, else the configured public key, else the public half of the configured signing key, else
+    none. Never a key found in the store."""
     if path is not None:
         return signing.load_public_key(path)
+    if settings.chain.public_key_path is not None:
+        return signing.load_public_key(settings.chain.public_key_path)
     configured = settings.reports.signing_key_path
     if configured is not None and configured.exists():
         return signing.load_public_key(configured)
@@ -51,7 +62,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         with store.writer(path, timeout) as con:
             sealed = chain.seal_unsealed(con)
         print(f"sealed {len(sealed)} batches: {', '.join(str(e.batch_id) for e in sealed) or 'none'}")
-    result = verify(lambda: store.reader(path, timeout), public_key(args.public_key, settings), args.anchor)
+    key = public_key(args.public_key, settings)
+    retention_days = settings.reports.retention_days()
+    result = verify(lambda: store.reader(path, timeout), key, args.anchor, retention_days)
     if args.json:
         print(json.dumps(document(result, str(path)), indent=2))
     else:
@@ -79,10 +92,12 @@ def lines(result: VerifyResult) -> list[str]:
         out += [f"  also: {p.message}" for p in result.problems[1:SHOWN]]
         if len(result.problems) > SHOWN:
             out.append(f"  … and {len(result.problems) - SHOWN} more problems")
-    if result.signatures_checked or result.signatures_unchecked:
+    if result.signatures_checked:
+        out.append(f"purge checkpoints: {result.signatures_checked} signatures checked with the trusted key")
+    if result.signatures_unchecked:
         out.append(
-            f"purge checkpoints: {result.signatures_checked} signatures checked,"
-            f" {result.signatures_unchecked} unchecked (no public key: --public-key)"
+            f"purge checkpoints: {result.signatures_unchecked} NOT checked: no trusted public key"
+            " (chain.public_key_path or --public-key)"
         )
     head = result.head
     if head is None:
