@@ -36,6 +36,7 @@ from regaudit.ingest.normalize import BATCH_SCHEMA, NormalizedBatch, Normalizer
 from regaudit.ingest.records import RecordKind
 from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
 from regaudit.ingest.sinks.kafka import HEADER_PREFIX, kafka_client_options
+from regaudit.schemas.registry import outside_window
 from regaudit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,14 +90,19 @@ def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Tab
 
 
 def _received_us(text: str | None) -> int | None:
-    """The ``received-at`` header (ISO 8601; UTC when it has no offset) in microseconds; none if absent or bad."""
+    """The ``received-at`` header (ISO 8601; UTC when it has no offset) in microseconds; none if absent or bad.
+
+    A foreign producer can send any header: a time outside ``TIME_WINDOW`` is ignored like a bad one (the
+    message's own timestamp stands), since every later step may compute with the receive time.
+    """
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return epoch_us(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None if outside_window(moment) else epoch_us(moment)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from regaudit.ingest.records import RawRecord
-from regaudit.schemas.registry import RFC3339_PATTERN
+from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, RFC3339_PATTERN, TIME_WINDOW
 
 _SQL = resources.files("regaudit.ingest")
 EVENTS_SQL = _SQL.joinpath("normalize_events.sql").read_text(encoding="utf-8")
@@ -49,6 +49,8 @@ _NGINX_KEYS = (
 )  # fmt: skip
 _ENVELOPE_KEYS = ("@metadata", "message", "source_type", "log", "@timestamp", "stream")
 ACCESS_LINE_KEYS = json.dumps({name: "JSON" for name in _ENVELOPE_KEYS} | {name: "VARCHAR" for name in _NGINX_KEYS})
+#: the window a record's own time must fall in, the same for the SQL as for the pydantic models
+_WINDOW = {"earliest": EARLIEST_AT, "latest": LATEST_AT, "time_window": TIME_WINDOW}
 DEAD_LETTER_COLUMNS = ("dead_letter_id", "received_at", "source", "origin", "reason", "content_type", "raw")
 
 #: the columns ``Normalizer.normalize_table`` reads: one row per raw record (``to_arrow``, or a source that lays
@@ -127,9 +129,10 @@ class Normalizer:
         con.register("batch", batch)
         try:
             events = con.sql(
-                EVENTS_SQL, params={"default_registry": self._default_registry, "rfc3339": RFC3339_PATTERN}
+                EVENTS_SQL,
+                params={"default_registry": self._default_registry, "rfc3339": RFC3339_PATTERN, **_WINDOW},
             ).to_arrow_table()
-            access = con.sql(ACCESS_SQL, params={"line_keys": ACCESS_LINE_KEYS}).to_arrow_table()
+            access = con.sql(ACCESS_SQL, params={"line_keys": ACCESS_LINE_KEYS, **_WINDOW}).to_arrow_table()
         finally:
             con.unregister("batch")
         return self._split(events, access, batch)

@@ -2,6 +2,7 @@
 -- runtime prefix (CRI or Docker json-file), then parse the nginx payload: JSON (FORMATS.md 3.1 keys, or the
 -- registry_json keys of samples/nginx-1.22-registry.conf) or the predefined `combined` line.
 -- Input: table `batch` with `text` (the line, decoded with replacement). Output: canonical rows or a reason.
+-- A request time outside $earliest..$latest (schemas/registry.py TIME_WINDOW) is refused, as for events.
 WITH src AS (
     -- One parse of a JSON line into every top-level key any shape below reads: the shipper envelopes' keys as
     -- JSON (their type decides the shipper) and the nginx record's keys as text. A line that is not a JSON
@@ -130,6 +131,8 @@ checked AS (
             WHEN shipper = 'unknown' THEN 'JSON object is neither a known shipper envelope nor an nginx record'
             WHEN log_format IS NULL THEN 'not an nginx JSON record or combined line'
             WHEN request_at IS NULL THEN 'access line has no parseable time'
+            WHEN NOT (request_at >= $earliest AND request_at < $latest)
+                THEN 'access line time ' || request_at::VARCHAR || ' outside ' || $time_window
             WHEN uri IS NULL OR http_method IS NULL THEN 'access line has no request method and URI'
         END AS reason
     FROM named

@@ -1,5 +1,6 @@
 -- Registry notification events: one batch of raw records in (table `batch`), canonical rows or a reason out.
--- Mirrors schemas/registry.py `Event`: required id, RFC 3339 timestamp, action, target.repository; optional
+-- Mirrors schemas/registry.py `Event`: required id, RFC 3339 timestamp inside $earliest..$latest (TIME_WINDOW:
+-- later steps add margins to event times and convert them to Python), action, target.repository; optional
 -- fields must have their wire type (strings stay strings); empty strings count as missing.
 -- A record may hold one event or a whole envelope {"events": [...]} from a foreign producer.
 WITH src AS (
@@ -68,6 +69,8 @@ checked AS (
             WHEN e_type <> 'OBJECT' THEN 'event is not a JSON object'
             WHEN json_type(s.id) IS DISTINCT FROM 'VARCHAR' OR s.id ->> '$' = '' THEN 'event has no id'
             WHEN event_at IS NULL THEN 'event timestamp missing or not RFC 3339 with an offset'
+            WHEN NOT (event_at >= $earliest AND event_at < $latest)
+                THEN 'event timestamp ' || (s.timestamp ->> '$') || ' outside ' || $time_window
             WHEN json_type(s.action) IS DISTINCT FROM 'VARCHAR' OR s.action ->> '$' = '' THEN 'event has no action'
             WHEN json_type(e, '$.target') IS DISTINCT FROM 'OBJECT' THEN 'event has no target object'
             WHEN json_type(s.target.repository) IS DISTINCT FROM 'VARCHAR' OR s.target.repository ->> '$' = ''

@@ -4,7 +4,8 @@
 Two JSON dialects are accepted: the recommended ``registry_json`` format of FORMATS.md 3.1 (``ts``, ``msec``,
 ``method``, ``uri``, every value a string) and the one of ``samples/nginx-1.22-registry.conf`` (``time``,
 ``request_method``, ``request_uri``, numbers unquoted). Both map onto ``NginxRecord`` through aliases. The
-predefined ``combined`` line is parsed by ``COMBINED_PATTERN``.
+predefined ``combined`` line is parsed by ``COMBINED_PATTERN``. Times stay text, but one that parses and lies
+outside ``TIME_WINDOW`` (schemas/registry.py) is refused, as the consumer's SQL refuses it.
 
 Shippers (detection order of FORMATS.md 4): Filebeat (``@metadata.beat``), Vector (``source_type``), Fluent Bit
 (``log`` plus a numeric ``@timestamp``); a bare line otherwise.
@@ -12,10 +13,14 @@ Shippers (detection order of FORMATS.md 4): Filebeat (``@metadata.beat``), Vecto
 
 from __future__ import annotations
 
+import contextlib
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+
+from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, TIME_WINDOW, outside_window
 
 
 def _text(value: Any) -> Any:
@@ -30,6 +35,44 @@ def _text(value: Any) -> Any:
 
 
 Text = Annotated[str | None, BeforeValidator(_text)]
+
+
+def _refuse_outside_window(moment: datetime | None) -> None:
+    if moment is not None and (reason := outside_window(moment if moment.tzinfo else moment.replace(tzinfo=UTC))):
+        raise ValueError(reason)
+
+
+def _iso_time(value: str | None) -> str | None:
+    """``$time_iso8601``: stays text, but a time outside ``TIME_WINDOW`` is refused, as the consumer refuses it."""
+    moment = None
+    with contextlib.suppress(ValueError):
+        moment = datetime.fromisoformat(value) if value else None
+    _refuse_outside_window(moment)
+    return value
+
+
+def _epoch_time(value: str | None) -> str | None:
+    """``$msec`` (seconds since 1970 with milliseconds): refused outside ``TIME_WINDOW``."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return value
+    if seconds is not None and not EARLIEST_AT.timestamp() <= seconds < LATEST_AT.timestamp():
+        raise ValueError(f"msec {value} outside {TIME_WINDOW}")
+    return value
+
+
+def _local_time(value: str) -> str:
+    """``$time_local`` of the combined line: refused outside ``TIME_WINDOW``."""
+    moment = None
+    with contextlib.suppress(ValueError):
+        moment = datetime.strptime(value, "%d/%b/%Y:%H:%M:%S %z")
+    _refuse_outside_window(moment)
+    return value
+
+
+IsoTime = Annotated[Text, AfterValidator(_iso_time)]
+EpochTime = Annotated[Text, AfterValidator(_epoch_time)]
 
 COMBINED_PATTERN = re.compile(
     r'^(?P<remote_addr>\S+) - (?P<remote_user>\S+) \[(?P<time_local>[^\]]+)\] "(?P<request>[^"]*)" '
@@ -46,8 +89,8 @@ class NginxRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    ts: Text = _alias("ts", "time", "time_iso8601")
-    msec: Text = None
+    ts: IsoTime = _alias("ts", "time", "time_iso8601")
+    msec: EpochTime = None
     req_id: Text = _alias("req_id", "request_id")
     remote_addr: Text = None
     xff: Text = _alias("xff", "http_x_forwarded_for")
@@ -82,7 +125,7 @@ class CombinedLine(BaseModel):
 
     remote_addr: str
     remote_user: Text
-    time_local: str
+    time_local: Annotated[str, AfterValidator(_local_time)]
     request: str
     status: str
     body_bytes_sent: Text

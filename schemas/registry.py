@@ -9,8 +9,9 @@ Both envelope versions share these models:
 * plain ``application/json``: the same body from a proxy or a replay tool.
 
 Wire models keep the wire names and allow unknown fields (they are kept in the raw payload, never dropped).
-An event is valid when it has an ``id``, a parseable ``timestamp``, an ``action`` and a ``target.repository``;
-every other field is optional, and empty strings count as missing (parser checklist items 7 and 25).
+An event is valid when it has an ``id``, a parseable ``timestamp`` inside ``TIME_WINDOW``, an ``action`` and a
+``target.repository``; every other field is optional, and empty strings count as missing (parser checklist items
+7 and 25).
 """
 
 from __future__ import annotations
@@ -31,9 +32,28 @@ def _empty_to_none(value: Any) -> Any:
     return None if value == "" else value
 
 
+#: The window a record's own timestamp must fall in (UTC, end excluded). Fixed, so parsing reads no clock: wide
+#: enough for any real registry or proxy clock, narrow enough that no arithmetic downstream (a derive step's
+#: margin, a streaming rule's window, a conversion to a Python datetime) can overflow. Year 9999 with a
+#: negative offset is year 10000 in UTC, which Python cannot represent; before this window the consumer
+#: stored it and then failed every batch holding it, for ever.
+EARLIEST_AT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_AT = datetime(2200, 1, 1, tzinfo=UTC)
+TIME_WINDOW = f"{EARLIEST_AT:%Y-%m-%d}..{LATEST_AT:%Y-%m-%d}"
+
+
+def outside_window(value: datetime) -> str | None:
+    """Why an aware time is refused (the reason a dead letter keeps), or none when it lies in the window."""
+    if EARLIEST_AT <= value < LATEST_AT:
+        return None
+    return f"timestamp {value.isoformat()} outside {TIME_WINDOW}"
+
+
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp has no zone offset")
+    if reason := outside_window(value):  # compared before converting: astimezone overflows past year 9999
+        raise ValueError(reason)
     return value.astimezone(UTC)
 
 

@@ -54,3 +54,10 @@ def test_a_declared_kind_wins_over_the_topic_and_an_unreadable_receive_time_fall
 
     assert (row["kind"], row["text"], row["key"]) == ("access", "line", "kafka:registry.events/2/1")
     assert row["received_at"] == datetime.fromtimestamp(SENT_AT_MS / 1000, UTC)
+
+
+def test_a_receive_time_header_outside_the_sane_window_falls_back_to_the_broker():
+    for text in (b"9999-12-31T23:59:59-23:59", b"1970-01-01T00:00:00Z"):
+        headers = [("regaudit-kind", b"event"), ("regaudit-received-at", text)]
+        row = kafka_batch([message("registry.events", 1, b"{}", headers)], KINDS).to_pylist()[0]
+        assert row["received_at"] == datetime.fromtimestamp(SENT_AT_MS / 1000, UTC)

@@ -270,3 +270,31 @@ def test_bad_access_lines_become_dead_letters(normalizer, line, reason):
     dead = batch.dead_letters.to_pylist()[0]
     assert reason in dead["reason"]
     assert dead["raw"] == line
+
+
+@pytest.mark.parametrize("timestamp", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59-23:59", "1999-12-31T23:59:59Z"])
+def test_event_timestamps_outside_the_sane_window_are_dead_letters_with_the_reason(normalizer, timestamp):
+    record = event(timestamp=timestamp)
+    batch = normalizer.normalize([record])
+    assert batch.counts == (0, 0, 1)
+    dead = batch.dead_letters.to_pylist()[0]
+    assert dead["reason"] == f"event timestamp {timestamp} outside 2000-01-01..2200-01-01"
+    assert dead["raw"] == record.value
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"method": "GET", "uri": "/v2/", "ts": "9999-12-31T23:59:59Z"}',
+        b'{"method": "GET", "uri": "/v2/", "ts": "9999-12-31T23:59:59-23:59"}',
+        b'{"method": "GET", "uri": "/v2/", "msec": "253402300799.000"}',
+        b'10.0.0.1 - - [31/Dec/9999:23:59:59 -2359] "GET /v2/ HTTP/1.1" 200 2 "-" "curl/8"',
+        b'10.0.0.1 - - [01/Jan/1999:00:00:00 +0000] "GET /v2/ HTTP/1.1" 200 2 "-" "curl/8"',
+    ],
+)
+def test_access_times_outside_the_sane_window_are_dead_letters_with_the_reason(normalizer, line):
+    batch = normalizer.normalize([RawRecord("access", line, "file:h:/p:1.0:0", RECEIVED_AT)])
+    assert batch.counts == (0, 0, 1)
+    dead = batch.dead_letters.to_pylist()[0]
+    assert dead["reason"].startswith("access line time ")
+    assert dead["reason"].endswith(" outside 2000-01-01..2200-01-01")

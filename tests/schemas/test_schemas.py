@@ -7,11 +7,12 @@ from importlib import resources
 import pytest
 from pydantic import ValidationError
 
+from regaudit.ingest.envelope import split_envelope
 from regaudit.schemas.access import COMBINED_PATTERN, CombinedLine, NginxRecord
 from regaudit.schemas.export import SCHEMA_DIR, schema_documents
 from regaudit.schemas.registry import Event, StrictEnvelope
 from regaudit.schemas.rows import CANONICAL_ROWS
-from tests.samples import SAMPLES, posts
+from tests.samples import RECEIVED_AT, SAMPLES, posts
 
 SCHEMA_SQL = resources.files("regaudit.ingest").joinpath("schema.sql").read_text()
 
@@ -75,3 +76,50 @@ def test_timestamps_end_in_at():
             if "datetime" in str(field.annotation):
                 assert name.endswith("_at"), f"{model.__name__}.{name}"
     assert json.loads(next(iter(schema_documents().values())))
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "shown"),
+    [
+        ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59+00:00"),
+        ("9999-12-31T23:59:59-23:59", "9999-12-31T23:59:59-23:59"),  # year 10000 in UTC: no overflow on the way
+        ("1999-12-31T23:59:59Z", "1999-12-31T23:59:59+00:00"),
+    ],
+)
+def test_event_timestamps_outside_the_sane_window_are_refused_with_the_reason(timestamp, shown):
+    event = {"id": "x", "timestamp": timestamp, "action": "push", "target": {"repository": "r"}}
+    with pytest.raises(ValidationError, match=f"timestamp {re.escape(shown)} outside 2000-01-01..2200-01-01"):
+        Event.model_validate(event)
+
+
+def test_a_webhook_post_with_an_overflowing_timestamp_is_a_dead_letter_with_the_reason():
+    event = {"id": "x", "timestamp": "9999-12-31T23:59:59-23:59", "action": "push", "target": {"repository": "r"}}
+    body = json.dumps({"events": [event]}).encode()
+    parsed = split_envelope(body, origin="webhook:r1", received_at=RECEIVED_AT, registry="main", content_type=None)
+    assert parsed.events == []
+    (dead,) = parsed.dead_letters
+    assert dead.reason == (
+        "invalid event: timestamp: Value error, timestamp 9999-12-31T23:59:59-23:59 outside 2000-01-01..2200-01-01"
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"ts": "9999-12-31T23:59:59-23:59"},
+        {"ts": "9999-12-31T23:59:59Z"},
+        {"msec": "253402300799.000"},
+        {"time": "1999-12-31T23:59:59+00:00"},
+    ],
+)
+def test_nginx_times_outside_the_sane_window_are_refused(fields):
+    with pytest.raises(ValidationError, match=r"outside 2000-01-01\.\.2200-01-01"):
+        NginxRecord.model_validate({"method": "GET", "uri": "/v2/", **fields})
+
+
+def test_a_combined_line_outside_the_sane_window_is_refused():
+    line = '10.0.0.1 - - [31/Dec/9999:23:59:59 -2359] "GET /v2/ HTTP/1.1" 200 2 "-" "curl/8"'
+    match = COMBINED_PATTERN.match(line)
+    assert match
+    with pytest.raises(ValidationError, match=r"time_local[\s\S]*outside 2000-01-01\.\.2200-01-01"):
+        CombinedLine.model_validate(match.groupdict())
