@@ -85,7 +85,7 @@ class Shipper:
         """Wait for the batch's delivery, then save the position after it."""
         if not delivered.result():
             return False
-        self.tail.commit(lines[-1].end)
+        self.tail.commit(lines[-1])
         self.shipped += len(lines)
         log.info("shipped=%d total=%d", len(lines), self.shipped)
         return True

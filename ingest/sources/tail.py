@@ -1,43 +1,52 @@
 """Follow a log file across rotation and restarts, without losing or repeating lines.
 
-Position is ``(device, inode, generation, offset)`` saved atomically after each delivered batch. Rotation:
+The position (the incarnation of the file, see ``incarnation.py``, and the offset) is saved atomically after each
+delivered batch. Rotation:
 
-* **rename** (logrotate's default, nginx reopens on USR1): the path now names a new inode. The old file is
+* **rename** (logrotate's default, nginx reopens on USR1): the path now names another file. The old file is
   read to its end through the descriptor still open (or, after a restart, found again among the path's
-  siblings by its inode), then the new file is followed from offset 0;
-* **copytruncate**: the inode stays but its size drops below the position. The generation increases and the
-  file is read from 0. Lines written between the last read and the truncation are lost by copytruncate itself
-  (the reason logrotate's docs warn about it); polling often keeps that window small.
+  siblings), then the new file is followed from offset 0;
+* **copytruncate**: the inode stays but the file shrinks below the position, or (grown again between two
+  polls) no longer starts with its first line. A new incarnation is read from 0. Lines written between the last
+  read and the truncation are lost by copytruncate itself (the reason logrotate's docs warn about it); polling
+  often keeps that window small;
+* **inode reuse**: a file deleted and a new one created gets the freed inode back. The saved position is taken
+  up again only by a file that still starts with the saved first line and holds the last delivered line where
+  it ended; any other file is a new incarnation, read from 0.
 
 Only complete lines (ending in ``\\n``) are yielded; a partial last line waits for its end. Each line carries
-the key ``<host>:<path>:<inode>.<generation>:<offset>``, unique per line and stable across restarts, which makes
-the consumer's insert idempotent if a batch is delivered twice.
+the key ``<host>:<path>:<incarnation>:<offset>``: the same for the same line read again (after a restart or a
+delivery retried), different for every other line the path ever held, which makes the consumer's insert
+idempotent without dropping a new file's lines.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from regaudit.ingest.sources.incarnation import (
+    Incarnation,
+    Position,
+    SavedPosition,
+    load_position,
+    read_head,
+    save_position,
+)
+
+__all__ = ["FileTail", "Line", "Position"]
+
 #: bytes read from the file at a time; lines are split out of each block
 _READ_BLOCK = 1 << 20
-
-
-@dataclass
-class Position:
-    device: int
-    inode: int
-    generation: int
-    offset: int
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
     value: bytes
     key: str
+    start: int
     end: Position
 
 
@@ -50,88 +59,105 @@ class FileTail:
         self.host = host
         self._file: BinaryIO | None = None
         self._position: Position | None = None
-        self._restore()
+        self._committed: SavedPosition | None = load_position(state_path)
 
-    # -- state --------------------------------------------------------------------------------------------
-    def _restore(self) -> None:
-        if not self.state_path.exists():
-            return
-        saved = Position(**json.loads(self.state_path.read_text(encoding="utf-8")))
-        for candidate in [self.path, *sorted(self.path.parent.glob(self.path.name + "*"))]:
+    def commit(self, line: Line) -> None:
+        """Persist the position after ``line``, delivered with every line before it."""
+        self._committed = save_position(self.state_path, line.end, line.start, line.value)
+
+    # -- opening ------------------------------------------------------------------------------------------
+    def _open(self) -> bool:
+        """Open the committed file where the last delivery ended, else the path's file from its start."""
+        saved = self._committed
+        if saved is None:
+            return self._open_path(Incarnation(0, 0))
+        for candidate in self._candidates():
             try:
-                stat = candidate.stat()
+                handle = candidate.open("rb")
             except FileNotFoundError:
                 continue
-            if (stat.st_dev, stat.st_ino) == (saved.device, saved.inode):
-                self._file = candidate.open("rb")
-                if stat.st_size < saved.offset:  # truncated while we were away
-                    saved = Position(saved.device, saved.inode, saved.generation + 1, 0)
-                self._file.seek(saved.offset)
-                self._position = saved
-                return
-        # the saved file is gone: start on whatever the path holds now, from the beginning
+            incarnation = saved.position.incarnation
+            stat = os.fstat(handle.fileno())
+            if (stat.st_dev, stat.st_ino) == (incarnation.device, incarnation.inode) and saved.found_in(
+                handle.fileno()
+            ):
+                self._file = handle
+                head = read_head(handle.fileno()) if not incarnation.head_length else None
+                if head is not None:  # saved before incarnations: remember its first line from now on
+                    incarnation = incarnation.with_head(head)
+                self._position = Position(incarnation, saved.position.offset)
+                return True
+            handle.close()
+        # the saved file is gone, truncated or replaced: whatever the path holds now is new, from its start
+        return self._open_path(saved.position.incarnation)
 
-    def commit(self, position: Position) -> None:
-        """Persist the position (write to a temp file, fsync, rename)."""
-        temporary = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(asdict(position), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(self.state_path)
+    def _candidates(self) -> list[Path]:
+        """The path, then its rotated siblings (``registry.json.1``...), never the position file itself."""
+        own = {self.state_path.name, self.state_path.name + ".tmp"}
+        siblings = sorted(p for p in self.path.parent.glob(self.path.name + "*") if p.name not in own)
+        return [self.path, *(p for p in siblings if p != self.path)]
 
-    # -- reading ------------------------------------------------------------------------------------------
-    def _open_current(self) -> bool:
+    def _open_path(self, previous: Incarnation) -> bool:
+        """Follow the file the path names now as the incarnation after ``previous``."""
         try:
             handle = self.path.open("rb")
         except FileNotFoundError:
             return False
         stat = os.fstat(handle.fileno())
         self._file = handle
-        known = self._position
-        if known is not None and (known.device, known.inode) == (stat.st_dev, stat.st_ino):
-            if stat.st_size < known.offset:  # truncated while closed
-                self._position = Position(known.device, known.inode, known.generation + 1, 0)
-        else:
-            self._position = Position(stat.st_dev, stat.st_ino, 0, 0)
+        self._position = Position(previous.successor(stat.st_dev, stat.st_ino), 0)
         return True
 
     def _rotated(self) -> bool:
         """The path names another file now (rename rotation)."""
         assert self._position is not None
+        incarnation = self._position.incarnation
         try:
             stat = self.path.stat()
         except FileNotFoundError:
             return False
-        return (stat.st_dev, stat.st_ino) != (self._position.device, self._position.inode)
+        return (stat.st_dev, stat.st_ino) != (incarnation.device, incarnation.inode)
 
+    def _check_incarnation(self, descriptor: int) -> bool:
+        """Start a new incarnation if the open file was truncated; name it once its first line is complete."""
+        assert self._position is not None
+        incarnation, offset = self._position.incarnation, self._position.offset
+        if os.fstat(descriptor).st_size < offset or not incarnation.starts(descriptor):  # copytruncate
+            incarnation, offset = incarnation.successor(incarnation.device, incarnation.inode), 0
+        if not incarnation.name:
+            head = read_head(descriptor)
+            if head is not None:
+                incarnation = incarnation.named(head)
+        self._position = Position(incarnation, offset)
+        return bool(incarnation.name)
+
+    # -- reading ------------------------------------------------------------------------------------------
     def read(self, max_lines: int) -> list[Line]:
         """Up to ``max_lines`` complete lines; an empty list when there is nothing new."""
-        if self._file is None and not self._open_current():
+        if self._file is None and not self._open():
             return []
-        assert self._file is not None
-        assert self._position is not None
-        size = os.fstat(self._file.fileno()).st_size
-        if size < self._position.offset:  # copytruncate
-            self._position = Position(self._position.device, self._position.inode, self._position.generation + 1, 0)
-            self._file.seek(0)
-        lines = self._read_lines(max_lines)
+        lines = self._read_open(max_lines)
         if not lines and self._rotated():
             # the old file is complete (nginx writes to the new one once reopened): switch
+            assert self._file is not None
+            assert self._position is not None
             self._file.close()
             self._file = None
-            if self._open_current():
-                return self._read_lines(max_lines)
+            if self._open_path(self._position.incarnation):
+                return self._read_open(max_lines)
         return lines
+
+    def _read_open(self, max_lines: int) -> list[Line]:
+        assert self._file is not None
+        return self._read_lines(max_lines) if self._check_incarnation(self._file.fileno()) else []
 
     def _read_lines(self, max_lines: int) -> list[Line]:
         assert self._file is not None
         assert self._position is not None
-        position = self._position
-        device, inode, generation = position.device, position.inode, position.generation
-        prefix = f"{self.host}:{self.path}:{inode}.{generation}:"
+        incarnation = self._position.incarnation
+        prefix = f"{self.host}:{self.path}:{incarnation.name}:"
         lines: list[Line] = []
-        offset = position.offset
+        offset = self._position.offset
         self._file.seek(offset)
         pending = b""
         while len(lines) < max_lines:
@@ -146,13 +172,15 @@ class FileTail:
                 offset += len(raw) + 1
                 value = raw.rstrip(b"\r\n")
                 if value:
-                    lines.append(Line(value, prefix + str(start), Position(device, inode, generation, offset)))
+                    lines.append(Line(value, prefix + str(start), start, Position(incarnation, offset)))
                     if len(lines) == max_lines:
                         break
-        self._position = Position(device, inode, generation, offset)
+        self._position = Position(incarnation, offset)
         return lines
 
     def close(self) -> None:
+        """Close the file; the next ``read`` takes up again after the last committed line."""
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._position = None
