@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, kafka_broker, record, regaudit_env  # noqa: E402
 
 CAPTURE = ROOT / "tests" / "fixtures" / "samples" / "distribution-2.8.2-htpasswd.events.jsonl"
-TOKEN = "bench-token"  # noqa: S105 - a loopback benchmark's throwaway token
+TOKEN = "bench-token-0123456789"  # noqa: S105 - a loopback benchmark's throwaway token (16 characters at least)
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.body = io.open("{body}"):read("*a")

@@ -151,21 +151,24 @@ class Normalizer:
             ).to_arrow_table()
             dead = con.sql(
                 """
-                SELECT received_at, 'events' AS source, origin, reason, content_type, value AS raw FROM ev
+                SELECT received_at, 'events' AS source, origin, reason, content_type, value AS raw,
+                       origin AS identity FROM ev WHERE reason IS NOT NULL
+                UNION ALL
+                SELECT received_at, 'access', origin, reason, NULL, encode(raw), origin FROM ac
                     WHERE reason IS NOT NULL
                 UNION ALL
-                SELECT received_at, 'access', origin, reason, NULL, encode(raw) FROM ac WHERE reason IS NOT NULL
-                UNION ALL
                 SELECT received_at, 'receiver', origin, coalesce(reason, 'refused by the receiver'),
-                       content_type, value FROM batch WHERE kind = 'deadletter'
+                       content_type, value, coalesce(key, origin) FROM batch WHERE kind = 'deadletter'
                 """
             ).to_arrow_table()
         finally:
             for name in ("ev", "ac", "batch"):
                 con.unregister(name)
+        # a receiver's dead letter is identified by its key when it has one (the webhook's: registry + body), so
+        # the registry retrying a malformed POST is stored once; the origin (Kafka offset, request id) differs
         ids = [
             dead_letter_id(o, r)
-            for o, r in zip(dead.column("origin").to_pylist(), dead.column("raw").to_pylist(), strict=True)
+            for o, r in zip(dead.column("identity").to_pylist(), dead.column("raw").to_pylist(), strict=True)
         ]
-        dead = dead.add_column(0, "dead_letter_id", pa.array(ids, pa.string()))
+        dead = dead.drop_columns(["identity"]).add_column(0, "dead_letter_id", pa.array(ids, pa.string()))
         return NormalizedBatch(good_events, good_access, dead)

@@ -19,11 +19,18 @@ def sink_overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     return {"kafka": {"bootstrap_servers": args.bootstrap_servers}, "store": {"path": args.db}}
 
 
-def build_sink(settings: Settings, kind: Literal["kafka", "duckdb"], registry: str, source: str) -> RecordSink:
+def build_sink(
+    settings: Settings,
+    kind: Literal["kafka", "duckdb"],
+    registry: str,
+    source: str,
+    max_value_bytes: int | None = None,
+) -> RecordSink:
+    """The sink; ``max_value_bytes`` (the webhook's body limit) sizes Kafka's producer so the largest record fits."""
     if kind == "kafka":
         from regaudit.ingest.sinks.kafka import KafkaRecordSink
 
-        return KafkaRecordSink(settings.kafka)
+        return KafkaRecordSink(settings.kafka, max_value_bytes)
     from regaudit.ingest.hooks import load_hooks
     from regaudit.ingest.sinks.store import StoreRecordSink
 

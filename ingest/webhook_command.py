@@ -7,6 +7,7 @@ from pathlib import Path
 
 from regaudit.errors import TerminalError
 from regaudit.ingest.receivers import add_sink_arguments, build_sink, sink_overrides
+from regaudit.ingest.webhook_auth import BearerTokens
 from regaudit.settings import Settings
 
 
@@ -16,7 +17,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token-file",
         type=Path,
-        help="File with the accepted bearer tokens, one per line (or set REGAUDIT_WEBHOOK__TOKENS as a JSON list).",
+        help="File with the accepted bearer tokens, one per line: '<token>' for every registry, or "
+        "'<token> <registry>[,<registry>...]' for those only; '#' starts a comment line "
+        "(or set REGAUDIT_WEBHOOK__TOKENS / REGAUDIT_WEBHOOK__REGISTRY_TOKENS as JSON).",
     )
     parser.add_argument("--registry", help="Registry name for events posted to /events (default: webhook.registry).")
     parser.add_argument("--max-body-bytes", type=int, help="Body size limit (default: webhook.max_body_bytes).")
@@ -32,9 +35,26 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
         "sink": args.sink,
     }
     if args.token_file is not None:
-        lines = args.token_file.read_text(encoding="utf-8").splitlines()
-        webhook["tokens"] = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        webhook.update(read_token_file(args.token_file))
     return {"webhook": webhook, **sink_overrides(args)}
+
+
+def read_token_file(path: Path) -> dict[str, object]:
+    """``tokens`` and ``registry_tokens`` from a token file; the tokens themselves are checked at start."""
+    tokens: list[str] = []
+    bound: dict[str, list[str]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) > 2:
+            raise TerminalError(f"{path}:{number}: expected '<token>' or '<token> <registry>[,<registry>...]'")
+        if len(fields) == 1:
+            tokens.append(fields[0])
+            continue
+        for registry in fields[1].split(","):
+            bound.setdefault(registry, []).append(fields[0])
+    return {"tokens": tokens, "registry_tokens": bound}
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -43,9 +63,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from regaudit.ingest.webhook import create_app
 
     config = settings.webhook
-    if not config.tokens:
-        raise TerminalError("no bearer token configured: set webhook.tokens or pass --token-file")
-    sink = build_sink(settings, config.sink, config.registry, source="webhook")
+    BearerTokens.from_settings(config)  # refuse empty, short or odd tokens before anything starts
+    sink = build_sink(settings, config.sink, config.registry, source="webhook", max_value_bytes=config.max_body_bytes)
     try:
         uvicorn.run(
             create_app(config, sink),

@@ -63,6 +63,11 @@ class KafkaSettings(Section):
     )
 
 
+#: a registry name, in ``webhook.registry`` and the ``/events/<name>`` path: what a DNS label or a Kafka header
+#: carries safely
+REGISTRY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+
+
 class WebhookSettings(Section):
     """``regaudit webhook``: the receiver of registry notifications."""
 
@@ -70,10 +75,31 @@ class WebhookSettings(Section):
     port: int = Field(8081, ge=0, le=65535, description="Port the webhook listens on.")
     tokens: list[SecretStr] = Field(
         default_factory=list,
-        description="Bearer tokens accepted, several at once for rotation. Empty refuses every POST.",
+        description="Bearer tokens accepted for every registry, several at once for rotation; each 16 visible "
+        "ASCII characters or more (the webhook refuses to start otherwise).",
     )
-    max_body_bytes: int = Field(1_048_576, gt=0, description="Largest notification body accepted (413 above).")
-    registry: str = Field("default", description="Registry name stored with events posted to /events.")
+    registry_tokens: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description="Bearer tokens bound to registry names ({name: [tokens]}): accepted only on /events/<name> "
+        "(and /events when name is webhook.registry). Tokens must have 16 visible ASCII characters or more.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576,
+        gt=0,
+        description="Largest notification body accepted (413 above); Kafka's producer and topic limits are "
+        "sized from it (see docs/production.md).",
+    )
+    max_events: int = Field(
+        1000, gt=0, description="Most events per POST; a larger envelope is kept whole as one dead letter."
+    )
+    max_json_depth: int = Field(
+        64, ge=8, le=250, description="Deepest JSON nesting per POST; deeper bodies are kept as one dead letter."
+    )
+    registry: str = Field(
+        "default",
+        pattern=REGISTRY_NAME_PATTERN,
+        description="Registry name stored with events posted to /events (letters, digits, . _ -; 63 at most).",
+    )
     sink: Literal["kafka", "duckdb"] = Field(
         "kafka", description="Where accepted events go: Kafka, or straight into the DuckDB store."
     )
@@ -218,7 +244,9 @@ def settings_table() -> str:
 
 def _default(section_name: str, name: str, field: FieldInfo) -> str:
     if field.default_factory is not None:
-        return "(computed)" if section_name == "ship_logs" and name == "host" else "[]"
+        if section_name == "ship_logs" and name == "host":
+            return "(computed)"
+        return "{}" if field.default_factory is dict else "[]"
     if field.is_required():
         return "(required)"
     return "" if field.default is None else str(field.default)

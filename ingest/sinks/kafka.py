@@ -7,6 +7,13 @@ repository's events stay in order on one partition; access lines by the log host
 
 The producer is created lazily and recreated after a failure, so a receiver started while the broker is down
 answers 503 until it returns instead of refusing to start.
+
+Size: a receiver passes the largest value it can send (the webhook: ``webhook.max_body_bytes``, a dead letter
+being the whole body), and the producer's ``max_request_size`` is that plus ``RECORD_OVERHEAD_BYTES`` for the key,
+headers and batch framing (``max_message_bytes``). The topics need a ``max.message.bytes`` at least as large (the
+broker's default, 1 MiB + 12 bytes, refused a dead letter of a 1 MiB body: 503 on every retry). A record the
+producer or the broker still refuses for its size raises ``RecordsTooLarge``, not ``BrokerUnavailable``: retrying
+cannot help, so the receiver keeps a smaller dead letter in its place instead of answering 503 for ever.
 """
 
 from __future__ import annotations
@@ -17,15 +24,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 
 from regaudit.errors import BrokerUnavailable
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sinks import RecordsTooLarge
 from regaudit.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 HEADER_PREFIX = "regaudit-"
+#: room beyond a record's value: its key (clipped to ``MAX_KEY_BYTES``), headers (origin, received-at, registry,
+#: key, and the content type and reason, each clipped to 1,000 characters) and the record batch's framing
+RECORD_OVERHEAD_BYTES = 16 * 1024
+#: a partition key longer than any repository name (255 at most in Distribution) is clipped: it only picks a partition
+MAX_KEY_BYTES = 256
+#: kafka-python's own default ``max_request_size``; never lowered
+DEFAULT_MAX_REQUEST_SIZE = 1_048_576
+_SIZE_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError)
+
+
+def max_message_bytes(max_value_bytes: int) -> int:
+    """The producer's ``max_request_size`` and the topics' ``max.message.bytes`` for values up to this size."""
+    return max_value_bytes + RECORD_OVERHEAD_BYTES
 
 
 def kafka_client_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -64,8 +85,10 @@ def record_headers(record: RawRecord) -> list[tuple[str, bytes]]:
 class KafkaRecordSink:
     """Produces records to their topic and waits for acks=all."""
 
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, max_value_bytes: int | None = None) -> None:
         self.settings = settings
+        needed = DEFAULT_MAX_REQUEST_SIZE if max_value_bytes is None else max_message_bytes(max_value_bytes)
+        self.max_request_size = max(DEFAULT_MAX_REQUEST_SIZE, needed)
         self.topics = {
             "event": settings.events_topic,
             "access": settings.access_topic,
@@ -90,6 +113,7 @@ class KafkaRecordSink:
                         delivery_timeout_ms=timeout_ms + 1000,
                         retries=3,
                         compression_type=None,
+                        max_request_size=self.max_request_size,
                     )
                 except KafkaError as error:
                     raise BrokerUnavailable(f"kafka {self.settings.bootstrap_servers}: {error}") from error
@@ -108,24 +132,35 @@ class KafkaRecordSink:
         if not records:
             return
         producer = self._get_producer()
+        too_large: list[int] = []
         try:
-            futures = [
-                producer.send(
-                    self.topics[record.kind],
-                    value=record.value,
-                    key=key.encode() if key is not None else None,
-                    headers=record_headers(record),
-                )
-                for key, record in records
-            ]
+            futures = []
+            for index, (key, record) in enumerate(records):
+                try:
+                    futures.append((index, self._send(producer, key, record)))
+                except _SIZE_ERRORS:  # refused by the producer before sending
+                    too_large.append(index)
             # no flush(): linger_ms lets concurrent requests share produce requests; each waits for its own acks.
             # The timeout is on progress, not on the batch: a shipper batch of 50,000 lines is still being sent
             # for seconds after the last send() returns, and a fixed deadline failed it on a healthy broker.
-            for future in futures:
-                future.get(timeout=self.settings.request_timeout_seconds)
+            for index, future in futures:
+                try:
+                    future.get(timeout=self.settings.request_timeout_seconds)
+                except _SIZE_ERRORS:  # refused by the broker: the topic's max.message.bytes
+                    too_large.append(index)
         except KafkaError as error:
             self._reset()
             raise BrokerUnavailable(f"kafka {self.settings.bootstrap_servers}: {error!r}") from error
+        if too_large:
+            raise RecordsTooLarge(sorted(too_large), self.max_request_size)
+
+    def _send(self, producer: KafkaProducer, key: str | None, record: RawRecord) -> Any:
+        return producer.send(
+            self.topics[record.kind],
+            value=record.value,
+            key=key.encode()[:MAX_KEY_BYTES] if key is not None else None,
+            headers=record_headers(record),
+        )
 
     def healthy(self) -> bool:
         try:

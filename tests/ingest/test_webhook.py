@@ -12,6 +12,8 @@ from tests.samples import SAMPLES, posts
 
 V1 = "application/vnd.docker.distribution.events.v1+json"
 CAPTURE = posts(SAMPLES / "distribution-2.8.2-htpasswd.events.jsonl")
+OLD_TOKEN = "old-token-0123456789"  # noqa: S105 - test tokens
+NEW_TOKEN = "new-token-0123456789"  # noqa: S105
 
 
 @pytest.fixture
@@ -21,12 +23,12 @@ def sink():
 
 @pytest.fixture
 def client(sink):
-    settings = WebhookSettings(tokens=["old-token", "new-token"], max_body_bytes=4096, registry="main")
+    settings = WebhookSettings(tokens=[OLD_TOKEN, NEW_TOKEN], max_body_bytes=4096, registry="main")
     with TestClient(create_app(settings, sink)) as test_client:
         yield test_client
 
 
-def post(client, body, token="new-token", content_type=V1, path="/events"):
+def post(client, body, token=NEW_TOKEN, content_type=V1, path="/events"):
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {"Content-Type": content_type}
     if token is not None:
@@ -45,11 +47,11 @@ def test_webhook_accepts_a_captured_post_and_keys_it_by_repository(client, sink)
 
 
 def test_webhook_accepts_every_token_during_a_rotation(client):
-    assert post(client, CAPTURE[0]["body"], token="old-token").status_code == 200
-    assert post(client, CAPTURE[0]["body"], token="new-token").status_code == 200
+    assert post(client, CAPTURE[0]["body"], token=OLD_TOKEN).status_code == 200
+    assert post(client, CAPTURE[0]["body"], token=NEW_TOKEN).status_code == 200
 
 
-@pytest.mark.parametrize("token", [None, "wrong", "new-token-and-more", ""])
+@pytest.mark.parametrize("token", [None, "wrong", NEW_TOKEN + "-and-more", NEW_TOKEN[:-1], ""])
 def test_webhook_refuses_missing_or_wrong_tokens(client, sink, token):
     response = post(client, CAPTURE[0]["body"], token=token)
     assert response.status_code == 401
