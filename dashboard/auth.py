@@ -1,13 +1,20 @@
 """Access control: who is logged in and with which role, the local users file, and password hashing.
 
 Two roles: a *viewer* sees every page; an *analyst* may also change a finding's status. In demo mode everyone
-is the analyst ``demo``; with OpenID Connect the provider says who the user is and the users file (or
-``oidc_default_role``) the role; otherwise the users file holds each user's scrypt hash.
+is the analyst ``demo``; with OpenID Connect the provider says who the user is, the allow-lists say whether they
+get in at all (deny by default) and the users file (or ``oidc_default_role``) the role; otherwise the users file
+holds each user's scrypt hash.
 
 Users file: one ``name:role:hash`` a line, ``#`` starts a comment; the hash is
 ``scrypt$<n>$<r>$<p>$<salt>$<key>`` (salt and key base64), from ``hashlib.scrypt`` with a random 16-byte salt,
 compared in constant time. An OIDC user is listed by e-mail with an empty hash and cannot log in locally.
-Names cannot hold ``:`` or whitespace. The Streamlit side of logging in is ``login.py``.
+Names cannot hold ``:`` or whitespace.
+
+User names are case-insensitive: ``user_key`` (Unicode NFKC, case-folded, surrounding whitespace stripped) is
+the one key for the users file, the login throttle (``throttle.py``) and OIDC e-mails, so ``" Ana"``,
+``"ana\t"`` and the full-width ``"ａｎａ"`` are the same user everywhere, and two file entries that differ only
+that way are refused. The name shown and stored with a status change is the one the file spells. The
+Streamlit side of logging in is ``login.py``.
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ import hashlib
 import hmac
 import os
 import re
-import threading
-import time
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
@@ -83,6 +90,11 @@ def verify_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password("not a password", salt=b"\0" * 16)
 
 
+def user_key(name: str) -> str:
+    """The one normalized form of a user name or e-mail, for lookups and for counting failures."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold()).strip()
+
+
 @dataclass(frozen=True)
 class UserEntry:
     name: str
@@ -91,7 +103,7 @@ class UserEntry:
 
 
 def parse_users(text: str, origin: str = "users file") -> dict[str, UserEntry]:
-    """The entries of a users file; a malformed line is an error naming its line."""
+    """The entries of a users file by ``user_key``; a malformed or repeated line is an error naming its line."""
     users: dict[str, UserEntry] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -101,7 +113,9 @@ def parse_users(text: str, origin: str = "users file") -> dict[str, UserEntry]:
         role, _, password_hash = rest.partition(":")
         if not _NAME.match(name) or role not in ROLES:
             raise ValueError(f"{origin}:{number}: expected name:role:hash with role one of {ROLES}")
-        users[name] = UserEntry(name, role, password_hash)
+        if user_key(name) in users:
+            raise ValueError(f"{origin}:{number}: {name} is listed twice (user names ignore case)")
+        users[user_key(name)] = UserEntry(name, role, password_hash)
     return users
 
 
@@ -113,12 +127,12 @@ def load_users(path: Path | None) -> dict[str, UserEntry]:
 
 def add_user(path: Path, name: str, role: Role, password: str | None) -> UserEntry:
     """Add or replace one user in the file (created with mode 0600); no password makes an OIDC role entry."""
-    if not _NAME.match(name):
+    if not _NAME.match(name) or not _NAME.match(user_key(name)):
         raise ValueError(f"user names cannot be empty or hold ':' or whitespace: {name!r}")
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     entry = UserEntry(name, role, hash_password(password) if password else "")
-    users = {**load_users(path), name: entry}
+    users = {**load_users(path), user_key(name): entry}
     lines = ["# regaudit dashboard users: name:role:scrypt-hash (written by `regaudit dashboard add-user`)"]
     lines += [f"{u.name}:{u.role}:{u.password_hash}" for u in users.values()]
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -127,41 +141,66 @@ def add_user(path: Path, name: str, role: Role, password: str | None) -> UserEnt
     return entry
 
 
-class LoginThrottle:
-    """Slows password guessing per user name: after ``limit`` failures within ``window`` seconds, that name
-    is refused for the rest of the window, whatever the password."""
-
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, name: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            recent = [t for t in self._failures.get(name, []) if now - t < self.window]
-            self._failures[name] = recent
-            return len(recent) >= self.limit
-
-    def failed(self, name: str, now: float | None = None) -> None:
-        with self._lock:
-            self._failures.setdefault(name, []).append(time.monotonic() if now is None else now)
-
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(name, None)
-
-
 def authenticate(users: dict[str, UserEntry], name: str, password: str) -> Principal | None:
-    """The principal for a correct name and password, else None (an unknown name costs the same time)."""
-    entry = users.get(name.strip())
+    """The principal for a correct name and password, else None (an unknown name costs the same time).
+
+    ``name`` is looked up by ``user_key``, as the throttle counts it."""
+    entry = users.get(user_key(name))
     ok = verify_password(password, entry.password_hash if entry and entry.password_hash else _DUMMY_HASH)
     if entry is None or not entry.password_hash or not ok:
         return None
     return Principal(entry.name, entry.role, "local")
 
 
-def oidc_principal(users: dict[str, UserEntry], email: str, default_role: Role) -> Principal:
-    """An OIDC user, known by e-mail: the role the users file lists for it, else the default role."""
-    entry = users.get(email)
-    return Principal(email, entry.role if entry else default_role, "oidc")
+@dataclass(frozen=True)
+class OidcAccess:
+    """Who may log in with OIDC besides the e-mails the users file lists, and the role of whom it does not."""
+
+    allowed_subjects: frozenset[str] = frozenset()
+    allowed_emails: frozenset[str] = frozenset()
+    allowed_domains: frozenset[str] = frozenset()
+    default_role: Role = "viewer"
+
+    @classmethod
+    def of(cls, users: Iterable[str], domains: Iterable[str], default_role: Role) -> OidcAccess:
+        """From ``oidc_allowed_users`` (an entry with ``@`` is an e-mail, compared by ``user_key``; any other a
+        subject, compared exactly: subjects are the provider's opaque, case-sensitive ids) and the domains."""
+        entries = [entry.strip() for entry in users if entry.strip()]
+        return cls(
+            allowed_subjects=frozenset(entry for entry in entries if "@" not in entry),
+            allowed_emails=frozenset(user_key(entry) for entry in entries if "@" in entry),
+            allowed_domains=frozenset(user_key(domain).removeprefix("@") for domain in domains),
+            default_role=default_role,
+        )
+
+
+def verified_email(claims: Mapping[str, object]) -> str | None:
+    """The ``user_key`` of the e-mail claim when the provider marks it verified, else None.
+
+    Some providers send ``email_verified`` as the string ``"true"``; one that does not send it at all (Microsoft
+    Entra ID) gets no e-mail match and lists its users by subject."""
+    flag = claims.get("email_verified")
+    verified = flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
+    email = user_key(str(claims.get("email") or ""))
+    return email if verified and "@" in email else None
+
+
+def oidc_principal(users: dict[str, UserEntry], claims: Mapping[str, object], access: OidcAccess) -> Principal | None:
+    """The principal for someone the provider authenticated, or None when nothing lists them (deny by default).
+
+    Admitted: a listed subject, a listed verified e-mail, a verified e-mail in the users file or one whose
+    domain is listed. The role comes from the users file by verified e-mail only, else the
+    default role; the name is the verified e-mail, else the subject."""
+    subject = str(claims.get("sub") or "")
+    email = verified_email(claims)
+    listed = users.get(email) if email else None
+    admitted = (
+        listed is not None
+        or (bool(subject) and subject in access.allowed_subjects)
+        or (
+            email is not None and (email in access.allowed_emails or email.rpartition("@")[2] in access.allowed_domains)
+        )
+    )
+    if not admitted:
+        return None
+    return Principal(email or subject, listed.role if listed else access.default_role, "oidc")

@@ -111,6 +111,12 @@ def check(runtime: Runtime, settings: Settings) -> None:
         secrets = settings.dashboard.secrets_file
         if secrets is None or "auth" not in tomllib.loads(secrets.read_text(encoding="utf-8")):
             raise DashboardSetupError("dashboard.oidc needs dashboard.secrets_file with an [auth] table")
+        listed = any("@" in name for name in auth.load_users(runtime.users_file))
+        if not (runtime.oidc_allowed_users or runtime.oidc_allowed_domains or listed):
+            raise DashboardSetupError(
+                "dashboard.oidc admits nobody: list who may log in in dashboard.oidc_allowed_users or"
+                " oidc_allowed_domains, or by e-mail in dashboard.users_file (add-user EMAIL --no-password)"
+            )
         if importlib.util.find_spec("authlib") is None:
             raise DashboardSetupError("dashboard.oidc needs the Authlib package (pip install 'Authlib>=1.3.2')")
     elif runtime.auth == "local" and not any(u.password_hash for u in auth.load_users(runtime.users_file).values()):
@@ -166,10 +172,21 @@ def streamlit_argv(runtime: Runtime, settings: Settings) -> list[str]:
     return argv
 
 
+def streamlit_environment(settings: Settings, runtime_path: Path) -> dict[str, str]:
+    """The Streamlit process's environment: ours, the runtime's file, and the proxies whose X-Forwarded-For
+    its server (uvicorn) believes: only ``dashboard.trusted_proxies``, none by default (uvicorn alone would
+    trust any loopback peer's, and a guesser on this machine could then pose as any address)."""
+    return {
+        **os.environ,
+        RUNTIME_ENV: str(runtime_path),
+        "FORWARDED_ALLOW_IPS": ",".join(settings.dashboard.trusted_proxies),
+    }
+
+
 def serve(runtime: Runtime, settings: Settings) -> int:
     """Run Streamlit with the runtime handed over; returns when it exits (0 after SIGINT or SIGTERM)."""
     with tempfile.TemporaryDirectory(prefix="regaudit-dashboard-") as directory:
-        env = {**os.environ, RUNTIME_ENV: str(write_runtime(runtime, Path(directory)))}
+        env = streamlit_environment(settings, write_runtime(runtime, Path(directory)))
         argv = streamlit_argv(runtime, settings)
         log.info("dashboard db=%s auth=%s url=http://%s:%s", runtime.db, runtime.auth, argv[6], argv[8])
         process = subprocess.Popen(argv, env=env)  # noqa: S603 - our own interpreter and arguments

@@ -40,6 +40,11 @@ class Runtime(BaseModel):
     auth: AuthMode = "local"
     users_file: Path | None = None
     oidc_default_role: Role = "viewer"
+    oidc_allowed_users: tuple[str, ...] = ()
+    oidc_allowed_domains: tuple[str, ...] = ()
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 30
+    login_window_seconds: float = 300.0
     reports: ReportsSettings = ReportsSettings()
 
     @property
@@ -59,6 +64,11 @@ def from_settings(settings: Settings) -> Runtime:
         auth=auth,
         users_file=Path(dashboard.users_file).resolve() if dashboard.users_file else None,
         oidc_default_role=dashboard.oidc_default_role,
+        oidc_allowed_users=tuple(dashboard.oidc_allowed_users),
+        oidc_allowed_domains=tuple(dashboard.oidc_allowed_domains),
+        login_failures_per_user=dashboard.login_failures_per_user,
+        login_failures_per_address=dashboard.login_failures_per_address,
+        login_window_seconds=dashboard.login_window_seconds,
         reports=settings.reports,
     )
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
+from pydantic import ValidationError
 
 from regaudit.cli import main
 from regaudit.dashboard import auth, command
@@ -69,6 +73,60 @@ def test_oidc_needs_the_auth_table(seeded: Path, tmp_path: Path) -> None:
     )
     with pytest.raises(command.DashboardSetupError, match=r"\[auth\] table"):
         command.check(from_settings(settings), settings)
+
+
+def test_oidc_admitting_nobody_is_refused_at_start(seeded: Path, tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n', encoding="utf-8")
+    environ = {"REGAUDIT_DASHBOARD__OIDC": "true", "REGAUDIT_DASHBOARD__SECRETS_FILE": str(secrets)}
+    settings = load_settings(None, {"store": {"path": str(seeded)}}, environ)
+    with pytest.raises(command.DashboardSetupError, match="admits nobody"):
+        command.check(from_settings(settings), settings)
+    listed = load_settings(
+        None,
+        {"store": {"path": str(seeded)}},
+        {**environ, "REGAUDIT_DASHBOARD__OIDC_ALLOWED_DOMAINS": '["example.com"]'},
+    )
+    command.check(from_settings(listed), listed)
+    users = tmp_path / "users.txt"
+    auth.add_user(users, "olga@example.com", "analyst", None)
+    by_file = load_settings(
+        None, {"store": {"path": str(seeded)}}, {**environ, "REGAUDIT_DASHBOARD__USERS_FILE": str(users)}
+    )
+    command.check(from_settings(by_file), by_file)
+
+
+def client_seen(forwarded_allow_ips: str, peer: str, forwarded_for: str) -> str:
+    """The client address uvicorn (Streamlit's server) hands the app for a connection from ``peer`` that sends
+    ``X-Forwarded-For``, with FORWARDED_ALLOW_IPS as ``streamlit_environment`` sets it."""
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["client"][0])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FORWARDED_ALLOW_IPS", forwarded_allow_ips)
+        config = uvicorn.Config(app)
+    config.load()
+    scope = {"type": "http", "client": (peer, 50000), "headers": [(b"x-forwarded-for", forwarded_for.encode())]}
+    asyncio.run(config.loaded_app(scope, None, None))
+    return seen[0]
+
+
+def test_x_forwarded_for_is_believed_only_from_trusted_proxies(seeded: Path, tmp_path: Path) -> None:
+    default = load_settings(None, {"store": {"path": str(seeded)}}, {})
+    environment = command.streamlit_environment(default, tmp_path / "runtime.json")
+    assert environment[RUNTIME_ENV] == str(tmp_path / "runtime.json")
+    assert client_seen(environment["FORWARDED_ALLOW_IPS"], "127.0.0.1", "203.0.113.9") == "127.0.0.1"
+    proxied = load_settings(
+        None, {"store": {"path": str(seeded)}}, {"REGAUDIT_DASHBOARD__TRUSTED_PROXIES": '["172.18.0.0/16", "::1"]'}
+    )
+    allowed = command.streamlit_environment(proxied, tmp_path / "runtime.json")["FORWARDED_ALLOW_IPS"]
+    assert allowed == "172.18.0.0/16,::1/128"
+    assert client_seen(allowed, "172.18.0.5", "203.0.113.9") == "203.0.113.9"
+    assert client_seen(allowed, "127.0.0.1", "203.0.113.9") == "127.0.0.1"
+    with pytest.raises(ValidationError, match="does not appear to be an IPv4 or IPv6 network"):
+        load_settings(None, None, {"REGAUDIT_DASHBOARD__TRUSTED_PROXIES": '["proxy.example.com"]'})
 
 
 def test_demo_mode_binds_to_loopback_only(seeded: Path) -> None:
