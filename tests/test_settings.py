@@ -77,6 +77,8 @@ def leaked(secret: str, text: str) -> bool:
         # a wrong value in the credential itself
         '[[alerts.sinks]]\nname = "chat"\ntype = "slack"\nurl = ["' + SLACK_URL + '"]\n',
         f'[[alerts.sinks]]\nname = "hook"\ntype = "webhook"\nurl = "https://x"\nsecret = ["{HMAC_KEY}"]\n',
+        # a list given as one string: pydantic would show the string, the webhook's token
+        f'[webhook]\ntokens = "{HMAC_KEY}"\n',
     ],
 )
 def test_a_settings_error_never_prints_a_secret(tmp_path, capsys, sinks):
