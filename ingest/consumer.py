@@ -11,6 +11,10 @@ memory. Offsets are still committed by the polling thread (kafka-python's consum
 batch order, and only for a batch whose DuckDB transaction committed. A crash anywhere before the offset commit
 replays the batch, and the idempotent inserts store nothing twice; a crash after it loses nothing, because the
 DuckDB commit came first. SIGTERM finishes the batches in hand, commits and leaves the group.
+
+A record the store write fails on does not hold the stream up: the sink isolates it as a dead letter with its
+Kafka coordinates and the error (``regaudit.ingest.sinks.isolation``), stores the rest, and the offsets are
+committed as for any batch. Only the environment's errors (store locked past the timeout, I/O) end the loop.
 """
 
 from __future__ import annotations
@@ -112,6 +116,8 @@ class ConsumerStats:
     events: int = 0
     access: int = 0
     dead_letters: int = 0
+    #: records of those dead letters that passed validation but failed alone in the store write (``isolation``)
+    isolated: int = 0
     lag: int = 0
 
 
@@ -235,11 +241,12 @@ class Consumer:
         stats.events += result.events_count
         stats.access += result.access_count
         stats.dead_letters += result.dead_letters_count
+        stats.isolated += result.isolated_count
         stats.lag = _lag(consumer, offsets)
         log.info(
-            "batch=%d records=%d new_events=%d new_access=%d dead_letters=%d lag=%d",
+            "batch=%d records=%d new_events=%d new_access=%d dead_letters=%d isolated=%d lag=%d",
             result.batch_id, len(messages), result.events_count, result.access_count,
-            result.dead_letters_count, stats.lag,
+            result.dead_letters_count, result.isolated_count, stats.lag,
         )  # fmt: skip
 
 

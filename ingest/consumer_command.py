@@ -49,6 +49,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             dispatcher.stop()
     print(
         f"batches={stats.batches} records={stats.records} new_events={stats.events} "
-        f"new_access={stats.access} dead_letters={stats.dead_letters} lag={stats.lag}"
+        f"new_access={stats.access} dead_letters={stats.dead_letters} isolated={stats.isolated} lag={stats.lag}"
     )
     return 0

@@ -1,5 +1,6 @@
 """The overview: activity over time and in total, the busiest repositories and identities, open findings by
-severity, and the health of the ingest (last batch and delay per source, newest event per feed, dead letters).
+severity, and the health of the ingest (last batch and delay per source, newest event per feed, dead letters and
+the records the store write isolated).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from regaudit.dashboard.queries.common import (
     bucket_bindings,
     frame,
 )
+from regaudit.ingest.sinks.isolation import ISOLATED_REASON
 
 
 def activity_over_time(con: duckdb.DuckDBPyConnection, time: TimeRange, bucket: timedelta) -> pd.DataFrame:
@@ -138,4 +140,17 @@ def dead_letter_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         SELECT source, reason, count(*) AS dead_letters_count, max(received_at) AS last_received_at
         FROM dead_letters GROUP BY source, reason ORDER BY last_received_at DESC LIMIT 50
         """,
+    )
+
+
+def isolated_records(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Records that passed validation but failed alone in the store write (``isolation``), kept as dead letters:
+    how many, and the newest. Each is a fault to fix in regaudit rather than bad input."""
+    return frame(
+        con,
+        """
+        SELECT count(*) AS isolated_count, max(received_at) AS last_received_at
+        FROM dead_letters WHERE starts_with(reason, $prefix)
+        """,
+        {"prefix": f"{ISOLATED_REASON}:"},
     )

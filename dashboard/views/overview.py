@@ -106,6 +106,13 @@ def _ingest_health(runtime: Runtime) -> None:
         dead = data.run(runtime, q.dead_letter_summary)
         total = int(pd.to_numeric(dead["dead_letters_count"]).sum()) if not dead.empty else 0
         st.metric("Dead letters", f"{total:,}", help="Input that could not be parsed, kept raw with the reason.")
+        isolated = int(data.run(runtime, q.isolated_records).iloc[0]["isolated_count"])
+        st.metric(
+            "Isolated by the store",
+            f"{isolated:,}",
+            help="Of those, records that passed validation but failed alone in the store write: the rest of their "
+            "batch was stored. Each one is a fault to report.",
+        )
         if not dead.empty:
             links.table(dead, "dead_letters")
 

@@ -25,6 +25,8 @@ before: that many is a bug or a broken store rather than bad input, and dead-let
 from __future__ import annotations
 
 import logging
+import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -60,6 +62,37 @@ class Isolation(Generic[Result]):
     isolated: int = 0
 
 
+class IsolationCounters:
+    """Process-wide counts for ``/metrics`` (a Prometheus client keeps its default registry the same way): every
+    sink of the process adds to them, and whoever serves metrics renders them. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.batches = 0
+        self.records: Counter[str] = Counter()
+
+    def add(self, errors: list[str]) -> None:
+        with self._lock:
+            self.batches += 1
+            self.records.update(errors)
+
+    def render(self) -> str:
+        """Prometheus text: isolated batches, and isolated records by the error's type (a bounded set)."""
+        with self._lock:
+            lines = [
+                "# HELP regaudit_isolated_batches_total Batches the store write bisected around failing records.",
+                "# TYPE regaudit_isolated_batches_total counter",
+                f"regaudit_isolated_batches_total {self.batches}",
+                "# HELP regaudit_isolated_records_total Records that failed alone in the store write, dead-lettered.",
+                "# TYPE regaudit_isolated_records_total counter",
+                *(f'regaudit_isolated_records_total{{error="{e}"}} {n}' for e, n in sorted(self.records.items())),
+            ]
+        return "\n".join(lines) + "\n"
+
+
+COUNTERS = IsolationCounters()
+
+
 def rows(batch: NormalizedBatch) -> int:
     return sum(batch.counts)
 
@@ -90,12 +123,13 @@ def write_isolating(write: Callable[[NormalizedBatch], Result], batch: Normalize
     except Exception as error:  # noqa: BLE001 - whatever a row did: bisected, its rows dead-lettered
         log.warning("batch of %d rows failed (%s): isolating the rows at fault", rows(batch), type(error).__name__)
         first = error
-    dead: list[pa.Table] = []
+    dead: list[tuple[pa.Table, str]] = []
     _bisect(write, batch, first, outcome, dead)
     if dead:
-        letters = pa.concat_tables(dead)
+        letters = pa.concat_tables([letter for letter, _ in dead])
         outcome.parts.append(write(NormalizedBatch(batch.events.slice(0, 0), batch.access.slice(0, 0), letters)))
         outcome.isolated = letters.num_rows
+    COUNTERS.add([error for _, error in dead])
     return outcome
 
 
@@ -104,7 +138,7 @@ def _bisect(
     failed: NormalizedBatch,
     error: Exception,
     outcome: Isolation[Result],
-    dead: list[pa.Table],
+    dead: list[tuple[pa.Table, str]],
 ) -> None:
     """Store what can be stored of a part that failed with ``error``; collect the rows that fail alone."""
     size = rows(failed)
@@ -112,7 +146,7 @@ def _bisect(
         if len(dead) >= MAX_ISOLATED:
             log.error("more than %d rows of one batch fail alone: not bad input, giving up", MAX_ISOLATED)
             raise error
-        dead.append(dead_letter(failed, error))
+        dead.append((dead_letter(failed, error), type(error).__name__))
         return
     for half in (part(failed, 0, size // 2), part(failed, size // 2, size)):
         try:

@@ -36,6 +36,7 @@ def test_overview_shows_the_seeded_activity_findings_and_ingest_health(make_app:
     assert metrics["Bytes pulled"] == "731 B"  # 558 + 173: the blobs folded into the two counted pulls
     assert (metrics["Open high"], metrics["Open medium"], metrics["Open low"]) == ("4", "3", "3")
     assert metrics["Dead letters"] == "1"
+    assert metrics["Isolated by the store"] == "0"  # the seed's one dead letter is a line no parser takes
     assert len(app.get("vega_lite_chart")) == 5  # pulls, pushes/deletes/refused, identities, bytes, severities
     top_repositories = app.dataframe[0].value
     assert top_repositories["pulls_count"].tolist()[0] == 2

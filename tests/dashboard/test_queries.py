@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from regaudit.dashboard.queries import activity, findings, identity, overview, repository
 from regaudit.dashboard.queries.common import ANONYMOUS, TimeRange, data_span
+from regaudit.ingest import store
+from regaudit.ingest.normalize import Normalizer
+from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sinks.duckdb import DuckDBSink
+from tests.ingest.poisoned_regaudit import MARKER, refuse_marker
+from tests.samples import RECEIVED_AT
 
 DAY = TimeRange(datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
 EVERYTHING = activity.ActivityFilter(DAY)
@@ -113,6 +120,27 @@ def test_ingest_health(con: duckdb.DuckDBPyConnection) -> None:
     ]
     dead = overview.dead_letter_summary(con)
     assert dead[["source", "dead_letters_count"]].values.tolist() == [["access", 1]]
+
+
+def test_ingest_health_counts_the_records_the_store_write_isolated(tmp_path: Path) -> None:
+    db = tmp_path / "audit.duckdb"
+    raw = [
+        RawRecord("event", json.dumps(event).encode(), f"kafka:registry.events/0/{n}", RECEIVED_AT, "main")
+        for n, event in enumerate(
+            {"id": f"{prefix}{n}", "timestamp": "2026-11-26T19:00:00Z", "action": "pull", "target": {"repository": "a"}}
+            for n, prefix in enumerate(["e", "e", MARKER, "e"])
+        )
+    ]
+    normalizer = Normalizer("main")
+    try:
+        DuckDBSink(db, hooks=[refuse_marker]).write(normalizer.normalize(raw), "test")
+    finally:
+        normalizer.close()
+    with store.reader(db) as fresh:
+        isolated = overview.isolated_records(fresh).iloc[0]
+        dead = overview.dead_letter_summary(fresh)
+    assert (isolated["isolated_count"], isolated["last_received_at"]) == (1, RECEIVED_AT)
+    assert dead["reason"].str.startswith("store write failed on this record alone: PoisonError").tolist() == [True]
 
 
 def test_repository_queries(con: duckdb.DuckDBPyConnection) -> None:

@@ -19,7 +19,7 @@ from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import NormalizedBatch, Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
-from regaudit.ingest.sinks.isolation import ISOLATED_REASON, MAX_ISOLATED, write_isolating
+from regaudit.ingest.sinks.isolation import COUNTERS, ISOLATED_REASON, MAX_ISOLATED, write_isolating
 from regaudit.ingest.sinks.store import StoreRecordSink
 from tests.analytics.alerts.events import ago, configured, push
 from tests.ingest.poisoned_regaudit import MARKER, PoisonError, refuse_marker
@@ -200,3 +200,11 @@ def test_the_webhooks_store_sink_stores_the_requests_grouped_with_a_poisoned_one
     assert failures == []
     assert stored(db, "SELECT count(*) FROM registry_events") == [(30,)]
     assert stored(db, "SELECT origin FROM dead_letters") == [("webhook:r30/0",)]
+
+
+def test_isolated_records_are_counted_by_error_for_metrics():
+    before = COUNTERS.records["PoisonError"], COUNTERS.batches
+    write_isolating(memory_store({"kafka:registry.events/0/3", "kafka:registry.events/0/4"}).write,
+                    normalized(records([f"e{n}" for n in range(10)])))  # fmt: skip
+    assert (COUNTERS.records["PoisonError"], COUNTERS.batches) == (before[0] + 2, before[1] + 1)
+    assert f'regaudit_isolated_records_total{{error="PoisonError"}} {before[0] + 2}' in COUNTERS.render()
