@@ -10,7 +10,10 @@ Checks, in chain order:
 - coverage: no audit rows carry a batch id the chain has not sealed;
 - purges: each purge entry carries the trusted key's Ed25519 signature and respected retention
   (``regaudit.ingest.purge_checks``); without a trusted key a store holding purges does not verify;
-- anchors: every chain head kept outside the store (``--anchor``) is still in the chain.
+- anchors: every chain head kept outside the store (``--anchor``) is still in the chain;
+- checkpoints: the exported series of signed chain heads (``regaudit.ingest.checkpoints``) verifies with the
+  trusted key, has no gap, and each checkpointed head is still in the chain at its position (a rewritten chain,
+  re-sealed from scratch, fails at the first checkpoint it no longer matches).
 
 Problems are ordered by batch, so ``first`` is the earliest batch that was changed, removed or inserted.
 Given an opener instead of a connection, ``verify`` reopens the store (read-only) for each group of batches of
@@ -24,11 +27,12 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from regaudit.ingest import purge_checks
+from regaudit.ingest import checkpoints, purge_checks
 from regaudit.ingest.canonical import AUDIT_TABLES, EMPTY_DIGEST, digests_by_batch
 from regaudit.ingest.chain import ChainEntry, entries, entry_hash, unsealed_batches
 
@@ -51,6 +55,8 @@ class VerifyResult:
     problems: tuple[Problem, ...]
     signatures_checked: int
     signatures_unchecked: int
+    checkpoints_checked: int = 0
+    newest_checkpoint: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -69,10 +75,12 @@ def verify(
     public_key: Ed25519PublicKey | None = None,
     anchors: Sequence[str] = (),
     retention_days: Mapping[str, int] | None = None,
+    series: checkpoints.Series | None = None,
 ) -> VerifyResult:
     """Check the whole chain against the store (read-only). Given an opener (``lambda: store.reader(path)``) rather
     than a connection, it holds the file only while it reads one group of batches, so writers get their turn.
-    ``public_key`` is the trusted key of purges; ``retention_days`` the configured retention they must respect."""
+    ``public_key`` is the trusted key of purges and checkpoints; ``retention_days`` the configured retention purges
+    must respect; ``series`` the exported checkpoints the chain must still match."""
     opener: Opener = (lambda: contextlib.nullcontext(store)) if isinstance(store, duckdb.DuckDBPyConnection) else store
     with opener() as con:
         chain = entries(con)
@@ -89,10 +97,15 @@ def verify(
         for a in anchors
         if a not in known
     ]
-    return VerifyResult(len(chain), last, tuple(sorted(problems)), checked, unchecked)
+    checkpointed, issues = checkpoints.check(series, chain, public_key) if series is not None else (0, [])
+    problems += [Problem(*issue) for issue in issues]
+    newest = series.newest if series is not None else None
+    return VerifyResult(len(chain), last, tuple(sorted(problems)), checked, unchecked, checkpointed, newest)
 
 
 def _name(entry: ChainEntry) -> str:
+    if entry.kind == "decision":
+        return f"finding decision (entry {entry.seq})"
     return f"batch {entry.batch_id}" if entry.kind == "batch" else f"purge checkpoint (entry {entry.seq})"
 
 

@@ -51,6 +51,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Check the hash chain over the audit tables; name the first bad batch.",
     ),
     "purge": ("regaudit.ingest.purge_command", "Remove rows past retention, leaving a signed checkpoint in the chain."),
+    "checkpoint": (
+        "regaudit.ingest.checkpoint_command",
+        "Sign the chain's head and export it outside the store (a file, a Kafka topic), once or --every interval.",
+    ),
 }
 
 EXIT_USAGE = 2
