@@ -6,17 +6,22 @@ are written as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` text in CSV and JSON Lines and as
 fixed row groups). Parquet's only environment-dependent byte is ``created_by``, which names the DuckDB version:
 the manifest records the same version, and the same version gives the same bytes.
 
-CSV: comma separated, a header line, ``"`` quoting only where needed, empty for NULL, ``true``/``false``, ``\\n``.
-JSON Lines: one object per row, keys in column order, ``null`` for NULL.
+CSV: comma separated, a header line, ``"`` quoting only where needed, empty for NULL, ``true``/``false``, ``\\n``,
+and text that a spreadsheet would run as a formula shown as text (``neutralize_formulas``). Every CSV regaudit
+writes goes through ``write`` (the report's files) or ``csv_bytes`` (the dashboard's downloads).
+JSON Lines: one object per row, keys in column order, ``null`` for NULL. JSON Lines, Parquet and the store keep
+the text as it came.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 Format = Literal["csv", "jsonl", "parquet"]
 ROW = "__row"
@@ -34,6 +39,9 @@ MEDIA_TYPES = {
     "pem": "application/x-pem-file",
     "txt": "text/plain",
 }
+#: a cell starting with one of these is, or starts, a formula in Excel, LibreOffice and Google Sheets (OWASP's
+#: CSV injection list: equals, plus, minus, at, tab, carriage return)
+FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def connection() -> duckdb.DuckDBPyConnection:
@@ -58,8 +66,46 @@ def _columns(table: pa.Table, as_text: bool) -> str:
     return ", ".join(parts)
 
 
+def _is_text(data_type: pa.DataType) -> bool:
+    return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
+
+
+def neutralize_formulas(table: pa.Table) -> pa.Table:
+    """The table with every text cell that a spreadsheet would run as a formula prefixed with ``'``.
+
+    A user agent, user name or repository is whatever a client sent: ``=HYPERLINK("http://x","y")`` in a CSV
+    opened in a spreadsheet is a live link, ``-2+3`` shows 1 and ``@SUM(1)`` runs. With the apostrophe, Excel and
+    LibreOffice show the text (Excel hides the apostrophe); numbers and times are not text and keep their form.
+    """
+    columns = []
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type) or pa.types.is_string_view(column.type):
+            text = column.type.value_type if pa.types.is_dictionary(column.type) else pa.string()
+            column = column.cast(text) if _is_text(text) else column
+        if _is_text(column.type):
+            formula = pc.match_substring_regex(column, FORMULA_START)
+            quoted = pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type))
+            column = pc.if_else(formula, quoted, column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    """The table as the report's CSV files are written (formulas neutralized), for a download."""
+    with tempfile.TemporaryDirectory(prefix="regaudit-csv-") as directory:
+        path = Path(directory) / "rows.csv"
+        con = connection()
+        try:
+            write(con, table, path, "csv")
+        finally:
+            con.close()
+        return path.read_bytes()
+
+
 def write(con: duckdb.DuckDBPyConnection, table: pa.Table, path: Path, file_format: Format) -> int:
-    """Write the table's rows in their order; returns the number of rows."""
+    """Write the table's rows in their order; returns the number of rows. CSV cells never run as formulas."""
+    if file_format == "csv":
+        table = neutralize_formulas(table)
     numbered = table.append_column(ROW, pa.array(range(table.num_rows), pa.int64()))
     con.register("export_rows", numbered)
     try:

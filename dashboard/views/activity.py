@@ -1,10 +1,14 @@
 """Activity explorer: who pushed or pulled what, filtered by time range, repository glob, identity, action,
-client address, tag or digest; paginated; the CSV download holds exactly the rows and columns shown."""
+client address, tag or digest; paginated; the CSV download holds exactly the rows and columns shown, written as the
+report's CSV files are (text a spreadsheet would run as a formula starts with ``'``)."""
 
 from __future__ import annotations
 
+import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
+from regaudit.analytics.reports.exports import csv_bytes
 from regaudit.dashboard import data, links, widgets
 from regaudit.dashboard.queries import activity as q
 
@@ -78,13 +82,18 @@ def render() -> None:
     )
     st.download_button(
         "Download these rows as CSV",
-        rows.to_csv(index=False).encode(),
+        download_csv(rows),
         file_name=f"activity-page-{page}.csv",
         mime="text/csv",
         icon=":material/download:",
         key="activity_csv",
         on_click="ignore",
     )
+
+
+def download_csv(rows: pd.DataFrame) -> bytes:
+    """The rows shown, as CSV a spreadsheet opens without running a client's user agent as a formula."""
+    return csv_bytes(pa.Table.from_pandas(rows, preserve_index=False))
 
 
 COLUMN_CONFIG = {
