@@ -3,7 +3,8 @@
 A finding is one detection firing for one subject in one window. Its id hashes exactly those, so a re-run
 updates the row (``last_seen_at``, summary, evidence) instead of adding one. The status (open, acknowledged,
 suppressed) and its reason belong to people: the upsert never touches them, and suppressed findings are
-reported as such so that nothing alerts on them again.
+reported as such so that nothing alerts on them again. A status changes only through ``set_status``, which records
+the decision in the hash chain (``regaudit.ingest.decisions``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from regaudit.analytics.detection import Severity
+from regaudit.ingest import decisions
 
 Status = Literal["open", "acknowledged", "suppressed"]
 STATUSES: tuple[Status, ...] = ("open", "acknowledged", "suppressed")
@@ -145,16 +147,27 @@ def _statuses(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, str]:
 
 def set_status(
     con: duckdb.DuckDBPyConnection, finding: str, status: Status, reason: str | None, by: str, at: datetime
-) -> None:
-    """Acknowledge, suppress or reopen one finding; suppressing needs a reason."""
+) -> decisions.Decision:
+    """Acknowledge, suppress or reopen one finding; suppressing needs a reason. The decision is an audited record
+    (``regaudit.ingest.decisions``: a row and a chain entry) and the finding's status its copy, in one transaction,
+    so ``regaudit verify`` finds a status or decision changed by any other way."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
     if status == "suppressed" and not reason:
         raise ValueError("suppressing a finding needs a reason")
-    updated = con.execute(
-        "UPDATE findings SET status = $status, status_reason = $reason, status_by = $by, status_at = $at"
-        " WHERE finding_id = $finding RETURNING finding_id",
-        {"status": status, "reason": reason, "by": by, "at": at, "finding": finding},
-    ).fetchall()
-    if not updated:
-        raise KeyError(f"no finding {finding!r}")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        old = con.execute("SELECT status FROM findings WHERE finding_id = $finding", {"finding": finding}).fetchall()
+        if not old:
+            raise KeyError(f"no finding {finding!r}")
+        decision = decisions.record(con, finding, str(old[0][0]), status, reason, by, at)
+        con.execute(
+            "UPDATE findings SET status = $status, status_reason = $reason, status_by = $by, status_at = $at"
+            " WHERE finding_id = $finding",
+            {"status": status, "reason": reason, "by": by, "at": at, "finding": finding},
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return decision

@@ -4,7 +4,9 @@ Every ingest batch extends the chain inside its own transaction (``seal_batch`` 
 ``regaudit.ingest.hooks``): the entry records the batch's row counts and digests of ``registry_events``,
 ``access_log`` and ``dead_letters`` (canonical form: ``regaudit.ingest.canonical``) and a hash over the previous
 entry's hash and its own fields (``entry_hash``). A purge appends a ``purge`` entry, a signed checkpoint of what
-it removed (``regaudit.ingest.retention``). ``regaudit verify`` (``regaudit.ingest.verify``) recomputes all of it.
+it removed (``regaudit.ingest.retention``). Each person's decision on a finding (acknowledge, suppress, reopen)
+appends a ``decision`` entry whose ``detail`` is the decision record (``regaudit.ingest.decisions``).
+``regaudit verify`` (``regaudit.ingest.verify``) recomputes all of it.
 
 Whoever can write the DuckDB file can rewrite the whole chain; what stops that is a chain head kept elsewhere.
 Heads are anchored outside the store by ``regaudit verify`` (printed), by every report's manifest, and by
@@ -32,7 +34,7 @@ from regaudit.ingest.canonical import AUDIT_TABLES, CANONICAL_VERSION, batch_dig
 if TYPE_CHECKING:
     from regaudit.settings import Settings
 
-EntryKind = Literal["batch", "purge"]
+EntryKind = Literal["batch", "purge", "decision"]
 GENESIS = "0" * 64
 COLUMNS = (
     "seq", "kind", "batch_id", "previous_hash", "batch_hash", "events_count", "events_digest", "access_count",

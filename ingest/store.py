@@ -31,6 +31,7 @@ MIGRATIONS: dict[int, str] = {
     1: resources.files("regaudit.ingest").joinpath("schema.sql").read_text(encoding="utf-8"),
     2: resources.files("regaudit.ingest").joinpath("alerts_outbox.sql").read_text(encoding="utf-8"),
     3: resources.files("regaudit.ingest").joinpath("chain.sql").read_text(encoding="utf-8"),
+    4: resources.files("regaudit.ingest").joinpath("decisions.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
