@@ -41,7 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--public-key",
         type=Path,
-        help="Trusted PEM key of purges (default: chain.public_key_path, else the public half of the signing key).",
+        help="Trusted PEM key of purges and checkpoints (default: chain.public_key_path, else the public half of"
+        " the signing key).",
     )
     parser.add_argument(
         "--checkpoints",
