@@ -62,7 +62,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_listening(url, process)
-            httpx.post(url + "/events", content=b'{"events": []}', headers=headers, timeout=30)  # producer up
+            httpx.post(url + "/events", content=b"warm-up", headers=headers, timeout=30)  # producer and metadata up
             before = memory_kib(process.pid)
             started = time.perf_counter()
             answer = httpx.post(url + "/events", content=body, headers=headers, timeout=600)

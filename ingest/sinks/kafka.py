@@ -152,6 +152,7 @@ class KafkaRecordSink:
             self._reset()
             raise BrokerUnavailable(f"kafka {self.settings.bootstrap_servers}: {error!r}") from error
         if too_large:
+            self._reset()  # kafka-python's idempotent producer treats the broker's refusal as fatal: start afresh
             raise RecordsTooLarge(sorted(too_large), self.max_request_size)
 
     def _send(self, producer: KafkaProducer, key: str | None, record: RawRecord) -> Any:
