@@ -34,7 +34,7 @@ import pyarrow as pa
 from regaudit.ingest import store
 from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import ACCESS_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, NormalizedBatch
-from regaudit.ingest.sinks.isolation import write_isolating
+from regaudit.ingest.sinks.isolation import ISOLATED_REASON, write_isolating
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class DuckDBSink:
 
         Each attempt opens the file anew, so readers get their turn between the parts of an isolation too.
         """
-        outcome = write_isolating(lambda part: self._transaction(part, source), batch)
+        outcome = write_isolating(lambda part: self._transaction(part, source), batch, self._isolated_before)
         parts = outcome.parts
         return WriteResult(
             parts[-1].batch_id,
@@ -114,6 +114,16 @@ class DuckDBSink:
             result.batch_id, source, result.events_count, result.access_count, result.dead_letters_count,
         )  # fmt: skip
         return result
+
+    def _isolated_before(self, ids: list[str]) -> set[str]:
+        """Which of these dead-letter ids an earlier attempt at the batch stored as isolated rows."""
+        with store.writer(self.path, self.lock_timeout) as con:
+            found = con.execute(
+                "SELECT dead_letter_id FROM dead_letters"
+                " WHERE dead_letter_id IN (SELECT unnest($ids::VARCHAR[])) AND starts_with(reason, $prefix)",
+                {"ids": ids, "prefix": f"{ISOLATED_REASON}:"},
+            ).fetchall()
+        return {str(row[0]) for row in found}
 
     def _write(self, con: duckdb.DuckDBPyConnection, batch: NormalizedBatch, source: str) -> WriteResult:
         batch_id = store.next_batch_id(con)

@@ -45,9 +45,9 @@ def regaudit_env(db: Path, bootstrap: str | None = None, topics: KafkaTopics | N
     return env
 
 
-def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+def start(args: list[str], env: dict, log: Path, program: list[str] = REGAUDIT) -> subprocess.Popen:
     with log.open("ab") as handle:  # the child keeps its own descriptor
-        return subprocess.Popen([*REGAUDIT, *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen([*program, *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
@@ -57,11 +57,13 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
 
 
 @contextmanager
-def webhook(env: dict, log: Path, tokens: list[str], sink: str = "kafka") -> Iterator[str]:
+def webhook(
+    env: dict, log: Path, tokens: list[str], sink: str = "kafka", program: list[str] = REGAUDIT
+) -> Iterator[str]:
     """A running `regaudit webhook`; yields its base URL."""
     port = free_port()
     env = env | {"REGAUDIT_WEBHOOK__TOKENS": json.dumps(tokens)}
-    process = start(["webhook", "--host", "127.0.0.1", "--port", str(port), "--sink", sink], env, log)
+    process = start(["webhook", "--host", "127.0.0.1", "--port", str(port), "--sink", sink], env, log, program)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -119,8 +119,22 @@ def test_more_rows_failing_alone_than_the_bound_is_a_fault_and_the_batch_fails_a
 
     with pytest.raises(PoisonError):
         write_isolating(fake.write, batch)
-    assert fake.dead == []
+    assert len(fake.dead) == MAX_ISOLATED
     assert fake.attempts < 2 * (MAX_ISOLATED + 1) * math.ceil(math.log2(200)) + 2
+
+
+def test_a_replay_skips_the_rows_isolated_before_instead_of_narrowing_them_down_again():
+    batch = normalized(records([f"e{n}" for n in range(1000)]))
+    poisoned = {"kafka:registry.events/0/10", "kafka:registry.events/0/900"}
+    first = memory_store(poisoned)
+    write_isolating(first.write, batch, lambda ids: set())
+    stored_ids = {d["dead_letter_id"] for d in first.dead}
+
+    replay = memory_store(poisoned)
+    outcome = write_isolating(replay.write, batch, lambda ids: stored_ids & set(ids))
+
+    assert (replay.attempts, outcome.isolated, replay.dead) == (2, 0, [])  # the whole batch, then the rest
+    assert sorted(replay.stored) == sorted(first.stored)
 
 
 # --- the real DuckDB sink, with a fault at the batch-hook seam ---------------------------------------------------
