@@ -8,6 +8,11 @@ one of those new rows, upserts their findings exactly as ``regaudit analyze`` wo
 and writes one alert per open finding into ``alert_outbox``. All of it commits or rolls back with the batch:
 an alert is created exactly once, and a replayed batch adds no rows, so it finds nothing new. No network I/O
 happens here; the dispatcher delivers.
+
+A rule that raises fails the batch's transaction (DuckDB aborts it on any error), and the sink then isolates
+the record it raised on as a dead letter and stores the rest (``regaudit.ingest.sinks.isolation``): a rule can
+cost a record its row, never the batch. Event times lie in ``TIME_WINDOW`` (``regaudit.schemas.registry``), so
+the window arithmetic below cannot overflow; at 9999-12-31 it did, and every replay of the batch failed.
 """
 
 from __future__ import annotations
