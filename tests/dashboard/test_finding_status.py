@@ -15,6 +15,7 @@ from regaudit.analytics.settings import AnalyticsSettings
 from regaudit.dashboard import data
 from regaudit.dashboard.auth import Principal
 from regaudit.dashboard.runtime import Runtime
+from regaudit.ingest import decisions
 from tests.dashboard.conftest import AppFactory, no_errors
 from tests.dashboard.seed import ANALYZED_AT, ORG
 
@@ -82,3 +83,19 @@ def test_a_status_change_waits_for_a_read_still_open_in_this_process(writable: P
     data.change_status(runtime, Principal("ana", "analyst", "local"), finding, "acknowledged", "seen")
     closer.join()
     assert status_of(writable, finding) == ("acknowledged", "seen", "ana")
+
+
+def test_a_status_saved_on_the_page_is_a_decision_recorded_in_the_hash_chain(
+    make_app: AppFactory, writable: Path
+) -> None:
+    finding = finding_of(writable, "push.off_hours")
+    app = make_app(writable, page="findings", finding=finding, status="open,suppressed")
+    no_errors(save(app, "suppressed", "release window"))
+    with duckdb.connect(str(writable), read_only=True) as con:
+        recorded = con.execute(
+            "SELECT d.old_status, d.new_status, d.decided_by, d.reason, c.kind FROM finding_decisions d"
+            " JOIN chain c USING (seq) WHERE d.finding_id = ?",
+            [finding],
+        ).fetchall()
+        assert decisions.problems(con) == []
+    assert recorded == [("open", "suppressed", "demo", "release window", "decision")]
