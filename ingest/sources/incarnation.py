@@ -104,6 +104,16 @@ class SavedPosition:
     last_line_start: int | None = None  # None: not known (a position saved before incarnations)
     last_line_sha256: str = ""
 
+    @classmethod
+    def after(cls, position: Position, last_line_start: int, last_line: bytes) -> SavedPosition:
+        """The position after ``last_line`` (its text without the line end), which began at ``last_line_start``."""
+        return cls(position, last_line_start, _sha256(last_line))
+
+    @property
+    def checks_content(self) -> bool:
+        """Both the first line and the last delivered line are known: a copy of the file can be recognised."""
+        return self.last_line_start is not None and self.position.incarnation.head_length > 0
+
     def found_in(self, descriptor: int) -> bool:
         """The open file is the saved incarnation: long enough, same first line, the last line where it was."""
         offset = self.position.offset
@@ -138,7 +148,7 @@ def load_position(path: Path) -> SavedPosition | None:
 def save_position(path: Path, position: Position, last_line_start: int, last_line: bytes) -> SavedPosition:
     """Persist the position after ``last_line`` (write to a temp file, fsync, rename) and return it."""
     incarnation = position.incarnation
-    saved = SavedPosition(position, last_line_start, _sha256(last_line))
+    saved = SavedPosition.after(position, last_line_start, last_line)
     document = {
         "version": STATE_VERSION,
         "device": incarnation.device,

@@ -23,7 +23,7 @@ idempotent without dropping a new file's lines.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -60,6 +60,7 @@ class FileTail:
         self._file: BinaryIO | None = None
         self._position: Position | None = None
         self._committed: SavedPosition | None = load_position(state_path)
+        self._last_line: Line | None = None  # the last line read from the current incarnation
 
     def commit(self, line: Line) -> None:
         """Persist the position after ``line``, delivered with every line before it."""
@@ -71,25 +72,34 @@ class FileTail:
         saved = self._committed
         if saved is None:
             return self._open_path(Incarnation(0, 0))
+        found = self._find(saved)
+        if found is None:  # the saved file is gone, truncated or replaced: the path holds a new one
+            return self._open_path(saved.position.incarnation)
+        self._file, incarnation = found
+        self._position = Position(incarnation, saved.position.offset)
+        return True
+
+    def _find(self, saved: SavedPosition) -> tuple[BinaryIO, Incarnation] | None:
+        """The file that holds the saved incarnation up to its position, open: the same inode (at the path or
+        renamed), else a copy of it among the siblings (copytruncate: the copy holds the lines written before
+        the truncation that were not read yet)."""
+        known = saved.position.incarnation
         for candidate in self._candidates():
             try:
                 handle = candidate.open("rb")
             except FileNotFoundError:
                 continue
-            incarnation = saved.position.incarnation
             stat = os.fstat(handle.fileno())
-            if (stat.st_dev, stat.st_ino) == (incarnation.device, incarnation.inode) and saved.found_in(
-                handle.fileno()
-            ):
-                self._file = handle
-                head = read_head(handle.fileno()) if not incarnation.head_length else None
+            same = (stat.st_dev, stat.st_ino) == (known.device, known.inode)
+            copy = not same and candidate != self.path and saved.checks_content
+            if (same or copy) and saved.found_in(handle.fileno()):
+                incarnation = known if same else replace(known, device=stat.st_dev, inode=stat.st_ino)
+                head = None if incarnation.head_length else read_head(handle.fileno())
                 if head is not None:  # saved before incarnations: remember its first line from now on
                     incarnation = incarnation.with_head(head)
-                self._position = Position(incarnation, saved.position.offset)
-                return True
+                return handle, incarnation
             handle.close()
-        # the saved file is gone, truncated or replaced: whatever the path holds now is new, from its start
-        return self._open_path(saved.position.incarnation)
+        return None
 
     def _candidates(self) -> list[Path]:
         """The path, then its rotated siblings (``registry.json.1``...), never the position file itself."""
@@ -106,6 +116,7 @@ class FileTail:
         stat = os.fstat(handle.fileno())
         self._file = handle
         self._position = Position(previous.successor(stat.st_dev, stat.st_ino), 0)
+        self._last_line = None
         return True
 
     def _rotated(self) -> bool:
@@ -119,17 +130,41 @@ class FileTail:
         return (stat.st_dev, stat.st_ino) != (incarnation.device, incarnation.inode)
 
     def _check_incarnation(self, descriptor: int) -> bool:
-        """Start a new incarnation if the open file was truncated; name it once its first line is complete."""
+        """Start a new incarnation if the open file was truncated (after finishing the old one in its copy, if
+        there is one); name it once its first line is complete."""
         assert self._position is not None
         incarnation, offset = self._position.incarnation, self._position.offset
         if os.fstat(descriptor).st_size < offset or not incarnation.starts(descriptor):  # copytruncate
+            if self._follow_copy():
+                return True
             incarnation, offset = incarnation.successor(incarnation.device, incarnation.inode), 0
+            self._last_line = None
         if not incarnation.name:
             head = read_head(descriptor)
             if head is not None:
                 incarnation = incarnation.named(head)
         self._position = Position(incarnation, offset)
         return bool(incarnation.name)
+
+    def _follow_copy(self) -> bool:
+        """Go on reading the current incarnation from a copy of it, where copytruncate left one."""
+        assert self._file is not None
+        assert self._position is not None
+        line, saved = self._last_line, self._committed
+        if line is not None:
+            saved = SavedPosition.after(line.end, line.start, line.value)
+        elif saved is None or (saved.position.incarnation.name, saved.position.offset) != (
+            self._position.incarnation.name,
+            self._position.offset,
+        ):
+            return False  # nothing read from this incarnation yet, and its delivered end is not where we are
+        found = self._find(saved)
+        if found is None:
+            return False
+        self._file.close()
+        self._file, incarnation = found
+        self._position = Position(incarnation, self._position.offset)
+        return True
 
     # -- reading ------------------------------------------------------------------------------------------
     def read(self, max_lines: int) -> list[Line]:
@@ -176,6 +211,8 @@ class FileTail:
                     if len(lines) == max_lines:
                         break
         self._position = Position(incarnation, offset)
+        if lines:
+            self._last_line = lines[-1]
         return lines
 
     def close(self) -> None:
@@ -184,3 +221,4 @@ class FileTail:
             self._file.close()
             self._file = None
         self._position = None
+        self._last_line = None

@@ -70,7 +70,8 @@ def test_ship_logs_stores_each_line_once_across_rotations_with_inode_reuse_and_r
     assert rotate(log.path) == first_inode  # the first file dropped, its inode back at the path
     log.write(access_lines(0, 1) + access_lines(20, 9))  # and even its first line repeats
     ship()
-    shutil.copy(log.path, log.path.with_name("registry.json.2"))  # copytruncate
+    log.write(access_lines(200, 4))  # written while the shipper is down, then copytruncate: read from the copy
+    shutil.copy(log.path, log.path.with_name("registry.json.2"))
     log.truncate()
     log.write(access_lines(30, 6))
     ship()
@@ -120,6 +121,7 @@ def test_ship_logs_through_kafka_stores_each_line_once_across_rotations_with_ino
             inodes.append(rotate(log.path))
             log.write(access_lines(0, 1) + access_lines(start + 1, 9))  # the same first line every time
             processes.wait_for(log.shipped, 60, f"rotation {start // 10} followed")
+        log.write(access_lines(40, 3))  # read before the copy, or after it from the copy
         shutil.copy(log.path, log.path.with_name("registry.json.2"))  # copytruncate
         log.truncate()
         log.write(access_lines(50, 12))

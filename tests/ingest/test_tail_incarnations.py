@@ -75,6 +75,39 @@ def test_copytruncate_and_regrowth_past_the_position_between_two_polls_starts_a_
     assert len(set(keys(sink))) == 21
 
 
+def copytruncate(log):
+    """logrotate's copytruncate: copy the log to ``.1``, then empty it in place (same inode)."""
+    shutil.copy(log, log.with_name(log.name + ".1"))
+    with log.open("r+b") as handle:
+        handle.truncate(0)
+
+
+def test_lines_written_just_before_a_copytruncate_are_read_from_the_copy(tmp_path):
+    log, state, sink = tmp_path / "registry.json", tmp_path / "pos", MemorySink()
+    append(log, access_lines(0, 5))
+    shipper = Shipper(FileTail(log, state, "edge-1"), sink, poll_seconds=0.01, batch_lines=100)
+    shipper.run(max_idle_seconds=0.05)
+    append(log, access_lines(5, 3))  # after the last read, before the copy
+    copytruncate(log)
+    append(log, access_lines(8, 4))
+    shipper.run(max_idle_seconds=0.05)
+    assert values(sink) == access_lines(0, 12)
+    assert len(set(keys(sink))) == 12
+
+
+def test_lines_written_before_a_copytruncate_while_the_shipper_was_down_are_read_from_the_copy(tmp_path):
+    log, state, sink = tmp_path / "registry.json", tmp_path / "pos", MemorySink()
+    append(log, access_lines(0, 5))
+    ship(log, state, sink)
+    append(log, access_lines(5, 3))
+    copytruncate(log)
+    append(log, access_lines(8, 20))  # grown past the saved position again
+    ship(log, state, sink)
+    ship(log, state, sink)
+    assert values(sink) == access_lines(0, 28)
+    assert len(set(keys(sink))) == 28
+
+
 def test_a_batch_read_again_after_a_crash_gets_the_keys_it_had(tmp_path):
     log, state, sink = tmp_path / "logs" / "registry.json", tmp_path / "pos", MemorySink()
     log.parent.mkdir()
