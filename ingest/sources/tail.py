@@ -7,9 +7,10 @@ delivered batch. Rotation:
   read to its end through the descriptor still open (or, after a restart, found again among the path's
   siblings), then the new file is followed from offset 0;
 * **copytruncate**: the inode stays but the file shrinks below the position, or (grown again between two
-  polls) no longer starts with its first line. A new incarnation is read from 0. Lines written between the last
-  read and the truncation are lost by copytruncate itself (the reason logrotate's docs warn about it); polling
-  often keeps that window small;
+  polls) no longer starts with its first line. The old incarnation is finished in the copy when a sibling holds
+  it (starts with its first line, holds the last line read where it ended), then the emptied file is read from 0
+  as a new incarnation. Lines written between the copy and the truncation are lost by copytruncate itself (the
+  reason logrotate's docs warn about it);
 * **inode reuse**: a file deleted and a new one created gets the freed inode back. The saved position is taken
   up again only by a file that still starts with the saved first line and holds the last delivered line where
   it ended; any other file is a new incarnation, read from 0.
