@@ -25,7 +25,7 @@ from regaudit.analytics.reports.scope import Period, Scope, iso
 from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.analytics.reports.summaries import Summaries, summarize
 from regaudit.errors import TerminalError
-from regaudit.ingest import chain, signing, store
+from regaudit.ingest import chain, decisions, signing, store
 from regaudit.ingest.verify import verify
 
 log = logging.getLogger(__name__)
@@ -112,12 +112,14 @@ def _read(
     result = verify(lambda: store.reader(path, timeout), public_key, anchors) if check else None
     verification = None
     if result is not None:
-        first = result.first
+        with store.reader(path, timeout) as con:  # findings.csv shows statuses: each must be its sealed decision's
+            decided = decisions.problems(con)
+        problems = [p.message for p in result.problems] + decided
         verification = {
-            "ok": result.ok,
+            "ok": not problems,
             "entries_count": result.entries_count,
-            "problems_count": len(result.problems),
-            "first_problem": first.message if first else None,
+            "problems_count": len(problems),
+            "first_problem": problems[0] if problems else None,
         }
     anchor = chain.anchor_document(head, str(path)) if head else None
     return data, {"head": anchor, "verification": verification}
