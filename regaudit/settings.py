@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -54,6 +54,11 @@ class KafkaSettings(Section):
     sasl_mechanism: str | None = Field(None, description="SASL mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).")
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(None, description="SASL password.")
+    sasl_password_file: Path | None = Field(
+        None,
+        description="File holding the SASL password (a Docker secret), read at start-up; instead of "
+        "sasl_password.",
+    )
     ssl_cafile: Path | None = Field(None, description="CA bundle that signed the brokers' certificates.")
     request_timeout_seconds: float = Field(
         5.0,
@@ -61,6 +66,23 @@ class KafkaSettings(Section):
         description="How long a produce may wait for the next acks=all (the webhook then answers 503, "
         "ship-logs retries).",
     )
+
+    @model_validator(mode="after")
+    def _read_sasl_password_file(self) -> KafkaSettings:
+        """The password from its file, so that it never sits in the environment or the TOML file (Docker
+        secrets are files). Read once at start-up: an unreadable or empty file stops the command at once."""
+        if self.sasl_password_file is None:
+            return self
+        if self.sasl_password is not None:
+            raise ValueError("set kafka.sasl_password or kafka.sasl_password_file, not both")
+        try:
+            password = self.sasl_password_file.read_text().rstrip("\r\n")
+        except OSError as error:
+            raise ValueError(f"kafka.sasl_password_file {self.sasl_password_file}: {error.strerror}") from None
+        if not password:
+            raise ValueError(f"kafka.sasl_password_file {self.sasl_password_file} is empty")
+        self.sasl_password = SecretStr(password)
+        return self
 
 
 #: a registry name, in ``webhook.registry`` and the ``/events/<name>`` path: what a DNS label or a Kafka header

@@ -22,6 +22,7 @@ ENV_EXAMPLE = DEPLOY_DIR / ".env.example"
 INIT_SECRETS = DEPLOY_DIR / "init-secrets.sh"
 SECRETS_DIR = DEPLOY_DIR / "secrets"
 TLS_PROXY_CONFIG = DEPLOY_DIR / "nginx" / "tls-proxy.conf"
+KAFKA_CONFIG = DEPLOY_DIR / "kafka" / "server.properties"
 
 # Long-running services, and the one-shots the others wait for.
 ONE_SHOTS = {"kafka-init", "store-init"}
@@ -70,14 +71,34 @@ def variables(text: str) -> set[str]:
 
 
 def mount_targets(service: dict[str, Any], key: str) -> dict[str, str]:
-    """target -> source of a service's ``configs`` or ``secrets`` (short syntax: /run/secrets/<name>)."""
+    """target -> source of a service's ``configs`` or ``secrets`` (short syntax, or a relative target:
+    /run/secrets/<name>)."""
     targets = {}
     for entry in service.get(key, []):
-        if isinstance(entry, str):
-            targets[f"/run/secrets/{entry}" if key == "secrets" else f"/{entry}"] = entry
-        else:
-            targets[entry["target"]] = entry["source"]
+        source, target = (entry, entry) if isinstance(entry, str) else (entry["source"], entry["target"])
+        if not target.startswith("/"):
+            target = f"/run/secrets/{target}" if key == "secrets" else f"/{target}"
+        targets[target] = source
     return targets
+
+
+def kafka_properties(text: str | None = None) -> dict[str, str]:
+    """deploy/kafka/server.properties (or ``text``) as Java reads it: comments, continued lines, last key wins."""
+    properties: dict[str, str] = {}
+    logical = re.sub(r"\\\n[ \t]*", "", KAFKA_CONFIG.read_text() if text is None else text)
+    for line in logical.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#!":
+            continue
+        key, _, value = line.partition("=")
+        properties[key.strip()] = value.strip()
+    return properties
+
+
+def networks(service: dict[str, Any]) -> set[str]:
+    """The networks a service joins (list or mapping syntax)."""
+    joined = service.get("networks", [])
+    return set(joined if isinstance(joined, list) else joined.keys())
 
 
 def volume_mounts(service: dict[str, Any]) -> dict[str, tuple[str, bool]]:

@@ -16,12 +16,14 @@ from tests.deploy.compose import (
     COMPOSE_FILE,
     ENV_EXAMPLE,
     INIT_SECRETS,
+    KAFKA_CONFIG,
     ONE_SHOTS,
     REGAUDIT_TOML,
     REPO_ROOT,
     SECRETS_DIR,
     TLS_PROXY_CONFIG,
     interpolate_defaults,
+    kafka_properties,
     load_compose,
     load_toml,
     mount_targets,
@@ -99,8 +101,11 @@ def test_compose_mounts_exactly_the_config_files_the_end_to_end_tests_start(comp
         "nginx_auth": NGINX_AUTH_BASIC,
         "tls_proxy_config": TLS_PROXY_CONFIG,
         "regaudit_toml": REGAUDIT_TOML,
+        "kafka_config": KAFKA_CONFIG,
     }
     registry, nginx = _service(compose, "registry"), _service(compose, "nginx")
+    kafka = _service(compose, "kafka")
+    assert mount_targets(kafka, "configs") == {"/etc/kafka/server.properties.template": "kafka_config"}
     assert mount_targets(registry, "configs") == {"/etc/docker/registry/config.template.yml": "registry_config"}
     assert mount_targets(nginx, "configs") == {
         "/etc/nginx/nginx.conf": "nginx_config",
@@ -156,7 +161,10 @@ def test_the_registry_notifies_the_webhook_service_on_its_port(compose: dict[str
     assert argv[0] == "webhook"
     assert (_flag(argv, "--host"), _flag(argv, "--port")) == ("0.0.0.0", port)
     assert f"http://127.0.0.1:{port}/healthz" in " ".join(webhook["healthcheck"]["test"])
-    assert mount_targets(webhook, "secrets") == {"/run/secrets/webhook_tokens": "webhook_tokens"}
+    assert mount_targets(webhook, "secrets") == {
+        "/run/secrets/webhook_tokens": "webhook_tokens",
+        "/run/secrets/kafka_password": "kafka_webhook_password",
+    }
     assert _flag(argv, "--token-file") == "/run/secrets/webhook_tokens"
     storage = re.search(r"rootdirectory:\s*(\S+)", REGISTRY_CONFIG.read_text())
     assert storage is not None
@@ -208,7 +216,10 @@ def test_services_restart_and_the_one_shots_are_waited_for(compose: dict[str, An
     [
         ("registry", "http://127.0.0.1:5000/v2/"),
         ("nginx", "https://127.0.0.1/healthz"),
-        ("kafka", "kafka-broker-api-versions.sh --bootstrap-server localhost:9092"),
+        (
+            "kafka",
+            "kafka-broker-api-versions.sh --bootstrap-server localhost:9092 --command-config /tmp/admin.properties",
+        ),
         ("webhook", "http://127.0.0.1:8081/healthz"),
         ("dashboard", "http://127.0.0.1:8501/_stcore/health"),
         ("tls-proxy", "https://127.0.0.1:8501/_stcore/health"),
@@ -235,7 +246,7 @@ def test_data_lives_on_named_volumes(compose: dict[str, Any]) -> None:
         "kafka-data",
     }
     kafka = _service(compose, "kafka")
-    assert volume_mounts(kafka)[kafka["environment"]["KAFKA_LOG_DIRS"]] == ("kafka-data", False)
+    assert volume_mounts(kafka)[kafka_properties()["log.dirs"]] == ("kafka-data", False)
 
 
 def test_the_store_volume_is_shared_by_the_store_users_only(compose: dict[str, Any]) -> None:
@@ -272,7 +283,10 @@ def test_secrets_are_files_under_deploy_secrets_that_git_ignores(compose: dict[s
 
 def test_no_secret_value_is_written_in_the_compose_file(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
-        for key in service.get("environment", {}):
+        for key, value in service.get("environment", {}).items():
+            if key.endswith("_FILE"):  # a secret's path, e.g. REGAUDIT_KAFKA__SASL_PASSWORD_FILE
+                assert value in mount_targets(service, "secrets"), (name, key)
+                continue
             assert not re.search(r"TOKEN|PASSWORD|SECRET|KEY", key), (name, key)
     assert not re.search(r"-----BEGIN|\b[0-9a-f]{32,}\b", COMPOSE_FILE.read_text())
 
@@ -346,35 +360,3 @@ def test_the_registry_entrypoint_refuses_a_token_sed_would_misread(
     assert result.returncode == 64
     assert "registry_webhook_token: empty, or a character outside" in result.stderr
     assert not (tmp_path / "config.yml").exists()
-
-
-def test_kafka_init_creates_the_topics_regaudit_uses(compose: dict[str, Any], tmp_path: Path) -> None:
-    kafka_init, kafka = _service(compose, "kafka-init"), _service(compose, "kafka")
-    assert kafka_init["image"] == kafka["image"] == "apache/kafka:4.1.1"
-    assert kafka_init["command"][:2] == ["/bin/sh", "-ec"]
-    stub, calls = tmp_path / "kafka-topics.sh", tmp_path / "calls"
-    stub.write_text(f'#!/bin/sh\necho "$*" >> {calls}\necho "Topic: x PartitionCount: 1"\n')
-    stub.chmod(0o755)
-    script = shell_script(kafka_init["command"][2])
-    result = _run_script(script, {"/opt/kafka/bin/kafka-topics.sh": str(stub)})
-    assert result.returncode == 0, result.stderr
-
-    created: dict[str, list[str]] = {}
-    for call in calls.read_text().splitlines():
-        argv = call.split()
-        assert _flag(argv, "--bootstrap-server") == "kafka:9092"
-        if "--create" in argv:
-            assert {"--if-not-exists", "--replication-factor"} <= set(argv)
-            assert int(_flag(argv, "--partitions")) >= 1
-            created[_flag(argv, "--topic")] = argv
-    settings = load_toml()["kafka"]
-    assert set(created) == {
-        settings["events_topic"],
-        settings["access_topic"],
-        settings["deadletter_topic"],
-        "registry.alerts",
-    }
-    assert settings["bootstrap_servers"] == "kafka:9092"
-    assert "PLAINTEXT://kafka:9092" in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
-    assert kafka["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"

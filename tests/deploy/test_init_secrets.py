@@ -42,6 +42,11 @@ def test_it_creates_every_secret_the_compose_file_mounts(tmp_path: Path) -> None
         "registry_webhook_token": 0o600,
         "registry_http_secret": 0o600,
         "dashboard_users": 0o644,
+        # Kafka's SCRAM passwords: read by the kafka image's user (uid 1000) and regaudit (uid 10001).
+        "kafka_admin_password": 0o644,
+        "kafka_webhook_password": 0o644,
+        "kafka_shipper_password": 0o644,
+        "kafka_consumer_password": 0o644,
     }
 
 
@@ -55,6 +60,9 @@ def test_the_tokens_are_random_and_the_webhook_accepts_the_registrys(tmp_path: P
     assert (secrets / "registry_http_secret").read_text() != token
     assert (secrets / "registry.htpasswd").read_text() == ""
     assert (secrets / "dashboard_users").read_text() == ""
+    kafka = {(secrets / f"kafka_{user}_password").read_text() for user in ("admin", "webhook", "shipper", "consumer")}
+    assert len(kafka) == 4
+    assert all(re.fullmatch(r"[0-9a-f]{64}\n", password) for password in kafka)
 
 
 def test_the_certificate_names_the_registry_host(tmp_path: Path) -> None:

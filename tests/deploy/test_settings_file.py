@@ -15,7 +15,8 @@ def test_the_production_settings_file_loads_without_errors() -> None:
 
     assert str(settings.store.path) == "/var/lib/regaudit/regaudit.duckdb"
     assert settings.kafka.bootstrap_servers == "kafka:9092"
-    assert settings.kafka.security_protocol == "PLAINTEXT"
+    assert (settings.kafka.security_protocol, settings.kafka.sasl_mechanism) == ("SASL_PLAINTEXT", "SCRAM-SHA-512")
+    assert settings.kafka.sasl_password is None  # each service's own secret file, set in docker-compose.yml
     assert settings.webhook.sink == settings.ship_logs.sink == "kafka"
     assert settings.webhook.tokens == []  # tokens come from the secret file, never from this file
 

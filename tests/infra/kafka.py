@@ -227,11 +227,13 @@ class KafkaBroker:
             f"{self.libs}/*",
         ]
 
-    def _format(self, properties: Path) -> None:
+    def _format_arguments(self, properties: Path) -> list[str]:
         # Kafka 4.x: a single dynamic-quorum controller is formatted with --standalone, which requires
         # controller.quorum.bootstrap.servers (and forbids controller.quorum.voters) in server.properties.
-        command = [*self._java_command(), "kafka.tools.StorageTool", "format"]
-        command += ["--cluster-id", self.cluster_id, "--config", str(properties), "--standalone"]
+        return ["format", "--cluster-id", self.cluster_id, "--config", str(properties), "--standalone"]
+
+    def _format(self, properties: Path) -> None:
+        command = [*self._java_command(), "kafka.tools.StorageTool", *self._format_arguments(properties)]
         result = subprocess.run(command, cwd=self.work_dir, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise BrokerError(
