@@ -19,6 +19,7 @@ cannot help, so the receiver keeps a smaller dead letter in its place instead of
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -80,6 +81,15 @@ def record_headers(record: RawRecord) -> list[tuple[str, bytes]]:
         if value is not None:
             headers.append((HEADER_PREFIX + name, value.encode()))
     return headers
+
+
+def _accepts_connections(server: str, timeout: float = 1.0) -> bool:
+    host, _, port = server.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 class KafkaRecordSink:
@@ -164,11 +174,14 @@ class KafkaRecordSink:
         )
 
     def healthy(self) -> bool:
+        """The producer exists and a bootstrap server accepts a connection. kafka-python 3.0's
+        ``bootstrap_connected()`` is true only while its first bootstrap is in flight, so /healthz answered 503
+        on a healthy broker (and the compose health check never passed)."""
         try:
-            producer = self._get_producer()
-            return bool(producer.bootstrap_connected())
+            self._get_producer()
         except BrokerUnavailable:
             return False
+        return any(_accepts_connections(server) for server in self.settings.bootstrap_servers.split(","))
 
     def close(self) -> None:
         with self._lock:

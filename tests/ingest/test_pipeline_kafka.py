@@ -118,6 +118,7 @@ def test_webhook_answers_503_while_the_broker_is_down_and_the_retried_posts_are_
     db = tmp_path / "audit.duckdb"
     env = processes.regaudit_env(db, kafka_broker.bootstrap, kafka_topics, REGAUDIT_KAFKA__REQUEST_TIMEOUT_SECONDS="2")
     with processes.webhook(env, tmp_path / "webhook.log", [TOKEN]) as url:
+        assert httpx.get(url + "/healthz", timeout=10).status_code == 200  # was 503 with kafka-python 3.0
         kafka_broker.stop()
         try:
             codes = post_capture(url)
@@ -127,6 +128,7 @@ def test_webhook_answers_503_while_the_broker_is_down_and_the_retried_posts_are_
             kafka_broker.restart()
         # the registry retries each refused POST until it is accepted
         processes.wait_for(lambda: set(post_capture(url)) == {200}, 120, "webhook accepts again")
+        assert httpx.get(url + "/healthz", timeout=10).status_code == 200
     consumer = processes.start(["consume", "--until-idle", "3"], env, tmp_path / "consume.log")
     assert consumer.wait(120) == 0
     assert count(db) == (18, 18)
