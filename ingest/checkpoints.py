@@ -177,22 +177,26 @@ def check(series: Series, chain: Sequence[ChainEntry], key: Ed25519PublicKey | N
     expected, previous = 1, GENESIS
     for document in mine:
         issues += _issues(document, expected, previous, by_seq, key)
-        expected, previous = int(document.get("sequence", 0)) + 1, digest(document)
+        expected, previous = _number(document.get("sequence")) + 1, digest(document)
     return len(mine), issues
 
 
 def _issues(
     document: Mapping[str, Any], expected: int, previous: str, by_seq: Mapping[int, ChainEntry], key: Ed25519PublicKey
 ) -> Iterator[Issue]:
-    signed = document.get("chain") or {}
-    position, seq = int(signed.get("last_batch_id") or 0), int(signed.get("seq") or 0)
-    sequence = document.get("sequence")
+    chain = document.get("chain")
+    signed: Mapping[str, Any] = chain if isinstance(chain, dict) else {}
+    position, seq, sequence = (
+        _number(signed.get("last_batch_id")),
+        _number(signed.get("seq")),
+        _number(document.get("sequence")),
+    )
     label = f"checkpoint {sequence} of {document.get('created_at')}"
     if not signature_ok(document, key):
         yield position, seq, f"{label}: its signature does not verify with the trusted key (forged?)"
         return
     if sequence != expected:
-        gap = f"checkpoints {expected}..{int(sequence) - 1} are missing" if int(sequence) > expected else "repeated"
+        gap = f"checkpoints {expected}..{sequence - 1} are missing" if sequence > expected else "repeated"
         yield position, seq, f"{label}: expected checkpoint {expected}: {gap} (the series was cut or edited)"
     elif document.get("previous") != previous:
         yield position, seq, f"{label}: does not follow the checkpoint before it (the series was edited)"
@@ -208,3 +212,8 @@ def _issues(
             f"{label}: chain entry {seq} no longer has the checkpointed hash {signed.get('hash')}:"
             " the chain was rewritten since",
         )
+
+
+def _number(value: object) -> int:
+    """An integer field of a checkpoint, 0 when it is not one (the signature check names the forgery)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -117,8 +117,8 @@ def checkpoint_series(args: argparse.Namespace, settings: Settings) -> checkpoin
         if settings.chain.checkpoints_topic is None:
             raise TerminalError("--checkpoints-from-kafka: set chain.checkpoints_topic")
         source = CheckpointTopic(settings.kafka, settings.chain.checkpoints_topic)
-    elif args.checkpoints or settings.chain.checkpoints_path:
-        source = CheckpointFile(args.checkpoints or settings.chain.checkpoints_path)
+    elif (path := args.checkpoints or settings.chain.checkpoints_path) is not None:
+        source = CheckpointFile(path)
         if not source.path.exists():
             raise TerminalError(f"{source.path}: no checkpoint file (`regaudit checkpoint` writes it)")
     else:

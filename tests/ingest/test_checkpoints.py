@@ -59,7 +59,11 @@ def rewrite_everything(db):
     """Someone who can write the file: edit rows, drop the chain, then let regaudit re-seal it all."""
     con = duckdb.connect(str(db))
     try:
-        con.execute("UPDATE registry_events SET actor = 'mallory'; DELETE FROM chain")
+        # columns the derived tables do not use, so the rewrite is consistent everywhere but in the checkpoints
+        con.execute(
+            "UPDATE registry_events SET request_host = 'elsewhere.example', source_addr = '192.0.2.66';"
+            " DELETE FROM chain"
+        )
     finally:
         con.close()
     code, out = regaudit(db, "verify", "--seal")
