@@ -157,8 +157,6 @@ class _Bisection(Generic[Result]):
         self.budget = budget
 
     def attempt(self, candidate: NormalizedBatch) -> None:
-        if rows(candidate) == 0:
-            return
         try:
             self.outcome.parts.append(self.write(candidate))
         except ENVIRONMENT_ERRORS:

@@ -19,7 +19,7 @@ from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import NormalizedBatch, Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
-from regaudit.ingest.sinks.isolation import COUNTERS, ISOLATED_REASON, MAX_ISOLATED, write_isolating
+from regaudit.ingest.sinks.isolation import COUNTERS, ISOLATED_REASON, MAX_ISOLATED, part, write_isolating
 from regaudit.ingest.sinks.store import StoreRecordSink
 from tests.analytics.alerts.events import ago, configured, push
 from tests.ingest.poisoned_regaudit import MARKER, PoisonError, refuse_marker
@@ -161,8 +161,13 @@ def test_the_duckdb_sink_isolates_a_row_its_hooks_fail_on_and_stores_the_rest(tm
         ("kafka:registry.events/0/1000", "events", reason)
     ]
     # a replay of the batch (the consumer restarted before its offset commit) stores nothing twice
-    again = sink.write(normalized(records(ids)), "test")
-    assert (again.events_count, again.dead_letters_count) == (0, 0)
+    batch = normalized(records(ids))
+    again = sink.write(batch, "test")
+    assert (again.events_count, again.dead_letters_count, again.isolated_count) == (0, 0, 0)
+    # nor does a replay of a batch that held the poisoned row only
+    alone = sink.write(part(batch, 1000, 1001), "test")
+    assert (alone.events_count, alone.dead_letters_count, alone.isolated_count) == (0, 0, 0)
+    assert stored(db, "SELECT count(*) FROM dead_letters") == [(1,)]
 
 
 def test_an_event_that_overflows_the_stream_rules_is_isolated_and_the_batch_stored(tmp_path):
