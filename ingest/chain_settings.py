@@ -34,3 +34,8 @@ class ChainSettings(BaseModel):
     checkpoints_topic: str | None = Field(
         None, description="Kafka topic that also receives every checkpoint (brokers and security from [kafka])."
     )
+    checkpoint_sinks: list[str] = Field(
+        default_factory=list,
+        description="Names of [[alerts.sinks]] sent every checkpoint (a low alert whose summary is the signed line)"
+        " and, as a critical alert, every refusal to sign a rewritten chain.",
+    )

@@ -3,8 +3,9 @@
 Each run reads the store (read-only), reads the series so far from ``chain.checkpoints_path`` (else from
 ``chain.checkpoints_topic``), refuses to sign if the head the last checkpoint signed is no longer in the chain,
 and writes the next checkpoint to the file and then the topic. The file is the series of record: the topic is
-given every checkpoint of the file it is missing, so a broker that was down only delays it. Signed with
-``reports.signing_key_path``: run this where the key is, not where the store's writers run.
+given every checkpoint of the file it is missing, so a broker that was down only delays it. The sinks named in
+``chain.checkpoint_sinks`` get each checkpoint, and a refusal as a critical alert (``checkpoint_alerts``). Signed
+with ``reports.signing_key_path``: run this where the key is, not where the store's writers run.
 
 Exit codes: 0 written, 1 the chain was rewritten (nothing signed), 2 configuration (no destination, no key),
 75 the store was locked or Kafka away (with ``--every``: logged, tried again at the next interval).
@@ -46,6 +47,10 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     file, topic = _destinations(settings)
     key = signing.load_private_key(settings.reports.signing_key_path)
+    if settings.chain.checkpoint_sinks:
+        from regaudit.ingest.checkpoint_alerts import check_sinks
+
+        check_sinks(settings)
     if args.every is None:
         return _once(settings, key, file, topic)
     interval = args.every.total_seconds()
@@ -83,6 +88,7 @@ def _once(
             topic.send([d for d in [*series, document] if d["sequence"] not in sent])
     except checkpoints.ChainRewritten as error:
         log.error("checkpoint refused: %s", error)
+        _alert(settings, rewritten=(name, str(error)))
         return EXIT_REWRITTEN
     except TransientError as error:
         log.warning("checkpoint not written now: %s", error)
@@ -94,7 +100,22 @@ def _once(
         f" hash {chain.get('hash', '(empty chain)')} -> {where}",
         flush=True,
     )
+    _alert(settings, document=document)
     return 0
+
+
+def _alert(
+    settings: Settings, document: dict[str, Any] | None = None, rewritten: tuple[str, str] | None = None
+) -> None:
+    """The checkpoint, or the refusal, to ``chain.checkpoint_sinks`` (none configured: nothing to do)."""
+    if not settings.chain.checkpoint_sinks:
+        return
+    from regaudit.ingest import checkpoint_alerts
+
+    if document is not None:
+        checkpoint_alerts.send(settings, checkpoint_alerts.checkpoint_alert(document))
+    if rewritten is not None:
+        checkpoint_alerts.send(settings, checkpoint_alerts.rewritten_alert(*rewritten, datetime.now(UTC)))
 
 
 def _series(destination: CheckpointFile | CheckpointTopic, name: str) -> list[dict[str, Any]]:

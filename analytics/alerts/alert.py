@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from regaudit.analytics.detection import Severity
 
-Origin = Literal["stream", "analyze", "test"]
+Origin = Literal["stream", "analyze", "test", "checkpoint"]
 SEVERITY_RANK: dict[Severity, int] = {
     Severity.LOW: 0,
     Severity.MEDIUM: 1,
@@ -42,7 +42,10 @@ class Alert(BaseModel):
     detection_id: str = Field(description="Detection that fired, e.g. push.human_to_ci_repository.")
     title: str = Field(description="The detection's title.")
     severity: Severity = Field(description="low, medium, high or critical.")
-    origin: Origin = Field(description="stream (consumer), analyze (batch run) or test (`regaudit alerts test`).")
+    origin: Origin = Field(
+        description="stream (consumer), analyze (batch run), test (`regaudit alerts test`) or checkpoint"
+        " (`regaudit checkpoint`: a signed chain checkpoint, or a chain found rewritten)."
+    )
     subject: str = Field(description="What the finding is about, e.g. 'alice to team/app'.")
     summary: str = Field(description="Why: the finding's sentence, with the facts that made it fire.")
     created_at: datetime = Field(description="When regaudit created the alert.")
