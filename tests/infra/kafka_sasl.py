@@ -139,9 +139,8 @@ def run_kafka_init(broker: SaslKafkaBroker, secrets: Path, work_dir: Path) -> su
     """Runs kafka-init's script on ``broker`` with the secrets in ``secrets`` (deploy/init-secrets.sh's)."""
     tools = work_dir / "bin"
     tools.mkdir(parents=True, exist_ok=True)
-    java = " ".join(
-        [broker.java, *TOOL_JVM_OPTIONS, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", "-cp", f"'{broker.libs}/*'"]
-    )
+    log4j = [f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dkafka.logs.dir={work_dir}"]  # the tools' WARNs
+    java = " ".join([broker.java, *TOOL_JVM_OPTIONS, *log4j, "-cp", f"'{broker.libs}/*'"])
     stubs = {
         "kafka-configs.sh": f'exec {java} kafka.admin.ConfigCommand "$@"',
         "kafka-topics.sh": f'exec {sys.executable} -m tests.infra.kafka_tools topics "$@"',

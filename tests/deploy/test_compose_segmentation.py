@@ -1,7 +1,7 @@
 """docker-compose.yml's segmentation, checked without a Docker engine: who shares a network with whom, memory
-limits, and Kafka's authentication and authorization as deployed (deploy/kafka/server.properties, the kafka
-entrypoint, the kafka-init script, each client's credentials). tests/ingest/test_kafka_sasl.py runs the same
-files on the real broker."""
+limits, the dashboard behind its proxy, and Kafka's authentication and authorization as deployed
+(deploy/kafka/server.properties, the kafka entrypoint, the kafka-init script, each client's credentials).
+tests/ingest/test_kafka_sasl.py runs the same files on the real broker."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ from typing import Any
 
 import pytest
 
+from regaudit.settings import load_settings
 from tests.deploy.compose import (
     KAFKA_CONFIG,
+    REGAUDIT_TOML,
+    TLS_PROXY_CONFIG,
+    interpolate_defaults,
     kafka_properties,
     load_compose,
     load_toml,
@@ -295,3 +299,18 @@ def test_the_settings_file_speaks_sasl_scram_to_the_broker() -> None:
     kafka = load_toml()["kafka"]
     assert (kafka["security_protocol"], kafka["sasl_mechanism"]) == ("SASL_PLAINTEXT", "SCRAM-SHA-512")
     assert "sasl_password" not in kafka
+
+
+def test_the_dashboard_believes_x_forwarded_for_only_from_its_network_with_tls_proxy(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    subnet = interpolate_defaults(compose["networks"]["to-dashboard"]["ipam"]["config"][0]["subnet"])
+    environment = {key: interpolate_defaults(value) for key, value in services["dashboard"]["environment"].items()}
+    settings = load_settings(REGAUDIT_TOML, environ=environment)
+
+    assert settings.dashboard.trusted_proxies == [subnet]
+    assert {name for name, service in services.items() if "to-dashboard" in networks(service)} == {
+        "dashboard",
+        "tls-proxy",
+    }
+    # tls-proxy appends the peer it saw, so the right-most address not in the subnet is the client's.
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in TLS_PROXY_CONFIG.read_text()
