@@ -56,8 +56,7 @@ class KafkaSettings(Section):
     sasl_password: SecretStr | None = Field(None, description="SASL password.")
     sasl_password_file: Path | None = Field(
         None,
-        description="File holding the SASL password (a Docker secret), read at start-up; instead of "
-        "sasl_password.",
+        description="File holding the SASL password (a Docker secret), read at start-up; instead of sasl_password.",
     )
     ssl_cafile: Path | None = Field(None, description="CA bundle that signed the brokers' certificates.")
     request_timeout_seconds: float = Field(
