@@ -17,12 +17,17 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tests.deploy.compose import load_compose, shell_script
-from tests.infra.kafka import LOG4J_CONFIG, REPO_ROOT, KafkaBroker, kafka
+
+with warnings.catch_warnings():  # see tests/infra/kafka.py
+    warnings.filterwarnings("ignore", r"(read|open)_text is deprecated", DeprecationWarning)
+    import kafka
+from tests.infra.kafka import LOG4J_CONFIG, REPO_ROOT, KafkaBroker
 from tests.infra.templates import DEPLOY_DIR, TemplateDriftError, substitute
 
 KAFKA_CONFIG = DEPLOY_DIR / "kafka" / "server.properties"
