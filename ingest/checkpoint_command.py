@@ -77,21 +77,19 @@ def _once(
 ) -> int:
     name = store_id(settings)
     try:
-        on_topic = _series(topic, name) if topic is not None else []
-        series = _series(file, name) if file is not None else on_topic
+        series = _series(file if file is not None else topic, name)
         with store.reader(settings.store.path, settings.store.lock_timeout_seconds) as con:
             document = checkpoints.build(con, name, series[-1] if series else None, key, datetime.now(UTC))
         if file is not None:
             file.append(document)
         if topic is not None:
-            sent = {d["sequence"] for d in on_topic}
-            topic.send([d for d in [*series, document] if d["sequence"] not in sent])
+            _catch_up(topic, name, [*series, document] if file is not None else [document])
     except checkpoints.ChainRewritten as error:
         log.error("checkpoint refused: %s", error)
         _alert(settings, rewritten=(name, str(error)))
         return EXIT_REWRITTEN
     except TransientError as error:
-        log.warning("checkpoint not written now: %s", error)
+        log.warning("checkpoint %s: %s", "written to the file only" if file is not None else "not written", error)
         return EXIT_TEMPFAIL
     chain: dict[str, Any] = document["chain"] or {}
     where = ", ".join(str(d) for d in (file, topic) if d is not None)
@@ -102,6 +100,12 @@ def _once(
     )
     _alert(settings, document=document)
     return 0
+
+
+def _catch_up(topic: CheckpointTopic, name: str, owed: list[dict[str, Any]]) -> None:
+    """Send the topic every checkpoint it does not hold yet (with the file as the record, the ones it missed)."""
+    held = {d["sequence"] for d in _series(topic, name)} if len(owed) > 1 else set()
+    topic.send([d for d in owed if d["sequence"] not in held])
 
 
 def _alert(
@@ -118,7 +122,9 @@ def _alert(
         checkpoint_alerts.send(settings, checkpoint_alerts.rewritten_alert(*rewritten, datetime.now(UTC)))
 
 
-def _series(destination: CheckpointFile | CheckpointTopic, name: str) -> list[dict[str, Any]]:
+def _series(destination: CheckpointFile | CheckpointTopic | None, name: str) -> list[dict[str, Any]]:
+    if destination is None:
+        return []
     documents, complaints = destination.read()
     if complaints:
         log.warning("%s: %d lines are not checkpoints (first: %s)", destination, len(complaints), complaints[0])

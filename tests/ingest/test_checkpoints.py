@@ -225,3 +225,22 @@ def test_checkpoints_go_to_a_kafka_topic_and_verify_reads_them_back(kafka_broker
     assert code == 1, out
     assert "verify FAILED: checkpoint 1 of" in out
     assert "the chain was rewritten since" in out
+
+
+def test_a_topic_that_was_away_is_given_the_checkpoints_it_missed(kafka_broker, kafka_topics, db, keys, series_file):
+    from tests.ingest.processes import free_port
+
+    away = {
+        "REGAUDIT_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nothing listens there
+        "REGAUDIT_KAFKA__REQUEST_TIMEOUT_SECONDS": "2",
+        "REGAUDIT_CHAIN__CHECKPOINTS_TOPIC": kafka_topics.alerts,
+    }
+    code, out = checkpoint(db, keys, series_file, **away)
+    assert code == 75, out
+    assert len(lines(series_file)) == 1  # the file, the series of record, has it
+    back = {**away, "REGAUDIT_KAFKA__BOOTSTRAP_SERVERS": kafka_broker.bootstrap}
+    code, out = checkpoint(db, keys, series_file, **back)
+    assert code == 0, out
+    code, out = regaudit(db, "verify", "--checkpoints-from-kafka", "--public-key", str(keys[1]), **back)
+    assert code == 0, out
+    assert "checkpoints: 2 checked" in out
