@@ -1,9 +1,10 @@
 """Fuzzing the running webhook over HTTP: whatever is posted, it answers 2xx, 401 or 413 (issue 14, section 4).
 
-The real ``regaudit webhook`` process, with its Kafka sink on the real broker, gets arbitrary bytes, arbitrary
-JSON, and captured envelopes mutated the way a hostile or broken sender would (deep nesting, huge event counts,
-odd unicode, wrong types, odd timestamps, odd content types and authorization headers, chunked bodies). A 5xx
-would block the registry's queue for ever; a 503 is only for a real Kafka outage, and there is none here.
+The real ``regaudit webhook`` process, with its Kafka sink on the real broker and with ``--sink duckdb``, gets
+arbitrary bytes, arbitrary JSON, and captured envelopes mutated the way a hostile or broken sender would (deep
+nesting, huge event counts, odd unicode, wrong types, odd timestamps, odd content types and authorization
+headers, chunked bodies). A 5xx would block the registry's queue for ever; a 503 is only for a real outage of
+Kafka or the store, and there is none here.
 
 Each test prints how many inputs it tried and the status codes it saw, in the test output even without ``-s``.
 ``/events/<name>`` with a name that is not a registry name gets 404 (webhook.py says why); those are in
@@ -32,7 +33,7 @@ from tests.samples import SAMPLES, posts
 pytestmark = [pytest.mark.kafka]
 TOKEN = "fuzz-test-token-0123456789"  # noqa: S105 - a test token
 MAX_BODY = 256 * 1024
-EXAMPLES = 250
+EXAMPLES = 200
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -54,9 +55,10 @@ AUTHORIZATIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def webhook_url(kafka_broker, tmp_path_factory) -> Iterator[str]:
-    """A running `regaudit webhook` on fresh topics sized for its body limit, as kafka-init creates them."""
+@pytest.fixture(scope="module", params=["kafka", "duckdb"])
+def webhook(request, kafka_broker, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """A running `regaudit webhook` with each sink: Kafka, on fresh topics sized for its body limit as kafka-init
+    creates them, and the DuckDB store (``--sink duckdb``)."""
     work = tmp_path_factory.mktemp("fuzz")
     prefix = f"t.fuzz-{uuid.uuid4().hex[:8]}"
     topics = KafkaTopics(f"{prefix}.events", f"{prefix}.access", f"{prefix}.deadletters", f"{prefix}.alerts")
@@ -68,8 +70,8 @@ def webhook_url(kafka_broker, tmp_path_factory) -> Iterator[str]:
         work / "audit.duckdb", kafka_broker.bootstrap, topics, REGAUDIT_WEBHOOK__MAX_BODY_BYTES=str(MAX_BODY)
     )
     log = work / "webhook.log"
-    with processes.webhook(env, log, [TOKEN]) as url:
-        yield url
+    with processes.webhook(env, log, [TOKEN], sink=request.param) as url:
+        yield url, request.param
         assert httpx.get(url + "/healthz", timeout=10).status_code == 200  # still up and connected
     assert "parser failed" not in log.read_text()  # the webhook's last-resort catch never fired
 
@@ -77,8 +79,8 @@ def webhook_url(kafka_broker, tmp_path_factory) -> Iterator[str]:
 class Fuzzer:
     """Posts inputs to the webhook and keeps the count of status codes seen."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, webhook: tuple[str, str]) -> None:
+        self.url, self.sink = webhook
         self.client = httpx.Client(timeout=60)
         self.seen: Counter[int] = Counter()
 
@@ -95,7 +97,10 @@ class Fuzzer:
         self.client.close()
         codes = ", ".join(f"{code}: {count}" for code, count in sorted(self.seen.items()))
         with capsys.disabled():
-            print(f"\nwebhook fuzz over HTTP, {what}: {sum(self.seen.values())} inputs, status codes {{{codes}}}")
+            print(
+                f"\nwebhook fuzz over HTTP, --sink {self.sink}, {what}: {sum(self.seen.values())} inputs, "
+                f"status codes {{{codes}}}"
+            )
 
 
 def allowed(status: int) -> bool:
@@ -163,8 +168,8 @@ def mutated_envelopes(draw: st.DrawFn) -> bytes:
     return json.dumps(envelope, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
 
 
-def test_arbitrary_bytes_get_2xx_401_or_413(webhook_url, capsys):
-    fuzz = Fuzzer(webhook_url)
+def test_arbitrary_bytes_get_2xx_401_or_413(webhook, capsys):
+    fuzz = Fuzzer(webhook)
 
     @FUZZ
     @given(body=st.binary(max_size=4096), chunked=st.booleans())
@@ -176,8 +181,8 @@ def test_arbitrary_bytes_get_2xx_401_or_413(webhook_url, capsys):
     assert set(fuzz.seen) <= {200}
 
 
-def test_arbitrary_json_gets_2xx(webhook_url, capsys):
-    fuzz = Fuzzer(webhook_url)
+def test_arbitrary_json_gets_2xx(webhook, capsys):
+    fuzz = Fuzzer(webhook)
 
     @FUZZ
     @given(value=json_values, ascii_only=st.booleans())
@@ -189,8 +194,8 @@ def test_arbitrary_json_gets_2xx(webhook_url, capsys):
     fuzz.report(capsys, "arbitrary JSON")
 
 
-def test_mutated_envelopes_with_odd_headers_get_2xx_401_or_413(webhook_url, capsys):
-    fuzz = Fuzzer(webhook_url)
+def test_mutated_envelopes_with_odd_headers_get_2xx_401_or_413(webhook, capsys):
+    fuzz = Fuzzer(webhook)
 
     @FUZZ
     @given(
@@ -217,8 +222,8 @@ def test_mutated_envelopes_with_odd_headers_get_2xx_401_or_413(webhook_url, caps
     fuzz.report(capsys, "mutated envelopes, odd headers")
 
 
-def test_huge_event_counts_get_2xx_or_413_in_bounded_time(webhook_url, capsys):
-    fuzz = Fuzzer(webhook_url)
+def test_huge_event_counts_get_2xx_or_413_in_bounded_time(webhook, capsys):
+    fuzz = Fuzzer(webhook)
 
     @settings(FUZZ, max_examples=40)
     @given(count=st.integers(0, 120_000), item=st.sampled_from([b"{}", b"1", b"[]", json.dumps(CAPTURED[0]).encode()]))
