@@ -147,7 +147,9 @@ def _clipped(record: RawRecord, limit_bytes: int) -> RawRecord:
     )
     key = record.key or content_key(record.registry or "", record.value)
     value = record.value[:CLIPPED_BYTES]
-    return RawRecord("deadletter", value, record.origin, record.received_at, record.registry, key, None, reason)
+    return RawRecord(
+        "deadletter", value, record.origin, record.received_at, record.registry, key, record.content_type, reason
+    )
 
 
 def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
