@@ -9,10 +9,10 @@ appends a ``decision`` entry whose ``detail`` is the decision record (``regaudit
 ``regaudit verify`` (``regaudit.ingest.verify``) recomputes all of it.
 
 Whoever can write the DuckDB file can rewrite the whole chain; what stops that is a chain head kept elsewhere.
-Heads are anchored outside the store by ``regaudit verify`` (printed), by every report's manifest, and by
-``current_anchor(path)`` / ``anchor_document(entry, store)``, a JSON document for the alert sinks (syslog, webhook)
-to deliver. A rewritten chain no longer
-contains an anchored hash, which ``regaudit verify --anchor HASH`` detects.
+Heads leave the store as signed checkpoints on a schedule (``regaudit checkpoint``: ``regaudit.ingest.checkpoints``,
+to an append-only file, a Kafka topic and the alert sinks), in every report's manifest, and printed by ``regaudit
+verify``. A rewritten chain no longer holds a checkpointed or anchored hash at its position, which ``regaudit
+verify --checkpoints FILE`` (the whole series) and ``--anchor HASH`` (one head) detect.
 
 Batches written by a sink without the hook (tests, ``regaudit demo``'s simulator) are not sealed; ``verify``
 names them, and ``seal_unsealed`` (``regaudit verify --seal``) appends them, trusting what they hold now.
