@@ -44,7 +44,7 @@ if new_file registry_http_secret 0600; then
   random_hex > "$secrets/registry_http_secret"
 fi
 # Kafka's SCRAM users: admin (the broker and kafka-init) and one per client service. Read by the kafka image's
-# user (uid 1000) and regaudit (uid 10001). Hex: the broker's entrypoint accepts [A-Za-z0-9._~-] only.
+# non-root user (appuser) and regaudit (uid 10001). Hex: the broker's entrypoint accepts [A-Za-z0-9._~-] only.
 for user in admin webhook shipper consumer; do
   if new_file "kafka_${user}_password" 0644; then
     random_hex > "$secrets/kafka_${user}_password"

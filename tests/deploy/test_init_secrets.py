@@ -42,7 +42,7 @@ def test_it_creates_every_secret_the_compose_file_mounts(tmp_path: Path) -> None
         "registry_webhook_token": 0o600,
         "registry_http_secret": 0o600,
         "dashboard_users": 0o644,
-        # Kafka's SCRAM passwords: read by the kafka image's user (uid 1000) and regaudit (uid 10001).
+        # Kafka's SCRAM passwords: read by the kafka image's appuser and regaudit (uid 10001).
         "kafka_admin_password": 0o644,
         "kafka_webhook_password": 0o644,
         "kafka_shipper_password": 0o644,

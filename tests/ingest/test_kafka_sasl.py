@@ -136,6 +136,7 @@ def test_the_webhook_and_the_consumer_deliver_end_to_end_with_their_own_credenti
     db = tmp_path / "audit.duckdb"
     with processes.webhook(deployment.env(db, "webhook"), tmp_path / "webhook.log", [TOKEN]) as url:
         assert post_capture(url) == [200] * 18
+        assert httpx.get(url + "/healthz", timeout=30).status_code == 200  # the compose health check
     consumer = processes.start(["consume", "--until-idle", "3"], deployment.env(db, "consumer"), tmp_path / "c.log")
     assert consumer.wait(180) == 0, (tmp_path / "c.log").read_text()[-3000:]
     assert count(db) == (18, 18)
