@@ -169,7 +169,11 @@ def check(series: Series, chain: Sequence[ChainEntry], key: Ed25519PublicKey | N
     mine = [d for d in series.documents if d.get("store_id") == series.store_id]
     issues: list[Issue] = [(0, 0, f"checkpoints: {complaint}") for complaint in series.complaints]
     if not mine:
-        return 0, [*issues, (0, 0, f"checkpoints: none of store {series.store_id!r} in {series.origin}")]
+        others = sorted({str(d.get("store_id")) for d in series.documents})
+        message = f"checkpoints: none of store {series.store_id!r} in {series.origin}" + (
+            f" (it holds {', '.join(others)}: set chain.store_id to the store's name there)" if others else ""
+        )
+        return 0, [*issues, (0, 0, message)]
     if key is None:
         message = "checkpoints: cannot be checked without a trusted public key (chain.public_key_path, --public-key)"
         return 0, [*issues, (0, 0, message)]

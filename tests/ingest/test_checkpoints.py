@@ -244,3 +244,15 @@ def test_a_topic_that_was_away_is_given_the_checkpoints_it_missed(kafka_broker, 
     code, out = regaudit(db, "verify", "--checkpoints-from-kafka", "--public-key", str(keys[1]), **back)
     assert code == 0, out
     assert "checkpoints: 2 checked" in out
+
+
+def test_a_copy_under_another_name_is_checked_with_the_store_id_of_its_series(checkpointed, keys, series_file):
+    copy = checkpointed.with_name("copy.duckdb")
+    copy.write_bytes(checkpointed.read_bytes())
+    args = ("verify", "--checkpoints", str(series_file), "--public-key", str(keys[1]))
+    code, out = regaudit(copy, *args)
+    assert code == 1, out
+    assert "none of store 'copy.duckdb'" in out
+    assert "it holds audit.duckdb: set chain.store_id" in out
+    code, out = regaudit(copy, *args, REGAUDIT_CHAIN__STORE_ID="audit.duckdb")
+    assert code == 0, out
