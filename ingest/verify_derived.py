@@ -246,7 +246,7 @@ def _differences(
     keys = sorted({*keyed["stored"], *keyed["rebuilt"]},
                   key=lambda k: (keyed["stored"].get(k) or keyed["rebuilt"][k])[at])  # fmt: skip
     problems = [f"{table}: {len(keys)} rows differ from a rebuild out of the sealed tables (changed, inserted or"
-                " deleted directly, or derived with other settings: webhook.registry)"]  # fmt: skip
+                " deleted directly; or derived by another regaudit version or webhook.registry)"]  # fmt: skip
     for k in keys[:SHOWN]:
         problems.append(_describe(table, columns, k, keyed["stored"].get(k), keyed["rebuilt"].get(k)))
     if len(keys) > SHOWN:
