@@ -67,8 +67,9 @@ Findings count toward a repository or identity their subject names.</li>
 checkpoints in the same chain.</li>
 <li><b>This report's files.</b> <span class="mono">manifest.json</span> lists every file with its SHA-256, size and
 row count, the period, the scope, the queries and the chain head; <span class="mono">manifest.sig</span> is its
-Ed25519 signature by the key in <span class="mono">signer.pub.pem</span> (compare its fingerprint with the one you
-were given). Check everything with <span class="mono">regaudit report verify DIR --public-key KEY</span>, or without
+Ed25519 signature by the key in <span class="mono">signer.pub.pem</span>, which proves nothing by itself: check it
+with KEY, the public key the operator gave you outside any report ("Signed by" above must be its fingerprint). Check
+everything with <span class="mono">regaudit report verify DIR --public-key KEY</span>, or without
 regaudit: <span class="mono">sha256sum -c SHA256SUMS</span> and
 <span class="mono">openssl pkeyutl -verify -pubin -inkey KEY -rawin -in manifest.json -sigfile manifest.sig</span>.
 </li>
