@@ -30,7 +30,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -54,12 +54,15 @@ class ChainRewritten(RegauditError):
 
 @dataclass(frozen=True)
 class Series:
-    """The checkpoints read from one place (a file, a topic), for one store, with the lines that were not ones."""
+    """The checkpoints read from one place (a file, a topic), for one store, with the lines that were not ones;
+    ``max_age``: how old the newest may be at ``checked_at`` (a writer that stopped leaves a gap in the evidence)."""
 
     origin: str
     store_id: str
     documents: tuple[Mapping[str, Any], ...]
     complaints: tuple[str, ...] = ()
+    max_age: timedelta | None = None
+    checked_at: datetime | None = None
 
     @property
     def newest(self) -> Mapping[str, Any] | None:
@@ -182,7 +185,27 @@ def check(series: Series, chain: Sequence[ChainEntry], key: Ed25519PublicKey | N
     for document in mine:
         issues += _issues(document, expected, previous, by_seq, key)
         expected, previous = _number(document.get("sequence")) + 1, digest(document)
-    return len(mine), issues
+    return len(mine), issues + _staleness(series, mine[-1])
+
+
+def _staleness(series: Series, newest: Mapping[str, Any]) -> list[Issue]:
+    if series.max_age is None:
+        return []
+    try:
+        created_at = datetime.fromisoformat(str(newest.get("created_at")))
+    except ValueError:
+        return []  # the signature check names a mangled checkpoint
+    age = (series.checked_at or datetime.now(UTC)) - created_at
+    age -= timedelta(microseconds=age.microseconds)
+    if age <= series.max_age:
+        return []
+    chain = newest.get("chain")
+    seq = _number(chain.get("seq")) if isinstance(chain, dict) else 0
+    message = (
+        f"checkpoints: the newest, {newest.get('sequence')} of {newest.get('created_at')}, is {age} old, more than"
+        f" {series.max_age}: the checkpoint writer stopped, or its output no longer reaches {series.origin}"
+    )
+    return [(_number(chain.get("last_batch_id")) if isinstance(chain, dict) else 0, seq, message)]
 
 
 def _issues(

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from regaudit.errors import TerminalError
 from regaudit.ingest import chain, checkpoints, decisions, signing, store, verify_derived
+from regaudit.ingest.purge_command import duration
 from regaudit.ingest.verify import VerifyResult, verify
 from regaudit.settings import Settings
 
@@ -49,6 +50,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="Signed checkpoints the chain must still match (default: chain.checkpoints_path, when set).",
+    )
+    parser.add_argument(
+        "--max-checkpoint-age",
+        type=duration,
+        metavar="DURATION",
+        help="Fail when the newest checkpoint is older than this (e.g. 2h, for checkpoints written every hour).",
     )
     parser.add_argument(
         "--checkpoints-from-kafka",
@@ -124,7 +131,14 @@ def checkpoint_series(args: argparse.Namespace, settings: Settings) -> checkpoin
     else:
         return None
     documents, complaints = source.read()
-    return checkpoints.Series(str(source), checkpoints.store_id(settings), tuple(documents), tuple(complaints))
+    return checkpoints.Series(
+        str(source),
+        checkpoints.store_id(settings),
+        tuple(documents),
+        tuple(complaints),
+        args.max_checkpoint_age,
+        datetime.now(UTC),
+    )
 
 
 def document(result: VerifyResult, store_path: str) -> dict[str, object]:

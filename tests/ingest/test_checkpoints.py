@@ -256,3 +256,20 @@ def test_a_copy_under_another_name_is_checked_with_the_store_id_of_its_series(ch
     assert "it holds audit.duckdb: set chain.store_id" in out
     code, out = regaudit(copy, *args, REGAUDIT_CHAIN__STORE_ID="audit.duckdb")
     assert code == 0, out
+
+
+def test_a_series_whose_newest_checkpoint_is_too_old_fails_verify_when_asked(db, keys, series_file):
+    from datetime import UTC, datetime, timedelta
+
+    from regaudit.ingest.checkpoint_destinations import CheckpointFile
+
+    written_at = datetime.now(UTC) - timedelta(hours=5)  # a writer that stopped five hours ago
+    with store.reader(db) as con:
+        document = checkpoints.build(con, "audit.duckdb", None, signing.load_private_key(keys[0]), written_at)
+    CheckpointFile(series_file).append(document)
+    args = ("verify", "--checkpoints", str(series_file), "--public-key", str(keys[1]))
+    assert regaudit(db, *args)[0] == 0
+    code, out = regaudit(db, *args, "--max-checkpoint-age", "2h")
+    assert code == 1, out
+    assert "verify FAILED: checkpoints: the newest, 1 of" in out
+    assert "more than 2:00:00: the checkpoint writer stopped" in out
