@@ -1,7 +1,8 @@
 """Findings: the filtered list, one finding with its evidence, and the findings that name an identity or a
 repository. Evidence ids are ``<table>:<key>`` (``image_activity:<activity_id>``, ``access_log:<line_key>``,
 ``tag_history:<event_id>``, ``credentials:<name>``); ``split_evidence`` sorts them by table and each
-``evidence_*`` query fetches one table's rows. Status changes go through ``regaudit.analytics.findings``.
+``evidence_*`` query fetches one table's rows. Status changes go through ``regaudit.analytics.findings``, which
+records each as a decision (``finding_decisions``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,19 @@ def finding_detail(con: duckdb.DuckDBPyConnection, finding_id: str) -> pd.DataFr
     """One finding with its evidence JSON."""
     sql = f"SELECT {_LIST_COLUMNS}, evidence FROM findings WHERE finding_id = $finding_id"  # noqa: S608
     return frame(con, sql, {"finding_id": finding_id})
+
+
+def finding_decisions(con: duckdb.DuckDBPyConnection, finding_id: str) -> pd.DataFrame:
+    """Every recorded decision on one finding, newest first: who changed its status, when, from what, and why (each
+    sealed in the hash chain as entry ``seq``)."""
+    return frame(
+        con,
+        """
+        SELECT decided_at, decided_by, old_status, new_status, reason, recorded_by, seq
+        FROM finding_decisions WHERE finding_id = $finding_id ORDER BY seq DESC
+        """,
+        {"finding_id": finding_id},
+    )
 
 
 def split_evidence(evidence: str | dict[str, object]) -> dict[str, list[str]]:

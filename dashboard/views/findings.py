@@ -98,6 +98,10 @@ def _status(runtime: Runtime, principal: Principal, finding: pd.Series) -> None:
         line += f" by {finding['status_by']} at {finding['status_at']:%Y-%m-%d %H:%M} UTC"
         line += f", reason: {finding['status_reason']}" if finding["status_reason"] else ""
     st.markdown(line)
+    history = data.run(runtime, q.finding_decisions, str(finding["finding_id"]))
+    if not history.empty:
+        with st.expander(f"Decision history ({len(history)}), sealed in the hash chain"):
+            st.dataframe(history, hide_index=True, key="finding_decisions")
     if not principal.is_analyst:
         st.info("Only analysts can acknowledge or suppress findings.")
         return

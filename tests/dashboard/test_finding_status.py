@@ -90,7 +90,13 @@ def test_a_status_saved_on_the_page_is_a_decision_recorded_in_the_hash_chain(
 ) -> None:
     finding = finding_of(writable, "push.off_hours")
     app = make_app(writable, page="findings", finding=finding, status="open,suppressed")
-    no_errors(save(app, "suppressed", "release window"))
+    app = save(app, "suppressed", "release window")
+    no_errors(app)
+    assert [e.label for e in app.expander] == ["Decision history (1), sealed in the hash chain"]
+    shown = app.expander[0].dataframe[0].value
+    assert shown[["decided_by", "old_status", "new_status", "reason"]].values.tolist() == [
+        ["demo", "open", "suppressed", "release window"]
+    ]
     with duckdb.connect(str(writable), read_only=True) as con:
         recorded = con.execute(
             "SELECT d.old_status, d.new_status, d.decided_by, d.reason, c.kind FROM finding_decisions d"
