@@ -35,6 +35,7 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
 from regaudit.ingest.canonical import epoch_us
+from regaudit.ingest.consumer_metrics import ConsumerMetrics
 from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import BATCH_SCHEMA, NormalizedBatch, Normalizer
 from regaudit.ingest.records import RecordKind
@@ -143,11 +144,14 @@ class Consumer:
             settings.store.path, settings.store.lock_timeout_seconds, registry, hooks=load_hooks(settings)
         )
         self.stats = ConsumerStats()
+        #: the same batches counted for ``/metrics`` (read from the metrics server's threads)
+        self.metrics = ConsumerMetrics()
         self._stop = threading.Event()
         self._consumer: KafkaConsumer | None = None
 
     def stop(self) -> None:
         self._stop.set()
+        self.metrics.stop()
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
@@ -195,6 +199,7 @@ class Consumer:
             if in_flight is not None:
                 self._complete(consumer, *in_flight)
         finally:
+            self.metrics.stop()
             writer.shutdown(wait=True)
             consumer.close(autocommit=False)
             self.normalizer.close()
@@ -222,6 +227,7 @@ class Consumer:
         """On the writer thread: one DuckDB transaction, then ``on_batch`` (it only wakes the dispatcher)."""
         with self.store_lock:
             result = self.sink.write(normalized, source="kafka")
+        self.metrics.observe_dead_letters(normalized.dead_letters.column("source").to_pylist())
         if self.on_batch is not None:
             self.on_batch(result)
         return result
@@ -230,10 +236,12 @@ class Consumer:
         """Wait for the batch's DuckDB commit (a failure raises here), then commit its Kafka offsets."""
         result = written.result()
         offsets = _next_offsets(messages)
+        committed = True
         try:
             consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as error:
             # The rows are committed in DuckDB; a replay after the rebalance is idempotent.
+            committed = False
             log.warning("offset commit failed after batch=%d (will replay, stored once): %s", result.batch_id, error)
         stats = self.stats
         stats.batches += 1
@@ -242,7 +250,9 @@ class Consumer:
         stats.access += result.access_count
         stats.dead_letters += result.dead_letters_count
         stats.isolated += result.isolated_count
-        stats.lag = _lag(consumer, offsets)
+        lags = _lags(consumer)
+        stats.lag = -1 if lags is None else sum(lags.values())
+        self.metrics.observe_batch(result, len(messages), committed, lags)
         log.info(
             "batch=%d records=%d new_events=%d new_access=%d dead_letters=%d isolated=%d lag=%d",
             result.batch_id, len(messages), result.events_count, result.access_count,
@@ -258,10 +268,11 @@ def _next_offsets(messages: Iterable[Any]) -> dict[TopicPartition, OffsetAndMeta
     return {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in last.items()}
 
 
-def _lag(consumer: KafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]) -> int:
+def _lags(consumer: KafkaConsumer) -> dict[tuple[str, int], int] | None:
+    """Records after the position per assigned partition (one ListOffsets request); None if the broker cannot say."""
     try:
         assigned = list(consumer.assignment())
         ends = consumer.end_offsets(assigned)
-        return sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)
+        return {(tp.topic, tp.partition): max(0, ends[tp] - consumer.position(tp)) for tp in assigned}
     except KafkaError:
-        return -1
+        return None

@@ -1,4 +1,8 @@
-"""``regaudit consume``: move events and access lines from Kafka into DuckDB (see ``regaudit.ingest.consumer``)."""
+"""``regaudit consume``: move events and access lines from Kafka into DuckDB (see ``regaudit.ingest.consumer``).
+
+While it runs it serves ``/metrics`` and ``/healthz`` on ``consumer.metrics_host``:``consumer.metrics_port``
+(``regaudit.ingest.consumer_metrics``), so Prometheus can scrape the Kafka path as it scrapes the webhook.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry", help="Registry name for events that carry none (default: webhook.registry).")
     parser.add_argument("--batch-max-records", type=int, help="Records per transaction (default: consumer setting).")
     parser.add_argument(
+        "--metrics-host", help="Address of /metrics and /healthz (default: consumer.metrics_host, 127.0.0.1)."
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, help="Port of /metrics and /healthz, 0 for none (default: consumer.metrics_port)."
+    )
+    parser.add_argument(
         "--until-idle",
         type=float,
         metavar="SECONDS",
@@ -25,16 +35,26 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     return {
         "kafka": {"bootstrap_servers": args.bootstrap_servers},
         "store": {"path": args.db},
-        "consumer": {"group_id": args.group, "batch_max_records": args.batch_max_records},
+        "consumer": {
+            "group_id": args.group,
+            "batch_max_records": args.batch_max_records,
+            "metrics_host": args.metrics_host,
+            "metrics_port": args.metrics_port,
+        },
         "webhook": {"registry": args.registry},
     }
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from regaudit.ingest.consumer import Consumer
+    from regaudit.ingest.metrics import MetricsServer
 
     consumer = Consumer(settings, registry=settings.webhook.registry)
     consumer.install_signal_handlers()
+    config = settings.consumer
+    metrics = MetricsServer(config.metrics_host, config.metrics_port, consumer.metrics.render, consumer.metrics.health)
+    if config.metrics_port:
+        metrics.start()  # a port taken is logged, never a reason to stop consuming
     dispatcher = None
     if settings.alerts.sinks and settings.alerts.dispatch_in_consumer:
         from regaudit.analytics.alerts.dispatcher import Dispatcher
@@ -47,6 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if dispatcher is not None:
             dispatcher.stop()
+        metrics.stop()
     print(
         f"batches={stats.batches} records={stats.records} new_events={stats.events} "
         f"new_access={stats.access} dead_letters={stats.dead_letters} isolated={stats.isolated} lag={stats.lag}"

@@ -37,6 +37,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from regaudit import __version__
 from regaudit.errors import TransientError
 from regaudit.ingest.envelope import EnvelopeLimits, ParsedPost, content_key, split_envelope
+from regaudit.ingest.metrics import Sample, by_label, family, text
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink, RecordsTooLarge, isolation
 from regaudit.ingest.webhook_auth import BearerTokens, valid_registry_name
@@ -70,25 +71,17 @@ class Metrics:
 
     def render(self, sink_up: bool) -> str:
         with self._lock:
-            lines = [
-                "# HELP regaudit_webhook_responses_total Notification POSTs answered, by status code.",
-                "# TYPE regaudit_webhook_responses_total counter",
-                *(f'regaudit_webhook_responses_total{{code="{c}"}} {n}' for c, n in sorted(self.responses.items())),
-                "# HELP regaudit_webhook_events_total Events accepted and delivered.",
-                "# TYPE regaudit_webhook_events_total counter",
-                f"regaudit_webhook_events_total {self.events}",
-                "# HELP regaudit_webhook_dead_letters_total Payloads kept as dead letters.",
-                "# TYPE regaudit_webhook_dead_letters_total counter",
-                f"regaudit_webhook_dead_letters_total {self.dead_letters}",
-                "# HELP regaudit_webhook_deliver_seconds Time until the sink acknowledged.",
-                "# TYPE regaudit_webhook_deliver_seconds summary",
-                f"regaudit_webhook_deliver_seconds_sum {self.deliver_seconds:.6f}",
-                f"regaudit_webhook_deliver_seconds_count {self.deliveries}",
-                "# HELP regaudit_webhook_sink_up Whether the sink (Kafka or the store) is reachable.",
-                "# TYPE regaudit_webhook_sink_up gauge",
-                f"regaudit_webhook_sink_up {int(sink_up)}",
-            ]
-        return "\n".join(lines) + "\n"
+            deliver = [Sample(self.deliver_seconds, suffix="_sum"), Sample(self.deliveries, suffix="_count")]
+            return text(
+                family("regaudit_webhook_responses_total", "counter",
+                       "Notification POSTs answered, by status code.", by_label("code", self.responses)),
+                family("regaudit_webhook_events_total", "counter", "Events accepted and delivered.", self.events),
+                family("regaudit_webhook_dead_letters_total", "counter",
+                       "Payloads kept as dead letters.", self.dead_letters),
+                family("regaudit_webhook_deliver_seconds", "summary", "Time until the sink acknowledged.", deliver),
+                family("regaudit_webhook_sink_up", "gauge",
+                       "Whether the sink (Kafka or the store) is reachable.", int(sink_up)),
+            )  # fmt: skip
 
 
 def _parse(body: bytes, request_id: str, registry: str, content_type: str | None, limits: EnvelopeLimits) -> ParsedPost:

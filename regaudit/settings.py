@@ -147,6 +147,12 @@ class ConsumerSettings(Section):
     group_id: str = Field("regaudit", description="Kafka consumer group.")
     batch_max_records: int = Field(25_000, gt=0, description="Records written per DuckDB transaction at most.")
     batch_max_seconds: float = Field(1.0, gt=0, description="Longest wait before a partial batch is written.")
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address of the consumer's /metrics and /healthz (0.0.0.0: reachable from elsewhere)."
+    )
+    metrics_port: int = Field(
+        9464, ge=0, le=65535, description="Port of the consumer's /metrics and /healthz; 0 turns them off."
+    )
 
 
 class Settings(BaseSettings):

@@ -39,6 +39,7 @@ import duckdb
 import pyarrow as pa
 
 from regaudit.errors import RegauditError
+from regaudit.ingest.metrics import by_label, family, text
 from regaudit.ingest.normalize import NormalizedBatch, dead_letter_id
 
 log = logging.getLogger(__name__)
@@ -88,15 +89,12 @@ class IsolationCounters:
     def render(self) -> str:
         """Prometheus text: isolated batches, and isolated records by the error's type (a bounded set)."""
         with self._lock:
-            lines = [
-                "# HELP regaudit_isolated_batches_total Batches whose store write failed and was bisected.",
-                "# TYPE regaudit_isolated_batches_total counter",
-                f"regaudit_isolated_batches_total {self.batches}",
-                "# HELP regaudit_isolated_records_total Records that failed alone in the store write, dead-lettered.",
-                "# TYPE regaudit_isolated_records_total counter",
-                *(f'regaudit_isolated_records_total{{error="{e}"}} {n}' for e, n in sorted(self.records.items())),
-            ]
-        return "\n".join(lines) + "\n"
+            return text(
+                family("regaudit_isolated_batches_total", "counter",
+                       "Batches whose store write failed and was bisected.", self.batches),
+                family("regaudit_isolated_records_total", "counter",
+                       "Records that failed alone in the store write, dead-lettered.", by_label("error", self.records)),
+            )  # fmt: skip
 
 
 COUNTERS = IsolationCounters()
