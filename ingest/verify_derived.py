@@ -31,9 +31,17 @@ from typing import Any
 
 import duckdb
 
+from regaudit.errors import TransientError
 from regaudit.ingest import decisions, store
 from regaudit.ingest.sinks.duckdb import GAP_GRACE_SECONDS, derive
 
+
+class StoreChanged(TransientError):
+    """The store changed under the check in a way it cannot follow (a purge): run it again."""
+
+
+#: rows of the sealed tables copied per look at the store (the store is reopened between looks)
+GROUP_ROWS = 500_000
 #: beyond any margin a derive step looks around a row (1 hour for audit gaps) and the 12-hour range split
 DERIVE_REACH = timedelta(days=1)
 SHOWN = 10
@@ -97,35 +105,74 @@ def check_derived(
         try:
             for version in sorted(store.MIGRATIONS):  # the schema, without migrate's log lines about a scratch file
                 replica.execute(store.MIGRATIONS[version])
-            with opener() as con:
-                steps, horizon = _copy(con, replica)
+            steps, horizon = _copy(opener, replica)
             replayed = _replay(replica, steps, default_registry, gap_grace_seconds)
             return _compare(replica, replayed, horizon)
         finally:
             replica.close()
 
 
-def _stream(con: duckdb.DuckDBPyConnection, replica: duckdb.DuckDBPyConnection, sql: str, table: str) -> None:
-    """CREATE TABLE table in the replica from a query on the store, streamed in Arrow batches."""
-    batches = con.sql(sql).to_arrow_reader(100_000)
+def _stream(
+    con: duckdb.DuckDBPyConnection,
+    replica: duckdb.DuckDBPyConnection,
+    sql: str,
+    table: str,
+    params: dict[str, Any] | None = None,
+) -> None:
+    """INSERT INTO table in the replica the rows of a query on the store, streamed in Arrow batches."""
+    batches = con.sql(sql, params=params).to_arrow_reader(100_000)
     replica.register("incoming", batches)
     try:
-        replica.execute(f"CREATE TABLE {table} AS SELECT * FROM incoming")  # noqa: S608 - fixed names
+        replica.execute(f"INSERT INTO {table} SELECT * FROM incoming")  # noqa: S608 - fixed names
     finally:
         replica.unregister("incoming")
 
 
-def _copy(con: duckdb.DuckDBPyConnection, replica: duckdb.DuckDBPyConnection) -> tuple[list[_Step], datetime | None]:
-    """The sealed rows (raw payloads left out: no derive step reads them), the stored derived rows, the steps."""
+_SOURCE_ROWS = "SELECT * REPLACE ('null' AS raw) FROM {table}"
+_BATCH_ROWS = """
+SELECT batch_id, sum(n) FROM (SELECT batch_id, count(*) AS n FROM registry_events GROUP BY ALL
+                              UNION ALL SELECT batch_id, count(*) FROM access_log GROUP BY ALL)
+GROUP BY batch_id ORDER BY batch_id
+"""
+
+
+def _copy(opener: Opener, replica: duckdb.DuckDBPyConnection) -> tuple[list[_Step], datetime | None]:
+    """The stored derived rows and the chain in one look, then the sealed rows of the batches that look saw (raw
+    payloads left out: no derive step reads them), reopening the store per group of batches as ``verify`` does,
+    so the consumer writes in between. Sealed rows never change, except by a purge, which is checked for."""
+    for table in ("image_activity", "tag_history"):
+        replica.execute(f"CREATE TABLE stored_{table} AS SELECT * FROM {table} LIMIT 0")  # noqa: S608 - fixed names
     for table in SOURCES:
-        _stream(con, replica, f"SELECT * REPLACE ('null' AS raw) FROM {table} ORDER BY batch_id", f"sealed_{table}")  # noqa: S608
-    _stream(con, replica, "SELECT * FROM image_activity", "stored_image_activity")
-    _stream(con, replica, "SELECT * FROM tag_history", "stored_tag_history")
-    chain = con.execute("SELECT seq, kind, batch_id, detail FROM chain ORDER BY seq").fetchall()
-    held = replica.execute(
-        "SELECT batch_id FROM sealed_registry_events UNION SELECT batch_id FROM sealed_access_log ORDER BY 1"
-    ).fetchall()
-    return _steps(chain, [int(row[0]) for row in held])
+        replica.execute(f"CREATE TABLE sealed_{table} AS {_SOURCE_ROWS.format(table=table)} LIMIT 0")  # noqa: S608
+    with opener() as con:
+        for table in ("image_activity", "tag_history"):
+            _stream(con, replica, f"SELECT * FROM {table}", f"stored_{table}")  # noqa: S608 - fixed names
+        chain = con.execute("SELECT seq, kind, batch_id, detail FROM chain ORDER BY seq").fetchall()
+        held = [(int(b), int(n)) for b, n in con.execute(_BATCH_ROWS).fetchall()]
+    last = max((int(row[0]) for row in chain), default=0)
+    for lo, hi in _groups(held):
+        with opener() as con:
+            for table in SOURCES:
+                sql = f"{_SOURCE_ROWS.format(table=table)} WHERE batch_id BETWEEN $lo AND $hi ORDER BY batch_id"
+                _stream(con, replica, sql, f"sealed_{table}", {"lo": lo, "hi": hi})
+            purges = con.execute("SELECT count(*) FROM chain WHERE kind = 'purge' AND seq > $s", {"s": last})
+            if purges.fetchall()[0][0]:
+                raise StoreChanged("the store was purged while verify read it: run verify again")
+    return _steps(chain, [batch_id for batch_id, _ in held])
+
+
+def _groups(held: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Batch id ranges of at most GROUP_ROWS rows (one batch may exceed it alone)."""
+    start, previous, rows = None, 0, 0
+    for batch_id, count in held:
+        if start is not None and rows + count > GROUP_ROWS:
+            yield start, previous
+            start, rows = None, 0
+        start = batch_id if start is None else start
+        rows += count
+        previous = batch_id
+    if start is not None:
+        yield start, previous
 
 
 def _steps(chain: Sequence[tuple[Any, ...]], held: Sequence[int]) -> tuple[list[_Step], datetime | None]:

@@ -4,6 +4,7 @@ path with the chain hook; verify and purge run as the operator runs them, in the
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from regaudit.ingest import signing
+from regaudit.ingest import signing, store, verify_derived
 from tests.ingest.chain_seed import seeded_store, write
 from tests.ingest.processes import REGAUDIT, regaudit_env
 from tests.ingest.test_derive import T0, digest, event, line, multi_platform_pull_and_pushes, skopeo_delete_by_tag
@@ -130,3 +131,20 @@ def test_a_purge_leaves_no_false_failure_and_rows_after_it_are_still_checked(tmp
     done = regaudit(db, "verify", **env)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "actor is 'mallory', the sealed rows give 'bob'" in done.stdout
+
+
+def test_the_sealed_rows_are_copied_a_group_of_batches_at_a_time_with_the_same_outcome(db, monkeypatch):
+    whole = verify_derived.check(lambda: store.reader(db), "default")
+    opened = []
+
+    @contextlib.contextmanager
+    def opener():
+        opened.append(1)
+        with store.reader(db) as con:
+            yield con
+
+    monkeypatch.setattr(verify_derived, "GROUP_ROWS", 10)  # the samples' batches hold 18, 30 and 21 rows
+    grouped = verify_derived.check(opener, "default")
+    assert grouped == whole
+    assert whole.ok
+    assert len(opened) == 1 + 1 + 3  # the decisions, the derived rows and chain, then one look per batch
