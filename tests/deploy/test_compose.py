@@ -221,6 +221,7 @@ def test_services_restart_and_the_one_shots_are_waited_for(compose: dict[str, An
             "kafka-broker-api-versions.sh --bootstrap-server localhost:9092 --command-config /tmp/admin.properties",
         ),
         ("webhook", "http://127.0.0.1:8081/healthz"),
+        ("consume", "http://127.0.0.1:9464/healthz"),
         ("dashboard", "http://127.0.0.1:8501/_stcore/health"),
         ("tls-proxy", "https://127.0.0.1:8501/_stcore/health"),
     ],

@@ -11,6 +11,8 @@ from regaudit.ingest.consumer_metrics import ConsumerMetrics
 from regaudit.ingest.metrics import CONTENT_TYPE, MetricsServer, Sample, by_label, family, text
 from regaudit.ingest.sinks import isolation
 from regaudit.ingest.sinks.duckdb import WriteResult
+from regaudit.settings import ConsumerSettings
+from tests.deploy.compose import load_compose
 
 
 def test_a_family_has_help_and_type_lines_and_escaped_label_values():
@@ -103,3 +105,9 @@ def test_a_port_already_taken_is_logged_and_left_out(caplog):
     assert f"cannot listen on 127.0.0.1:{port}" in caplog.text
     assert server.port is None
     server.stop()
+
+
+def test_the_compose_health_check_of_consume_probes_the_default_metrics_address():
+    settings = ConsumerSettings()
+    probe = " ".join(load_compose()["services"]["consume"]["healthcheck"]["test"])
+    assert f"http://{settings.metrics_host}:{settings.metrics_port}/healthz" in probe
