@@ -11,7 +11,9 @@ import base64
 import contextlib
 import itertools
 import json
+import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
+
+from tests.infra.process import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT = 1400, 3200
@@ -106,6 +110,43 @@ class Page:
         path.write_bytes(base64.b64decode(data))
 
 
+def regaudit() -> list[str]:
+    installed = Path(sys.executable).with_name("regaudit")
+    return [str(installed)] if installed.exists() else [sys.executable, "-m", "regaudit.cli"]
+
+
+@contextlib.contextmanager
+def running_dashboard(arguments: list[str], log: Path, environment: dict[str, str] | None = None) -> Iterator[str]:
+    """``regaudit dashboard ARGUMENTS --port <free>`` until Streamlit's health check answers; its base URL.
+
+    Stopped with SIGTERM afterwards, which must end it cleanly; its output is in ``log``.
+    """
+    port = free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own command
+            [*regaudit(), "dashboard", *arguments, "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"dashboard did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, log.read_text()[-2000:]
+
+
 @contextlib.contextmanager
 def chromium(profile: Path) -> Iterator[Page]:
     """A headless Chromium with its own profile directory, and its first tab."""
@@ -125,8 +166,8 @@ def chromium(profile: Path) -> Iterator[Page]:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:  # noqa: S310
             targets = json.load(response)
         target = next(t for t in targets if t.get("type") == "page")
-        with connect(target["webSocketDebuggerUrl"], max_size=None) as socket:
-            page = Page(socket)
+        with connect(target["webSocketDebuggerUrl"], max_size=None) as connection:
+            page = Page(connection)
             page.call("Page.enable")
             yield page
     finally:

@@ -5,12 +5,8 @@ renders without a Streamlit exception or error, and a screenshot of each is writ
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +14,7 @@ import duckdb
 import pytest
 
 from regaudit.dashboard import links
-from tests.dashboard.browser import chromium
+from tests.dashboard.browser import chromium, regaudit, running_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -42,17 +38,6 @@ def pages(store: Path) -> list[tuple[str, str, str]]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def regaudit() -> list[str]:
-    installed = Path(sys.executable).with_name("regaudit")
-    return [str(installed)] if installed.exists() else [sys.executable, "-m", "regaudit.cli"]
-
-
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two simulated days through the real pipeline and detections, built by `regaudit demo --no-dashboard`."""
@@ -65,30 +50,9 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def dashboard(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``regaudit dashboard --demo`` on a free port; its base URL."""
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "dashboard.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own command
-            [*regaudit(), "dashboard", "--demo", "--db", str(demo_store), "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dashboard did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.3)
+    with running_dashboard(["--demo", "--db", str(demo_store)], log) as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0, log.read_text()[-2000:]
 
 
 @pytest.fixture(scope="module")

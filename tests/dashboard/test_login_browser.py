@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.dashboard.browser import Page, chromium
+from tests.dashboard.browser import Page, chromium, running_dashboard
 from tests.dashboard.conftest import PASSWORDS
-from tests.dashboard.test_browser import free_port, regaudit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,30 +25,12 @@ OUTCOMES = ("Wrong user name or password.", "Too many failed attempts", "Pushes"
 @pytest.fixture(scope="module")
 def dashboard(seeded: Path, users_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``regaudit dashboard`` with local users, 127.0.0.1 trusted as a proxy, 3 failures per address."""
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "dashboard.log"
     environment = {name: value for name, value in os.environ.items() if not name.startswith("REGAUDIT_")}
     environment["REGAUDIT_DASHBOARD__TRUSTED_PROXIES"] = '["127.0.0.1"]'
     environment["REGAUDIT_DASHBOARD__LOGIN_FAILURES_PER_ADDRESS"] = "3"
-    argv = [*regaudit(), "dashboard", "--db", str(seeded), "--users-file", str(users_file), "--port", str(port)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, env=environment)  # noqa: S603
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dashboard did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.3)
+    with running_dashboard(["--db", str(seeded), "--users-file", str(users_file)], log, environment) as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0, log.read_text()[-2000:]
 
 
 def as_client(page: Page, url: str, address: str) -> None:
