@@ -28,7 +28,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 regaudit \
  && useradd --system --uid 10001 --gid regaudit --home-dir /home/regaudit --create-home \
       --shell /usr/sbin/nologin regaudit \
- && install -d -o regaudit -g regaudit -m 0750 /var/lib/regaudit /var/lib/regaudit-shipper
+ && install -d -o regaudit -g regaudit -m 0750 /var/lib/regaudit /var/lib/regaudit-shipper \
+      /var/lib/regaudit-checkpoints
 # --no-index: only the wheels built above, i.e. exactly the lock's versions; pip check fails the build if
 # the lock no longer satisfies regaudit's requirements.
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
@@ -37,8 +38,9 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
  && pip check
 USER 10001:10001
 WORKDIR /var/lib/regaudit
-# The store (/var/lib/regaudit) and the shipper's position (/var/lib/regaudit-shipper) belong on volumes;
-# new named volumes take the ownership of these directories.
+# The store (/var/lib/regaudit), the shipper's position (/var/lib/regaudit-shipper) and the signed chain
+# checkpoints (/var/lib/regaudit-checkpoints) belong on volumes; new named volumes take the ownership of these
+# directories.
 EXPOSE 8081 8501
 ENTRYPOINT ["regaudit"]
 CMD ["--help"]

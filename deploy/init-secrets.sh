@@ -50,6 +50,17 @@ for user in admin webhook shipper consumer; do
     random_hex > "$secrets/kafka_${user}_password"
   fi
 done
+# The Ed25519 key that signs the chain checkpoints (and purges, reports), in the format `regaudit report keygen`
+# writes, and its public half, which verify trusts. Read by the checkpoint service (uid 10001) only; the store's
+# writers never mount it. Give the fingerprint printed here to the auditors, by a channel of their own.
+if [ ! -e "$secrets/report_signing_key.pem" ] && [ ! -e "$secrets/report_signing_key.pub.pem" ]; then
+  openssl genpkey -algorithm ed25519 -out "$secrets/report_signing_key.pem"
+  openssl pkey -in "$secrets/report_signing_key.pem" -pubout -out "$secrets/report_signing_key.pub.pem"
+  chmod 0644 "$secrets/report_signing_key.pem" "$secrets/report_signing_key.pub.pem"
+  fingerprint=$(openssl pkey -pubin -in "$secrets/report_signing_key.pub.pem" -outform DER | tail -c 32 \
+    | openssl dgst -sha256 -r | cut -d' ' -f1)
+  created "$secrets/report_signing_key.pem and .pub.pem (fingerprint $fingerprint)"
+fi
 if new_file registry.htpasswd 0644; then
   echo "  add the registry's users: htpasswd -B $secrets/registry.htpasswd <user>"
 fi

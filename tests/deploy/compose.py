@@ -26,6 +26,11 @@ KAFKA_CONFIG = DEPLOY_DIR / "kafka" / "server.properties"
 
 # Long-running services, and the one-shots the others wait for.
 ONE_SHOTS = {"kafka-init", "store-init"}
+# Run on demand (`docker compose run --rm NAME`), never by `up`: each has a profile of its own.
+TOOLS = {"verify"}
+# Who writes the store (read-write mount) and who only reads it (read-only mount).
+STORE_WRITERS = {"store-init", "consume", "analyze", "dashboard"}
+STORE_READERS = {"checkpoint", "verify"}
 
 _VARIABLE = re.compile(r"(?<!\$)\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::?[-?](?P<default>[^}]*))?\}")
 

@@ -21,7 +21,10 @@ from tests.deploy.compose import (
     REGAUDIT_TOML,
     REPO_ROOT,
     SECRETS_DIR,
+    STORE_READERS,
+    STORE_WRITERS,
     TLS_PROXY_CONFIG,
+    TOOLS,
     interpolate_defaults,
     kafka_properties,
     load_compose,
@@ -201,8 +204,10 @@ def test_tls_proxy_serves_the_dashboard_and_the_webhook_where_they_listen(compos
 def test_services_restart_and_the_one_shots_are_waited_for(compose: dict[str, Any]) -> None:
     waited_for: set[str] = set()
     for name, service in compose["services"].items():
-        expected = "no" if name in ONE_SHOTS else "unless-stopped"
+        expected = "no" if name in ONE_SHOTS | TOOLS else "unless-stopped"
         assert service["restart"] == expected, name
+        # A tool is in a profile of its own, so `docker compose up` never starts it.
+        assert service.get("profiles") == ([name] if name in TOOLS else None), name
         for dependency, condition in service.get("depends_on", {}).items():
             assert dependency in compose["services"]
             if dependency in ONE_SHOTS:
@@ -245,6 +250,7 @@ def test_data_lives_on_named_volumes(compose: dict[str, Any]) -> None:
         "regaudit-store",
         "shipper-state",
         "kafka-data",
+        "regaudit-checkpoints",
     }
     kafka = _service(compose, "kafka")
     assert volume_mounts(kafka)[kafka_properties()["log.dirs"]] == ("kafka-data", False)
@@ -257,14 +263,25 @@ def test_the_store_volume_is_shared_by_the_store_users_only(compose: dict[str, A
         for name, service in compose["services"].items()
         if any(source == "regaudit-store" for source, _ in volume_mounts(service).values())
     }
-    assert users == {"store-init", "consume", "analyze", "dashboard"}
-    for name in users:
+    assert users == STORE_WRITERS | STORE_READERS
+    for name in STORE_WRITERS:
         assert volume_mounts(_service(compose, name))[store_dir] == ("regaudit-store", False), name
+    for name in STORE_READERS:
+        assert volume_mounts(_service(compose, name))[store_dir] == ("regaudit-store", True), name
 
 
 def test_regaudit_services_read_the_settings_file(compose: dict[str, Any]) -> None:
     services = regaudit_services(compose)
-    assert set(services) == {"store-init", "webhook", "ship-logs", "consume", "analyze", "dashboard"}
+    assert set(services) == {
+        "store-init",
+        "webhook",
+        "ship-logs",
+        "consume",
+        "analyze",
+        "dashboard",
+        "checkpoint",
+        "verify",
+    }
     for service in services.values():
         target = service["environment"]["REGAUDIT_CONFIG"]
         assert mount_targets(service, "configs") == {target: "regaudit_toml"}
@@ -285,7 +302,8 @@ def test_secrets_are_files_under_deploy_secrets_that_git_ignores(compose: dict[s
 def test_no_secret_value_is_written_in_the_compose_file(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         for key, value in service.get("environment", {}).items():
-            if key.endswith("_FILE"):  # a secret's path, e.g. REGAUDIT_KAFKA__SASL_PASSWORD_FILE
+            # A secret's path, e.g. REGAUDIT_KAFKA__SASL_PASSWORD_FILE, REGAUDIT_REPORTS__SIGNING_KEY_PATH.
+            if key.endswith(("_FILE", "_KEY_PATH")):
                 assert value in mount_targets(service, "secrets"), (name, key)
                 continue
             assert not re.search(r"TOKEN|PASSWORD|SECRET|KEY", key), (name, key)

@@ -70,9 +70,12 @@ def test_services_share_a_network_only_with_what_they_call(compose: dict[str, An
         _pair(a, b) for a, b in itertools.combinations(services, 2) if networks(services[a]) & networks(services[b])
     }
     assert sharing == {_pair(a, b) for a, b in CALLS | INCIDENTAL}
-    assert services["store-init"]["network_mode"] == "none"
+    # Only the store and files: no network at all.
+    isolated = {name for name, service in services.items() if service.get("network_mode") == "none"}
+    assert isolated == {"store-init", "checkpoint", "verify"}
     for name, service in services.items():
-        assert name == "store-init" or networks(service), f"{name} would join the default network"
+        assert name in isolated or networks(service), f"{name} would join the default network"
+        assert not (name in isolated and networks(service)), name
 
 
 def test_only_the_published_and_the_egress_networks_route_outside(compose: dict[str, Any]) -> None:

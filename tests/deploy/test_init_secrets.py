@@ -8,6 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+from regaudit.ingest import signing
 from tests.deploy.compose import INIT_SECRETS, load_compose
 
 
@@ -47,6 +48,9 @@ def test_it_creates_every_secret_the_compose_file_mounts(tmp_path: Path) -> None
         "kafka_webhook_password": 0o644,
         "kafka_shipper_password": 0o644,
         "kafka_consumer_password": 0o644,
+        # The checkpoint signing key and its public half: read by regaudit (uid 10001).
+        "report_signing_key.pem": 0o644,
+        "report_signing_key.pub.pem": 0o644,
     }
 
 
@@ -94,3 +98,15 @@ def test_a_second_run_changes_nothing(tmp_path: Path) -> None:
 
     assert result.stdout == ""
     assert {path: path.read_bytes() for path in files} == before
+
+
+def test_the_signing_key_is_an_ed25519_pair_regaudit_reads_and_its_fingerprint_is_printed(tmp_path: Path) -> None:
+    result = _run(tmp_path)
+    secrets = tmp_path / "secrets"
+
+    private = signing.load_private_key(secrets / "report_signing_key.pem")
+    public = signing.load_public_key(secrets / "report_signing_key.pub.pem")
+    assert signing.fingerprint(public) == signing.fingerprint(private.public_key())
+    # What `regaudit report keygen` writes beside its key, byte for byte.
+    assert (secrets / "report_signing_key.pub.pem").read_bytes() == signing.public_pem(public)
+    assert f"(fingerprint {signing.fingerprint(public)})" in result.stdout
