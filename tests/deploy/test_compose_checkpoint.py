@@ -203,9 +203,8 @@ def _contents(directory: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
 
 
-def _checkpoint_once(argv: list[str], environment: dict[str, str], store_dir: Path, series: Path) -> str:
+def _checkpoint_once(argv: list[str], environment: dict[str, str], store_dir: Path, series: Path, log: Path) -> str:
     """Start the service's command (`checkpoint --every 1h`), wait for its first checkpoint, stop it."""
-    log = series.parent.parent / "checkpoint.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
             _command(argv, [store_dir]), env=environment, stdout=handle, stderr=subprocess.STDOUT
@@ -239,7 +238,7 @@ def test_the_services_commands_checkpoint_a_real_store_and_verify_checks_it(
     db = _seed(settings)
     before = _contents(store_dir)
 
-    output = _checkpoint_once(argv, environment, store_dir, series)
+    output = _checkpoint_once(argv, environment, store_dir, series, tmp_path / "checkpoint.log")
 
     assert "checkpoint 1 of store regaudit.duckdb: chain entry 2 hash " in output, output
     assert _contents(store_dir) == before  # it only read the store
