@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import time
-from datetime import UTC, datetime, timedelta
 
 from regaudit.analytics.runner import RunReport, analyze
+from regaudit.arguments import duration, moment
 from regaudit.errors import TransientError
 from regaudit.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_DURATION = re.compile(r"^(?P<amount>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def duration(text: str) -> timedelta:
-    """``30s``, ``5m``, ``1h``, ``1d``."""
-    match = _DURATION.match(text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a duration like 30s, 5m or 1h: {text!r}")
-    return timedelta(seconds=float(match["amount"]) * _UNIT_SECONDS[match["unit"]])
-
-
-def moment(text: str) -> datetime:
-    """An ISO time; without a zone it is UTC."""
-    value = datetime.fromisoformat(text)
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

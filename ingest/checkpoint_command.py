@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from regaudit.arguments import duration
 from regaudit.errors import TerminalError, TransientError
 from regaudit.ingest import checkpoints, signing, store
 from regaudit.ingest.checkpoints import store_id
-from regaudit.ingest.purge_command import duration
 from regaudit.settings import Settings
 
 if TYPE_CHECKING:

@@ -7,28 +7,11 @@ Each table is cut at ``--older-than`` or at its retention (``reports.retention_*
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import UTC, datetime, timedelta
 
+from regaudit.arguments import duration, moment
 from regaudit.ingest import retention, signing, store
 from regaudit.settings import Settings
-
-_DURATION = re.compile(r"^(?P<amount>\d+)(?P<unit>[hdw])$")
-_UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-
-
-def duration(text: str) -> timedelta:
-    """``36h``, ``90d``, ``12w``."""
-    match = _DURATION.match(text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a duration like 36h, 90d or 12w: {text!r}")
-    return int(match["amount"]) * _UNIT[match["unit"]]
-
-
-def moment(text: str) -> datetime:
-    """An ISO time; without a zone it is UTC."""
-    value = datetime.fromisoformat(text)
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

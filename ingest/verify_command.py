@@ -25,9 +25,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from regaudit.arguments import duration
 from regaudit.errors import TerminalError
 from regaudit.ingest import chain, checkpoints, decisions, signing, store, verify_derived
-from regaudit.ingest.purge_command import duration
 from regaudit.ingest.verify import VerifyResult, verify
 from regaudit.settings import Settings
 

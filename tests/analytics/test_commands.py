@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from regaudit.analytics.analyze_command import duration
 from regaudit.analytics.cases import load_rows
 from regaudit.analytics.fixtures import access, burst, pull
+from regaudit.arguments import duration
 from regaudit.cli import main
 from regaudit.ingest import store
 
@@ -59,7 +59,10 @@ def test_detections_test_runs_every_case(capsys) -> None:
     assert "cases passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1.5h", 5400), ("1d", 86400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1.5h", 5400), ("1d", 86400), ("90d", 90 * 86400), ("12w", 84 * 86400)],
+)
 def test_every_accepts_durations(text: str, seconds: float) -> None:
     assert duration(text) == timedelta(seconds=seconds)
 

@@ -18,10 +18,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from regaudit.arguments import duration
 from regaudit.ingest import checkpoints, signing
 from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import Normalizer
-from regaudit.ingest.purge_command import duration
 from regaudit.ingest.sinks.duckdb import DuckDBSink
 from regaudit.settings import Settings, load_settings
 from tests.deploy.compose import (
