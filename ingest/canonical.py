@@ -104,6 +104,11 @@ def epoch_us(moment: datetime) -> int:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def utc_iso(moment: datetime) -> str:
+    """An aware time as the signed documents of the chain write it: UTC, microseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def row_text_sql(table: AuditTable) -> str:
     """The SQL expression of one row's canonical text."""
     parts = ", ".join(_ENCODERS[kind].format(c=name) for name, kind in table.columns)

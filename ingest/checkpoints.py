@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from regaudit.errors import RegauditError
 from regaudit.ingest import signing
+from regaudit.ingest.canonical import utc_iso
 from regaudit.ingest.chain import COLUMNS, GENESIS, ChainEntry, entry_hash, head
 
 if TYPE_CHECKING:
@@ -84,10 +85,6 @@ def digest(document: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(document).encode()).hexdigest()
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def build(
     con: duckdb.DuckDBPyConnection,
     store_id: str,
@@ -106,7 +103,7 @@ def build(
             "seq": last.seq,
             "hash": last.batch_hash,
             "kind": last.kind,
-            "committed_at": _iso(last.committed_at),
+            "committed_at": utc_iso(last.committed_at),
             "batches_count": int(count),
             "last_batch_id": None if last_batch is None else int(last_batch),
         }
@@ -115,7 +112,7 @@ def build(
         "format": FORMAT,
         "store_id": store_id,
         "sequence": 1 if previous is None else int(previous["sequence"]) + 1,
-        "created_at": _iso(now),
+        "created_at": utc_iso(now),
         "chain": chain,
         "previous": GENESIS if previous is None else digest(previous),
         "signer": signing.fingerprint(key.public_key()),

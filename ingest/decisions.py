@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from regaudit.ingest import chain
+from regaudit.ingest.canonical import utc_iso
 
 FIELDS = ("seq", "finding_id", "decided_at", "decided_by", "old_status", "new_status", "reason", "recorded_by")
 NO_COUNTS: dict[str, Any] = {
@@ -49,12 +50,8 @@ class Decision:
         """The canonical JSON the chain entry carries (everything but seq, which is the entry's own)."""
         fields = asdict(self)
         del fields["seq"]
-        fields["decided_at"] = _iso(self.decided_at)
+        fields["decided_at"] = utc_iso(self.decided_at)
         return json.dumps({"type": "finding_decision", **fields}, sort_keys=True, separators=(",", ":"))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def record(
@@ -192,5 +189,5 @@ def _status_problem(finding: str, now: tuple[Any, Any, Any], decision: Decision 
         )
     return (
         f"finding {finding}: status {shown}, its last recorded decision (chain entry {decision.seq}) says"
-        f" {decision.new_status!r} by {decision.decided_by} at {_iso(decision.decided_at)}"
+        f" {decision.new_status!r} by {decision.decided_by} at {utc_iso(decision.decided_at)}"
     )

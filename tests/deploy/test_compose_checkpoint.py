@@ -247,27 +247,20 @@ def test_the_services_commands_checkpoint_a_real_store_and_verify_checks_it(
     assert checkpoints.signature_ok(document, public)
 
     verify_argv, verify_environment = _as_run(compose, "verify", tmp_path, secrets)
-    done = subprocess.run(
-        _command(verify_argv, [store_dir, series.parent]),
-        env=verify_environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    verify_command = _command(verify_argv, [store_dir, series.parent])
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            verify_command, env=verify_environment, capture_output=True, text=True, timeout=180, check=False
+        )
+
+    done = verify()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "checkpoints: 1 checked; the newest, 1 of" in done.stdout
     assert "signed chain entry 2; 0 entries since are not checkpointed yet" in done.stdout
 
     # Someone who can write the store rewrites it, chain included: the series kept elsewhere tells.
     _rewrite_everything(db, settings.webhook.registry)
-    done = subprocess.run(
-        _command(verify_argv, [store_dir, series.parent]),
-        env=verify_environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = verify()
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"verify FAILED: checkpoint 1 of {document['created_at']}: chain entry 2 no longer has" in done.stdout
