@@ -1,8 +1,9 @@
 """The ``regaudit`` command: one entry point, one subcommand per runnable part.
 
-Each subcommand lives in its own module with two functions, ``configure(parser)`` and
-``run(args, settings) -> int``, and is listed once in ``COMMANDS``. Modules are imported only when their
-command runs, so ``regaudit --help`` stays fast and a missing optional dependency fails only its command.
+Each subcommand is one thin module in ``regaudit.commands`` with two functions, ``configure(parser)`` and
+``run(args, settings) -> int``, that delegates to its domain package; it is listed once in ``COMMANDS``. A
+module is imported only when its command is named, so ``regaudit --help`` imports no command, DuckDB or pandas,
+and a missing optional dependency fails only its command.
 
 Exit codes: 0 success, 1 a failure the command reported, 2 bad usage or configuration (terminal), 75 a
 transient failure that outlived its retries (EX_TEMPFAIL: try again later).
@@ -22,38 +23,29 @@ from pydantic import ValidationError
 from regaudit import __version__
 from regaudit.settings import load_settings
 
-#: name -> (module, one-line help). Nested commands use a space: "credentials import".
-COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": (
-        "regaudit.demo",
-        "Synthesize a month of registry traffic, store it, detect, and show who did what.",
-    ),
-    "webhook": ("regaudit.ingest.webhook_command", "Receive registry notifications over HTTP."),
-    "ship-logs": ("regaudit.ingest.shipper_command", "Follow an nginx access log and ship each line."),
-    "consume": ("regaudit.ingest.consumer_command", "Move events and access lines from Kafka into DuckDB."),
-    "store": ("regaudit.ingest.store_command", "Create or upgrade the DuckDB store, or show its state."),
-    "schemas": ("regaudit.schemas.export_command", "Write the JSON Schema of every wire model."),
-    "settings": ("regaudit.settings_command", "Print every setting with its variable and default."),
-    "analyze": ("regaudit.analytics.analyze_command", "Run the detections over the store and keep findings."),
-    "detections list": ("regaudit.analytics.detections_list_command", "List detections or their catalogue."),
-    "detections test": ("regaudit.analytics.detections_test_command", "Run every detection's own cases."),
-    "detections evaluate": (
-        "regaudit.analytics.detections_evaluate_command",
-        "Precision and recall per family against the labeled traffic simulator.",
-    ),
-    "credentials import": ("regaudit.analytics.credentials_command", "Import the credential inventory."),
-    "alerts dispatch": ("regaudit.analytics.alerts.dispatch_command", "Deliver queued alerts and new findings."),
-    "alerts test": ("regaudit.analytics.alerts.sample_command", "Send a sample alert to one sink."),
-    "dashboard": ("regaudit.dashboard.command", "Serve the Streamlit dashboard, or add a dashboard user."),
-    "report": ("regaudit.analytics.reports.command", "Write a signed compliance report, verify one, or make a key."),
-    "verify": (
-        "regaudit.ingest.verify_command",
-        "Check the hash chain over the audit tables; name the first bad batch.",
-    ),
-    "purge": ("regaudit.ingest.purge_command", "Remove rows past retention, leaving a signed checkpoint in the chain."),
+#: name -> one-line help. Nested commands use a space ("credentials import"); the module is
+#: ``regaudit.commands.<name>`` with spaces and dashes as underscores (``command_module``).
+COMMANDS: dict[str, str] = {
+    "demo": "Synthesize a month of registry traffic, store it, detect, and show who did what.",
+    "webhook": "Receive registry notifications over HTTP.",
+    "ship-logs": "Follow an nginx access log and ship each line.",
+    "consume": "Move events and access lines from Kafka into DuckDB.",
+    "store": "Create or upgrade the DuckDB store, or show its state.",
+    "schemas": "Write the JSON Schema of every wire model.",
+    "settings": "Print every setting with its variable and default.",
+    "analyze": "Run the detections over the store and keep findings.",
+    "detections list": "List detections or their catalogue.",
+    "detections test": "Run every detection's own cases.",
+    "detections evaluate": "Precision and recall per family against the labeled traffic simulator.",
+    "credentials import": "Import the credential inventory.",
+    "alerts dispatch": "Deliver queued alerts and new findings.",
+    "alerts test": "Send a sample alert to one sink.",
+    "dashboard": "Serve the Streamlit dashboard, or add a dashboard user.",
+    "report": "Write a signed compliance report, verify one, or make a key.",
+    "verify": "Check the hash chain over the audit tables; name the first bad batch.",
+    "purge": "Remove rows past retention, leaving a signed checkpoint in the chain.",
     "checkpoint": (
-        "regaudit.ingest.checkpoint_command",
-        "Sign the chain's head and export it outside the store (a file, a Kafka topic), once or --every interval.",
+        "Sign the chain's head and export it outside the store (a file, a Kafka topic), once or --every interval."
     ),
 }
 
@@ -63,7 +55,17 @@ EXIT_TEMPFAIL = 75
 log = logging.getLogger("regaudit")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(name: str) -> str:
+    """The module of command ``name``: ``"credentials import"`` -> ``regaudit.commands.credentials_import``."""
+    return "regaudit.commands." + name.replace(" ", "_").replace("-", "_")
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the command ``argv`` names imports its module and gets its flags (all of them without argv).
+
+    So ``regaudit --help`` lists every command from ``COMMANDS`` alone, importing none of them.
+    """
+    chosen = set(COMMANDS) if argv is None else {named_command(argv)}
     parser = argparse.ArgumentParser(
         prog="regaudit",
         description="Audit logging and access analytics for private container registries.",
@@ -73,23 +75,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="Logging level (default: INFO).")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
-    for name, (module_name, help_text) in COMMANDS.items():
+    for name, help_text in COMMANDS.items():
         head, _, tail = name.partition(" ")
         if tail:
             if head not in groups:
-                group_parser = commands.add_parser(head, help=f"{head} commands")
+                group_parser = commands.add_parser(head, help=f"{head} commands", description=f"{head} commands")
                 groups[head] = group_parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
             sub = groups[head].add_parser(tail, help=help_text, description=help_text)
         else:
             sub = commands.add_parser(head, help=help_text, description=help_text)
-        sub.set_defaults(module=module_name)
-        importlib.import_module(module_name).configure(sub)
+        sub.set_defaults(module=command_module(name))
+        if name in chosen:
+            importlib.import_module(command_module(name)).configure(sub)
     return parser
 
 
+def named_command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, skipping the global options and their values; None when it names none."""
+    words: list[str] = []
+    values = iter(argv)
+    for word in values:
+        if word in ("--config", "--log-level"):
+            next(values, None)
+        elif not word.startswith("-"):
+            words.append(word)
+    for name in COMMANDS:
+        if name.split(" ") == words[: name.count(" ") + 1]:
+            return name
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

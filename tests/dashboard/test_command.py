@@ -14,7 +14,8 @@ import uvicorn
 from pydantic import ValidationError
 
 from regaudit.cli import main
-from regaudit.dashboard import auth, command
+from regaudit.commands import dashboard as command
+from regaudit.dashboard import auth
 from regaudit.dashboard.runtime import RUNTIME_ENV, from_settings, load_runtime, write_runtime
 from regaudit.settings import load_settings
 

@@ -10,10 +10,10 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
+from regaudit.commands.webhook import read_token_file
 from regaudit.errors import TerminalError
 from regaudit.ingest.sinks.memory import MemorySink
 from regaudit.ingest.webhook import create_app
-from regaudit.ingest.webhook_command import read_token_file
 from regaudit.settings import WebhookSettings
 from tests.ingest import processes
 from tests.samples import SAMPLES, posts
@@ -119,7 +119,7 @@ def test_the_webhook_command_reads_bound_tokens_from_its_file(tmp_path):
     path.write_text(f"{EU} eu\n")
     code = (
         "from regaudit.cli import build_parser\n"
-        "from regaudit.ingest.webhook_command import overrides\n"
+        "from regaudit.commands.webhook import overrides\n"
         f"args = build_parser().parse_args(['webhook', '--token-file', {str(path)!r}])\n"
         "print(overrides(args)['webhook']['registry_tokens'])\n"
     )

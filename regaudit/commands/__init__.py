@@ -1,0 +1,1 @@
+"""The commands: one thin module per ``regaudit`` subcommand (``regaudit.cli`` lists and imports them)."""
