@@ -4,9 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 KAFKA_LIBS ?= $(CURDIR)/.cache/kafka/libs
 PYTEST_ARGS ?=
-# mypy cannot follow setuptools' editable finder over the package_dir mapping (setup.py), so `lint` checks a
-# throwaway tree of symlinks laid out as installed: regaudit/{schemas,ingest,analytics,dashboard}.
-TYPECHECK := .cache/typecheck
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -54,15 +51,13 @@ check: lint test ## What CI runs (.ci/run): lint, then every test
 test: setup ## Run every test, integration included (PYTEST_ARGS='-k kafka' to narrow)
 	REGAUDIT_KAFKA_LIBS=$(KAFKA_LIBS) $(BIN)/pytest -q -rfEs $(PYTEST_ARGS)
 
-lint: venv ## ruff check, ruff format --check, mypy (strict on schemas, ingest, analytics)
+# mypy cannot follow setuptools' editable finder over setup.py's package mapping: .ci/typecheck.py gives it each file
+# under the module name setup.py installs it as (ingest/consumer.py is regaudit.ingest.consumer).
+lint: venv ## ruff check, ruff format --check, mypy (strict on schemas, ingest, analytics, evidence, commands)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/regaudit
-	@ln -s $(CURDIR)/regaudit/*.py $(CURDIR)/regaudit/py.typed $(TYPECHECK)/regaudit/
-	@for package in schemas ingest analytics dashboard; do ln -s $(CURDIR)/$$package $(TYPECHECK)/regaudit/; done
-	cd $(TYPECHECK) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p regaudit \
-		| sed -E 's#^regaudit/(schemas|ingest|analytics|dashboard)/#\1/#'
-	$(BIN)/mypy tests/infra
+	$(BIN)/python .ci/typecheck.py
+	$(BIN)/mypy tests/infra .ci/typecheck.py
 
 format: venv ## Rewrite the code: ruff format, then the fixable ruff check findings
 	$(BIN)/ruff format .

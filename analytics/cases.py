@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +32,24 @@ class CaseResult:
     @property
     def passed(self) -> bool:
         subjects = {hit.subject for hit in self.hits}
-        return len(self.hits) == self.case.expect and set(self.case.subjects) <= subjects
+        return (
+            len(self.hits) == self.case.expect
+            and set(self.case.subjects) <= subjects
+            and all(any(_names(hit, about) for hit in self.hits) for about in self.case.about)
+        )
 
     def explain(self) -> str:
-        got = ", ".join(f"{hit.subject} [{hit.summary}]" for hit in self.hits) or "nothing"
+        got = ", ".join(f"{hit.subject} {_known(hit)} [{hit.summary}]" for hit in self.hits) or "nothing"
         expected = f"expected {self.case.expect}, got {len(self.hits)}"
         return f"{self.detection_id} / {self.case.name}: {expected}: {got}"
+
+
+def _names(hit: Hit, about: Mapping[str, object]) -> bool:
+    return all(hit.about[name] == value for name, value in about.items())
+
+
+def _known(hit: Hit) -> dict[str, str]:
+    return {name: value for name, value in hit.about.items() if value is not None}
 
 
 def load_rows(con: duckdb.DuckDBPyConnection, rows: Iterable[Row]) -> int:

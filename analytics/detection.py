@@ -13,14 +13,18 @@ A detection is data plus one DuckDB query (pypanther's rule-per-file, pySigma's 
         cases = (Case(...), Case(...))
 
 The query binds named parameters only (``$name``: the detection's parameters plus ``CONTEXT_PARAMETERS``) and
-returns one row per finding with the columns ``REQUIRED_COLUMNS``; any further column is kept as a value in
-the finding's evidence. ``evidence_ids`` holds references ``<table>:<key>`` to the rows that prove the
-finding.
-``DetectionMeta`` checks all of it when the detection is registered.
+returns one row per finding with the columns ``REQUIRED_COLUMNS``: the subject and summary (sentences for people),
+the window, ``evidence_ids`` (references ``<table>:<key>`` to the rows that prove the finding) and
+``FINDING_COLUMNS``, what the finding is about (registry, repository, tag, digest, identity, client address; NULL
+where one does not apply). Readers select and scope findings by those columns, never by parsing the subject. Any
+further column is kept as a value in the finding's evidence.
+``DetectionMeta`` checks all of it when the detection is registered (the returned columns from DuckDB's parse tree
+of the query, so nothing is bound or run).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,7 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from regaudit.analytics.context import CONTEXT_PARAMETERS
 from regaudit.analytics.errors import DetectionMetadataError
 
-REQUIRED_COLUMNS = ("subject", "window_start_at", "window_end_at", "summary", "evidence_ids")
+#: What a finding is about, stored as columns of ``findings``: NULL where one does not apply to the detection.
+FINDING_COLUMNS = ("registry", "repository", "tag", "digest", "identity", "client_addr")
+REQUIRED_COLUMNS = ("subject", "window_start_at", "window_end_at", "summary", "evidence_ids", *FINDING_COLUMNS)
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 ATTACK_ID = r"^T\d{4}(\.\d{3})?$"
 DETECTION_ID = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
@@ -43,10 +49,49 @@ TABLES = frozenset({"registry_events", "access_log", "image_activity", "tag_hist
 
 
 class Severity(StrEnum):
+    """How bad a finding is, least severe first: the one place the order of severities is written."""
+
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for low up to 3 for critical: compare severities by rank, never by their names."""
+        return list(Severity).index(self)
+
+    @classmethod
+    def most_severe_first(cls) -> tuple[Severity, ...]:
+        return tuple(reversed(cls))
+
+    @classmethod
+    def at_least(cls, least: Severity) -> tuple[Severity, ...]:
+        """``least`` and every more severe one."""
+        return tuple(severity for severity in cls if severity.rank >= least.rank)
+
+
+def severity_order_sql(column: str = "severity") -> str:
+    """A SQL expression that sorts ``column`` most severe first (1 critical .. 4 low, NULL for an unknown name),
+    generated from ``Severity`` so that no query spells the order out."""
+    names = ", ".join(f"'{severity.value}'" for severity in Severity.most_severe_first())
+    return f"list_position([{names}], {column})"
+
+
+def output_columns(sql: str) -> tuple[str, ...]:
+    """The names of the columns a query returns, read from DuckDB's parse tree: nothing is bound or run."""
+    import duckdb  # here, not at the top: the metadata models are imported where DuckDB is not needed
+
+    with duckdb.connect(":memory:") as con:
+        tree = json.loads(str(con.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchall()[0][0]))
+    if tree.get("error"):
+        raise ValueError(f"SQL does not parse: {tree.get('error_message')}")
+    node = tree["statements"][0]["node"]
+    while node.get("type") == "SET_OPERATION_NODE":  # a UNION's columns are named by its first query
+        node = node.get("left") or node["children"][0]
+    return tuple(
+        entry.get("alias") or (entry.get("column_names") or [""])[-1] for entry in node.get("select_list", [])
+    )
 
 
 class Parameters(BaseModel):
@@ -78,6 +123,9 @@ class Case:
     params: Mapping[str, object] = field(default_factory=dict)
     org: Mapping[str, object] = field(default_factory=dict)
     subjects: tuple[str, ...] = ()
+    #: What findings are about: each mapping (``FINDING_COLUMNS`` names to values, None for NULL) must equal
+    #: the columns of at least one finding the case raises.
+    about: tuple[Mapping[str, object], ...] = ()
 
 
 class DetectionMeta(BaseModel):
@@ -110,6 +158,9 @@ class DetectionMeta(BaseModel):
     def _sql(cls, value: str) -> str:
         if found := FORBIDDEN_SQL.search(value):
             raise ValueError(f"SQL binds named parameters ($name) only: no braces, %s, ? or $1 (found {found[0]!r})")
+        returned = output_columns(value)
+        if missing := [name for name in REQUIRED_COLUMNS if name not in returned]:
+            raise ValueError(f"SQL returns no column {missing}: return each, NULL where it does not apply")
         return value
 
     @model_validator(mode="after")
@@ -137,6 +188,8 @@ class DetectionMeta(BaseModel):
             raise ValueError(f"case {case.name!r}: now must carry a time zone")
         if unknown := {row.table for row in case.rows} - TABLES:
             raise ValueError(f"case {case.name!r}: unknown tables {sorted(unknown)}")
+        if unknown := {name for about in case.about for name in about} - set(FINDING_COLUMNS):
+            raise ValueError(f"case {case.name!r}: about names no finding column {sorted(unknown)}")
         self.parameters.model_validate(dict(case.params))
 
 

@@ -1,10 +1,16 @@
 """Findings in the store: the deterministic id, the upsert that keeps a finding's status, and status changes.
 
 A finding is one detection firing for one subject in one window. Its id hashes exactly those, so a re-run
-updates the row (``last_seen_at``, summary, evidence) instead of adding one. The status (open, acknowledged,
-suppressed) and its reason belong to people: the upsert never touches them, and suppressed findings are
-reported as such so that nothing alerts on them again. A status changes only through ``set_status``, which records
-the decision in the hash chain (``regaudit.ingest.decisions``).
+updates the row (``last_seen_at``, summary, evidence, what it is about) instead of adding one. What it is about
+(``FINDING_COLUMNS``: registry, repository, tag, digest, identity, client address) has columns of its own, so
+nobody parses the subject. The status (open, acknowledged, suppressed) and its reason belong to people: the
+upsert never touches them, and suppressed findings are reported as such so that nothing alerts on them again. A
+status changes only through ``set_status``, which records the decision in the hash chain
+(``regaudit.evidence.decisions``).
+
+``upsert`` is the one way findings are written, by ``regaudit analyze`` and by the streaming rules alike. It runs
+in its caller's transaction (the analysis's write, or the ingest batch a streaming rule fired in), so findings
+commit or roll back with whatever else that transaction holds.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
-from regaudit.analytics.detection import Severity
-from regaudit.ingest import decisions
+from regaudit.analytics.detection import FINDING_COLUMNS, Severity
+from regaudit.evidence import decisions
 
 Status = Literal["open", "acknowledged", "suppressed"]
 STATUSES: tuple[Status, ...] = ("open", "acknowledged", "suppressed")
@@ -51,6 +57,17 @@ class Hit:
     summary: str
     evidence_ids: tuple[str, ...]
     values: Mapping[str, object] = field(default_factory=dict)
+    registry: str | None = None
+    repository: str | None = None
+    tag: str | None = None
+    digest: str | None = None
+    identity: str | None = None
+    client_addr: str | None = None
+
+    @property
+    def about(self) -> dict[str, str | None]:
+        """What the finding is about, by ``FINDING_COLUMNS`` name (None where it does not apply)."""
+        return {name: getattr(self, name) for name in FINDING_COLUMNS}
 
     @property
     def finding_id(self) -> str:
@@ -78,60 +95,63 @@ def _json_default(value: object) -> object:
 
 @dataclass(frozen=True)
 class UpsertOutcome:
-    """Finding ids by what the upsert did with them."""
+    """Finding ids by what the upsert did with them, and each one's status after it."""
 
     new: tuple[str, ...]
     refreshed: tuple[str, ...]
     suppressed: tuple[str, ...]
+    statuses: Mapping[str, str] = field(default_factory=dict)
 
 
 _COLUMNS = (
     "finding_id", "detection_id", "severity", "subject", "window_start_at", "window_end_at", "first_seen_at",
-    "last_seen_at", "summary", "evidence",
+    "last_seen_at", "summary", "evidence", *FINDING_COLUMNS,
 )  # fmt: skip
 _SCHEMA = pa.schema(
     [(name, pa.timestamp("us", tz="UTC") if name.endswith("_at") else pa.string()) for name in _COLUMNS]
 )
-_UPSERT = """
+_ABOUT = ", ".join(FINDING_COLUMNS)
+_UPSERT = f"""
 INSERT INTO findings (finding_id, detection_id, severity, subject, window_start_at, window_end_at,
-                      first_seen_at, last_seen_at, summary, evidence, status)
+                      first_seen_at, last_seen_at, summary, evidence, status, {_ABOUT})
 SELECT finding_id, detection_id, severity, subject, window_start_at, window_end_at, first_seen_at,
-       last_seen_at, summary, CAST(evidence AS JSON), 'open'
+       last_seen_at, summary, CAST(evidence AS JSON), 'open', {_ABOUT}
 FROM staged_findings
 ON CONFLICT (finding_id) DO UPDATE SET
     severity = excluded.severity,
     last_seen_at = excluded.last_seen_at,
     summary = excluded.summary,
-    evidence = excluded.evidence
-"""
+    evidence = excluded.evidence,
+    {", ".join(f"{name} = excluded.{name}" for name in FINDING_COLUMNS)}
+"""  # noqa: S608 - column names from FINDING_COLUMNS; every value comes from the staged table
 
 
 def upsert(
     con: duckdb.DuckDBPyConnection, hits: Sequence[Hit], seen_at: datetime, max_evidence_ids: int
 ) -> UpsertOutcome:
-    """Insert new findings, refresh the ones already stored, in one statement; statuses stay as they are."""
+    """Insert new findings and refresh the ones already stored, in one statement of the caller's transaction;
+    statuses stay as they are. A refresh also sets what the finding is about, so a finding stored before those
+    columns existed gets them from the next run that sees it."""
     unique = {hit.finding_id: hit for hit in hits}
+    if not unique:
+        return UpsertOutcome(new=(), refreshed=(), suppressed=())
     statuses = _statuses(con, list(unique))
     rows = [
         (fid, h.detection_id, h.severity.value, h.subject, h.window_start_at, h.window_end_at,
-         seen_at, seen_at, h.summary, h.evidence_json(max_evidence_ids))
+         seen_at, seen_at, h.summary, h.evidence_json(max_evidence_ids), *h.about.values())
         for fid, h in unique.items()
     ]  # fmt: skip
     staged = pa.Table.from_pylist([dict(zip(_COLUMNS, row, strict=True)) for row in rows], schema=_SCHEMA)
     con.register("staged_findings", staged)
-    con.execute("BEGIN TRANSACTION")
     try:
         con.execute(_UPSERT)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     finally:
         con.unregister("staged_findings")
     return UpsertOutcome(
         new=tuple(fid for fid in unique if fid not in statuses),
         refreshed=tuple(fid for fid in unique if statuses.get(fid) in ("open", "acknowledged")),
         suppressed=tuple(fid for fid in unique if statuses.get(fid) == "suppressed"),
+        statuses={fid: statuses.get(fid, "open") for fid in unique},
     )
 
 
@@ -149,7 +169,7 @@ def set_status(
     con: duckdb.DuckDBPyConnection, finding: str, status: Status, reason: str | None, by: str, at: datetime
 ) -> decisions.Decision:
     """Acknowledge, suppress or reopen one finding; suppressing needs a reason. The decision is an audited record
-    (``regaudit.ingest.decisions``: a row and a chain entry) and the finding's status its copy, in one transaction,
+    (``regaudit.evidence.decisions``: a row and a chain entry) and the finding's status its copy, in one transaction,
     so ``regaudit verify`` finds a status or decision changed by any other way."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, not {status!r}")

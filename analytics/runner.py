@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from regaudit.analytics import findings, functions
 from regaudit.analytics.context import AnalysisContext
-from regaudit.analytics.detection import REQUIRED_COLUMNS, Detection, Parameters
+from regaudit.analytics.detection import FINDING_COLUMNS, REQUIRED_COLUMNS, Detection, Parameters
 from regaudit.analytics.errors import DetectionError, UnknownDetectionError
 from regaudit.analytics.findings import Hit
 from regaudit.analytics.registry import DetectionRegistry, default_registry
@@ -114,6 +114,7 @@ def _hit(detection: type[Detection], row: dict[str, object]) -> Hit:
         summary=str(row["summary"]),
         evidence_ids=tuple(str(ref) for ref in evidence) if isinstance(evidence, list | tuple) else (),
         values=values,
+        **{name: None if row[name] is None else str(row[name]) for name in FINDING_COLUMNS},
     )
 
 
@@ -171,7 +172,7 @@ def analyze(
             pass
         hits = _compute(path, lock_timeout, selected, parameters, context)
     computed = time.perf_counter()
-    with store.writer(path, lock_timeout) as con:
+    with store.writer(path, lock_timeout) as con, store.transaction(con):
         outcome = findings.upsert(con, hits, clock(), analytics.max_evidence_ids)
     report = RunReport(
         context=context,

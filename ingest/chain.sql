@@ -1,4 +1,4 @@
--- regaudit store, schema version 2: the tamper-evidence hash chain (ingest/chain.py, ingest/canonical.py).
+-- regaudit store, schema version 2: the tamper-evidence hash chain (regaudit/evidence/chain.py, regaudit/evidence/canonical.py).
 -- One entry per ingest batch (kind 'batch') and per purge (kind 'purge': a signed checkpoint of what was removed).
 -- batch_hash covers previous_hash, the entry's own fields and, for a batch, the digests of its rows of
 -- registry_events, access_log and dead_letters. For a purge the counts are rows removed and the digests are NULL.

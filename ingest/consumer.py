@@ -34,7 +34,7 @@ import pyarrow as pa
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
-from regaudit.ingest.canonical import epoch_us
+from regaudit.evidence.canonical import epoch_us
 from regaudit.ingest.consumer_metrics import ConsumerMetrics
 from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import BATCH_SCHEMA, NormalizedBatch, Normalizer

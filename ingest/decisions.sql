@@ -1,4 +1,4 @@
--- regaudit store, schema version 4: people's decisions on findings (ingest/decisions.py). One row per acknowledge,
+-- regaudit store, schema version 4: people's decisions on findings (regaudit/evidence/decisions.py). One row per acknowledge,
 -- suppress or reopen, never updated or deleted; each is sealed by a chain entry of kind 'decision' (seq) whose
 -- detail is the row in canonical JSON, so an edited, removed or inserted decision fails `regaudit verify`.
 -- findings.status and its status_* columns are the last decision's, kept beside the finding for the readers.

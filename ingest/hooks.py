@@ -26,7 +26,7 @@ BatchHook = Callable[[duckdb.DuckDBPyConnection, int], None]
 
 #: module:function, run in this order inside each batch's transaction.
 BATCH_HOOKS: list[str] = [
-    "regaudit.ingest.chain:seal_batch",
+    "regaudit.evidence.chain:seal_batch",
     "regaudit.analytics.alerts.stream:queue_stream_alerts",
 ]
 

@@ -32,6 +32,7 @@ MIGRATIONS: dict[int, str] = {
     2: resources.files("regaudit.ingest").joinpath("alerts_outbox.sql").read_text(encoding="utf-8"),
     3: resources.files("regaudit.ingest").joinpath("chain.sql").read_text(encoding="utf-8"),
     4: resources.files("regaudit.ingest").joinpath("decisions.sql").read_text(encoding="utf-8"),
+    5: resources.files("regaudit.ingest").joinpath("findings_about.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -112,6 +113,18 @@ def reader(path: Path, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnect
         yield con
     finally:
         con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One explicit transaction: committed when the block ends, rolled back when it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

@@ -5,25 +5,34 @@ Precedence, highest first: command-line flags, ``REGAUDIT_*`` environment variab
 (one table per section, e.g. ``[kafka]``), then the defaults below. Every field is typed, defaulted and described;
 ``regaudit settings`` prints the table that README.md carries, and a test keeps the two in sync.
 
-Settings are loaded once at the entry point and passed down. Nothing deeper reads ``os.environ``.
+Settings are loaded once at the entry point and passed down. Nothing deeper reads ``os.environ``, and nothing
+here reads or writes it by hand: pydantic-settings' own sources (init values for the flags, its environment source,
+its TOML source) are merged by pydantic-settings field by field, so a variable overrides one key of a file's table.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from regaudit.analytics.alerts.settings import AlertsSettings
 from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
-from regaudit.ingest.chain_settings import ChainSettings
+from regaudit.evidence.chain_settings import ChainSettings
 
 
 class Section(BaseModel):
@@ -190,60 +199,60 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Flags arrive as init values; the TOML file arrives as init values too but below the environment
-        # (see load_settings), so the order here is flags > env > file > defaults.
-        return (init_settings, env_settings, file_secret_settings)
+        """Flags (init values) > environment > TOML file > defaults; no .env file, no secrets directory. The
+        environment and the file are load_settings' (a plain ``Settings()``: the process's environment, no file)."""
+        environment, config_file = _loading.get() or (env_settings, None)
+        return (init_settings, environment, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
 
 
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+class GivenEnvSettingsSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of the process's environment: tests and
+    the dashboard's runtime hand their own (``load_settings(environ=...)``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self.environ = environ  # before the base's __init__, which loads the variables
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # the hook pydantic-settings' own sources (.env files, secret managers) override to read from elsewhere
+        return {self._apply_case_sensitive(name): value for name, value in self.environ.items()}
 
 
-def _environment_sections(environ: dict[str, str]) -> set[tuple[str, str]]:
-    """(section, field) pairs that the environment sets, so the TOML file does not override them."""
-    pairs = set()
-    for name in environ:
-        if name.startswith("REGAUDIT_") and "__" in name:
-            section, _, field = name[len("REGAUDIT_") :].lower().partition("__")
-            pairs.add((section, field))
-    return pairs
+#: the environment source and TOML file of the load_settings call under way. pydantic-settings calls
+#: settings_customise_sources, a class method, with nothing of the call (``Settings(_build_sources=...)`` would
+#: hand sources over, but it is internal to pydantic-settings 2.13+ and pyproject allows 2.4); a context variable
+#: keeps loads in two threads apart.
+_loading: ContextVar[tuple[EnvSettingsSource, Path | None] | None] = ContextVar("regaudit_settings", default=None)
 
 
 def load_settings(
     config_file: Path | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Settings from flags (``overrides``), environment, TOML file and defaults, in that order."""
-    environ = dict(os.environ if environ is None else environ)
-    if config_file is None and environ.get("REGAUDIT_CONFIG"):
-        config_file = Path(environ["REGAUDIT_CONFIG"])
-    from_file: dict[str, Any] = {}
+    """Settings from flags (``overrides``, None where a flag was not given), the environment (``environ``, default
+    the process's), the TOML file (``config_file``, default ``$REGAUDIT_CONFIG``) and defaults, in that order."""
+    environment = EnvSettingsSource(Settings) if environ is None else GivenEnvSettingsSource(Settings, environ)
+    if config_file is None:
+        config_file = _named_config(environment)
     if config_file is not None:
-        with config_file.open("rb") as handle:
-            from_file = tomllib.load(handle)
-        shadowed = _environment_sections(environ)
-        from_file = {
-            section: {k: v for k, v in values.items() if (section, k) not in shadowed}
-            if isinstance(values, dict)
-            else values
-            for section, values in from_file.items()
-        }
-    init = _merge(from_file, {s: {k: v for k, v in f.items() if v is not None} for s, f in (overrides or {}).items()})
-    previous = dict(os.environ)
+        # pydantic-settings reads a missing file as an empty one; a file the user named must exist and be readable
+        config_file.open("rb").close()
+    flags: dict[str, Any] = {
+        name: {k: v for k, v in fields.items() if v is not None} for name, fields in (overrides or {}).items()
+    }
+    token = _loading.set((environment, config_file))
     try:
-        os.environ.clear()
-        os.environ.update(environ)
-        return Settings(**init)
+        return Settings(**flags)
     finally:
-        os.environ.clear()
-        os.environ.update(previous)
+        _loading.reset(token)
+
+
+def _named_config(environment: EnvSettingsSource) -> Path | None:
+    """The TOML file ``$REGAUDIT_CONFIG`` names (unset or empty: none)."""
+    name = f"{environment.env_prefix}CONFIG"
+    named = environment.env_vars.get(name if environment.case_sensitive else name.lower())
+    return Path(named) if named else None
 
 
 def settings_table() -> str:
@@ -257,23 +266,19 @@ def settings_table() -> str:
         assert isinstance(section_cls, type)
         assert issubclass(section_cls, BaseModel)
         for name, field in section_cls.model_fields.items():
-            env = f"REGAUDIT_{section_name.upper()}__{name.upper()}"
-            lines.append(
-                f"| `{section_name}.{name}` | `{env}` | `{_default(section_name, name, field)}` | {field.description} |"
-            )
-            for item_name, item_field in _list_item_fields(field):  # e.g. each of alerts.sinks
-                default = _default(section_name, item_name, item_field)
-                lines.append(
-                    f"| `{section_name}.{name}[].{item_name}` | (in `{env}`) | `{default}` | {item_field.description} |"
-                )
+            setting, env = f"{section_name}.{name}", f"REGAUDIT_{section_name.upper()}__{name.upper()}"
+            lines.append(f"| `{setting}` | `{env}` | `{_default(field)}` | {field.description} |")
+            for key, item in _list_item_fields(field):  # e.g. each of alerts.sinks
+                lines.append(f"| `{setting}[].{key}` | (in `{env}`) | `{_default(item)}` | {item.description} |")
     return "\n".join(lines) + "\n"
 
 
-def _default(section_name: str, name: str, field: FieldInfo) -> str:
-    if field.default_factory is not None:
-        if section_name == "ship_logs" and name == "host":
-            return "(computed)"
-        return "{}" if field.default_factory is dict else "[]"
+def _default(field: FieldInfo) -> str:
+    factory = field.default_factory
+    if factory is not None:
+        # an empty list or table, or a value computed where regaudit runs (ship_logs.host: the machine's name),
+        # which a table shared by every machine cannot show
+        return "{}" if factory is dict else "[]" if factory is list else "(computed)"
     if field.is_required():
         return "(required)"
     return "" if field.default is None else str(field.default)

@@ -137,6 +137,33 @@ class DeadLetterRow(Row):
     raw: bytes = Field(description="The bytes exactly as received.")
 
 
+class FindingRow(Row):
+    """``findings``: one detection firing for one subject in one window (``regaudit.analytics.findings``).
+    Key: finding_id. The columns from ``registry`` on say what the finding is about; readers select and scope
+    findings by them, never by parsing ``subject``."""
+
+    finding_id: str = Field(description="sha256 over detection id, subject and window bounds (32 hex digits).")
+    detection_id: str = Field(description="The detection that fired, e.g. push.off_hours.")
+    severity: str = Field(description="low, medium, high or critical (the detection's).")
+    subject: str = Field(description="What the finding is about, as a phrase for people, e.g. 'alice to team/app'.")
+    window_start_at: datetime | None = Field(description="Start of the window the finding covers.")
+    window_end_at: datetime | None = Field(description="End of the window; none for a state still true.")
+    first_seen_at: datetime = Field(description="When an analysis first raised it.")
+    last_seen_at: datetime = Field(description="When an analysis last raised it.")
+    summary: str = Field(description="The finding's sentence, with the facts that made it fire.")
+    evidence: str = Field(description="JSON: the summary, the cited rows (`<table>:<key>`), their count, values.")
+    status: str = Field(description="open, acknowledged or suppressed: people's decision (finding_decisions).")
+    status_reason: str | None = Field(description="Why it was acknowledged or suppressed.")
+    status_by: str | None = Field(description="Who decided.")
+    status_at: datetime | None = Field(description="When they decided.")
+    registry: str | None = Field(description="Registry the finding is about; none where it does not apply.")
+    repository: str | None = Field(description="Repository the finding is about.")
+    tag: str | None = Field(description="Tag the finding is about.")
+    digest: str | None = Field(description="Manifest digest the finding is about.")
+    identity: str | None = Field(description="Identity (user or credential) the finding is about.")
+    client_addr: str | None = Field(description="Client address the finding is about.")
+
+
 CANONICAL_ROWS: dict[str, type[Row]] = {
     "registry_events": RegistryEventRow,
     "access_log": AccessLogRow,
@@ -144,3 +171,6 @@ CANONICAL_ROWS: dict[str, type[Row]] = {
     "tag_history": TagHistoryRow,
     "dead_letters": DeadLetterRow,
 }
+
+#: Tables regaudit derives from the canonical rows, documented the same way; their columns include migrations.
+DERIVED_ROWS: dict[str, type[Row]] = {"findings": FindingRow}

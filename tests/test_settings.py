@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import argparse
+import os
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,62 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
     assert settings.kafka.access_topic == "registry.access"
 
 
+def test_each_source_beats_the_next_one_field_by_field(tmp_path):
+    toml = tmp_path / "regaudit.toml"
+    toml.write_text('[kafka]\nevents_topic = "file.events"\naccess_topic = "file.access"\n')
+    environ = {"REGAUDIT_KAFKA__DEADLETTER_TOPIC": "env.deadletters", "REGAUDIT_KAFKA__ACCESS_TOPIC": "env.access"}
+    flags = {"kafka": {"events_topic": "flag.events", "access_topic": None}}  # None: the flag was not given
+    kafka = load_settings(toml, flags, environ).kafka
+    assert kafka.events_topic == "flag.events"  # flag over file
+    assert kafka.access_topic == "env.access"  # environment over file; a flag not given does not count
+    assert kafka.deadletter_topic == "env.deadletters"  # environment over default
+    assert kafka.bootstrap_servers == "localhost:9092"  # default
+
+
+def test_config_flag_beats_the_config_file_the_environment_names(tmp_path):
+    named, given = tmp_path / "named.toml", tmp_path / "given.toml"
+    named.write_text('[consumer]\ngroup_id = "named"\n')
+    given.write_text('[consumer]\ngroup_id = "given"\n')
+    assert load_settings(given, None, {"REGAUDIT_CONFIG": str(named)}).consumer.group_id == "given"
+    assert load_settings(None, None, {"REGAUDIT_CONFIG": str(named)}).consumer.group_id == "named"
+    assert load_settings(None, None, {"REGAUDIT_CONFIG": ""}).consumer.group_id == "regaudit"
+
+
+def test_a_missing_config_file_is_refused(tmp_path, capsys):
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(FileNotFoundError):
+        load_settings(missing, None, {})
+    assert main(["--config", str(missing), "settings"]) == 2
+    assert f"regaudit: bad settings: [Errno 2] No such file or directory: '{missing}'" in capsys.readouterr().err
+
+
+class ReadOnlyEnviron(dict[str, str]):
+    """The process environment as a mapping that refuses every write: loading settings only reads it."""
+
+    def refuse(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("load_settings wrote os.environ")
+
+    __setitem__ = __delitem__ = clear = update = pop = popitem = setdefault = refuse  # type: ignore[assignment]
+
+
+def test_load_settings_reads_the_process_environment_and_never_writes_it(tmp_path, monkeypatch):
+    toml = tmp_path / "r.toml"
+    toml.write_text('[kafka]\nbootstrap_servers = "file:9092"\nevents_topic = "file.events"\n')
+    monkeypatch.setenv("REGAUDIT_CONFIG", str(toml))
+    monkeypatch.setenv("REGAUDIT_KAFKA__BOOTSTRAP_SERVERS", "env:9092")
+    before = dict(os.environ)
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "environ", ReadOnlyEnviron(before))
+        from_process = load_settings(None, {"consumer": {"group_id": "flag-group"}})
+        given = load_settings(None, None, {"REGAUDIT_KAFKA__EVENTS_TOPIC": "given.events"})
+    assert dict(os.environ) == before
+    assert from_process.kafka.bootstrap_servers == "env:9092"
+    assert from_process.kafka.events_topic == "file.events"
+    assert from_process.consumer.group_id == "flag-group"
+    assert given.kafka.events_topic == "given.events"  # the given environment, not the process's
+    assert given.kafka.bootstrap_servers == "localhost:9092"
+
+
 def test_config_file_from_the_environment_and_secrets_stay_secret(tmp_path):
     toml = tmp_path / "r.toml"
     toml.write_text('[webhook]\ntokens = ["s3cr3t"]\n')
@@ -50,12 +108,22 @@ def test_unknown_settings_are_refused(tmp_path):
     assert main(["--config", str(toml), "settings"]) == 2
 
 
+def subcommands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every subcommand under ``parser`` by its full name ("detections list"), groups and their members alike."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    if parser._subparsers is None:
+        return found
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        found[prefix + name] = sub
+        found |= subcommands(sub, f"{prefix}{name} ")
+    return found
+
+
 def test_every_command_has_help():
-    parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices
-    assert {"webhook", "ship-logs", "consume", "store", "schemas", "settings"} <= set(commands)
+    commands = subcommands(build_parser())
+    assert {"webhook", "ship-logs", "consume", "store", "schemas", "settings", "detections list"} <= set(commands)
     for name, sub in commands.items():
-        assert sub.description or sub.format_help(), name
+        assert sub.description, name
 
 
 SLACK_URL = "https://hooks.slack.com/services/T0000/B0000/slack-url-credential"

@@ -4,10 +4,10 @@
 after the canonical and derived rows are written. It evaluates the very SQL of the batch detections listed in
 ``alerts.stream_detections`` (unexpected identity, off-hours, outside CI networks, release tag overwrite,
 protected delete), with the window of the batch's new pushes and deletes, keeps the hits whose evidence holds
-one of those new rows, upserts their findings exactly as ``regaudit analyze`` would (same ids, statuses kept),
-and writes one alert per open finding into ``alert_outbox``. All of it commits or rolls back with the batch:
-an alert is created exactly once, and a replayed batch adds no rows, so it finds nothing new. No network I/O
-happens here; the dispatcher delivers.
+one of those new rows, upserts their findings with ``regaudit analyze``'s own upsert (same ids, statuses kept),
+and writes one alert per open finding into ``alert_outbox``. All of it commits or rolls back with the batch: an
+alert is created exactly once, and a replayed batch adds no rows, so it finds nothing new. No network I/O happens
+here; the dispatcher delivers.
 
 A rule that raises fails the batch's transaction (DuckDB aborts it on any error), and the sink then isolates
 the record it raised on as a dead letter and stores the rest (``regaudit.ingest.sinks.isolation``): a rule can
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from regaudit.analytics import functions, runner
+from regaudit.analytics import findings, functions, runner
 from regaudit.analytics.alerts.alert import Alert, alert_id
 from regaudit.analytics.alerts.evidence import Facts, batch_actions, earliest
 from regaudit.analytics.alerts.outbox import insert_alert
@@ -39,18 +39,6 @@ if TYPE_CHECKING:
     from regaudit.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_UPSERT_FINDING = """
-INSERT INTO findings (finding_id, detection_id, severity, subject, window_start_at, window_end_at,
-                      first_seen_at, last_seen_at, summary, evidence, status)
-VALUES ($finding_id, $detection_id, $severity, $subject, $window_start_at, $window_end_at, $seen_at, $seen_at,
-        $summary, CAST($evidence AS JSON), 'open')
-ON CONFLICT (finding_id) DO UPDATE SET
-    severity = excluded.severity, last_seen_at = excluded.last_seen_at, summary = excluded.summary,
-    evidence = excluded.evidence
-RETURNING status
-"""
-
 
 def queue_stream_alerts(con: duckdb.DuckDBPyConnection, batch_id: int, settings: Settings) -> None:
     """The batch hook: findings and outbox alerts for this batch's new pushes and deletes."""
@@ -73,10 +61,10 @@ def queue_stream_alerts(con: duckdb.DuckDBPyConnection, batch_id: int, settings:
             for hit in runner.evaluate(con, detection, parameters[detection.id], context, logging.DEBUG):
                 if trigger := [ref for ref in hit.evidence_ids if ref in actions]:
                     hits.append((detection, hit, trigger))
+    outcome = findings.upsert(con, [hit for _, hit, _ in hits], now, settings.analytics.max_evidence_ids)
     queued = 0
     for detection, hit, trigger in hits:
-        status = _upsert_finding(con, hit, now, settings.analytics.max_evidence_ids)
-        if status == "open":
+        if outcome.statuses[hit.finding_id] == "open":
             queued += insert_alert(
                 con, stream_alert(detection, hit, trigger, earliest(trigger, actions), now), batch_id
             )
@@ -111,24 +99,6 @@ def prepared(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     finally:
         for name in added:
             con.remove_function(name)
-
-
-def _upsert_finding(con: duckdb.DuckDBPyConnection, hit: Hit, seen_at: datetime, max_evidence_ids: int) -> str:
-    row = con.execute(
-        _UPSERT_FINDING,
-        {
-            "finding_id": hit.finding_id,
-            "detection_id": hit.detection_id,
-            "severity": hit.severity.value,
-            "subject": hit.subject,
-            "window_start_at": hit.window_start_at,
-            "window_end_at": hit.window_end_at,
-            "seen_at": seen_at,
-            "summary": hit.summary,
-            "evidence": hit.evidence_json(max_evidence_ids),
-        },
-    ).fetchall()
-    return str(row[0][0])
 
 
 def stream_alert(detection: type[Detection], hit: Hit, trigger: list[str], facts: Facts, now: datetime) -> Alert:

@@ -25,8 +25,9 @@ from regaudit.analytics.reports.scope import Period, Scope, iso
 from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.analytics.reports.summaries import Summaries, summarize
 from regaudit.errors import TerminalError
-from regaudit.ingest import chain, decisions, signing, store
-from regaudit.ingest.verify import verify
+from regaudit.evidence import chain, decisions, signing
+from regaudit.evidence.verify import verify
+from regaudit.ingest import store
 
 log = logging.getLogger(__name__)
 

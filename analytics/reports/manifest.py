@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from regaudit.analytics.reports.exports import MEDIA_TYPES
-from regaudit.ingest import signing
+from regaudit.evidence import signing
 
 FORMAT = "regaudit-report/1"
 MANIFEST, SIGNATURE, PUBLIC_KEY, SUMS = "manifest.json", "manifest.sig", "signer.pub.pem", "SHA256SUMS"

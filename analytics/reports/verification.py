@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from regaudit.analytics.reports import exports
 from regaudit.analytics.reports.manifest import MANIFEST, PUBLIC_KEY, SIGNATURE, sha256_file
 from regaudit.analytics.reports.summaries import TOTALS_SQL
-from regaudit.ingest import signing
+from regaudit.evidence import signing
 
 
 @dataclass(frozen=True)

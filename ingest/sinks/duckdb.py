@@ -159,7 +159,7 @@ class DuckDBSink:
 
 def derive(con: duckdb.DuckDBPyConnection, batch_id: int, default_registry: str, gap_grace_seconds: int) -> None:
     """Bring the derived tables up to date for one stored batch; also how ``regaudit verify`` rebuilds them
-    (``regaudit.ingest.verify_derived``), so the two can never drift apart."""
+    (``regaudit.evidence.verify_derived``), so the two can never drift apart."""
     params: dict[str, Any] = {
         "batch_id": batch_id,
         "default_registry": default_registry,

@@ -23,12 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from regaudit.arguments import duration
 from regaudit.errors import TerminalError, TransientError
-from regaudit.ingest import checkpoints, signing, store
-from regaudit.ingest.checkpoints import store_id
+from regaudit.evidence import checkpoints, signing
+from regaudit.evidence.checkpoints import store_id
+from regaudit.ingest import store
 from regaudit.settings import Settings
 
 if TYPE_CHECKING:
-    from regaudit.ingest.checkpoint_destinations import CheckpointFile, CheckpointTopic
+    from regaudit.evidence.checkpoint_destinations import CheckpointFile, CheckpointTopic
 
 log = logging.getLogger(__name__)
 EXIT_REWRITTEN = 1
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     file, topic = _destinations(settings)
     key = signing.load_private_key(settings.reports.signing_key_path)
     if settings.chain.checkpoint_sinks:
-        from regaudit.ingest.checkpoint_alerts import check_sinks
+        from regaudit.evidence.checkpoint_alerts import check_sinks
 
         check_sinks(settings)
     if args.every is None:
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _destinations(settings: Settings) -> tuple[CheckpointFile | None, CheckpointTopic | None]:
-    from regaudit.ingest.checkpoint_destinations import CheckpointFile, CheckpointTopic
+    from regaudit.evidence.checkpoint_destinations import CheckpointFile, CheckpointTopic
 
     path, topic = settings.chain.checkpoints_path, settings.chain.checkpoints_topic
     if path is None and topic is None:
@@ -114,7 +115,7 @@ def _alert(
     """The checkpoint, or the refusal, to ``chain.checkpoint_sinks`` (none configured: nothing to do)."""
     if not settings.chain.checkpoint_sinks:
         return
-    from regaudit.ingest import checkpoint_alerts
+    from regaudit.evidence import checkpoint_alerts
 
     if document is not None:
         checkpoint_alerts.send(settings, checkpoint_alerts.checkpoint_alert(document))

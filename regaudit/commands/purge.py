@@ -10,7 +10,8 @@ import argparse
 from datetime import UTC, datetime, timedelta
 
 from regaudit.arguments import duration, moment
-from regaudit.ingest import retention, signing, store
+from regaudit.evidence import retention, signing
+from regaudit.ingest import store
 from regaudit.settings import Settings
 
 

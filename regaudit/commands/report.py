@@ -25,7 +25,7 @@ from regaudit.analytics.reports.engine import build_report
 from regaudit.analytics.reports.scope import ACTIONS, Period, Scope, last_days
 from regaudit.analytics.reports.verification import verify_report
 from regaudit.errors import TerminalError
-from regaudit.ingest import signing
+from regaudit.evidence import signing
 from regaudit.settings import Settings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -11,7 +11,7 @@ holds purge entries fails (exit 1): an unsigned entry could explain away any del
 (``chain.checkpoints_topic``) check the store against the series of signed checkpoints that ``regaudit
 checkpoint`` exported: a chain rewritten since any of them fails, naming the first one it no longer matches.
 
-Then ``regaudit.ingest.verify_derived``: every finding's status must be its last decision recorded in the chain,
+Then ``regaudit.evidence.verify_derived``: every finding's status must be its last decision recorded in the chain,
 and ``image_activity`` and ``tag_history`` must be what a replay of the sealed tables derives (``--no-derived``
 skips the replay); either failing exits 1 too.
 """
@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from regaudit.arguments import duration
 from regaudit.errors import TerminalError
-from regaudit.ingest import chain, checkpoints, decisions, signing, store, verify_derived
-from regaudit.ingest.verify import VerifyResult, verify
+from regaudit.evidence import chain, checkpoints, decisions, signing, verify_derived
+from regaudit.evidence.verify import VerifyResult, verify
+from regaudit.ingest import store
 from regaudit.settings import Settings
 
 SHOWN = 10
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def checkpoint_series(args: argparse.Namespace, settings: Settings) -> checkpoints.Series | None:
     """The exported series to check against, or none when neither a flag nor a setting names one."""
-    from regaudit.ingest.checkpoint_destinations import CheckpointFile, CheckpointTopic
+    from regaudit.evidence.checkpoint_destinations import CheckpointFile, CheckpointTopic
 
     source: CheckpointFile | CheckpointTopic
     if args.checkpoints_from_kafka:

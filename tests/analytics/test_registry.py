@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity, output_columns
 from regaudit.analytics.errors import DetectionMetadataError, DuplicateDetectionError, UnknownDetectionError
 from regaudit.analytics.fixtures import at, pull
 from regaudit.analytics.registry import DetectionRegistry, default_registry, discover
@@ -23,7 +23,8 @@ class Params(Parameters):
 
 SQL = """
     SELECT actor AS subject, $since AS window_start_at, $now AS window_end_at, 'x' AS summary,
-           list(activity_id) AS evidence_ids
+           list(activity_id) AS evidence_ids, NULL AS registry, NULL AS repository, NULL AS tag, NULL AS digest,
+           actor AS identity, NULL AS client_addr
     FROM image_activity GROUP BY actor HAVING count(*) >= $min_pulls
 """
 
@@ -75,11 +76,31 @@ def test_register_refuses_a_duplicate_id() -> None:
         ({"sql": SQL.replace("$min_pulls", "1")}, "declared but unused"),
         ({"cases": (Case("quiet", rows=(), expect=0, now=NOW),) * 2}, "firing and one non-firing"),
         ({"description": "Too short."}, "description"),
+        ({"sql": SQL.replace("NULL AS repository, ", "")}, r"returns no column \['repository'\]"),
+        ({"sql": SQL.replace("actor AS identity", "actor AS who")}, r"returns no column \['identity'\]"),
+        ({"sql": SQL.replace("list(activity_id) AS evidence_ids", "list(activity_id)")}, "evidence_ids"),
+        (
+            {
+                "cases": (
+                    Case("fires", rows=(), expect=1, now=NOW, about=({"owner": "x"},)),
+                    Case("quiet", rows=(), expect=0, now=NOW),
+                )
+            },
+            "about names no finding column",
+        ),
     ],
 )
 def test_register_refuses_bad_metadata(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(DetectionMetadataError, match=message):
         DetectionRegistry([make(**overrides)])
+
+
+def test_register_reads_the_returned_columns_from_the_outermost_select() -> None:
+    inner = SQL.replace("NULL AS client_addr", "NULL AS address")
+    wrapped = f"WITH x AS (SELECT 1 AS client_addr) {inner.strip()}"
+    with pytest.raises(DetectionMetadataError, match="client_addr"):
+        DetectionRegistry([make(sql=wrapped)])
+    assert output_columns("SELECT a AS subject, t.b FROM t UNION ALL SELECT 1, 2") == ("subject", "b")
 
 
 def test_register_refuses_parameters_that_shadow_the_context() -> None:

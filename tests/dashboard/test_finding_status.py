@@ -15,7 +15,7 @@ from regaudit.analytics.settings import AnalyticsSettings
 from regaudit.dashboard import data
 from regaudit.dashboard.auth import Principal
 from regaudit.dashboard.runtime import Runtime
-from regaudit.ingest import decisions
+from regaudit.evidence import decisions
 from tests.dashboard.conftest import AppFactory, no_errors
 from tests.dashboard.seed import ANALYZED_AT, ORG
 

@@ -14,7 +14,7 @@ from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.dashboard.links import url
 from regaudit.dashboard.runtime import Runtime
 from regaudit.dashboard.views import reports
-from regaudit.ingest import signing
+from regaudit.evidence import signing
 from tests.dashboard.conftest import AppFactory, no_errors, shown
 
 INJECTIONS = ("' OR 1=1 --", "%", "*", '"', "'", "alice' --", "x\\' OR '1'='1", "%' OR '%'='")

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from regaudit.arguments import duration
-from regaudit.ingest import checkpoints, signing
+from regaudit.evidence import checkpoints, signing
 from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.sinks.duckdb import DuckDBSink
@@ -35,7 +35,7 @@ from tests.deploy.compose import (
     networks,
     volume_mounts,
 )
-from tests.ingest.chain_seed import HTPASSWD, NGINX_LOG
+from tests.evidence.chain_seed import HTPASSWD, NGINX_LOG
 from tests.ingest.processes import REGAUDIT, regaudit_env
 from tests.samples import access_records, event_records
 

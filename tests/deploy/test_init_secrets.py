@@ -8,7 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from regaudit.ingest import signing
+from regaudit.evidence import signing
 from tests.deploy.compose import INIT_SECRETS, load_compose
 
 

@@ -67,6 +67,12 @@ class DormantCredentialReactivated(Detection):
         )
         SELECT
             identity AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            identity,
+            client_addr,
             seen_at AS window_start_at,
             seen_at AS window_end_at,
             identity || ' active again from ' || coalesce(client_addr, 'an unknown address') || ' after '
@@ -85,6 +91,7 @@ class DormantCredentialReactivated(Detection):
                 pull("2025-05-10T03:00", actor="robot$legacy"),
             ),
             expect=1,
+            about=({"identity": "robot$legacy", "client_addr": "10.0.0.5"},),
             now=NOW,
             subjects=("robot$legacy",),
         ),

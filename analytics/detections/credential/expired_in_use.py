@@ -30,6 +30,12 @@ class CredentialExpiredInUse(Detection):
     sql = """
         SELECT
             c.name AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            c.name AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('day', a.seen_at) AS window_start_at,
             date_trunc('day', a.seen_at) + INTERVAL 1 DAY AS window_end_at,
             c.name || ' expired on ' || CAST(c.expires_at AS DATE) || ' but was presented ' || count(*)
@@ -63,6 +69,7 @@ class CredentialExpiredInUse(Detection):
                 ),
             ),
             expect=2,
+            about=({"identity": "robot$old"}, {"identity": "robot$ci"}),
             now=NOW,
             subjects=("robot$ci", "robot$old"),
         ),

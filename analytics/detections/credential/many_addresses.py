@@ -64,6 +64,12 @@ class CredentialManyAddresses(Detection):
         )
         SELECT
             f.identity AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            f.identity AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             f.window_at AS window_start_at,
             f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
             f.identity || ' used from ' || f.networks_count || ' networks within ' || $window_minutes
@@ -82,6 +88,7 @@ class CredentialManyAddresses(Detection):
             "fires when alice pulls from five unrelated networks within ten minutes",
             rows=burst(pull, "2025-05-10T09:00", 5, actor="alice", client_addr=lambda i: f"198.51.{i}.7"),
             expect=1,
+            about=({"identity": "alice"},),
             now=NOW,
             subjects=("alice",),
         ),

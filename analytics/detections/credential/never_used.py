@@ -38,6 +38,12 @@ class CredentialNeverUsed(Detection):
         used AS (SELECT DISTINCT identity FROM identity_activity WHERE accepted AND seen_at < $now)
         SELECT
             c.name AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            c.name AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             coalesce(c.created_at, f.first_imported_at) AS window_start_at,
             CAST(NULL AS TIMESTAMPTZ) AS window_end_at,
             c.kind || ' ' || c.name || coalesce(' of ' || c.owner, '') || ' has never been used since '
@@ -55,6 +61,7 @@ class CredentialNeverUsed(Detection):
             "fires for a robot created two months ago that never pulled",
             rows=(credential("robot$old", "2025-05-01", created_at="2025-03-01"),),
             expect=1,
+            about=({"identity": "robot$old"},),
             now=NOW,
             subjects=("robot$old",),
         ),

@@ -32,6 +32,12 @@ class CredentialNotRotated(Detection):
     sql = """
         SELECT
             name AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            name AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             coalesce(rotated_at, created_at) AS window_start_at,
             CAST(NULL AS TIMESTAMPTZ) AS window_end_at,
             kind || ' ' || name || coalesce(' of ' || owner, '') || CASE WHEN rotated_at IS NULL
@@ -48,6 +54,7 @@ class CredentialNotRotated(Detection):
             "fires for a robot created two years ago and never rotated",
             rows=(credential("robot$ci", "2025-05-01", created_at="2023-03-01"),),
             expect=1,
+            about=({"identity": "robot$ci"},),
             now=NOW,
         ),
         Case(

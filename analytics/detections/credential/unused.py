@@ -39,6 +39,12 @@ class CredentialUnused(Detection):
         )
         SELECT
             c.name AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            c.name AS identity,
+            u.client_addr AS client_addr,
             u.last_at AS window_start_at,
             CAST(NULL AS TIMESTAMPTZ) AS window_end_at,
             c.kind || ' ' || c.name || coalesce(' of ' || c.owner, '') || ' unused for '
@@ -55,6 +61,7 @@ class CredentialUnused(Detection):
             "fires for a robot last used in January",
             rows=(credential("robot$old", "2025-05-01"), pull("2025-01-10T10:00", actor="robot$old")),
             expect=1,
+            about=({"identity": "robot$old", "client_addr": "10.0.0.5"},),
             now=NOW,
             subjects=("robot$old",),
         ),

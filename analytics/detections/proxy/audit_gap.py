@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from regaudit.analytics.detection import Case, Detection, Severity
-from regaudit.analytics.fixtures import activity, at, pull
+from regaudit.analytics.fixtures import DIGEST_A, activity, at, pull
 
 NOW = at("2025-05-10T18:00")
 
@@ -15,8 +15,9 @@ class AuditFeedGap(Detection):
     family = "proxy"
     description = (
         "Image activity the proxy saw answered with 2xx (a manifest GET or PUT) for which no registry "
-        "notification arrived (image_activity.audit_gap), per registry and UTC hour. The registry's "
-        "notification queue is in memory and drops events on restarts or overflow, and a registry reached "
+        "notification arrived (image_activity.audit_gap), per registry, repository, tag and UTC hour, so the "
+        "finding names what went unaudited. The registry's notification queue is in memory and drops events on "
+        "restarts or overflow, and a registry reached "
         "around the notification path leaves no audit trail: either way pushes and pulls went unrecorded."
     )
     false_positives = (
@@ -27,19 +28,25 @@ class AuditFeedGap(Detection):
     references = ("https://distribution.github.io/distribution/about/notifications/",)
     sql = """
         SELECT
-            registry AS subject,
+            registry || ' ' || repository || coalesce(':' || tag, '') AS subject,
+            registry,
+            repository,
+            tag,
+            CASE WHEN count(DISTINCT digest) = 1 THEN min(digest) END AS digest,
+            CAST(NULL AS VARCHAR) AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('hour', occurred_at) AS window_start_at,
             date_trunc('hour', occurred_at) + INTERVAL 1 HOUR AS window_end_at,
-            count(*) || ' request(s) served without an audit event on ' || registry || ' ('
+            count(*) || ' request(s) for ' || repository || coalesce(':' || tag, ' by digest')
+                || ' served without an audit event on ' || registry || ' ('
                 || count(*) FILTER (WHERE action = 'push') || ' pushes, '
-                || count(*) FILTER (WHERE action = 'pull') || ' pulls) in '
-                || count(DISTINCT repository) || ' repositories' AS summary,
+                || count(*) FILTER (WHERE action = 'pull') || ' pulls)' AS summary,
             list('image_activity:' || activity_id ORDER BY occurred_at) AS evidence_ids,
             count(*) AS gaps_count
         FROM image_activity
         WHERE audit_gap
           AND occurred_at >= date_trunc('hour', $since) AND occurred_at < $now
-        GROUP BY registry, date_trunc('hour', occurred_at)
+        GROUP BY registry, repository, tag, date_trunc('hour', occurred_at)
     """
     cases = (
         Case(
@@ -47,7 +54,25 @@ class AuditFeedGap(Detection):
             rows=(activity("2025-05-10T09:00", action="push", source="proxy", audit_gap=True, proxy_status=201),),
             expect=1,
             now=NOW,
-            subjects=("default",),
+            subjects=("default team/app:v1",),
+            about=({"registry": "default", "repository": "team/app", "tag": "v1", "identity": None},),
+        ),
+        Case(
+            "names each repository and tag that went unaudited in the hour, a pull by digest without a tag",
+            rows=(
+                activity("2025-05-10T09:00", source="proxy", audit_gap=True, proxy_status=200),
+                activity("2025-05-10T09:10", source="proxy", audit_gap=True, proxy_status=200),
+                activity(
+                    "2025-05-10T09:20", repository="team/db", tag=None, source="proxy", audit_gap=True, proxy_status=200
+                ),
+            ),
+            expect=2,
+            now=NOW,
+            subjects=("default team/app:v1", "default team/db"),
+            about=(
+                {"registry": "default", "repository": "team/app", "tag": "v1"},
+                {"registry": "default", "repository": "team/db", "tag": None, "digest": DIGEST_A},
+            ),
         ),
         Case(
             "quiet when every served request has its notification",

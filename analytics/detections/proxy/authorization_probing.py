@@ -62,6 +62,12 @@ class AuthorizationProbing(Detection):
         )
         SELECT
             f.client_addr || coalesce(' as ' || nullif(f.remote_user, ''), '') AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            nullif(f.remote_user, '') AS identity,
+            f.client_addr AS client_addr,
             f.window_at AS window_start_at,
             f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
             f.client_addr || ' got ' || f.refusals_count || ' refusals (' || f.status_401_count || 'x401, '
@@ -93,6 +99,7 @@ class AuthorizationProbing(Detection):
                 repository=lambda i: f"secret/r{i}",
             ),
             expect=1,
+            about=({"identity": "bob", "client_addr": "203.0.113.5"},),
             now=NOW,
             subjects=("203.0.113.5 as bob",),
         ),

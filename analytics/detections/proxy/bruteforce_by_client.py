@@ -44,6 +44,12 @@ class BruteForceByClient(Detection):
         )
         SELECT
             f.client_addr AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            CAST(NULL AS VARCHAR) AS identity,
+            f.client_addr AS client_addr,
             f.window_at AS window_start_at,
             f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
             f.client_addr || ' failed ' || f.failures_count || ' logins in ' || $window_minutes || ' minutes as '
@@ -65,6 +71,7 @@ class BruteForceByClient(Detection):
             "fires on 30 wrong passwords for alice from one address in five minutes",
             rows=burst(access, "2025-05-10T03:00", 30, client_addr="203.0.113.9", status=401, remote_user="alice"),
             expect=1,
+            about=({"client_addr": "203.0.113.9"},),
             now=NOW,
             subjects=("203.0.113.9",),
         ),

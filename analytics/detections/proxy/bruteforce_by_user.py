@@ -43,6 +43,12 @@ class BruteForceByUser(Detection):
         )
         SELECT
             f.remote_user AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            f.remote_user AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             f.window_at AS window_start_at,
             f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
             f.failures_count || ' failed logins as ' || f.remote_user || ' in ' || $window_minutes || ' minutes from '
@@ -72,6 +78,7 @@ class BruteForceByUser(Detection):
                 uri="/token",
             ),
             expect=1,
+            about=({"identity": "admin"},),
             now=NOW,
             subjects=("admin",),
         ),

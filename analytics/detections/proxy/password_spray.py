@@ -43,6 +43,12 @@ class PasswordSpray(Detection):
         )
         SELECT
             f.client_addr AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            CAST(NULL AS VARCHAR) AS identity,
+            f.client_addr AS client_addr,
             f.window_at AS window_start_at,
             f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
             f.client_addr || ' failed logins for ' || f.users_count || ' user names (' || f.attempts_count
@@ -70,6 +76,7 @@ class PasswordSpray(Detection):
                 remote_user=lambda i: f"user{i}",
             ),
             expect=1,
+            about=({"client_addr": "203.0.113.77"},),
             now=NOW,
             subjects=("203.0.113.77",),
         ),

@@ -34,6 +34,12 @@ class AnonymousPrivatePull(Detection):
     sql = """
         SELECT
             repository AS subject,
+            CASE WHEN count(DISTINCT registry) = 1 THEN min(registry) END AS registry,
+            repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            CAST(NULL AS VARCHAR) AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('day', occurred_at) AS window_start_at,
             date_trunc('day', occurred_at) + INTERVAL 1 DAY AS window_end_at,
             count(*) || ' anonymous pulls of non-public ' || repository || ' from '
@@ -55,6 +61,7 @@ class AnonymousPrivatePull(Detection):
             "fires on an anonymous pull of a private repository",
             rows=(pull("2025-05-10T09:00", actor=None, repository="team/secret"),),
             expect=1,
+            about=({"registry": "default", "repository": "team/secret"},),
             now=NOW,
             subjects=("team/secret",),
         ),

@@ -65,6 +65,12 @@ class PullBreadthBaseline(Detection):
         )
         SELECT
             c.identity AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            c.identity AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             c.day AS window_start_at,
             c.day + INTERVAL 1 DAY AS window_end_at,
             c.identity || ' pulled from ' || c.repositories_count || ' repositories on '
@@ -90,6 +96,7 @@ class PullBreadthBaseline(Detection):
                 *burst(pull, "2025-05-10T03:00", 40, actor="robot$deploy", repository=lambda i: f"team/r{i}"),
             ),
             expect=1,
+            about=({"identity": "robot$deploy"},),
             now=NOW,
             subjects=("robot$deploy",),
         ),

@@ -27,6 +27,12 @@ class CatalogEnumeration(Detection):
     sql = """
         SELECT
             coalesce(nullif(remote_user, ''), client_addr) AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            max(nullif(remote_user, '')) AS identity,
+            CASE WHEN count(DISTINCT client_addr) = 1 THEN min(client_addr) END AS client_addr,
             date_trunc('day', request_at) AS window_start_at,
             date_trunc('day', request_at) + INTERVAL 1 DAY AS window_end_at,
             coalesce(any_value(nullif(remote_user, '')), 'an unnamed client') || ' listed the catalog ' || count(*)
@@ -53,6 +59,7 @@ class CatalogEnumeration(Detection):
                 ),
             ),
             expect=1,
+            about=({"identity": "alice", "client_addr": "10.0.0.5"},),
             now=NOW,
             subjects=("alice",),
         ),

@@ -68,6 +68,12 @@ class PullEgressBaseline(Detection):
         )
         SELECT
             c.identity AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            c.identity AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             c.day AS window_start_at,
             c.day + INTERVAL 1 DAY AS window_end_at,
             c.identity || ' downloaded ' || format_bytes(c.bytes_count::BIGINT) || ' on '
@@ -94,6 +100,7 @@ class PullEgressBaseline(Detection):
                 *burst(pull, "2025-05-10T10:00", 30, actor="bob", blob_bytes=300 * MIB),
             ),
             expect=1,
+            about=({"identity": "alice"},),
             now=NOW,
             subjects=("alice",),
         ),

@@ -56,6 +56,12 @@ class CredentialNewClientFamily(Detection):
         )
         SELECT
             f.identity || ' with ' || f.family AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            f.identity AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('day', f.first_at) AS window_start_at,
             date_trunc('day', f.first_at) + INTERVAL 1 DAY AS window_end_at,
             f.identity || ' used a new client family ' || f.family || ' (' || f.kind || ', '
@@ -80,6 +86,7 @@ class CredentialNewClientFamily(Detection):
                 pull("2025-05-10T02:00", actor="kube-prod", user_agent="curl/8.5.0"),
             ),
             expect=1,
+            about=({"identity": "kube-prod"},),
             now=NOW,
             subjects=("kube-prod with curl",),
         ),

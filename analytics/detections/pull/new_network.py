@@ -56,6 +56,12 @@ class CredentialNewNetwork(Detection):
         )
         SELECT
             n.identity || ' from ' || n.network AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            n.identity AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('day', n.first_at) AS window_start_at,
             date_trunc('day', n.first_at) + INTERVAL 1 DAY AS window_end_at,
             n.identity || ' used from new network ' || n.network || ' (' || count(*) || ' requests, first at '
@@ -82,6 +88,7 @@ class CredentialNewNetwork(Detection):
                 pull("2025-05-10T02:00", actor="ci-bot", client_addr="203.0.113.50"),
             ),
             expect=1,
+            about=({"identity": "ci-bot"},),
             now=NOW,
             subjects=("ci-bot from 203.0.113.0/24",),
         ),

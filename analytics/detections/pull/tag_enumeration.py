@@ -74,6 +74,12 @@ class TagEnumeration(Detection):
         )
         SELECT
             c.identity AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            c.identity AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             c.day AS window_start_at,
             c.day + INTERVAL 1 DAY AS window_end_at,
             c.identity || ' listed the tags of ' || c.repositories_count || ' repositories in '
@@ -96,6 +102,7 @@ class TagEnumeration(Detection):
             "fires on a user listing the tags of twenty repositories",
             rows=(access("2025-04-20T03:00"), *burst(access, "2025-05-10T03:00", 20, **MALLORY)),
             expect=1,
+            about=({"identity": "mallory"},),
             now=NOW,
             subjects=("mallory",),
         ),

@@ -66,6 +66,12 @@ class PullVolumeBaseline(Detection):
         )
         SELECT
             c.identity AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            c.identity AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             c.day AS window_start_at,
             c.day + INTERVAL 1 DAY AS window_end_at,
             c.identity || ' made ' || c.pulls_count || ' pulls on ' || CAST(c.day AS DATE)
@@ -90,6 +96,7 @@ class PullVolumeBaseline(Detection):
                 *burst(pull, "2025-05-10T10:00", 60, actor="ci-bot", repository=lambda i: f"team/r{i % 7}"),
             ),
             expect=1,
+            about=({"identity": "ci-bot"},),
             now=NOW,
             subjects=("ci-bot",),
         ),

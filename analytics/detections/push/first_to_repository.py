@@ -58,7 +58,7 @@ class FirstPushToRepository(Detection):
         firsts AS MATERIALIZED (
             SELECT registry, repository, actor, min(occurred_at) AS first_at,
                    arg_min(activity_id, occurred_at) AS activity_id, arg_min(tag, occurred_at) AS tag,
-                   arg_min(client_addr, occurred_at) AS client_addr
+                   arg_min(client_addr, occurred_at) AS client_addr, arg_min(digest, occurred_at) AS digest
             FROM pushes GROUP BY registry, repository, actor
         ),
         ranked AS (  -- how many writers pushed before each one's first push, without listing them all
@@ -67,6 +67,12 @@ class FirstPushToRepository(Detection):
         )
         SELECT
             f.actor || ' to ' || f.repository AS subject,
+            f.registry AS registry,
+            f.repository AS repository,
+            f.tag AS tag,
+            f.digest AS digest,
+            f.actor AS identity,
+            f.client_addr AS client_addr,
             f.first_at AS window_start_at,
             f.first_at AS window_end_at,
             f.actor || ' pushed to ' || f.repository || coalesce(':' || f.tag, '') || ' for the first time'
@@ -81,7 +87,7 @@ class FirstPushToRepository(Detection):
         WHERE f.first_at >= $since
           AND f.first_at >= observed.since_at + INTERVAL 1 DAY * $min_observed_days
           AND f.earlier_count <= $max_writers
-        GROUP BY f.registry, f.repository, f.actor, f.first_at, f.activity_id, f.tag, f.client_addr
+        GROUP BY f.registry, f.repository, f.actor, f.first_at, f.activity_id, f.tag, f.client_addr, f.digest
         HAVING count(DISTINCT p.actor) <= $max_writers
     """
     cases = (
@@ -92,6 +98,16 @@ class FirstPushToRepository(Detection):
                 push("2025-05-10T09:00", actor="alice", user_agent="docker/27.3.1"),
             ),
             expect=1,
+            about=(
+                {
+                    "registry": "default",
+                    "repository": "team/app",
+                    "tag": "v1",
+                    "digest": "sha256:" + "a" * 64,
+                    "identity": "alice",
+                    "client_addr": "10.0.0.5",
+                },
+            ),
             now=NOW,
             subjects=("alice to team/app",),
         ),

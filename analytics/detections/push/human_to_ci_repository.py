@@ -62,6 +62,12 @@ class HumanPushToCiRepository(Detection):
         human AS (SELECT * FROM judged WHERE NOT by_ci AND occurred_at >= date_trunc('day', $since))
         SELECT
             coalesce(h.actor, 'anonymous') || ' to ' || h.repository AS subject,
+            CASE WHEN count(DISTINCT h.registry) = 1 THEN min(h.registry) END AS registry,
+            h.repository AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            h.actor AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('day', h.occurred_at) AS window_start_at,
             date_trunc('day', h.occurred_at) + INTERVAL 1 DAY AS window_end_at,
             coalesce(h.actor, 'anonymous') || ' pushed to ' || h.repository
@@ -81,6 +87,7 @@ class HumanPushToCiRepository(Detection):
                 push("2025-05-10T11:00", actor="alice", client_addr="192.168.1.20"),
             ),
             expect=1,
+            about=({"registry": "default", "repository": "team/app", "identity": "alice"},),
             now=NOW,
             org=ORG,
             subjects=("alice to team/app",),

@@ -34,6 +34,12 @@ class OffHoursPush(Detection):
         )
         SELECT
             coalesce(actor, 'anonymous') || ' to ' || repository AS subject,
+            CASE WHEN count(DISTINCT registry) = 1 THEN min(registry) END AS registry,
+            repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            actor AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('day', occurred_at) AS window_start_at,
             date_trunc('day', occurred_at) + INTERVAL 1 DAY AS window_end_at,
             coalesce(actor, 'anonymous') || ' pushed ' || count(*) || ' time(s) to ' || repository
@@ -57,6 +63,10 @@ class OffHoursPush(Detection):
                 push("2025-05-11T12:00", actor="bob", repository="team/api"),
             ),
             expect=2,
+            about=(
+                {"registry": "default", "repository": "team/app", "identity": "alice"},
+                {"registry": "default", "repository": "team/api", "identity": "bob"},
+            ),
             now=NOW,
             org={"timezone": "Europe/Berlin"},
         ),

@@ -29,6 +29,12 @@ class PushOutsideCiNetwork(Detection):
     sql = """
         SELECT
             coalesce(actor, 'anonymous') || ' to ' || repository AS subject,
+            CASE WHEN count(DISTINCT registry) = 1 THEN min(registry) END AS registry,
+            repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            actor AS identity,
+            CASE WHEN count(DISTINCT client_addr) = 1 THEN min(client_addr) END AS client_addr,
             date_trunc('day', occurred_at) AS window_start_at,
             date_trunc('day', occurred_at) + INTERVAL 1 DAY AS window_end_at,
             coalesce(actor, 'anonymous') || ' pushed ' || count(*) || ' time(s) to ' || repository
@@ -56,6 +62,10 @@ class PushOutsideCiNetwork(Detection):
                 push("2025-05-10T09:00", actor="alice", repository="prod/api", client_addr="192.168.1.21"),
             ),
             expect=2,
+            about=(
+                {"registry": "default", "repository": "team/app", "identity": "ci-bot", "client_addr": "192.168.1.20"},
+                {"registry": "default", "repository": "prod/api", "identity": "alice", "client_addr": "192.168.1.21"},
+            ),
             now=NOW,
             org=ORG,
         ),

@@ -96,6 +96,12 @@ class UnsignedProductionPull(Detection):
         )
         SELECT
             p.actor || ' pulled ' || p.repository || '@' || p.digest AS subject,
+            CASE WHEN count(DISTINCT p.registry) = 1 THEN min(p.registry) END AS registry,
+            p.repository AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            p.digest AS digest,
+            p.actor AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('day', p.occurred_at) AS window_start_at,
             date_trunc('day', p.occurred_at) + INTERVAL 1 DAY AS window_end_at,
             p.actor || ' pulled unsigned ' || p.repository || coalesce(':' || any_value(p.tag), '') || '@'
@@ -116,6 +122,7 @@ class UnsignedProductionPull(Detection):
                 pull("2025-05-10T09:00", actor="kube-prod", digest=DIGEST_B),
             ),
             expect=1,
+            about=({"registry": "default", "repository": "team/app", "digest": DIGEST_B, "identity": "kube-prod"},),
             now=NOW,
             org=ORG,
         ),

@@ -48,6 +48,12 @@ class TagMovedBack(Detection):
         )
         SELECT
             m.repository || ':' || m.tag AS subject,
+            m.registry AS registry,
+            m.repository AS repository,
+            m.tag AS tag,
+            m.digest AS digest,
+            m.moved_by AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             m.valid_from_at AS window_start_at,
             m.valid_from_at AS window_end_at,
             m.repository || ':' || m.tag || ' moved back to ' || left(m.digest, 19) || ', first seen on '
@@ -78,6 +84,15 @@ class TagMovedBack(Detection):
                 tag_move("2025-05-10T09:00", tag="v1", digest=DIGEST_A, previous_digest=DIGEST_B),
             ),
             expect=1,
+            about=(
+                {
+                    "registry": "default",
+                    "repository": "team/app",
+                    "tag": "v1",
+                    "digest": DIGEST_A,
+                    "identity": "ci-bot",
+                },
+            ),
             now=NOW,
             subjects=("team/app:v1",),
         ),

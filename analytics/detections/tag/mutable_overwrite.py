@@ -32,6 +32,12 @@ class MutableTagOverwrite(Detection):
         )
         SELECT
             repository || ':' || tag AS subject,
+            registry,
+            repository,
+            tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            CASE WHEN count(DISTINCT moved_by) = 1 THEN min(moved_by) END AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('day', valid_from_at) AS window_start_at,
             date_trunc('day', valid_from_at) + INTERVAL 1 DAY AS window_end_at,
             repository || ':' || tag || ' moved ' || count(*) || ' time(s) by '
@@ -70,6 +76,7 @@ class MutableTagOverwrite(Detection):
                 ),
             ),
             expect=1,
+            about=({"registry": "default", "repository": "team/app", "tag": "latest"},),
             now=NOW,
             org={"ci_identities": ["ci-bot"]},
             subjects=("team/app:latest",),

@@ -26,6 +26,12 @@ class ProtectedRepositoryDelete(Detection):
     sql = """
         SELECT
             coalesce(actor, 'anonymous') || ' in ' || repository AS subject,
+            CASE WHEN count(DISTINCT registry) = 1 THEN min(registry) END AS registry,
+            repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            actor AS identity,
+            CAST(NULL AS VARCHAR) AS client_addr,
             date_trunc('day', occurred_at) AS window_start_at,
             date_trunc('day', occurred_at) + INTERVAL 1 DAY AS window_end_at,
             coalesce(actor, 'anonymous') || ' deleted ' || count(*) || ' item(s) in protected ' || repository
@@ -45,6 +51,7 @@ class ProtectedRepositoryDelete(Detection):
             "fires when alice deletes a release manifest in prod/api",
             rows=(activity("2025-05-10T09:00", action="delete", repository="prod/api", tag=None),),
             expect=1,
+            about=({"registry": "default", "repository": "prod/api", "identity": "alice"},),
             now=NOW,
             org={"protected_repositories": ["prod/*"]},
             subjects=("alice in prod/api",),

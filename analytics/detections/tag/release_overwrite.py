@@ -31,6 +31,12 @@ class ReleaseTagOverwrite(Detection):
     sql = """
         SELECT
             repository || ':' || tag AS subject,
+            registry,
+            repository,
+            tag,
+            digest,
+            moved_by AS identity,
+            client_addr,
             valid_from_at AS window_start_at,
             valid_from_at AS window_end_at,
             repository || ':' || tag || ' (' || tag_class(tag, $protected_tag_patterns) || ') moved from '
@@ -39,7 +45,6 @@ class ReleaseTagOverwrite(Detection):
                 || coalesce(' (' || user_agent || ')', '') AS summary,
             ['tag_history:' || event_id] AS evidence_ids,
             previous_digest,
-            digest,
             moved_by,
             inferred
         FROM tag_moves
@@ -54,6 +59,24 @@ class ReleaseTagOverwrite(Detection):
                 tag_move("2025-05-10T09:00", tag="prod-eu", digest=DIGEST_B, previous_digest=DIGEST_A),
             ),
             expect=2,
+            about=(
+                {
+                    "registry": "default",
+                    "repository": "team/app",
+                    "tag": "v1.4.2",
+                    "digest": DIGEST_B,
+                    "identity": "ci-bot",
+                    "client_addr": "10.0.0.9",
+                },
+                {
+                    "registry": "default",
+                    "repository": "team/app",
+                    "tag": "prod-eu",
+                    "digest": DIGEST_B,
+                    "identity": "ci-bot",
+                    "client_addr": "10.0.0.9",
+                },
+            ),
             now=NOW,
             subjects=("team/app:v1.4.2", "team/app:prod-eu"),
         ),

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from regaudit.analytics.reports.settings import ReportsSettings
-from regaudit.ingest import signing
+from regaudit.evidence import signing
 from tests.analytics.reports.seed import simulated_store
 
 

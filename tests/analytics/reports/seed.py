@@ -41,7 +41,7 @@ def _records(simulation: Simulation, day: int, chunks: list) -> list[RawRecord]:
 def simulated_store(path: Path, seed: int = 5, days: int = DAYS, scale: float = 0.3) -> Path:
     simulation = Simulation(seed, days=days, scale=scale, start=START)
     normalizer = Normalizer()
-    sink = DuckDBSink(path, hooks=load_hooks(Settings(), ["regaudit.ingest.chain:seal_batch"]))
+    sink = DuckDBSink(path, hooks=load_hooks(Settings(), ["regaudit.evidence.chain:seal_batch"]))
     try:
         by_day: dict[int, list] = {}
         for chunk in simulation.chunks():

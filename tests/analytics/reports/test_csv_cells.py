@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from regaudit.analytics.reports import Period, Scope, build_report, verify_report
 from regaudit.analytics.reports.exports import csv_bytes, neutralize_formulas
 from regaudit.analytics.reports.settings import ReportsSettings
-from regaudit.ingest import signing
+from regaudit.evidence import signing
 from tests.analytics.reports.hostile import HOSTILE, hostile_store
 
 HARMLESS = ("skopeo/1.9.3", "docker/27.3.1 go/go1.22", "a=b", "")

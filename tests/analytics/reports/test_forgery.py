@@ -14,7 +14,7 @@ import pytest
 from regaudit.analytics.reports import manifest as report_manifest
 from regaudit.analytics.reports.engine import build_report
 from regaudit.analytics.reports.scope import Period, Scope
-from regaudit.ingest import signing
+from regaudit.evidence import signing
 from tests.ingest.processes import REGAUDIT, regaudit_env
 
 PERIOD = Period.parse("2025-03")

@@ -12,7 +12,8 @@ from PIL import Image
 
 from regaudit.analytics.reports import Period, Scope, build_report, verify_report
 from regaudit.cli import main
-from regaudit.ingest import signing, store
+from regaudit.evidence import signing
+from regaudit.ingest import store
 
 PERIOD = Period.parse("2025-03-01..2025-03-05")  # the store holds 2025-03-03 to 2025-03-06
 PLATFORM = Scope(repositories=("platform/*",))
