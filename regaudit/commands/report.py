@@ -44,7 +44,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pdf", action="store_true", help="Skip report.pdf (reports.pdf = false).")
     parser.add_argument("--unsigned", action="store_true", help="Write no signature (report verify will say so).")
     actions = parser.add_subparsers(dest="report_action", metavar="{verify,keygen}")
-    check = actions.add_parser("verify", help="Check a report directory: signature, checksums, row counts, totals.")
+    checking = "Check a report directory: signature, checksums, row counts, totals."
+    check = actions.add_parser("verify", help=checking, description=checking)
     check.add_argument("directory", type=Path, help="The report directory.")
     check.add_argument(
         "--public-key",
@@ -52,7 +53,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="The signer's public key (PEM) as the operator published it, never the report's own signer.pub.pem"
         " (default: the public half of reports.signing_key_path). Without one the signature is unverified: exit 3.",
     )
-    keygen = actions.add_parser("keygen", help="Make an Ed25519 signing key (and its .pub.pem).")
+    making = "Make an Ed25519 signing key (and its .pub.pem)."
+    keygen = actions.add_parser("keygen", help=making, description=making)
     keygen.add_argument("--out", dest="key_out", type=Path, help="Key file (default: reports.signing_key_path).")
     keygen.add_argument("--force", action="store_true", help="Replace an existing key file.")
 
