@@ -1,6 +1,6 @@
 """Scoring the detections against the labeled traffic simulator: precision and recall per family.
 
-``evaluate`` generates a seeded span of traffic (``regaudit.analytics.simulator``), feeds it through the real
+``evaluate`` generates a seeded span of traffic (``regaudit.simulator``), feeds it through the real
 ingest path (envelope split, ``Normalizer``, ``DuckDBSink``: the store is built exactly as in production, one
 day per batch), imports the simulated credential inventory, runs every detection with the simulation's
 ``[org]`` section as of its last instant, and matches findings to the injected labels.
@@ -24,16 +24,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from regaudit.analytics import credentials, runner
+from regaudit.analytics import runner
 from regaudit.analytics.findings import Hit
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
-from regaudit.analytics.simulator import Label, Notification, Simulation
 from regaudit.ingest import store
-from regaudit.ingest.envelope import split_envelope
 from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
+from regaudit.ingest.sources import credentials
+from regaudit.ingest.sources.distribution.envelope import split_envelope
+from regaudit.simulator import Label, Notification, Simulation
 
 #: our family -> the simulator's family
 FAMILIES = {

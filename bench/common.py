@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))  # for tests.infra.kafka, the broker the tests use
 def events_file(count: int, seed: int = 7) -> Path:
     """``count`` notification events (one JSON object a line, as the webhook produces them), from the
     simulator at a fixed seed; generated once and cached."""
-    from regaudit.analytics.simulator import iter_notifications
+    from regaudit.simulator import iter_notifications
 
     path = CACHE / f"events-{seed}-{count}.jsonl"
     if path.exists():
@@ -60,7 +60,7 @@ def events_file(count: int, seed: int = 7) -> Path:
 
 def access_file(count: int, access_format: str, seed: int = 7) -> Path:
     """``count`` nginx access-log lines in ``json`` or ``combined`` format from the simulator; cached."""
-    from regaudit.analytics.simulator import iter_access_lines
+    from regaudit.simulator import iter_access_lines
 
     path = CACHE / f"access-{access_format}-{seed}-{count}.log"
     if path.exists():

@@ -41,7 +41,7 @@ end
 MEMORY_APP = """
 import sys, uvicorn
 from regaudit.ingest.sinks.memory import MemorySink
-from regaudit.ingest.webhook import create_app
+from regaudit.ingest.receive.webhook import create_app
 from regaudit.settings import WebhookSettings
 
 class Discard(MemorySink):

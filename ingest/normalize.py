@@ -24,9 +24,9 @@ import pyarrow as pa
 from regaudit.ingest.records import RawRecord
 from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, RFC3339_PATTERN, TIME_WINDOW
 
-_SQL = resources.files("regaudit.ingest")
-EVENTS_SQL = _SQL.joinpath("normalize_events.sql").read_text(encoding="utf-8")
-ACCESS_SQL = _SQL.joinpath("normalize_access.sql").read_text(encoding="utf-8")
+#: Each source's normalizer lives in its source package (``regaudit.ingest.sources.<kind>``).
+EVENTS_SQL = resources.files("regaudit.ingest.sources.distribution").joinpath("normalize_events.sql").read_text("utf-8")
+ACCESS_SQL = resources.files("regaudit.ingest.sources.nginx").joinpath("normalize_access.sql").read_text("utf-8")
 
 EVENT_COLUMNS = (
     "registry", "event_id", "event_at", "action", "target_kind", "repository", "tag", "digest", "media_type",

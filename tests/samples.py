@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from regaudit.ingest.envelope import split_envelope
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.distribution.envelope import split_envelope
 
 SAMPLES = Path(__file__).parent / "fixtures" / "samples"
 RECEIVED_AT = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from regaudit.analytics import credentials
 from regaudit.ingest import store
+from regaudit.ingest.sources import credentials
 from regaudit.settings import Settings
 
 

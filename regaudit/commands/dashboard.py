@@ -32,7 +32,7 @@ from regaudit.settings import Settings
 
 log = logging.getLogger(__name__)
 
-APP = Path(__file__).parent / "app.py"
+APP = Path(auth.__file__).parent / "app.py"  # the Streamlit script beside the dashboard package's modules
 LOOPBACK = "127.0.0.1"
 
 

@@ -1,6 +1,6 @@
 """``regaudit demo``: the embedded default, no Kafka needed.
 
-It synthesizes a realistic month of registry traffic with injected incidents (``regaudit.analytics.simulator``),
+It synthesizes a realistic month of registry traffic with injected incidents (``regaudit.simulator``),
 runs it through the same parse ▶ normalize ▶ store code as production (``load_simulation``: envelope split,
 ``Normalizer``, ``DuckDBSink``), imports the simulated credential inventory, runs every detection, prints who
 pushed and pulled what, and opens the dashboard on the result.
@@ -73,8 +73,8 @@ def build(path: Path, seed: int, days: int, scale: float, settings: Settings) ->
     from regaudit.analytics import runner
     from regaudit.analytics.evaluation import load_simulation
     from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
-    from regaudit.analytics.simulator import Simulation
     from regaudit.ingest.hooks import load_hooks
+    from regaudit.simulator import Simulation
 
     for stale in (path, path.with_name(path.name + ".wal")):
         stale.unlink(missing_ok=True)

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 from types import FrameType
 
-from regaudit.ingest.receivers import add_sink_arguments, build_sink, sink_overrides
+from regaudit.ingest.receive.receivers import add_sink_arguments, build_sink, sink_overrides
 from regaudit.settings import Settings
 
 
@@ -37,8 +37,8 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from regaudit.ingest.shipper import Shipper
-    from regaudit.ingest.sources.tail import FileTail
+    from regaudit.ingest.receive.shipper import Shipper
+    from regaudit.ingest.receive.tail import FileTail
 
     config = settings.ship_logs
     state = config.state_path or config.path.with_name(config.path.name + ".regaudit-pos")

@@ -1,4 +1,4 @@
-"""``regaudit webhook``: serve the notification receiver (see ``regaudit.ingest.webhook``)."""
+"""``regaudit webhook``: serve the notification receiver (see ``regaudit.ingest.receive.webhook``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from regaudit.errors import TerminalError
-from regaudit.ingest.receivers import add_sink_arguments, build_sink, sink_overrides
-from regaudit.ingest.webhook_auth import BearerTokens
+from regaudit.ingest.receive.receivers import add_sink_arguments, build_sink, sink_overrides
+from regaudit.ingest.receive.webhook_auth import BearerTokens
 from regaudit.settings import Settings
 
 
@@ -60,7 +60,7 @@ def read_token_file(path: Path) -> dict[str, object]:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from regaudit.ingest.webhook import create_app
+    from regaudit.ingest.receive.webhook import create_app
 
     config = settings.webhook
     BearerTokens.from_settings(config)  # refuse empty, short or odd tokens before anything starts

@@ -12,7 +12,7 @@ from regaudit.analytics.evaluation import KINDS, Evaluation, detects, evaluate, 
 from regaudit.analytics.findings import Hit
 from regaudit.analytics.fixtures import at
 from regaudit.analytics.registry import default_registry
-from regaudit.analytics.simulator import KIND_FAMILY, Label
+from regaudit.simulator import KIND_FAMILY, Label
 
 NOW = at("2025-04-02T00:00")
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from regaudit.analytics import credentials, runner
+from regaudit.analytics import runner
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.ingest import store
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
+from regaudit.ingest.sources import credentials
 from tests.samples import RECEIVED_AT, SAMPLES, access_records, event_records
 
 HTPASSWD = SAMPLES / "distribution-2.8.2-htpasswd.events.jsonl"

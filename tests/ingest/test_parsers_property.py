@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from regaudit.ingest.envelope import split_envelope
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.distribution.envelope import split_envelope
 from regaudit.schemas.registry import Event
 from tests.samples import RECEIVED_AT
 

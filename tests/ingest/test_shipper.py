@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from regaudit.ingest.shipper import Shipper
+from regaudit.ingest.receive.shipper import Shipper
+from regaudit.ingest.receive.tail import FileTail
 from regaudit.ingest.sinks.memory import MemorySink
-from regaudit.ingest.sources.tail import FileTail
 from tests.ingest import processes
 
 

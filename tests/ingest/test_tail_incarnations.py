@@ -11,9 +11,9 @@ import json
 import os
 import shutil
 
-from regaudit.ingest.shipper import Shipper
+from regaudit.ingest.receive.shipper import Shipper
+from regaudit.ingest.receive.tail import FileTail
 from regaudit.ingest.sinks.memory import MemorySink
-from regaudit.ingest.sources.tail import FileTail
 from tests.ingest.rotation import access_lines, append, replace_on_same_inode, rotate
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from regaudit.ingest.receive.webhook import create_app
 from regaudit.ingest.sinks.memory import MemorySink
-from regaudit.ingest.webhook import create_app
 from regaudit.settings import WebhookSettings
 from tests.samples import SAMPLES, posts
 

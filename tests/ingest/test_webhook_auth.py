@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from regaudit.commands.webhook import read_token_file
 from regaudit.errors import TerminalError
+from regaudit.ingest.receive.webhook import create_app
 from regaudit.ingest.sinks.memory import MemorySink
-from regaudit.ingest.webhook import create_app
 from regaudit.settings import WebhookSettings
 from tests.ingest import processes
 from tests.samples import SAMPLES, posts

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from regaudit.ingest.normalize import Normalizer
+from regaudit.ingest.receive.webhook import CLIPPED_BYTES, create_app
 from regaudit.ingest.sinks import RecordsTooLarge
 from regaudit.ingest.sinks.memory import MemorySink
-from regaudit.ingest.webhook import CLIPPED_BYTES, create_app
 from regaudit.settings import WebhookSettings
 from tests.samples import SAMPLES, posts
 

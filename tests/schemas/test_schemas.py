@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from regaudit.ingest import store
-from regaudit.ingest.envelope import split_envelope
+from regaudit.ingest.sources.distribution.envelope import split_envelope
 from regaudit.schemas.access import COMBINED_PATTERN, CombinedLine, NginxRecord
 from regaudit.schemas.export import SCHEMA_DIR, schema_documents
 from regaudit.schemas.registry import Event, StrictEnvelope

@@ -7,17 +7,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from regaudit.analytics import credentials, runner
+from regaudit.analytics import runner
 from regaudit.analytics.findings import set_status
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
-from regaudit.analytics.simulator import Simulation
 from regaudit.ingest import store
-from regaudit.ingest.envelope import split_envelope
 from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
+from regaudit.ingest.sources import credentials
+from regaudit.ingest.sources.distribution.envelope import split_envelope
 from regaudit.settings import Settings
+from regaudit.simulator import Simulation
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 DAYS = 4

@@ -1,0 +1,91 @@
+"""``regaudit ship-logs``: follow an nginx access log and deliver each line, then save the position.
+
+The position is saved only after the sink acknowledged the batch (Kafka acks=all, or the DuckDB commit), so a
+crash re-delivers at most the last batch, under the same line keys, and the store keeps each line once. While
+the sink is down the shipper retries with backoff and does not advance.
+
+Delivery runs on a second thread, one batch at a time, while the next batch is read: reading the file (Python)
+and the sink's work (DuckDB, or Kafka's acknowledgement) overlap, and at most two batches are in memory. The
+position is saved in batch order, each time after that batch's delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from regaudit.errors import TransientError
+from regaudit.ingest.receive.tail import FileTail, Line
+from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sinks import RecordSink
+
+log = logging.getLogger(__name__)
+
+
+class Shipper:
+    def __init__(self, tail: FileTail, sink: RecordSink, poll_seconds: float, batch_lines: int) -> None:
+        self.tail = tail
+        self.sink = sink
+        self.poll_seconds = poll_seconds
+        self.batch_lines = batch_lines
+        self.shipped = 0
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, max_idle_seconds: float | None = None) -> int:
+        """Ship until stopped, or until idle for ``max_idle_seconds``; returns the lines shipped."""
+        sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ship-deliver")
+        in_flight: tuple[Future[bool], list[Line]] | None = None
+        idle_since = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                lines = self.tail.read(self.batch_lines)
+                if in_flight is not None:
+                    if not self._complete(*in_flight):
+                        break
+                    in_flight = None
+                if lines:
+                    in_flight = (sender.submit(self._deliver, lines), lines)
+                    idle_since = time.monotonic()
+                    continue
+                if max_idle_seconds is not None and time.monotonic() - idle_since > max_idle_seconds:
+                    break
+                self._stop.wait(self.poll_seconds)
+            if in_flight is not None:
+                self._complete(*in_flight)
+        finally:
+            sender.shutdown(wait=True)
+            self.tail.close()
+        return self.shipped
+
+    def _deliver(self, lines: list[Line]) -> bool:
+        """On the delivery thread: hand the batch to the sink, retrying while it is down; False if stopped first."""
+        received_at = datetime.now(UTC)
+        records = [
+            (self.tail.host, RawRecord("access", line.value, f"file:{line.key}", received_at, key=line.key))
+            for line in lines
+        ]
+        backoff = self.poll_seconds
+        while not self._stop.is_set():
+            try:
+                self.sink.deliver(records)
+                return True
+            except TransientError as error:
+                log.warning("deliver failed, retrying in %.1fs: %s", backoff, error)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        return False  # stopped while the sink was down: position not advanced, nothing lost
+
+    def _complete(self, delivered: Future[bool], lines: list[Line]) -> bool:
+        """Wait for the batch's delivery, then save the position after it."""
+        if not delivered.result():
+            return False
+        self.tail.commit(lines[-1])
+        self.shipped += len(lines)
+        log.info("shipped=%d total=%d", len(lines), self.shipped)
+        return True

@@ -1,0 +1,206 @@
+"""``regaudit webhook``: the HTTP receiver of registry notifications (DESIGN.md section 4).
+
+Answers, exactly:
+
+* 200 once every event of the POST is durable downstream (Kafka acks=all, or the DuckDB commit);
+* 200 as well for a body that is not JSON, not an envelope, or holds an invalid event: it is stored raw as a
+  dead letter, because the registry's queue is serial and retries forever, so a 4xx would block every later event;
+* 401 for a missing or wrong bearer token, or one not bound to the registry posted for (``webhook_auth``);
+* 413 for a body over the size limit;
+* 503 while the sink is unavailable (broker down, store locked): the registry keeps the events and retries;
+* 404 for ``/events/<name>`` whose name is not a registry name (``REGISTRY_NAME_PATTERN``), after the token
+  was accepted: that is the registry's configured URL, not an event, and accepting it would store events under a
+  name that cannot be queried or alerted on; a 404 is what an unknown path gets, and the operator sees it in
+  the registry's log at once.
+
+Nothing else, whatever the body holds: the parser never raises (``envelope``), the work per POST is bounded
+(events per envelope, JSON depth, body size), and a failure that is not the sink's is answered as a dead letter,
+because a 5xx blocks the registry's queue for ever.
+
+``/healthz`` answers 200 or 503 by the sink's health; ``/metrics`` is Prometheus text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from regaudit import __version__
+from regaudit.errors import TransientError
+from regaudit.ingest.metrics import Sample, by_label, family, text
+from regaudit.ingest.receive.webhook_auth import BearerTokens, valid_registry_name
+from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sinks import RecordSink, RecordsTooLarge, isolation
+from regaudit.ingest.sources.distribution.envelope import EnvelopeLimits, ParsedPost, content_key, split_envelope
+from regaudit.settings import WebhookSettings
+
+log = logging.getLogger(__name__)
+
+#: what is kept of a record the sink refuses for its size (a misconfigured topic limit): well under any limit
+CLIPPED_BYTES = 64 * 1024
+
+
+class Metrics:
+    """Counters for /metrics; thread-safe, no dependency on a metrics library."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.responses: Counter[int] = Counter()
+        self.events = 0
+        self.dead_letters = 0
+        self.deliver_seconds = 0.0
+        self.deliveries = 0
+
+    def observe(self, status: int, events: int = 0, dead: int = 0, seconds: float | None = None) -> None:
+        with self._lock:
+            self.responses[status] += 1
+            self.events += events
+            self.dead_letters += dead
+            if seconds is not None:
+                self.deliver_seconds += seconds
+                self.deliveries += 1
+
+    def render(self, sink_up: bool) -> str:
+        with self._lock:
+            deliver = [Sample(self.deliver_seconds, suffix="_sum"), Sample(self.deliveries, suffix="_count")]
+            return text(
+                family("regaudit_webhook_responses_total", "counter",
+                       "Notification POSTs answered, by status code.", by_label("code", self.responses)),
+                family("regaudit_webhook_events_total", "counter", "Events accepted and delivered.", self.events),
+                family("regaudit_webhook_dead_letters_total", "counter",
+                       "Payloads kept as dead letters.", self.dead_letters),
+                family("regaudit_webhook_deliver_seconds", "summary", "Time until the sink acknowledged.", deliver),
+                family("regaudit_webhook_sink_up", "gauge",
+                       "Whether the sink (Kafka or the store) is reachable.", int(sink_up)),
+            )  # fmt: skip
+
+
+def _parse(body: bytes, request_id: str, registry: str, content_type: str | None, limits: EnvelopeLimits) -> ParsedPost:
+    """The POST's records; should the parser fail after all, the body whole as a dead letter (never a 500)."""
+    received_at = datetime.now(UTC)
+    origin = f"webhook:{request_id}"
+    try:
+        return split_envelope(
+            body, origin=origin, received_at=received_at, registry=registry, content_type=content_type, limits=limits
+        )
+    except Exception as error:  # noqa: BLE001 - the registry retries a 5xx for ever: keep the body instead
+        log.exception("request=%s parser failed", request_id)
+        reason = f"parser failed: {type(error).__name__}"
+        key = content_key(registry, body)
+        record = RawRecord("deadletter", body, origin, received_at, registry, key, None, reason)
+        return ParsedPost(dead_letters=[record])
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it exceeds the limit (declared or actual)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _deliver(sink: RecordSink, records: list[tuple[str | None, RawRecord]]) -> list[int]:
+    """Deliver; records the sink refuses for their size are replaced by a clipped dead letter (their indexes are
+    returned). A retry could never pass them, and answering 503 would block the registry's queue for ever."""
+    try:
+        sink.deliver(records)
+        return []
+    except RecordsTooLarge as refused:
+        log.warning("%s: kept as clipped dead letters; raise the topics' max.message.bytes", refused)
+        substitutes = [(None, _clipped(records[index][1], refused.limit_bytes)) for index in refused.indexes]
+        try:
+            sink.deliver(substitutes)
+        except RecordsTooLarge as again:
+            raise TransientError(f"even clipped dead letters are refused: {again}") from again
+        return refused.indexes
+
+
+def _clipped(record: RawRecord, limit_bytes: int) -> RawRecord:
+    """A dead letter with the first ``CLIPPED_BYTES`` of a record too large for the sink, its size and digest."""
+    digest = hashlib.sha256(record.value).hexdigest()
+    reason = (
+        f"{record.kind} of {len(record.value)} bytes refused by the sink as too large (producer limit "
+        f"{limit_bytes} bytes; the topic's max.message.bytes may be lower): first {CLIPPED_BYTES} bytes kept, "
+        f"sha256 {digest}"
+    )
+    key = record.key or content_key(record.registry or "", record.value)
+    value = record.value[:CLIPPED_BYTES]
+    return RawRecord(
+        "deadletter", value, record.origin, record.received_at, record.registry, key, record.content_type, reason
+    )
+
+
+def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
+    """The ASGI app; the sink decides where events go (Kafka, the store, or memory in unit tests)."""
+    app = FastAPI(
+        title="regaudit webhook",
+        version=__version__,
+        description="Receives CNCF Distribution registry notifications (events.v1+json, events.v2+json).",
+    )
+    tokens = BearerTokens.from_settings(settings)  # TerminalError at start for an empty or short token
+    limits = EnvelopeLimits(max_events=settings.max_events, max_depth=settings.max_json_depth)
+    metrics = Metrics()
+    app.state.metrics = metrics
+
+    async def receive(request: Request, registry: str) -> JSONResponse:
+        if not tokens.allow(request.headers.get("authorization"), registry):
+            metrics.observe(401)
+            return JSONResponse({"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"})
+        if not valid_registry_name(registry):
+            metrics.observe(404)
+            return JSONResponse({"error": "not a registry name: letters, digits, . _ -, 63 at most"}, 404)
+        body = await _read_body(request, settings.max_body_bytes)
+        if body is None:
+            metrics.observe(413)
+            return JSONResponse({"error": f"body over {settings.max_body_bytes} bytes"}, 413)
+        request_id = str(uuid.uuid4())
+        parsed = _parse(body, request_id, registry, request.headers.get("content-type"), limits)
+        records: list[tuple[str | None, RawRecord]] = [(repo, record) for repo, record in parsed.events]
+        records += [(None, record) for record in parsed.dead_letters]
+        started = time.perf_counter()
+        try:
+            shrunk = await run_in_threadpool(_deliver, sink, records)
+        except TransientError as error:
+            log.warning("request=%s deliver failed: %s", request_id, error)
+            metrics.observe(503)
+            return JSONResponse({"error": "sink unavailable, retry later"}, 503, {"Retry-After": "1"})
+        accepted = len(parsed.events) - sum(1 for index in shrunk if index < len(parsed.events))
+        dead = len(records) - accepted
+        metrics.observe(200, accepted, dead, time.perf_counter() - started)
+        return JSONResponse({"request_id": request_id, "accepted": accepted, "dead_letters": dead})
+
+    @app.post("/events", summary="Receive a notification envelope for the default registry")
+    async def events(request: Request) -> JSONResponse:
+        return await receive(request, settings.registry)
+
+    @app.post("/events/{registry}", summary="Receive a notification envelope for a named registry")
+    async def named_events(registry: str, request: Request) -> JSONResponse:
+        return await receive(request, registry)
+
+    @app.get("/healthz", summary="200 when the sink is reachable, 503 otherwise")
+    async def healthz() -> JSONResponse:
+        up = await run_in_threadpool(sink.healthy)
+        return JSONResponse({"status": "ok" if up else "sink unavailable"}, 200 if up else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def prometheus() -> PlainTextResponse:
+        up = await run_in_threadpool(sink.healthy)
+        text = metrics.render(up) + isolation.COUNTERS.render()  # the store sink's isolated records (--sink duckdb)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    return app
