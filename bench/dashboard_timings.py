@@ -83,7 +83,7 @@ def time_pages(db: Path, repo: str, who: str, finding: str, rounds: int) -> None
             for name, value in params.items():
                 app.query_params[name] = value
             app.run()
-            app.switch_page(f"views/{page}.py")
+            app.switch_page(f"screens/{page}.py")
             st.cache_data.clear()
             started, started_cpu = time.perf_counter(), time.process_time()
             app.run()

@@ -1,12 +1,12 @@
 """The dashboard's entry point (``regaudit dashboard`` runs it with Streamlit): settings, login, navigation.
 
 Every rerun starts here: the runtime handed over by the command is read, the login gate decides whether
-anyone is logged in, and ``st.navigation`` runs the chosen page from ``views/``. Until someone is logged in the
+anyone is logged in, and ``st.navigation`` runs the chosen page from ``screens/``. Until someone is logged in the
 navigation holds only the login page, so no page of the store can run.
 
-The pages live in ``views/``, not ``pages/``: Streamlit treats a ``pages/`` folder beside the entry script as a
-version-1 multipage app until the process first calls ``st.navigation``, and then runs a requested page file
-directly, without this script and its login gate.
+The pages live in ``screens/``, not ``pages/`` (nor ``views/``, the name of the store's SQL views): Streamlit
+treats a ``pages/`` folder beside the entry script as a version-1 multipage app until the process first calls
+``st.navigation``, and then runs a requested page file directly, without this script and its login gate.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import streamlit as st
 from regaudit.dashboard import login, widgets
 from regaudit.dashboard.runtime import load_runtime
 
-VIEWS = Path(__file__).parent / "views"
+SCREENS = Path(__file__).parent / "screens"
 
 
 def main() -> None:
@@ -37,21 +37,24 @@ def main() -> None:
     navigation = st.navigation(
         {
             "Audit": [
-                st.Page(VIEWS / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+                st.Page(SCREENS / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
                 st.Page(
-                    VIEWS / "activity.py",
+                    SCREENS / "activity.py",
                     title="Activity explorer",
                     icon=":material/manage_search:",
                     url_path="activity",
                 ),
                 st.Page(
-                    VIEWS / "repository.py", title="Repositories", icon=":material/inventory_2:", url_path="repository"
+                    SCREENS / "repository.py",
+                    title="Repositories",
+                    icon=":material/inventory_2:",
+                    url_path="repository",
                 ),
-                st.Page(VIEWS / "identity.py", title="Identities", icon=":material/badge:", url_path="identity"),
+                st.Page(SCREENS / "identity.py", title="Identities", icon=":material/badge:", url_path="identity"),
             ],
             "Security": [
-                st.Page(VIEWS / "findings.py", title="Findings", icon=":material/gpp_maybe:", url_path="findings"),
-                st.Page(VIEWS / "reports.py", title="Reports", icon=":material/description:", url_path="reports"),
+                st.Page(SCREENS / "findings.py", title="Findings", icon=":material/gpp_maybe:", url_path="findings"),
+                st.Page(SCREENS / "reports.py", title="Reports", icon=":material/description:", url_path="reports"),
             ],
         }
     )

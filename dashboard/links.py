@@ -19,12 +19,12 @@ import streamlit as st
 LinkKind = Literal["identity", "repository", "digest"]
 
 PAGES: dict[str, str] = {
-    "overview": "views/overview.py",
-    "activity": "views/activity.py",
-    "repository": "views/repository.py",
-    "identity": "views/identity.py",
-    "findings": "views/findings.py",
-    "reports": "views/reports.py",
+    "overview": "screens/overview.py",
+    "activity": "screens/activity.py",
+    "repository": "screens/repository.py",
+    "identity": "screens/identity.py",
+    "findings": "screens/findings.py",
+    "reports": "screens/reports.py",
 }
 
 _DISPLAY: dict[LinkKind, str] = {

@@ -69,7 +69,7 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, users_file: Path) 
             app.query_params[name] = value
         app.run()
         if page is not None:
-            app.switch_page(f"views/{page}.py").run()
+            app.switch_page(f"screens/{page}.py").run()
         return app
 
     return make

@@ -45,11 +45,11 @@ def test_without_a_login_only_the_login_page_runs(make_app: AppFactory, seeded: 
     assert not app.metric
     assert not app.dataframe
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        app.switch_page("views/repository.py")
+        app.switch_page("screens/repository.py")
 
 
 def test_a_page_reached_without_the_entry_point_shows_nothing(seeded: Path) -> None:
-    app = AppTest.from_file(str(APP.parent / "views" / "findings.py"), default_timeout=30).run()
+    app = AppTest.from_file(str(APP.parent / "screens" / "findings.py"), default_timeout=30).run()
     assert [e.value for e in app.error] == ["Log in first."]
     assert not app.dataframe
 
@@ -74,7 +74,7 @@ def test_the_right_password_opens_the_overview(make_app: AppFactory, seeded: Pat
 
 def test_the_viewer_sees_findings_but_cannot_change_one(make_app: AppFactory, writable: Path) -> None:
     app = log_in(make_app(writable, auth_mode="local"), "victor", PASSWORDS["victor"])
-    app.switch_page("views/findings.py").run()
+    app.switch_page("screens/findings.py").run()
     no_errors(app)
     assert len(app.dataframe[0].value) == 10
     assert any("Only analysts" in info.value for info in app.info)
@@ -97,12 +97,12 @@ def test_an_oidc_user_gets_the_role_the_users_file_lists(
     runtime = Runtime(db=seeded, auth="oidc", users_file=users_file, oidc_allowed_domains=("example.com",))
     olga = {"is_logged_in": True, "sub": "1", "email": "olga@example.com", "email_verified": True}
     listed = gated_app(tmp_path, monkeypatch, runtime, olga)
-    listed.switch_page("views/findings.py").run()
+    listed.switch_page("screens/findings.py").run()
     no_errors(listed)
     assert [b.label for b in listed.button if b.label == "Save status"] == ["Save status"]
     someone = {"is_logged_in": True, "sub": "2", "email": "someone@example.com", "email_verified": True}
     unlisted = gated_app(tmp_path, monkeypatch, runtime, someone)
-    unlisted.switch_page("views/findings.py").run()
+    unlisted.switch_page("screens/findings.py").run()
     assert any("Only analysts" in info.value for info in unlisted.info)
 
 
@@ -115,7 +115,7 @@ def assert_not_authorized(app: AppTest, who: str) -> None:
     assert not app.metric
     assert not app.dataframe
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        app.switch_page("views/findings.py")
+        app.switch_page("screens/findings.py")
 
 
 def test_an_oidc_account_nobody_listed_sees_only_not_authorized(make_app: AppFactory, seeded: Path) -> None:

@@ -13,7 +13,7 @@ from regaudit.analytics.reports import Period, Scope, verify_report
 from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.dashboard.links import url
 from regaudit.dashboard.runtime import Runtime
-from regaudit.dashboard.views import reports
+from regaudit.dashboard.screens import reports
 from regaudit.evidence import signing
 from tests.dashboard.conftest import AppFactory, no_errors, shown
 
