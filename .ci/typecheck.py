@@ -6,7 +6,8 @@ cannot follow setuptools' editable finder, and none of its options gives a folde
 would be ``ingest.consumer``, the strict overrides (``regaudit.ingest.*``) would not apply, and its
 ``regaudit.ingest`` imports would not resolve. So this script hands mypy each file with the name it is installed
 under, and errors name the real file (``ingest/consumer.py:12``). The packages and their folders are setup.py's
-own (run up to its ``setup()`` call), so a new package is checked without a change here.
+own (run up to its ``setup()`` call), so a new package is checked without a change here. An import by the folder's
+own name (``import analytics``), which works only in the source tree, fails: mypy finds the file under two names.
 
 Usage: ``python .ci/typecheck.py [mypy options]``; pyproject.toml's ``[tool.mypy]`` applies, exit status as mypy's.
 """
