@@ -8,7 +8,6 @@ ingest would (ids, origin, raw) and takes the columns a case cares about as keyw
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Callable, Sequence
@@ -28,10 +27,6 @@ def at(moment: str | datetime) -> datetime:
     """A UTC datetime from ISO text (no zone means UTC)."""
     value = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def days_before(moment: str | datetime, days: float) -> datetime:
-    return at(moment) - timedelta(days=days)
 
 
 def _key(prefix: str) -> str:
@@ -161,11 +156,6 @@ def credential(name: str, imported: str | datetime, **values: object) -> Row:
     }
     row.update(_times(values))
     return Row("credentials", row)
-
-
-def digest_of(text: str) -> str:
-    """A stable fake digest for fixture images named by ``text``."""
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _vary(values: dict[str, object], index: int) -> dict[str, object]:

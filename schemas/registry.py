@@ -22,11 +22,6 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
-ENVELOPE_V1 = "application/vnd.docker.distribution.events.v1+json"
-ENVELOPE_V2 = "application/vnd.docker.distribution.events.v2+json"
-ENVELOPE_TYPES = frozenset({ENVELOPE_V1, ENVELOPE_V2, "application/json"})
-KNOWN_ACTIONS = frozenset({"push", "pull", "mount", "delete"})
-
 
 def _empty_to_none(value: Any) -> Any:
     return None if value == "" else value

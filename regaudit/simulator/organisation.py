@@ -202,7 +202,3 @@ def sign(repo: Repository, rng: Random, subject: Manifest) -> Manifest:
     repo.signatures[subject.digest] = signature
     repo.store(signature, signature_tag(subject.digest))
     return signature
-
-
-def is_signed(repo: Repository, digest: str) -> bool:
-    return digest in repo.signatures

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from random import Random
 
 from regaudit.simulator.exchanges import Exchange
+from regaudit.simulator.organisation import NGINX_POD
 from regaudit.simulator.primitives import LocalClock, hex_id, uuid4
 from regaudit.simulator.wire import Event
 
@@ -192,7 +193,7 @@ class Session:
 
     def _port_addr(self) -> str:
         self._port = self._port + 1 if self._port < 60999 else 32768
-        source = self.client.addr if not self.client.proxied else "10.40.0.2"
+        source = self.client.addr if not self.client.proxied else NGINX_POD
         return f"{source}:{self._port}"
 
     # -- responses nginx gives by itself -------------------------------------------------------------------
