@@ -89,9 +89,7 @@ def output_columns(sql: str) -> tuple[str, ...]:
     node = tree["statements"][0]["node"]
     while node.get("type") == "SET_OPERATION_NODE":  # a UNION's columns are named by its first query
         node = node.get("left") or node["children"][0]
-    return tuple(
-        entry.get("alias") or (entry.get("column_names") or [""])[-1] for entry in node.get("select_list", [])
-    )
+    return tuple(entry.get("alias") or (entry.get("column_names") or [""])[-1] for entry in node.get("select_list", []))
 
 
 class Parameters(BaseModel):

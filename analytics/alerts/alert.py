@@ -18,12 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from regaudit.analytics.detection import Severity
 
 Origin = Literal["stream", "analyze", "test", "checkpoint"]
-SEVERITY_RANK: dict[Severity, int] = {
-    Severity.LOW: 0,
-    Severity.MEDIUM: 1,
-    Severity.HIGH: 2,
-    Severity.CRITICAL: 3,
-}
 
 
 def alert_id(*parts: str) -> str:
@@ -59,6 +53,11 @@ class Alert(BaseModel):
     repository: str | None = Field(None, description="Repository acted on.")
     tag: str | None = Field(None, description="Tag acted on.")
     digest: str | None = Field(None, description="Manifest digest acted on.")
+    about: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="What the finding is about, from its columns: registry, repository, tag, digest, identity and"
+        " client_addr (None where one does not apply; empty for alerts that are not about a finding).",
+    )
     window_start_at: datetime | None = Field(None, description="Start of the finding's window.")
     window_end_at: datetime | None = Field(None, description="End of the finding's window.")
     evidence_count: int = Field(0, description="Rows of evidence the finding holds.")
@@ -67,7 +66,17 @@ class Alert(BaseModel):
 
     @property
     def rank(self) -> int:
-        return SEVERITY_RANK[self.severity]
+        return self.severity.rank
+
+    @property
+    def identity(self) -> str | None:
+        """Who the alert is about: the acting identity, else the finding's."""
+        return self.actor or self.about.get("identity")
+
+    @property
+    def about_repository(self) -> str | None:
+        """Which repository the alert is about: the one acted on, else the finding's."""
+        return self.repository or self.about.get("repository")
 
     @property
     def target(self) -> str | None:
@@ -83,10 +92,10 @@ class Alert(BaseModel):
             return {}
         base = dashboard_url.rstrip("/")
         links = {"finding": f"{base}/findings?finding={quote(self.finding_id, safe='')}"}
-        if self.actor:
-            links["identity"] = f"{base}/identity?identity={quote(self.actor, safe='')}"
-        if self.repository:
-            links["repository"] = f"{base}/repository?repository={quote(self.repository, safe='')}"
+        if self.identity:
+            links["identity"] = f"{base}/identity?identity={quote(self.identity, safe='')}"
+        if self.about_repository:
+            links["repository"] = f"{base}/repository?repository={quote(self.about_repository, safe='')}"
         return links
 
     def document(self, dashboard_url: str | None) -> dict[str, object]:
@@ -96,7 +105,7 @@ class Alert(BaseModel):
 
 def passes(alert: Alert, min_severity: Severity, allowed: frozenset[str] | None) -> bool:
     """Whether a sink with this threshold and these detections (None: all) takes the alert."""
-    return alert.rank >= SEVERITY_RANK[min_severity] and (allowed is None or alert.detection_id in allowed)
+    return alert.rank >= min_severity.rank and (allowed is None or alert.detection_id in allowed)
 
 
 def sample_alert(now: datetime, operator: str) -> Alert:
@@ -121,6 +130,14 @@ def sample_alert(now: datetime, operator: str) -> Alert:
         repository="test/repository",
         tag="v0.0.0-test",
         digest="sha256:" + "0" * 64,
+        about={
+            "registry": "default",
+            "repository": "test/repository",
+            "tag": "v0.0.0-test",
+            "digest": "sha256:" + "0" * 64,
+            "identity": "test-user",
+            "client_addr": "192.0.2.10",
+        },  # fmt: skip
         false_positives=("This is a test: expect exactly one of these per `regaudit alerts test` run.",),
         attack=(),
     )

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from regaudit.analytics.alerts import outbox
-from regaudit.analytics.alerts.alert import SEVERITY_RANK
 from regaudit.analytics.alerts.outbox import Due, Outcome
 from regaudit.analytics.alerts.pickup import pick_up_findings
 from regaudit.analytics.alerts.policy import Route
@@ -93,7 +92,7 @@ class Dispatcher:
             for s in self.settings.sinks
         ]  # fmt: skip
         severities = [s.min_severity for s in self.settings.sinks]
-        self.least = min(severities, key=SEVERITY_RANK.__getitem__) if severities else None
+        self.least = min(severities, key=lambda severity: severity.rank) if severities else None
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.outcomes: Counter[str] = Counter()
         self._results: queue.Queue[list[Outcome]] = queue.Queue()

@@ -15,15 +15,16 @@ from typing import Any
 
 import duckdb
 
-from regaudit.analytics.alerts.alert import SEVERITY_RANK, Alert, alert_id
+from regaudit.analytics.alerts.alert import Alert, alert_id
 from regaudit.analytics.alerts.evidence import Facts, lookup
 from regaudit.analytics.alerts.outbox import insert_alert
-from regaudit.analytics.detection import Detection, Severity
+from regaudit.analytics.detection import FINDING_COLUMNS, Detection, Severity
 from regaudit.analytics.errors import UnknownDetectionError
 from regaudit.analytics.registry import DetectionRegistry
 
 _NEW_FINDINGS = """
-SELECT finding_id, detection_id, severity, subject, summary, window_start_at, window_end_at, evidence
+SELECT finding_id, detection_id, severity, subject, summary, window_start_at, window_end_at, evidence,
+       registry, repository, tag, digest, identity, client_addr
 FROM findings AS f
 WHERE status = 'open' AND first_seen_at >= $oldest AND severity IN (SELECT unnest($severities::VARCHAR[]))
   AND NOT EXISTS (SELECT 1 FROM alert_outbox AS o WHERE o.finding_id = f.finding_id)
@@ -33,7 +34,7 @@ LIMIT $limit
 
 
 def severities_from(least: Severity) -> list[str]:
-    return [s.value for s, rank in SEVERITY_RANK.items() if rank >= SEVERITY_RANK[least]]
+    return [severity.value for severity in Severity.at_least(least)]
 
 
 def pick_up_findings(
@@ -68,7 +69,7 @@ def _evidence_count(evidence: str | None) -> int:
 
 
 def _alert(row: Sequence[Any], facts: Facts, registry: DetectionRegistry, now: datetime) -> Alert:
-    finding, detection_id, severity, subject, summary, start, end, evidence = row
+    finding, detection_id, severity, subject, summary, start, end, evidence = row[:8]
     detection = _detection(registry, str(detection_id))
     return Alert(
         alert_id=alert_id("analyze", str(finding)),
@@ -83,6 +84,7 @@ def _alert(row: Sequence[Any], facts: Facts, registry: DetectionRegistry, now: d
         window_start_at=_utc(start),
         window_end_at=_utc(end),
         evidence_count=_evidence_count(evidence),
+        about=dict(zip(FINDING_COLUMNS, row[8:], strict=True)),
         false_positives=detection.false_positives if detection else (),
         attack=detection.attack if detection else (),
         **facts.fields(),

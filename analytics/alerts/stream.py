@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 def queue_stream_alerts(con: duckdb.DuckDBPyConnection, batch_id: int, settings: Settings) -> None:
     """The batch hook: findings and outbox alerts for this batch's new pushes and deletes."""
     alerts = settings.alerts
@@ -116,6 +117,7 @@ def stream_alert(detection: type[Detection], hit: Hit, trigger: list[str], facts
         window_start_at=hit.window_start_at,
         window_end_at=hit.window_end_at,
         evidence_count=len(hit.evidence_ids),
+        about=hit.about,
         false_positives=detection.false_positives,
         attack=detection.attack,
         **facts.fields(),

@@ -88,8 +88,8 @@ def _links(alert: Alert, dashboard_url: str | None) -> str | None:
     links = alert.links(dashboard_url)
     labels = {
         "finding": "Open the finding",
-        "identity": f"{escape(alert.actor or '')}'s activity",
-        "repository": escape(alert.repository or ""),
+        "identity": f"{escape(alert.identity or '')}'s activity",
+        "repository": escape(alert.about_repository or ""),
     }
     shown = [f"<{url}|{labels[kind]}>" for kind, url in links.items()]
     return " | ".join(shown) or None
