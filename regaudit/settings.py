@@ -32,7 +32,7 @@ from regaudit.analytics.alerts.settings import AlertsSettings
 from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
-from regaudit.evidence.chain_settings import ChainSettings
+from regaudit.evidence.settings import ChainSettings, RetentionSettings
 
 
 class Section(BaseModel):
@@ -189,6 +189,7 @@ class Settings(BaseSettings):
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     chain: ChainSettings = Field(default_factory=ChainSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,7 +1,7 @@
-"""``[reports]``: compliance reports, the key that signs them and purge checkpoints, and the retention policy.
+"""``[reports]``: compliance reports, and the key that signs them, purge entries and chain checkpoints.
 
-Retention days are the least each table keeps: ``regaudit purge --older-than 30d`` never cuts a table below its
-retention, and 0 keeps a table for ever. ``tag_history`` is always kept.
+The retention policy, which ``regaudit purge`` enforces and ``regaudit verify`` checks, is ``[retention]``
+(``regaudit.evidence.settings``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ReportsSettings(BaseModel):
-    """``regaudit report``, ``regaudit verify`` and ``regaudit purge``."""
+    """``regaudit report``; its key also signs what ``regaudit purge`` and ``regaudit checkpoint`` write."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
@@ -35,24 +35,3 @@ class ReportsSettings(BaseModel):
     verify_chain: bool = Field(
         True, description="Verify the whole hash chain before reporting and record the outcome in the manifest."
     )
-    retention_registry_events_days: int = Field(
-        400, ge=0, description="Days `registry_events` are kept at least (0: for ever)."
-    )
-    retention_access_log_days: int = Field(
-        180, ge=0, description="Days `access_log` lines are kept at least (0: for ever)."
-    )
-    retention_dead_letters_days: int = Field(
-        90, ge=0, description="Days `dead_letters` are kept at least (0: for ever)."
-    )
-    retention_image_activity_days: int = Field(
-        400, ge=0, description="Days `image_activity` rows are kept at least (0: for ever)."
-    )
-
-    def retention_days(self) -> dict[str, int]:
-        """Retention days by table name."""
-        return {
-            "registry_events": self.retention_registry_events_days,
-            "access_log": self.retention_access_log_days,
-            "dead_letters": self.retention_dead_letters_days,
-            "image_activity": self.retention_image_activity_days,
-        }

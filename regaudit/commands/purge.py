@@ -1,6 +1,6 @@
 """``regaudit purge``: remove rows past retention, leaving a signed checkpoint in the chain.
 
-Each table is cut at ``--older-than`` or at its retention (``reports.retention_*_days``), whichever keeps more.
+Each table is cut at ``--older-than`` or at its retention (``retention.*_days``), whichever keeps more.
 ``--dry-run`` shows the plan and changes nothing.
 """
 
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     key = None if args.dry_run else signing.load_private_key(settings.reports.signing_key_path)
     now = args.now or datetime.now(UTC)
     with store.writer(path, timeout) as con:
-        plan = retention.plan(con, settings.reports.retention_days(), args.older_than, now)
+        plan = retention.plan(con, settings.retention.days(), args.older_than, now)
         for item in plan.tables:
             batches = ", ".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in item.batches)
             print(

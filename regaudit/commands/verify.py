@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"sealed {len(sealed)} batches: {', '.join(str(e.batch_id) for e in sealed) or 'none'}")
         print(f"recorded {len(recorded)} finding statuses set before decisions were recorded")
     key = public_key(args.public_key, settings)
-    retention_days = settings.reports.retention_days()
+    retention_days = settings.retention.days()
     series = checkpoint_series(args, settings)
     result = verify(lambda: store.reader(path, timeout), key, args.anchor, retention_days, series)
     derived = verify_derived.check(lambda: store.reader(path, timeout), settings.webhook.registry, not args.no_derived)

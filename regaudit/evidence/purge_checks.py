@@ -6,7 +6,7 @@ must carry an Ed25519 signature of its hash that verifies with the public key th
 configuration or ``--public-key``, never from the store); without such a key a store holding purges does not
 verify. A signed purge must also have respected retention: every table it cut was cut at least its retention
 before the purge's time, both the retention recorded in the signed checkpoint and the one configured where
-``verify`` runs (``reports.retention_*_days``), and a table configured to be kept for ever lost nothing.
+``verify`` runs (``[retention]``), and a table configured to be kept for ever lost nothing.
 
 Results are ``(position, seq, message)`` triples (``Issue``) that ``regaudit.evidence.verify`` turns into problems.
 """

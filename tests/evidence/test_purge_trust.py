@@ -19,8 +19,8 @@ LATER = datetime(2027, 6, 1, tzinfo=UTC)  # the samples were captured on 2026-11
 POLICY = {"registry_events": 100, "access_log": 30, "dead_letters": 30, "image_activity": 400}
 #: the same policy, configured where verify runs
 RETENTION = {
-    "REGAUDIT_REPORTS__RETENTION_REGISTRY_EVENTS_DAYS": "100",
-    "REGAUDIT_REPORTS__RETENTION_ACCESS_LOG_DAYS": "30",
+    "REGAUDIT_RETENTION__REGISTRY_EVENTS_DAYS": "100",
+    "REGAUDIT_RETENTION__ACCESS_LOG_DAYS": "30",
 }
 
 
@@ -131,7 +131,7 @@ def test_a_signed_purge_of_a_table_kept_for_ever_fails_verify(db, key, trusted):
     with store.writer(db) as con:
         retention.purge(con, retention.plan(con, POLICY, timedelta(0), LATER), key)
     code, out = run_verify(
-        db, "--public-key", str(trusted), **{**RETENTION, "REGAUDIT_REPORTS__RETENTION_ACCESS_LOG_DAYS": "0"}
+        db, "--public-key", str(trusted), **{**RETENTION, "REGAUDIT_RETENTION__ACCESS_LOG_DAYS": "0"}
     )
     assert code == 1, out
     assert "removed 30 rows of access_log, which has no retention (kept for ever)" in out

@@ -110,7 +110,7 @@ def test_purge_command_then_verify_command(db, tmp_path, capsys, monkeypatch):
     key_path = tmp_path / "signing.pem"
     signing.generate_key(key_path)
     monkeypatch.setenv("REGAUDIT_REPORTS__SIGNING_KEY_PATH", str(key_path))
-    monkeypatch.setenv("REGAUDIT_REPORTS__RETENTION_ACCESS_LOG_DAYS", "30")
+    monkeypatch.setenv("REGAUDIT_RETENTION__ACCESS_LOG_DAYS", "30")
     assert main(["purge", "--db", str(db), "--older-than", "90d", "--now", "2027-06-01", "--dry-run"]) == 0
     assert "dry run: nothing removed" in capsys.readouterr().out
     assert count(db, "access_log") == 30

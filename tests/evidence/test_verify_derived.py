@@ -111,8 +111,8 @@ def test_a_purge_leaves_no_false_failure_and_rows_after_it_are_still_checked(tmp
     signing.generate_key(key)
     env = {
         "REGAUDIT_REPORTS__SIGNING_KEY_PATH": str(key),
-        "REGAUDIT_REPORTS__RETENTION_REGISTRY_EVENTS_DAYS": "30",
-        "REGAUDIT_REPORTS__RETENTION_ACCESS_LOG_DAYS": "30",
+        "REGAUDIT_RETENTION__REGISTRY_EVENTS_DAYS": "30",
+        "REGAUDIT_RETENTION__ACCESS_LOG_DAYS": "30",
     }
     now = (T0 + timedelta(days=60)).date().isoformat()
     purged = regaudit(db, "purge", "--older-than", "30d", "--now", now, **env)
