@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from regaudit.analytics.detection import severity_order_sql
 from regaudit.analytics.reports.scope import ANONYMOUS, Period, Scope, iso
 
 _IN_SCOPE = """
@@ -43,23 +44,19 @@ WHERE a.occurred_at >= $start AND a.occurred_at < $end{_IN_SCOPE}
 ORDER BY a.occurred_at, a.activity_id
 """  # noqa: S608 - a fixed fragment; every value is a bound parameter
 
-# A finding is in scope when a word of its subject names a repository (``team/app`` or ``team/app:tag``) or an
-# identity in scope; with neither in the scope, every finding whose window meets the period is in.
-FINDINGS_SQL = """
-WITH f AS (
-    SELECT *, list_transform(string_split(subject, ' '), lambda w: split_part(w, ':', 1)) AS words
-    FROM findings
-    WHERE coalesce(window_start_at, first_seen_at) < $end AND coalesce(window_end_at, last_seen_at) >= $start
-)
-SELECT finding_id, detection_id, severity, subject, window_start_at, window_end_at, first_seen_at, last_seen_at,
-       status, status_by, status_at, status_reason, summary, words
-FROM f
-WHERE (len($repositories::VARCHAR[]) = 0 AND len($identities::VARCHAR[]) = 0)
-   OR list_bool_or(list_transform(words, lambda w:
-          list_bool_or(list_transform($repositories::VARCHAR[], lambda p: w GLOB p))
-          OR list_bool_or(list_transform($identities::VARCHAR[], lambda p: w GLOB p))))
-ORDER BY list_position(['critical', 'high', 'medium', 'low'], severity), window_start_at, finding_id
-"""
+# A finding is in scope when the repository or the identity it is about matches a pattern of the scope; with neither
+# in the scope, every finding whose window meets the period is in.
+FINDINGS_SQL = f"""
+SELECT finding_id, detection_id, severity, subject, registry, repository, tag, digest, identity, client_addr,
+       window_start_at, window_end_at, first_seen_at, last_seen_at, status, status_by, status_at, status_reason,
+       summary
+FROM findings
+WHERE coalesce(window_start_at, first_seen_at) < $end AND coalesce(window_end_at, last_seen_at) >= $start
+  AND ((len($repositories::VARCHAR[]) = 0 AND len($identities::VARCHAR[]) = 0)
+       OR list_bool_or(list_transform($repositories::VARCHAR[], lambda p: repository GLOB p))
+       OR list_bool_or(list_transform($identities::VARCHAR[], lambda p: identity GLOB p)))
+ORDER BY {severity_order_sql()}, window_start_at, finding_id
+"""  # noqa: S608 - the order is generated from Severity; every value is a bound parameter
 
 COVERAGE_SQL = """
 SELECT (SELECT min(event_at) FROM registry_events) AS events_from_at,
@@ -112,4 +109,4 @@ def extract(con: duckdb.DuckDBPyConnection, period: Period, scope: Scope) -> Ext
     cursor = con.execute(COVERAGE_SQL, {"start": period.start, "end": period.end})
     names = [column[0] for column in cursor.description or ()]
     coverage = dict(zip(names, cursor.fetchall()[0], strict=True))
-    return Extract(activity, findings.drop_columns(["words"]), coverage)
+    return Extract(activity, findings, coverage)

@@ -60,7 +60,7 @@ gaps). <i>activity_id</i> names the stored record (<span class="mono">ev:REGISTR
 (<i>counts_as_pull</i>); HEAD checks and blob fetches are not pulls. Pushes, deletes and mounts are image-level
 notifications. An overwrite is a push that moved an existing tag to another digest. A failed login is a claimed
 user refused by nginx (401/403). An audit gap is a request nginx served with no notification from the registry.
-Findings count toward a repository or identity their subject names.</li>
+Findings count toward the repository and the identity they are about.</li>
 <li><b>Tamper evidence.</b> Every ingest batch extends a SHA-256 hash chain over the stored rows of
 <span class="mono">registry_events</span>, <span class="mono">access_log</span> and
 <span class="mono">dead_letters</span>; the head above fingerprints all of it. Purges of old rows are signed

@@ -9,7 +9,7 @@ Counting rules (the HTML report's "Method" section says the same):
 - failed logins: logins nginx refused (401/403 on ``/v2/`` or the token endpoint) for a claimed user;
 - refused: other requests only nginx saw and refused (4xx), audit gaps: requests nginx served with no
   notification from the registry;
-- findings: those whose subject names the repository (or the identity), by status.
+- findings: those about the repository (or the identity), by status.
 """
 
 from __future__ import annotations
@@ -34,28 +34,31 @@ _FINDING_COUNTS = """
     coalesce(f.open, 0) AS findings_open, coalesce(f.acknowledged, 0) AS findings_acknowledged,
     coalesce(f.suppressed, 0) AS findings_suppressed"""
 
-_FINDINGS_BY_WORD = """
-    SELECT word, count(*) FILTER (WHERE status = 'open') AS open,
+
+def _findings_by(column: str) -> str:
+    """Findings by the repository or identity they are about, counted by status."""
+    return f"""
+    SELECT {column} AS name, count(*) FILTER (WHERE status = 'open') AS open,
            count(*) FILTER (WHERE status = 'acknowledged') AS acknowledged,
            count(*) FILTER (WHERE status = 'suppressed') AS suppressed
-    FROM (SELECT DISTINCT finding_id, status, split_part(unnest(string_split(subject, ' ')), ':', 1) AS word
-          FROM findings)
-    GROUP BY word"""
+    FROM findings WHERE {column} IS NOT NULL
+    GROUP BY {column}"""  # noqa: S608 - a column name of this module
+
 
 REPOSITORIES_SQL = f"""
-WITH f AS ({_FINDINGS_BY_WORD})
+WITH f AS ({_findings_by("repository")})
 SELECT a.repository, {_COUNTS}, count(DISTINCT identity) AS identities, {_FINDING_COUNTS}
-FROM activity a LEFT JOIN f ON f.word = a.repository
+FROM activity a LEFT JOIN f ON f.name = a.repository
 GROUP BY a.repository, f.open, f.acknowledged, f.suppressed
 ORDER BY pushes + pulls + deletes DESC, a.repository
 """  # noqa: S608 - fixed fragments
 
 IDENTITIES_SQL = f"""
-WITH f AS ({_FINDINGS_BY_WORD})
+WITH f AS ({_findings_by("identity")})
 SELECT a.identity, any_value(credential_kind) AS credential_kind, any_value(credential_owner) AS credential_owner,
        {_COUNTS}, count(DISTINCT repository) AS repositories, count(DISTINCT client_addr) AS client_addrs,
        min(occurred_at) AS first_at, max(occurred_at) AS last_at, {_FINDING_COUNTS}
-FROM activity a LEFT JOIN f ON f.word = a.identity
+FROM activity a LEFT JOIN f ON f.name = a.identity
 GROUP BY a.identity, f.open, f.acknowledged, f.suppressed
 ORDER BY pushes + pulls + deletes DESC, a.identity
 """  # noqa: S608 - fixed fragments
