@@ -58,6 +58,7 @@ lint: venv ## ruff check, ruff format --check, mypy (strict on the packages pypr
 	$(BIN)/ruff format --check .
 	$(BIN)/python .ci/typecheck.py
 	$(BIN)/mypy tests/infra
+	$(BIN)/python .ci/deadcode.py
 
 format: venv ## Rewrite the code: ruff format, then the fixable ruff check findings
 	$(BIN)/ruff format .

@@ -24,7 +24,6 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
@@ -160,15 +159,6 @@ def unsealed_batches(con: duckdb.DuckDBPyConnection) -> list[int]:
 def seal_unsealed(con: duckdb.DuckDBPyConnection) -> list[ChainEntry]:
     """Append entries for every unsealed batch, in batch order, trusting what they hold now."""
     return [seal(con, batch_id) for batch_id in unsealed_batches(con)]
-
-
-def current_anchor(path: Path, lock_timeout: float = 30.0) -> dict[str, Any] | None:
-    """The store's chain head as an anchor document (none for an empty chain), e.g. for an alert sink to send."""
-    from regaudit.ingest import store
-
-    with store.reader(path, lock_timeout) as con:
-        entry = head(con)
-    return anchor_document(entry, str(path)) if entry else None
 
 
 def anchor_document(entry: ChainEntry, store: str) -> dict[str, Any]:

@@ -73,7 +73,6 @@ class Repository:
     releases: list[str] = field(default_factory=list)
     version: list[int] = field(default_factory=lambda: [1, 0, 0])
     fixed_layers: dict[str, list[Blob]] = field(default_factory=dict)
-    last_build: Manifest | None = None
 
     @property
     def manifest_type(self) -> str:
@@ -181,7 +180,6 @@ def build_image(repo: Repository, rng: Random, base: Manifest | None) -> Manifes
             inherited = source[min(number, len(source) - 1)].layers if source else ()
             child = _platform_image(repo, rng, platform, inherited)
         children.append(child)
-    repo.last_build = children[0]
     if not repo.multi_arch:
         return children[0]
     size = 90 + 245 * len(children) + rng.randrange(0, 30)

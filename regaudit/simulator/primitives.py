@@ -112,11 +112,6 @@ class LocalClock:
             self._offsets[hour] = cached
         return cached
 
-    def local_hour(self, ns: int) -> float:
-        """Hours since local midnight, as a float."""
-        local = ns + self.offset_minutes(ns) * MINUTE
-        return (local % DAY) / HOUR
-
     def local_weekday(self, ns: int) -> int:
         """Monday 0 .. Sunday 6, in local time."""
         local = ns + self.offset_minutes(ns) * MINUTE

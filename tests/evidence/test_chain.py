@@ -147,10 +147,10 @@ def test_batches_written_without_the_hook_are_named_then_sealed_on_request(tmp_p
     assert "sealed 1 batches: 1" in out
 
 
-def test_the_current_anchor_is_a_document_the_alert_sinks_can_send(db):
-    anchor = chain.current_anchor(db)
+def test_the_chain_head_is_an_anchor_document_the_alert_sinks_can_send(db):
     with store.reader(db) as con:
         head = chain.head(con)
+    anchor = chain.anchor_document(head, str(db))
     assert anchor["type"] == "regaudit.chain_head"
     assert (anchor["seq"], anchor["batch_id"], anchor["hash"]) == (2, 2, head.batch_hash)
     assert anchor["check"] == f"regaudit verify --anchor {head.batch_hash}"
