@@ -107,7 +107,7 @@ def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
     last = con.execute("SELECT max(occurred_at) FROM image_activity").fetchall()[0][0]
     week = common.TimeRange.ending(last + timedelta(hours=1), timedelta(days=7))
     month = common.TimeRange.ending(last + timedelta(hours=1), timedelta(days=31))
-    finding = con.execute("SELECT finding_id, subject FROM findings ORDER BY finding_id LIMIT 1").fetchall()[0]
+    finding = con.execute("SELECT finding_id FROM findings ORDER BY finding_id LIMIT 1").fetchall()[0]
     everything = activity.ActivityFilter(month)
     scoped = activity.ActivityFilter(month, repository=repo.split("/")[0] + "/*", identity=who)
     return {
@@ -151,7 +151,6 @@ def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
             ("findings.finding_choices", findings.finding_choices, ()),
             ("findings.findings_list", findings.findings_list, ()),
             ("findings.finding_detail", findings.finding_detail, (str(finding[0]),)),
-            ("findings.subject_names", findings.subject_names, (str(finding[1]),)),
             (
                 "findings.evidence_activity (2 ids)",
                 findings.evidence_activity,

@@ -1,8 +1,9 @@
-"""Findings: the filtered list, one finding with its evidence, and the findings that name an identity or a
-repository. Evidence ids are ``<table>:<key>`` (``image_activity:<activity_id>``, ``access_log:<line_key>``,
-``tag_history:<event_id>``, ``credentials:<name>``); ``split_evidence`` sorts them by table and each
-``evidence_*`` query fetches one table's rows. Status changes go through ``regaudit.analytics.findings``, which
-records each as a decision (``finding_decisions``).
+"""Findings: the filtered list, one finding with its evidence, and the findings about an identity, an address or
+a repository, found by the columns that say what each finding is about (never by parsing its subject). Evidence
+ids are ``<table>:<key>`` (``image_activity:<activity_id>``, ``access_log:<line_key>``, ``tag_history:<event_id>``,
+``credentials:<name>``); ``split_evidence`` sorts them by table and each ``evidence_*`` query fetches one table's
+rows. Status changes go through ``regaudit.analytics.findings``, which records each as a decision
+(``finding_decisions``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ EVIDENCE_TABLES = ("image_activity", "access_log", "tag_history", "credentials")
 
 _LIST_COLUMNS = """
     finding_id, severity, detection_id, subject, summary, status, first_seen_at, last_seen_at,
-    window_start_at, window_end_at, status_reason, status_by, status_at
+    window_start_at, window_end_at, status_reason, status_by, status_at,
+    registry, repository, tag, digest, identity, client_addr
 """
 
 
@@ -57,33 +59,13 @@ def findings_list(
 
 
 def findings_about(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
-    """Findings whose subject names ``name``: an identity, an address, a repository or ``repository:tag``."""
+    """Findings about ``name``: an identity, an address, a repository or ``repository:tag``."""
     sql = f"""
-        SELECT {_LIST_COLUMNS} FROM (
-            SELECT *, string_split_regex(subject, '[ @]') AS words FROM findings
-        )
-        WHERE list_contains(words, $name)
-           OR list_contains(list_transform(words, lambda word: split_part(word, ':', 1)), $name)
+        SELECT {_LIST_COLUMNS} FROM findings
+        WHERE $name IN (identity, client_addr, repository) OR repository || ':' || tag = $name
         ORDER BY {SEVERITY_RANK}, last_seen_at DESC LIMIT 500
     """  # noqa: S608 - constant fragments
     return frame(con, sql, {"name": name})
-
-
-def subject_names(con: duckdb.DuckDBPyConnection, subject: str) -> pd.DataFrame:
-    """The identities and repositories a finding's subject names (``kind``, ``name``), for links to their pages."""
-    sql = """
-        WITH words AS (
-            SELECT list_distinct(flatten([string_split_regex($subject, '[ @]'),
-                   list_transform(string_split_regex($subject, '[ @]'), lambda w: split_part(w, ':', 1))])) AS w
-        )
-        SELECT DISTINCT 'identity' AS kind, actor AS name FROM image_activity, words WHERE list_contains(w, actor)
-        UNION
-        SELECT 'identity', name FROM credentials, words WHERE list_contains(w, name)
-        UNION
-        SELECT 'repository', repository FROM image_activity, words WHERE list_contains(w, repository)
-        ORDER BY kind, name
-    """
-    return frame(con, sql, {"subject": subject})
 
 
 def finding_detail(con: duckdb.DuckDBPyConnection, finding_id: str) -> pd.DataFrame:

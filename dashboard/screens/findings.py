@@ -86,7 +86,7 @@ def render() -> None:
     st.subheader(f"{title}: {finding['subject']}")
     st.markdown(f"**{finding['severity']}** · `{finding['detection_id']}` · {finding['summary']}")
     st.caption(description)
-    _subject_links(runtime, str(finding["subject"]))
+    _about_links(finding)
     _status(runtime, principal, finding)
     _evidence(runtime, finding)
 
@@ -121,12 +121,14 @@ def _status(runtime: Runtime, principal: Principal, finding: pd.Series) -> None:
     st.rerun()
 
 
-def _subject_links(runtime: Runtime, subject: str) -> None:
-    names = data.run(runtime, q.subject_names, subject)
-    for slot, row in zip(st.columns(max(len(names), 1) + 2), names.itertuples(), strict=False):
-        page, params = links.target(row.kind, str(row.name))
+def _about_links(finding: pd.Series) -> None:
+    """Links to the pages of the identity and the repository the finding is about (its columns)."""
+    kinds: tuple[LinkKind, ...] = ("identity", "repository")
+    names = [(kind, str(finding[kind])) for kind in kinds if not pd.isna(finding[kind])]
+    for slot, (kind, name) in zip(st.columns(max(len(names), 1) + 2), names, strict=False):
+        page, params = links.target(kind, name)
         with slot:
-            st.page_link(links.PAGES[page], label=str(row.name), icon=ICONS[row.kind], query_params=params)
+            st.page_link(links.PAGES[page], label=name, icon=ICONS[kind], query_params=params)
 
 
 ICONS = {"identity": ":material/badge:", "repository": ":material/inventory_2:"}

@@ -147,7 +147,8 @@ def test_identity_view_shows_activity_credential_and_findings(make_app: AppFacto
     assert values == {
         "Client addresses": ["127.0.0.1"],
         "User agents": ["skopeo/1.9.3"],
-        "Findings": ["push.off_hours", "tag.protected_delete"],
+        # alice's overwrite of release tag v1.0.0 is about her, though its subject names only the tag
+        "Findings": ["push.off_hours", "tag.protected_delete", "tag.release_overwrite"],
     }
 
 
@@ -171,7 +172,8 @@ def test_findings_page_filters_and_shows_evidence(make_app: AppFactory, seeded: 
     assert high.subheader[0].value.endswith("team/app:v1.0.0")
     delete = make_app(seeded, page="findings", detection="tag.protected_delete")
     named = [link.proto.label for link in delete.get("page_link")]
-    assert {"alice", "team/app"} <= set(named)  # the subject's identity and repository link to their pages
+    assert {"alice", "team/app"} <= set(named)  # the finding's identity and repository link to their pages
+    assert {"alice", "team/app"} <= {str(v) for v in delete.dataframe[0].value[["identity", "repository"]].iloc[0]}
 
 
 def test_reports_page_makes_a_verifiable_report_with_the_engine(

@@ -180,8 +180,12 @@ def test_findings_queries(con: duckdb.DuckDBPyConnection) -> None:
     assert len(findings.findings_list(con, detections=("push.off_hours",), statuses=("open",))) == 3
     assert findings.findings_list(con, statuses=("suppressed",)).empty
     assert findings.findings_list(con)["severity"].tolist()[:4] == ["high"] * 4
-    assert sorted(findings.findings_about(con, "alice")["detection_id"]) == ["push.off_hours", "tag.protected_delete"]
+    # alice also moved release tag v1.0.0: that overwrite is about her, though its subject names only the tag
+    assert sorted(findings.findings_about(con, "alice")["detection_id"]) == [
+        "push.off_hours", "tag.protected_delete", "tag.release_overwrite",
+    ]  # fmt: skip
     assert len(findings.findings_about(con, "team/app")) == 6  # off-hours, protected delete, 3 release overwrites
+    assert set(findings.findings_about(con, "team/app:v1.0.0")["detection_id"]) == {"tag.release_overwrite"}
     choices = findings.finding_choices(con)
     assert int(choices["findings_count"].sum()) == 10
 
