@@ -33,7 +33,7 @@ from tests.e2e.forwarder import Event, ForwardedPost
 from tests.e2e.pipeline import WEBHOOK_TOKEN, AuditPipeline
 from tests.e2e.registry_v3 import registry_v3_binary
 from tests.e2e.scenario import GUESSING_CLIENT, HEAD_CLIENT, USERS, Images, ScenarioRun, play
-from tests.infra.fixtures import KafkaTopics
+from tests.infra.fixtures import KafkaTopics, fresh_topics
 from tests.infra.kafka import KafkaBroker
 from tests.infra.nginx import AuthMode
 from tests.infra.registry import NotificationEndpoint
@@ -155,7 +155,7 @@ class Setup:
     envelope: str
 
 
-@pytest.fixture(params=["2.8-nginx-auth", "2.8-registry-auth", "3.x-registry-auth"])
+@pytest.fixture(scope="module", params=["2.8-nginx-auth", "2.8-registry-auth", "3.x-registry-auth"])
 def setup(request: pytest.FixtureRequest) -> Setup:
     """Debian's 2.8 behind nginx's auth_basic, 2.8 checking passwords itself, 3.x checking them itself."""
     if request.param == "2.8-nginx-auth":
@@ -182,20 +182,12 @@ class Outcome:
         return None if digest is None else self.images.names().get(digest, digest)
 
 
-def test_registry_scenario_end_to_end(
-    setup: Setup, kafka_broker: KafkaBroker, kafka_topics: KafkaTopics, tmp_path: Path
-) -> None:
-    outcome = run_scenario(setup, kafka_broker, kafka_topics, tmp_path)
-
-    image_activity_holds_every_action_once_with_the_right_identity(outcome)
-    counts_per_identity_repository_and_tag_are_exact(outcome)
-    the_retried_notification_is_in_kafka_twice_and_stored_once(outcome)
-    tag_history_shows_the_overwrite_with_old_and_new_digest_who_and_when(outcome)
-    proxy_only_rows_are_the_refused_requests_with_the_claimed_user_and_client(outcome)
-    registry_rows_carry_the_proxy_line_of_their_request(outcome)
-    every_served_manifest_request_has_its_notification_and_no_audit_gap(outcome)
-    events_keep_the_envelope_type_the_registry_declared(outcome, setup)
-    analyze_flags_the_overwrite_the_password_burst_and_the_human_push_once(outcome, tmp_path)
+@pytest.fixture(scope="module")
+def outcome(setup: Setup, kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """The scenario, played once per setup: the tests below each check one thing it left (pytest runs every test
+    of one setup before it plays the next)."""
+    topics = fresh_topics(kafka_broker, "registry-scenario")
+    return run_scenario(setup, kafka_broker, topics, tmp_path_factory.mktemp("scenario"))
 
 
 def run_scenario(setup: Setup, broker: KafkaBroker, topics: KafkaTopics, tmp_path: Path) -> Outcome:
@@ -241,7 +233,7 @@ def _is_last_step(events: tuple[Event, ...]) -> bool:
     )
 
 
-def image_activity_holds_every_action_once_with_the_right_identity(outcome: Outcome) -> None:
+def test_image_activity_holds_every_action_once_with_the_right_identity(outcome: Outcome) -> None:
     native = outcome.images.native.platform.architecture
     rows = outcome.rows(
         "SELECT actor, action, repository, tag, digest, counts_as_pull, is_check, proxy_status, client_addr, "
@@ -255,12 +247,12 @@ def image_activity_holds_every_action_once_with_the_right_identity(outcome: Outc
     assert found == expected, _difference(found, expected)
 
 
-def counts_per_identity_repository_and_tag_are_exact(outcome: Outcome) -> None:
+def test_counts_per_identity_repository_and_tag_are_exact(outcome: Outcome) -> None:
     counts = {(actor, repo, tag): tuple(rest) for actor, repo, tag, *rest in outcome.rows(COUNTS_SQL)}
     assert counts == EXPECTED_COUNTS
 
 
-def the_retried_notification_is_in_kafka_twice_and_stored_once(outcome: Outcome) -> None:
+def test_the_retried_notification_is_in_kafka_twice_and_stored_once(outcome: Outcome) -> None:
     failed = [post for post in outcome.posts if post.answered_status == 500]
     assert len(failed) == 1
     retried = failed[0].event_ids[0]
@@ -275,7 +267,7 @@ def the_retried_notification_is_in_kafka_twice_and_stored_once(outcome: Outcome)
     assert outcome.rows("SELECT count(*) - count(DISTINCT activity_id) FROM image_activity") == [(0,)]
 
 
-def tag_history_shows_the_overwrite_with_old_and_new_digest_who_and_when(outcome: Outcome) -> None:
+def test_tag_history_shows_the_overwrite_with_old_and_new_digest_who_and_when(outcome: Outcome) -> None:
     rows = outcome.rows(
         "SELECT repository, tag, digest, previous_digest, is_overwrite, moved_by, valid_from_at, valid_to_at "
         "FROM tag_history ORDER BY repository, tag, valid_from_at"
@@ -291,7 +283,7 @@ def tag_history_shows_the_overwrite_with_old_and_new_digest_who_and_when(outcome
     assert still_current == {(repo, tag, digest) for repo, tag, digest, *_, ended in EXPECTED_TAG_HISTORY if not ended}
 
 
-def proxy_only_rows_are_the_refused_requests_with_the_claimed_user_and_client(outcome: Outcome) -> None:
+def test_proxy_only_rows_are_the_refused_requests_with_the_claimed_user_and_client(outcome: Outcome) -> None:
     rows = outcome.rows(
         "SELECT actor, client_addr, repository, tag, proxy_status, user_agent, proxy_bytes_sent > 0, audit_gap "
         "FROM image_activity WHERE source = 'proxy' ORDER BY occurred_at"
@@ -308,7 +300,7 @@ def proxy_only_rows_are_the_refused_requests_with_the_claimed_user_and_client(ou
     ]
 
 
-def registry_rows_carry_the_proxy_line_of_their_request(outcome: Outcome) -> None:
+def test_registry_rows_carry_the_proxy_line_of_their_request(outcome: Outcome) -> None:
     rows = outcome.rows(
         "SELECT action, is_check, digest, user_agent, proxy_user_agent, proxy_tls, proxy_bytes_sent, "
         "proxy_request_seconds FROM image_activity WHERE source = 'registry'"
@@ -324,7 +316,7 @@ def registry_rows_carry_the_proxy_line_of_their_request(outcome: Outcome) -> Non
             assert sent == 0  # HEAD, PUT, DELETE and mount answers carry no body
 
 
-def every_served_manifest_request_has_its_notification_and_no_audit_gap(outcome: Outcome) -> None:
+def test_every_served_manifest_request_has_its_notification_and_no_audit_gap(outcome: Outcome) -> None:
     assert outcome.rows("SELECT count(*) FROM image_activity WHERE audit_gap") == [(0,)]
     served = outcome.rows(
         "SELECT line_key FROM access_log WHERE status BETWEEN 200 AND 299 "
@@ -336,12 +328,14 @@ def every_served_manifest_request_has_its_notification_and_no_audit_gap(outcome:
     assert sorted(served) == sorted(matched)
 
 
-def events_keep_the_envelope_type_the_registry_declared(outcome: Outcome, setup: Setup) -> None:
+def test_events_keep_the_envelope_type_the_registry_declared(outcome: Outcome, setup: Setup) -> None:
     assert outcome.rows("SELECT DISTINCT envelope_type FROM registry_events") == [(setup.envelope,)]
     assert outcome.rows("SELECT count(*) FROM dead_letters") == [(0,)]
 
 
-def analyze_flags_the_overwrite_the_password_burst_and_the_human_push_once(outcome: Outcome, tmp_path: Path) -> None:
+def test_analyze_flags_the_overwrite_the_password_burst_and_the_human_push_once(
+    outcome: Outcome, tmp_path: Path
+) -> None:
     config = tmp_path / "analyze.toml"
     config.write_text(ANALYZE_SETTINGS, encoding="utf-8")
     _analyze(outcome, config)

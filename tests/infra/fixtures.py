@@ -3,7 +3,8 @@
 - `kafka_broker` (session): one KRaft broker for the whole run, with the production topic names created
   (`registry.events`, `registry.access`, `registry.deadletters`, `registry.alerts`, 3 partitions each).
   Stopped at the end of the session; `tests.infra.kafka` also stops it at exit if the run dies.
-- `kafka_topics` (function): fresh, uniquely named topics for one test, so no test sees another's records.
+- `kafka_topics` (function): fresh, uniquely named topics for one test, so no test sees another's records
+  (`fresh_topics` makes them for a module-scoped fixture that several tests share).
   It also brings the shared broker back if an earlier test stopped or killed it and did not restart it.
 
 The terminal summary reports the broker's start time.
@@ -58,17 +59,21 @@ def kafka_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture
 def kafka_topics(request: pytest.FixtureRequest, kafka_broker: KafkaBroker) -> KafkaTopics:
     """Fresh topics (3 partitions each) named after the test, e.g. `t.test-consume-a1b2c3d4.events`."""
-    if not kafka_broker.running:
-        kafka_broker.start()
-    test_name = re.sub(r"[^a-zA-Z0-9-]+", "-", request.node.name).strip("-")[:80]
-    prefix = f"t.{test_name}-{uuid.uuid4().hex[:8]}"
+    return fresh_topics(kafka_broker, request.node.name)
+
+
+def fresh_topics(broker: KafkaBroker, name: str) -> KafkaTopics:
+    """Fresh topics named after ``name`` (a test's, or a module fixture's that several tests share)."""
+    if not broker.running:
+        broker.start()
+    prefix = f"t.{re.sub(r'[^a-zA-Z0-9-]+', '-', name).strip('-')[:80]}-{uuid.uuid4().hex[:8]}"
     topics = KafkaTopics(
         events=f"{prefix}.events",
         access=f"{prefix}.access",
         deadletters=f"{prefix}.deadletters",
         alerts=f"{prefix}.alerts",
     )
-    kafka_broker.create_topics(topics.names, partitions=PARTITIONS)
+    broker.create_topics(topics.names, partitions=PARTITIONS)
     return topics
 
 
