@@ -10,7 +10,11 @@ from typing import Literal
 import altair as alt
 import pandas as pd
 
-SEVERITY_COLOURS = {"critical": "#7f1d1d", "high": "#dc2626", "medium": "#f59e0b", "low": "#3b82f6"}
+from regaudit.analytics.detection import Severity
+
+SEVERITY_COLOURS = {
+    Severity.CRITICAL: "#7f1d1d", Severity.HIGH: "#dc2626", Severity.MEDIUM: "#f59e0b", Severity.LOW: "#3b82f6",
+}  # fmt: skip
 
 
 def _long(series: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
@@ -77,7 +81,8 @@ def line_chart(series: pd.DataFrame, columns: Mapping[str, str], title: str, hei
 
 def severity_chart(by_severity: pd.DataFrame, height: int = 200) -> alt.Chart:
     """Open findings per severity as horizontal bars in the severity colours."""
-    order = [s for s in SEVERITY_COLOURS if s in set(by_severity["severity"])]
+    ranked = [severity.value for severity in Severity.most_severe_first()]
+    order = [name for name in ranked if name in set(by_severity["severity"])]
     chart: alt.Chart = (
         alt.Chart(by_severity)
         .mark_bar()
@@ -86,7 +91,7 @@ def severity_chart(by_severity: pd.DataFrame, height: int = 200) -> alt.Chart:
             x=alt.X("findings_count:Q", title="open findings", axis=alt.Axis(format="d", tickMinStep=1)),
             color=alt.Color(
                 "severity:N",
-                scale=alt.Scale(domain=list(SEVERITY_COLOURS), range=list(SEVERITY_COLOURS.values())),
+                scale=alt.Scale(domain=ranked, range=[SEVERITY_COLOURS[Severity(name)] for name in ranked]),
                 legend=None,
             ),
             tooltip=["severity:N", alt.Tooltip("findings_count:Q", title="open findings")],

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
-from regaudit.dashboard.queries.common import IDENTITY, SEVERITY_RANK, frame
+from regaudit.analytics.detection import severity_order_sql
+from regaudit.dashboard.queries.common import IDENTITY, frame
 
 EVIDENCE_TABLES = ("image_activity", "access_log", "tag_history", "credentials")
 
@@ -47,7 +48,7 @@ def findings_list(
         WHERE (len($detections) = 0 OR list_contains($detections, detection_id))
           AND (len($severities) = 0 OR list_contains($severities, severity))
           AND (len($statuses) = 0 OR list_contains($statuses, status))
-        ORDER BY {SEVERITY_RANK}, last_seen_at DESC, finding_id LIMIT $limit
+        ORDER BY {severity_order_sql()}, last_seen_at DESC, finding_id LIMIT $limit
     """  # noqa: S608 - constant fragments
     params = {
         "detections": list(detections),
@@ -63,7 +64,7 @@ def findings_about(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
     sql = f"""
         SELECT {_LIST_COLUMNS} FROM findings
         WHERE $name IN (identity, client_addr, repository) OR repository || ':' || tag = $name
-        ORDER BY {SEVERITY_RANK}, last_seen_at DESC LIMIT 500
+        ORDER BY {severity_order_sql()}, last_seen_at DESC LIMIT 500
     """  # noqa: S608 - constant fragments
     return frame(con, sql, {"name": name})
 

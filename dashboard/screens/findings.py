@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from regaudit.analytics.detection import Severity
 from regaudit.analytics.findings import STATUSES, Status
 from regaudit.analytics.registry import default_registry
 from regaudit.dashboard import data, links, widgets
@@ -17,7 +18,7 @@ from regaudit.dashboard.links import LinkKind
 from regaudit.dashboard.queries import findings as q
 from regaudit.dashboard.runtime import Runtime
 
-SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITIES = tuple(severity.value for severity in Severity.most_severe_first())
 FLASH_KEY = "findings_flash"
 EVIDENCE: dict[str, tuple[str, Callable[..., pd.DataFrame], dict[str, LinkKind]]] = {
     "image_activity": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from regaudit.analytics.detection import Severity
 from regaudit.dashboard import charts, data, links, widgets
 from regaudit.dashboard.queries import overview as q
 from regaudit.dashboard.queries.common import TimeRange
@@ -77,8 +78,8 @@ def _findings(runtime: Runtime) -> None:
         return
     counts = dict(zip(by_severity["severity"], by_severity["findings_count"], strict=True))
     columns = st.columns(5)
-    for column, severity in zip(columns, ("critical", "high", "medium", "low"), strict=False):
-        column.metric(f"Open {severity}", f"{int(counts.get(severity, 0)):,}")
+    for column, severity in zip(columns, Severity.most_severe_first(), strict=False):
+        column.metric(f"Open {severity.value}", f"{int(counts.get(severity.value, 0)):,}")
     with columns[-1]:
         st.page_link(
             links.PAGES["findings"],
