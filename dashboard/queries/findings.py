@@ -17,8 +17,6 @@ import pandas as pd
 from regaudit.analytics.detection import severity_order_sql
 from regaudit.dashboard.queries.common import IDENTITY, frame
 
-EVIDENCE_TABLES = ("image_activity", "access_log", "tag_history", "credentials")
-
 _LIST_COLUMNS = """
     finding_id, severity, detection_id, subject, summary, status, first_seen_at, last_seen_at,
     window_start_at, window_end_at, status_reason, status_by, status_at,
