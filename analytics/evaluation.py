@@ -6,10 +6,11 @@ day per batch), imports the simulated credential inventory, runs every detection
 ``[org]`` section as of its last instant, and matches findings to the injected labels.
 
 Matching: a finding detects a label when its detection's family is the label's family (or the label lists the
-detection's ``family/kind`` under ``also``), the finding's subject names the label's identity, repository,
+detection's ``family/kind`` under ``also``), the finding names the label's identity, repository,
 ``repository:tag`` or address, and the finding's window overlaps the incident's span. Recall is the share of
-labels detected; precision the share of findings that detect some label. A finding names what its subject
-names, and the addresses or users its evidence values list (e.g. the addresses of a brute force on one user).
+labels detected; precision the share of findings that detect some label. A finding names its subject (whole),
+what it is about (its columns: identity, repository, ``repository:tag``, address...), and the addresses or users
+its evidence values list (e.g. the addresses of a brute force on one user).
 Informational detections (no simulator kind, e.g. ``tag.mutable_overwrite``) are reported but left out of
 precision.
 """
@@ -17,7 +18,6 @@ precision.
 from __future__ import annotations
 
 import itertools
-import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -76,7 +76,6 @@ KINDS = {
 #: detections whose subject is the registry, not something a label names: matched on kind and time alone
 SUBJECTLESS = frozenset({"proxy.audit_gap"})
 SLACK = timedelta(hours=1)
-_SEPARATORS = re.compile(r" (?:from|with|to|in|as|pulled) | |@")
 
 
 @dataclass(frozen=True)
@@ -143,9 +142,12 @@ def load_simulation(path: Path, simulation: Simulation, hooks: Sequence[BatchHoo
 
 
 def _tokens(hit: Hit) -> set[str]:
-    """What a finding names: its subject and the parts of it, and the names its evidence values list."""
+    """What a finding names: its subject, what it is about, and the names its evidence values list."""
     listed = {str(item) for value in hit.values.values() if isinstance(value, list) for item in value}
-    return {hit.subject, *(part for part in _SEPARATORS.split(hit.subject) if part), *listed}
+    about = {value for value in hit.about.values() if value}
+    if hit.repository and hit.tag:
+        about.add(f"{hit.repository}:{hit.tag}")
+    return {hit.subject, *about, *listed}
 
 
 def _names(label: Label) -> set[str]:

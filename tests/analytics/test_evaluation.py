@@ -17,8 +17,12 @@ from regaudit.simulator import KIND_FAMILY, Label
 NOW = at("2025-04-02T00:00")
 
 
-def hit(detection_id: str, subject: str, start: str, end: str | None = None, **values: object) -> Hit:
-    return Hit(detection_id, Severity.HIGH, subject, at(start), at(end) if end else None, "s", ("x:1",), values)
+def hit(
+    detection_id: str, subject: str, start: str, end: str | None = None, about: dict[str, str] | None = None,
+    **values: object,
+) -> Hit:  # fmt: skip
+    window_end = at(end) if end else None
+    return Hit(detection_id, Severity.HIGH, subject, at(start), window_end, "s", ("x:1",), values, **(about or {}))
 
 
 def label(kind: str, subject: str, start: str, end: str, **fields: object) -> Label:
@@ -46,8 +50,12 @@ def test_a_finding_detects_by_its_evidence_values_and_the_labels_also_list() -> 
     push = label("push_outside_ci", "ci-bot", "2025-03-12T10:00", "2025-03-12T10:01", identity="ci-bot",
                  also=("anomalous_pull/new_network",))  # fmt: skip
     assert detects(
-        hit("pull.new_network", "ci-bot from 10.8.0.0/16", "2025-03-12T00:00", "2025-03-13T00:00"), push, NOW
-    )
+        hit("pull.new_network", "ci-bot from 10.8.0.0/16", "2025-03-12T00:00", "2025-03-13T00:00",
+            about={"identity": "ci-bot"}), push, NOW,
+    )  # fmt: skip
+    anonymous = label("anonymous_pull", "team/x", "2025-03-14T10:00", "2025-03-14T11:00", repository="team/x")
+    about_x = hit("pull.anonymous_private", "x", "2025-03-14T00:00", "2025-03-15T00:00", about={"repository": "team/x"})
+    assert detects(about_x, anonymous, NOW)  # by the repository it is about, whatever its subject says
 
 
 def test_score_counts_recall_and_precision_per_family() -> None:
