@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from regaudit.analytics.detection import Detection
+from regaudit.analytics.detection import Detection, about_columns
 
 HEADER = """# Detections
 
@@ -16,6 +16,9 @@ Generated from the detection registry by `regaudit detections list --markdown --
 do not edit by hand. Each detection is one file under `analytics/detections/<family>/`, with its own firing
 and non-firing cases. Thresholds are overridden per detection in `[analytics.thresholds."<id>"]`; the
 organisation (CI identities and networks, protected repositories and tags, business hours) in `[org]`.
+Besides its subject and summary, each finding says what it is about in columns of its own (registry, repository,
+tag, digest, identity, client_addr; NULL where one does not apply): reports, the dashboard and alerts select and
+scope findings by those. Each section lists the ones its detection fills.
 """
 
 
@@ -37,6 +40,8 @@ def section(detection: type[Detection]) -> list[str]:
         f"### {d.id}",
         "",
         f"**{d.title}**. Severity {d.severity.value}; ATT&CK {', '.join(d.attack)}.",
+        "",
+        f"Findings are about: {', '.join(f'`{name}`' for name in about_columns(d.sql)) or 'nothing but the subject'}.",
         "",
     ]
     lines += [d.description, "", "False positives:", ""]

@@ -78,8 +78,8 @@ def severity_order_sql(column: str = "severity") -> str:
     return f"list_position([{names}], {column})"
 
 
-def output_columns(sql: str) -> tuple[str, ...]:
-    """The names of the columns a query returns, read from DuckDB's parse tree: nothing is bound or run."""
+def _select_list(sql: str) -> list[dict[str, Any]]:
+    """The outermost SELECT's expressions from DuckDB's parse tree: nothing is bound or run."""
     import duckdb  # here, not at the top: the metadata models are imported where DuckDB is not needed
 
     with duckdb.connect(":memory:") as con:
@@ -89,7 +89,28 @@ def output_columns(sql: str) -> tuple[str, ...]:
     node = tree["statements"][0]["node"]
     while node.get("type") == "SET_OPERATION_NODE":  # a UNION's columns are named by its first query
         node = node.get("left") or node["children"][0]
-    return tuple(entry.get("alias") or (entry.get("column_names") or [""])[-1] for entry in node.get("select_list", []))
+    return list(node.get("select_list", []))
+
+
+def _name(entry: dict[str, Any]) -> str:
+    return str(entry.get("alias") or (entry.get("column_names") or [""])[-1])
+
+
+def _is_null(entry: dict[str, Any]) -> bool:
+    if entry.get("class") == "CAST":
+        return _is_null(entry["child"])
+    return entry.get("class") == "CONSTANT" and entry.get("literal", {}).get("kind") == "NULL_LITERAL"
+
+
+def output_columns(sql: str) -> tuple[str, ...]:
+    """The names of the columns a query returns."""
+    return tuple(_name(entry) for entry in _select_list(sql))
+
+
+def about_columns(sql: str) -> tuple[str, ...]:
+    """The ``FINDING_COLUMNS`` a query fills (returns as something other than a NULL literal)."""
+    filled = {_name(entry) for entry in _select_list(sql) if not _is_null(entry)}
+    return tuple(name for name in FINDING_COLUMNS if name in filled)
 
 
 class Parameters(BaseModel):

@@ -13,7 +13,7 @@ import pytest
 
 from regaudit.analytics.cases import run_case
 from regaudit.analytics.context import CONTEXT_PARAMETERS
-from regaudit.analytics.detection import ATTACK_ID, PARAMETER, Detection, Severity
+from regaudit.analytics.detection import ATTACK_ID, PARAMETER, Detection, Severity, about_columns
 from regaudit.analytics.registry import default_registry
 
 DETECTIONS = list(default_registry())
@@ -88,6 +88,15 @@ def test_detection_has_firing_and_quiet_cases(detection: type[Detection]) -> Non
     assert any(case.expect > 0 for case in detection.cases)
     assert any(case.expect == 0 for case in detection.cases)
     assert len({case.name for case in detection.cases}) == len(detection.cases)
+
+
+@pytest.mark.parametrize("detection", DETECTIONS, ids=by_id)
+def test_detection_findings_say_what_they_are_about_and_a_case_checks_it(detection: type[Detection]) -> None:
+    filled = about_columns(detection.sql)
+    assert filled, "a finding names a registry, repository, tag, digest, identity or client address"
+    checked = {name for case in detection.cases for about in case.about for name, value in about.items() if value}
+    assert checked, "a firing case lists what its findings are about (Case.about)"
+    assert checked <= set(filled), f"cases expect columns the SQL leaves NULL: {checked - set(filled)}"
 
 
 @pytest.mark.parametrize("detection", DETECTIONS, ids=by_id)

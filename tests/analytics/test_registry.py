@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import Field
 
-from regaudit.analytics.detection import Case, Detection, Parameters, Severity, output_columns
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity, about_columns, output_columns
 from regaudit.analytics.errors import DetectionMetadataError, DuplicateDetectionError, UnknownDetectionError
 from regaudit.analytics.fixtures import at, pull
 from regaudit.analytics.registry import DetectionRegistry, default_registry, discover
@@ -101,6 +101,7 @@ def test_register_reads_the_returned_columns_from_the_outermost_select() -> None
     with pytest.raises(DetectionMetadataError, match="client_addr"):
         DetectionRegistry([make(sql=wrapped)])
     assert output_columns("SELECT a AS subject, t.b FROM t UNION ALL SELECT 1, 2") == ("subject", "b")
+    assert about_columns(SQL) == ("identity",)  # the NULL literals, cast or not, are left out
 
 
 def test_register_refuses_parameters_that_shadow_the_context() -> None:
