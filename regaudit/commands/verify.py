@@ -20,19 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from regaudit.arguments import duration
-from regaudit.errors import TerminalError
-from regaudit.evidence import chain, checkpoints, decisions, signing, verify_derived
-from regaudit.evidence.verify import VerifyResult, verify
-from regaudit.ingest import store
+from regaudit.evidence import verification
 from regaudit.settings import Settings
-
-SHOWN = 10
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -82,116 +74,15 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     return {"store": {"path": args.db}}
 
 
-def public_key(path: Path | None, settings: Settings) -> Ed25519PublicKey | None:
-    """The given key, else the configured public key, else the public half of the configured signing key, else
-    none. Never a key found in the store."""
-    if path is not None:
-        return signing.load_public_key(path)
-    if settings.chain.public_key_path is not None:
-        return signing.load_public_key(settings.chain.public_key_path)
-    configured = settings.reports.signing_key_path
-    if configured is not None and configured.exists():
-        return signing.load_public_key(configured)
-    return None
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    path, timeout = settings.store.path, settings.store.lock_timeout_seconds
     if args.seal:
-        with store.writer(path, timeout) as con:
-            sealed = chain.seal_unsealed(con)
-            recorded = decisions.seal_unrecorded(con, datetime.now(UTC))
+        sealed, recorded = verification.seal(settings)
         print(f"sealed {len(sealed)} batches: {', '.join(str(e.batch_id) for e in sealed) or 'none'}")
         print(f"recorded {len(recorded)} finding statuses set before decisions were recorded")
-    key = public_key(args.public_key, settings)
-    retention_days = settings.retention.days()
-    series = checkpoint_series(args, settings)
-    result = verify(lambda: store.reader(path, timeout), key, args.anchor, retention_days, series)
-    derived = verify_derived.check(lambda: store.reader(path, timeout), settings.webhook.registry, not args.no_derived)
-    if args.json:
-        whole = document(result, str(path)) | {"derived": verify_derived.document(derived)}
-        print(json.dumps(whole | {"ok": result.ok and derived.ok}, indent=2))
-    else:
-        print("\n".join(lines(result) + verify_derived.lines(derived)))
-    return 0 if result.ok and derived.ok else 1
-
-
-def checkpoint_series(args: argparse.Namespace, settings: Settings) -> checkpoints.Series | None:
-    """The exported series to check against, or none when neither a flag nor a setting names one."""
-    from regaudit.evidence.checkpoint_destinations import CheckpointFile, CheckpointTopic
-
-    source: CheckpointFile | CheckpointTopic
-    if args.checkpoints_from_kafka:
-        if settings.chain.checkpoints_topic is None:
-            raise TerminalError("--checkpoints-from-kafka: set chain.checkpoints_topic")
-        source = CheckpointTopic(settings.kafka, settings.chain.checkpoints_topic)
-    elif (path := args.checkpoints or settings.chain.checkpoints_path) is not None:
-        source = CheckpointFile(path)
-        if not source.path.exists():
-            raise TerminalError(f"{source.path}: no checkpoint file (`regaudit checkpoint` writes it)")
-    else:
-        return None
-    documents, complaints = source.read()
-    return checkpoints.Series(
-        str(source),
-        checkpoints.store_id(settings),
-        tuple(documents),
-        tuple(complaints),
-        args.max_checkpoint_age,
-        datetime.now(UTC),
+    key = verification.public_key(args.public_key, settings)
+    series = verification.checkpoint_series(
+        settings, args.checkpoints, args.checkpoints_from_kafka, args.max_checkpoint_age
     )
-
-
-def document(result: VerifyResult, store_path: str) -> dict[str, object]:
-    return {
-        "ok": result.ok,
-        "entries_count": result.entries_count,
-        "problems": [{"batch_id": p.batch_id, "seq": p.seq, "message": p.message} for p in result.problems],
-        "signatures_checked": result.signatures_checked,
-        "signatures_unchecked": result.signatures_unchecked,
-        "checkpoints_checked": result.checkpoints_checked,
-        "newest_checkpoint": result.newest_checkpoint,
-        "head": chain.anchor_document(result.head, store_path) if result.head else None,
-    }
-
-
-def lines(result: VerifyResult) -> list[str]:
-    out: list[str] = []
-    if result.first is None:
-        out.append(f"chain ok: {result.entries_count} entries; every audit row is covered and matches")
-    else:
-        out.append(f"verify FAILED: {result.first.message}")
-        out += [f"  also: {p.message}" for p in result.problems[1:SHOWN]]
-        if len(result.problems) > SHOWN:
-            out.append(f"  … and {len(result.problems) - SHOWN} more problems")
-    if result.signatures_checked:
-        out.append(f"purge checkpoints: {result.signatures_checked} signatures checked with the trusted key")
-    if result.signatures_unchecked:
-        out.append(
-            f"purge checkpoints: {result.signatures_unchecked} NOT checked: no trusted public key"
-            " (chain.public_key_path or --public-key)"
-        )
-    out += _checkpoint_lines(result)
-    head = result.head
-    if head is None:
-        out.append("chain is empty")
-    else:
-        when = head.committed_at.isoformat()
-        what = f"batch {head.batch_id}" if head.kind == "batch" else f"{head.kind} entry"
-        out.append(f"head: entry {head.seq} ({what}) committed {when}")
-        out.append(f"head hash: {head.batch_hash}")
-        out.append("keep it outside the store; later: regaudit verify --anchor <head hash>")
-    return out
-
-
-def _checkpoint_lines(result: VerifyResult) -> list[str]:
-    newest = result.newest_checkpoint
-    if not result.checkpoints_checked or newest is None:
-        return []
-    signed = newest.get("chain") or {}
-    behind = result.entries_count - int(signed.get("seq") or 0)
-    return [
-        f"checkpoints: {result.checkpoints_checked} checked; the newest, {newest.get('sequence')} of"
-        f" {newest.get('created_at')}, signed chain entry {signed.get('seq', 0)};"
-        f" {behind} entries since are not checkpointed yet"
-    ]
+    outcome = verification.verify_store(settings, args.anchor, key, series, replay=not args.no_derived)
+    print(json.dumps(outcome.document(), indent=2) if args.json else "\n".join(outcome.lines()))
+    return 0 if outcome.ok else 1
