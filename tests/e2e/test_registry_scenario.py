@@ -348,7 +348,9 @@ def test_analyze_flags_the_overwrite_the_password_burst_and_the_human_push_once(
     summary, values = evidence[overwrite]
     assert " by alice " in summary, summary
     assert values["moved_by"] == "alice"
-    assert (outcome.name(values["previous_digest"]), outcome.name(values["digest"])) == ("app-1", "hotfix")
+    # the digest the tag moved to is a column of the finding (what it is about), no longer an evidence value
+    ((digest,),) = outcome.rows("SELECT digest FROM findings WHERE detection_id = 'tag.release_overwrite'")
+    assert (outcome.name(values["previous_digest"]), outcome.name(digest)) == ("app-1", "hotfix")
 
     burst = ("proxy.bruteforce_by_client", GUESSER)
     assert found[burst] == 1, sorted(found)
