@@ -54,6 +54,20 @@ class ReportResult:
     chain_ok: bool | None
     signed: bool
 
+    def lines(self, period: Period, scope: Scope) -> list[str]:
+        """What was written, for a terminal: where, what it covers, the headline counts, the chain, the files."""
+        totals = self.totals
+        chain = "not checked" if self.chain_ok is None else ("intact" if self.chain_ok else "FAILED (see report)")
+        return [
+            f"report: {self.directory}",
+            f"  {period.label}; {scope.label}",
+            f"  {totals['activity_rows']:,} activity rows: {totals['pushes']:,} pushes, {totals['pulls']:,} pulls,"
+            f" {totals['deletes']:,} deletes, {totals['overwrites']:,} overwrites,"
+            f" {totals['failed_logins']:,} failed logins",
+            f"  chain {chain}; head {self.chain_head or '(empty)'}",
+            f"  {len(self.files)} files, manifest {'signed' if self.signed else 'UNSIGNED'}",
+        ]
+
 
 def build_report(
     store_path: Path,

@@ -13,6 +13,7 @@ ACTIONS = ("push", "pull", "delete", "mount", "login")
 ANONYMOUS = "(anonymous)"
 _QUARTER = re.compile(r"^(?P<year>\d{4})-?Q(?P<quarter>[1-4])$", re.I)
 _MONTH = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -109,3 +110,10 @@ def last_days(days: int, now: datetime) -> Period:
     """The ``days`` whole UTC days before today."""
     today = _day(_utc(now).date())
     return Period(today - timedelta(days=days), today)
+
+
+def directory_name(period: Period, scope: Scope, now: datetime) -> str:
+    """A new report's directory name: the period, the scope's patterns (made safe for a file name), the time."""
+    parts = [*scope.repositories, *scope.identities, *scope.actions]
+    slug = _UNSAFE.sub("_", "-".join(parts))[:60] if parts else "all"
+    return f"report-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{slug}-{now:%Y%m%dT%H%M%SZ}"

@@ -47,6 +47,33 @@ class ReportCheck:
         return self.ok and self.key_given
 
 
+def trusted_key(given: Path | None, signing_key_path: Path | None) -> tuple[Ed25519PublicKey | None, str]:
+    """The key to check the signature with and where it came from (the key given, else the public half of the
+    configured signing key, else none); never the report's own signer.pub.pem."""
+    if given:
+        return signing.load_public_key(given), f"the key given ({given})"
+    if signing_key_path is not None and signing_key_path.exists():
+        return signing.load_public_key(signing_key_path), f"the configured signing key ({signing_key_path})"
+    return None, ""
+
+
+def outcome_lines(check: ReportCheck, directory: Path, origin: str) -> list[str]:
+    """The check's outcome for a terminal: the problems, or what an unverified signature does not prove."""
+    if not check.ok:
+        return [f"report verify FAILED: {directory}", *(f"  {problem}" for problem in check.problems)]
+    if not check.verified:
+        return [
+            f"report UNVERIFIED: {directory}: {check.files_count} files' checksums, row counts and totals"
+            " match the manifest, signed by the signer.pub.pem it carries (fingerprint"
+            f" {check.signer}); that proves nothing about who wrote it: anyone can re-sign a forged report",
+            "  pass --public-key with the .pub.pem the operator published at `regaudit report keygen` time",
+        ]
+    return [
+        f"report ok: {directory}: signature, {check.files_count} files' checksums, row counts and totals",
+        f"signed by {check.signer}, checked with {origin}",
+    ]
+
+
 def verify_report(directory: Path, public_key: Ed25519PublicKey | None = None) -> ReportCheck:
     try:
         data = (directory / MANIFEST).read_bytes()

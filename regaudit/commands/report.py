@@ -15,20 +15,16 @@ look the same.
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from regaudit.analytics.reports.engine import build_report
-from regaudit.analytics.reports.scope import ACTIONS, Period, Scope, last_days
-from regaudit.analytics.reports.verification import verify_report
+from regaudit.analytics.reports.scope import ACTIONS, Period, Scope, directory_name, last_days
+from regaudit.analytics.reports.verification import outcome_lines, trusted_key, verify_report
 from regaudit.errors import TerminalError
 from regaudit.evidence import signing
 from regaudit.settings import Settings
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: ``report verify``: the files agree, but no trusted key checked the signature
 UNVERIFIED = 3
 
@@ -71,58 +67,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     now = datetime.now(UTC)
     period = Period.parse(args.period) if args.period else last_days(args.days, now)
     scope = Scope(tuple(args.repository), tuple(args.identity), tuple(args.action))
-    out = args.out or settings.reports.output_dir / _directory_name(period, scope, now)
+    out = args.out or settings.reports.output_dir / directory_name(period, scope, now)
     timeout = settings.store.lock_timeout_seconds
     result = build_report(
         settings.store.path, period, scope, out, settings.reports, lock_timeout=timeout, sign=not args.unsigned, now=now
     )
-    totals = result.totals
-    print(f"report: {out}")
-    print(f"  {period.label}; {scope.label}")
-    print(f"  {totals['activity_rows']:,} activity rows: {totals['pushes']:,} pushes, {totals['pulls']:,} pulls,"
-          f" {totals['deletes']:,} deletes, {totals['overwrites']:,} overwrites,"
-          f" {totals['failed_logins']:,} failed logins")  # fmt: skip
-    chain = "not checked" if result.chain_ok is None else ("intact" if result.chain_ok else "FAILED (see report)")
-    print(f"  chain {chain}; head {result.chain_head or '(empty)'}")
-    print(f"  {len(result.files)} files, manifest {'signed' if result.signed else 'UNSIGNED'}")
+    print("\n".join(result.lines(period, scope)))
     return 0
-
-
-def _directory_name(period: Period, scope: Scope, now: datetime) -> str:
-    parts = [*scope.repositories, *scope.identities, *scope.actions]
-    slug = _UNSAFE.sub("_", "-".join(parts))[:60] if parts else "all"
-    return f"report-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{slug}-{now:%Y%m%dT%H%M%SZ}"
-
-
-def _trusted_key(args: argparse.Namespace, settings: Settings) -> tuple[Ed25519PublicKey | None, str]:
-    """The key to check the signature with and where it came from; never the report's own signer.pub.pem."""
-    if args.public_key:
-        return signing.load_public_key(args.public_key), f"the key given ({args.public_key})"
-    configured = settings.reports.signing_key_path
-    if configured is not None and configured.exists():
-        return signing.load_public_key(configured), f"the configured signing key ({configured})"
-    return None, ""
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    key, origin = _trusted_key(args, settings)
+    key, origin = trusted_key(args.public_key, settings.reports.signing_key_path)
     check = verify_report(args.directory, key)
-    if not check.ok:
-        print(f"report verify FAILED: {args.directory}")
-        for problem in check.problems:
-            print(f"  {problem}")
-        return 1
-    if not check.verified:
-        print(
-            f"report UNVERIFIED: {args.directory}: {check.files_count} files' checksums, row counts and totals"
-            " match the manifest, signed by the signer.pub.pem it carries (fingerprint"
-            f" {check.signer}); that proves nothing about who wrote it: anyone can re-sign a forged report"
-        )
-        print("  pass --public-key with the .pub.pem the operator published at `regaudit report keygen` time")
-        return UNVERIFIED
-    print(f"report ok: {args.directory}: signature, {check.files_count} files' checksums, row counts and totals")
-    print(f"signed by {check.signer}, checked with {origin}")
-    return 0
+    print("\n".join(outcome_lines(check, args.directory, origin)))
+    return 1 if not check.ok else (0 if check.verified else UNVERIFIED)
 
 
 def _keygen(args: argparse.Namespace, settings: Settings) -> int:
