@@ -14,8 +14,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from regaudit.cli import main
-from regaudit.commands import dashboard as command
-from regaudit.dashboard import auth
+from regaudit.dashboard import auth, server
 from regaudit.dashboard.runtime import RUNTIME_ENV, from_settings, load_runtime, write_runtime
 from regaudit.settings import load_settings
 
@@ -72,8 +71,8 @@ def test_oidc_needs_the_auth_table(seeded: Path, tmp_path: Path) -> None:
         {"store": {"path": str(seeded)}},
         {"REGAUDIT_DASHBOARD__OIDC": "true", "REGAUDIT_DASHBOARD__SECRETS_FILE": str(secrets)},
     )
-    with pytest.raises(command.DashboardSetupError, match=r"\[auth\] table"):
-        command.check(from_settings(settings), settings)
+    with pytest.raises(server.DashboardSetupError, match=r"\[auth\] table"):
+        server.check(from_settings(settings), settings)
 
 
 def test_oidc_admitting_nobody_is_refused_at_start(seeded: Path, tmp_path: Path) -> None:
@@ -81,20 +80,20 @@ def test_oidc_admitting_nobody_is_refused_at_start(seeded: Path, tmp_path: Path)
     secrets.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n', encoding="utf-8")
     environ = {"REGAUDIT_DASHBOARD__OIDC": "true", "REGAUDIT_DASHBOARD__SECRETS_FILE": str(secrets)}
     settings = load_settings(None, {"store": {"path": str(seeded)}}, environ)
-    with pytest.raises(command.DashboardSetupError, match="admits nobody"):
-        command.check(from_settings(settings), settings)
+    with pytest.raises(server.DashboardSetupError, match="admits nobody"):
+        server.check(from_settings(settings), settings)
     listed = load_settings(
         None,
         {"store": {"path": str(seeded)}},
         {**environ, "REGAUDIT_DASHBOARD__OIDC_ALLOWED_DOMAINS": '["example.com"]'},
     )
-    command.check(from_settings(listed), listed)
+    server.check(from_settings(listed), listed)
     users = tmp_path / "users.txt"
     auth.add_user(users, "olga@example.com", "analyst", None)
     by_file = load_settings(
         None, {"store": {"path": str(seeded)}}, {**environ, "REGAUDIT_DASHBOARD__USERS_FILE": str(users)}
     )
-    command.check(from_settings(by_file), by_file)
+    server.check(from_settings(by_file), by_file)
 
 
 def client_seen(forwarded_allow_ips: str, peer: str, forwarded_for: str) -> str:
@@ -116,13 +115,13 @@ def client_seen(forwarded_allow_ips: str, peer: str, forwarded_for: str) -> str:
 
 def test_x_forwarded_for_is_believed_only_from_trusted_proxies(seeded: Path, tmp_path: Path) -> None:
     default = load_settings(None, {"store": {"path": str(seeded)}}, {})
-    environment = command.streamlit_environment(default, tmp_path / "runtime.json")
+    environment = server.streamlit_environment(default, tmp_path / "runtime.json")
     assert environment[RUNTIME_ENV] == str(tmp_path / "runtime.json")
     assert client_seen(environment["FORWARDED_ALLOW_IPS"], "127.0.0.1", "203.0.113.9") == "127.0.0.1"
     proxied = load_settings(
         None, {"store": {"path": str(seeded)}}, {"REGAUDIT_DASHBOARD__TRUSTED_PROXIES": '["172.18.0.0/16", "::1"]'}
     )
-    allowed = command.streamlit_environment(proxied, tmp_path / "runtime.json")["FORWARDED_ALLOW_IPS"]
+    allowed = server.streamlit_environment(proxied, tmp_path / "runtime.json")["FORWARDED_ALLOW_IPS"]
     assert allowed == "172.18.0.0/16,::1/128"
     assert client_seen(allowed, "172.18.0.5", "203.0.113.9") == "203.0.113.9"
     assert client_seen(allowed, "127.0.0.1", "203.0.113.9") == "127.0.0.1"
@@ -133,11 +132,11 @@ def test_x_forwarded_for_is_believed_only_from_trusted_proxies(seeded: Path, tmp
 def test_demo_mode_binds_to_loopback_only(seeded: Path) -> None:
     settings = load_settings(None, {"store": {"path": str(seeded)}, "dashboard": {"demo": True, "host": "0.0.0.0"}}, {})
     runtime = from_settings(settings)
-    argv = command.streamlit_argv(runtime, settings)
+    argv = server.streamlit_argv(runtime, settings)
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert argv[argv.index("--server.port") + 1] == "8501"
     served = load_settings(None, {"store": {"path": str(seeded)}}, {"REGAUDIT_DASHBOARD__HOST": "0.0.0.0"})
-    assert command.bind_address(from_settings(served), served.dashboard.host) == "0.0.0.0"
+    assert server.bind_address(from_settings(served), served.dashboard.host) == "0.0.0.0"
 
 
 def test_the_runtime_is_handed_over_in_a_private_file(seeded: Path, tmp_path: Path) -> None:
