@@ -147,7 +147,6 @@ class Consumer:
         #: the same batches counted for ``/metrics`` (read from the metrics server's threads)
         self.metrics = ConsumerMetrics()
         self._stop = threading.Event()
-        self._consumer: KafkaConsumer | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -178,7 +177,7 @@ class Consumer:
 
     def run(self, max_idle_seconds: float | None = None) -> ConsumerStats:
         """Consume until stopped (or, for tests and one-shot imports, until idle for ``max_idle_seconds``)."""
-        self._consumer = consumer = self._connect()
+        consumer = self._connect()
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         in_flight: tuple[Future[WriteResult], list[Any]] | None = None
         idle_since = time.monotonic()
