@@ -88,3 +88,43 @@ WITH events AS (
 )
 SELECT e.*, e.half_at - to_seconds(window_minutes * 30) * h.back AS window_at
 FROM events AS e CROSS JOIN range(2) AS h(back);
+
+-- Baselines learn before they judge (issue 16): what a detection may know about an identity on a UTC day is what
+-- happened before that day. Per identity and day with accepted activity: its first active day, how many days it
+-- was active before this one, and the previous active day and last use. Every column reads only earlier days, so
+-- a backfill judges each day exactly as a live run on that day would. A detection that calls something "new" or
+-- "unusual" for an identity joins the day it judges here and requires enough prior days.
+CREATE OR REPLACE TEMP VIEW identity_days AS
+SELECT identity, day, events_count, first_at, last_at,
+       min(day) OVER w AS first_day,
+       row_number() OVER w - 1 AS prior_active_days_count,
+       lag(day) OVER w AS previous_day,
+       lag(last_at) OVER w AS previous_last_at
+FROM (
+    SELECT identity, date_trunc('day', seen_at) AS day, count(*) AS events_count,
+           min(seen_at) AS first_at, max(seen_at) AS last_at
+    FROM identity_activity
+    WHERE accepted
+    GROUP BY ALL
+)
+WINDOW w AS (PARTITION BY identity ORDER BY day);
+
+-- identity_days with the number of days the identity was active in the `window_days` days before each day
+-- (recent_active_days_count): an identity seen once a month ago has a first day but no baseline.
+CREATE OR REPLACE TEMP MACRO identity_history(window_days) AS TABLE
+SELECT *,
+       count(*) OVER (
+           PARTITION BY identity ORDER BY day
+           RANGE BETWEEN INTERVAL 1 DAY * window_days PRECEDING AND INTERVAL 1 DAY PRECEDING
+       ) AS recent_active_days_count
+FROM identity_days;
+
+-- When the store began watching: its first event or proxy line (first_event_at) and that UTC day (first_day).
+-- A store younger than a baseline has not learnt it for anybody: "new" means nothing in its first days.
+CREATE OR REPLACE TEMP VIEW store_start AS
+SELECT min(seen_at) AS first_event_at, date_trunc('day', min(seen_at)) AS first_day
+FROM (
+    SELECT min(occurred_at) AS seen_at FROM image_activity
+    UNION ALL
+    SELECT min(request_at) FROM access_log
+);
