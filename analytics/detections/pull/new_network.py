@@ -12,7 +12,15 @@ NOW = at("2025-05-10T18:00")
 
 class Params(Parameters):
     baseline_days: int = Field(30, ge=1, description="Prior days whose networks count as known.")
-    min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
+    min_history_days: int = Field(14, ge=1, description="Days since first activity before the identity is judged.")
+    min_active_days: int = Field(
+        5, ge=1, description="Days with activity in the prior baseline_days before the identity is judged."
+    )
+    pool_networks: int = Field(
+        3,
+        ge=2,
+        description="Networks the identity used in one /16 (/48) in the prior baseline_days that make it a pool.",
+    )
 
 
 class CredentialNewNetwork(Detection):
@@ -23,10 +31,14 @@ class CredentialNewNetwork(Detection):
     description = (
         "Maps every accepted use of an identity to a network: the narrowest of org.ci_networks and "
         "org.internal_networks that holds the client address, otherwise its /24 (IPv4) or /64 (IPv6). It "
-        "fires the day an identity with at least min_history_days of history shows up from a network it did "
-        "not use in the prior baseline_days, when that network is outside every configured network, or is "
-        "outside org.ci_networks for an identity in org.ci_identities: a CI token used off the runners, a "
-        "credential used from the internet. People moving between offices and VPNs stay quiet."
+        "fires the day an identity uses a network it did not use in the prior baseline_days, when that network "
+        "is outside every configured network, or is outside org.ci_networks for an identity in "
+        "org.ci_identities: a CI token used off the runners, a credential used from the internet. Baselines "
+        "learn before they judge: the identity needs min_history_days since its first activity and "
+        "min_active_days of activity in the prior baseline_days (identity_history), all read from days before "
+        "the day judged, so a backfill finds what live runs would. An unconfigured network inside a /16 (/48) "
+        "where the identity already used pool_networks others is its address pool (runners, nodes, DHCP), not "
+        "news. People moving between offices and VPNs stay quiet."
     )
     false_positives = (
         "Runner pools or clusters that moved to new addresses not listed in org.ci_networks.",
@@ -37,22 +49,49 @@ class CredentialNewNetwork(Detection):
     parameters = Params
     sql = """
         WITH recent AS (
-            SELECT identity, client_addr, seen_at, evidence_id
+            SELECT identity, client_addr, seen_at, date_trunc('day', seen_at) AS day, evidence_id
             FROM identity_activity
             WHERE accepted AND client_addr IS NOT NULL
               AND seen_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days AND seen_at < $now
         ),
         networks AS (  -- network_of is Python: once per distinct address, not once per row
-            SELECT client_addr, network_of(client_addr, $known_networks) AS network
-            FROM (SELECT DISTINCT client_addr FROM recent)
+            SELECT client_addr, network,  -- the /16 (IPv4) or /48 (IPv6) of an address's own network
+                   regexp_extract(network, '^([0-9]+\\.[0-9]+|[0-9a-f]*:[0-9a-f]*:[0-9a-f]*:)', 1) AS pool
+            FROM (
+                SELECT client_addr, network_of(client_addr, $known_networks) AS network
+                FROM (SELECT DISTINCT client_addr FROM recent)
+            )
         ),
         seen AS MATERIALIZED (
-            SELECT r.identity, n.network, r.client_addr, r.seen_at, r.evidence_id
+            SELECT r.identity, n.network, n.pool, r.client_addr, r.seen_at, r.day, r.evidence_id
             FROM recent AS r JOIN networks AS n ON n.client_addr = r.client_addr
         ),
-        identity_first AS (SELECT identity, min(seen_at) AS first_at FROM seen GROUP BY identity),
-        network_first AS (
-            SELECT identity, network, min(seen_at) AS first_at FROM seen GROUP BY identity, network
+        used AS (  -- each identity's networks per day
+            SELECT identity, network, any_value(pool) AS pool, day, min(seen_at) AS first_at
+            FROM seen GROUP BY identity, network, day
+        ),
+        candidates AS (  -- first use of a network in baseline_days, on a judged day
+            SELECT u.* FROM used AS u
+            WHERE u.day >= date_trunc('day', $since)
+              AND (NOT list_contains($known_networks, u.network)
+                   OR list_contains($ci_identities, u.identity) AND NOT list_contains($ci_networks, u.network))
+              AND NOT EXISTS (
+                  SELECT 1 FROM used AS p
+                  WHERE p.identity = u.identity AND p.network = u.network
+                    AND p.day < u.day AND p.day >= u.day - INTERVAL 1 DAY * $baseline_days
+              )
+        ),
+        judged AS (  -- the identity has learnt a baseline, and the network is not inside its address pool
+            SELECT c.*, h.first_day
+            FROM candidates AS c
+            JOIN identity_history($baseline_days) AS h ON h.identity = c.identity AND h.day = c.day
+            WHERE h.first_day <= c.day - INTERVAL 1 DAY * $min_history_days
+              AND h.recent_active_days_count >= $min_active_days
+              AND (c.pool = '' OR list_contains($known_networks, c.network) OR (
+                  SELECT count(DISTINCT p.network) FROM used AS p
+                  WHERE p.identity = c.identity AND p.pool = c.pool AND p.network <> c.network
+                    AND p.day < c.day AND p.day >= c.day - INTERVAL 1 DAY * $baseline_days
+              ) < $pool_networks)
         )
         SELECT
             n.identity || ' from ' || n.network AS subject,
@@ -61,24 +100,18 @@ class CredentialNewNetwork(Detection):
             CAST(NULL AS VARCHAR) AS tag,
             CAST(NULL AS VARCHAR) AS digest,
             n.identity AS identity,
-            CAST(NULL AS VARCHAR) AS client_addr,
-            date_trunc('day', n.first_at) AS window_start_at,
-            date_trunc('day', n.first_at) + INTERVAL 1 DAY AS window_end_at,
+            arg_min(s.client_addr, s.seen_at) AS client_addr,
+            n.day AS window_start_at,
+            n.day + INTERVAL 1 DAY AS window_end_at,
             n.identity || ' used from new network ' || n.network || ' (' || count(*) || ' requests, first at '
-                || strftime(n.first_at, '%H:%M') || ' UTC); known since ' || CAST(i.first_at AS DATE)
+                || strftime(n.first_at, '%H:%M') || ' UTC); known since ' || CAST(n.first_day AS DATE)
                 AS summary,
             list(s.evidence_id ORDER BY s.seen_at) AS evidence_ids,
             n.network,
             list(DISTINCT s.client_addr ORDER BY s.client_addr) AS client_addrs
-        FROM network_first AS n
-        JOIN identity_first AS i ON i.identity = n.identity
-        JOIN seen AS s ON s.identity = n.identity AND s.network = n.network
-            AND date_trunc('day', s.seen_at) = date_trunc('day', n.first_at)
-        WHERE n.first_at >= date_trunc('day', $since)
-          AND n.first_at >= i.first_at + INTERVAL 1 DAY * $min_history_days
-          AND (NOT list_contains($known_networks, n.network)
-               OR list_contains($ci_identities, n.identity) AND NOT list_contains($ci_networks, n.network))
-        GROUP BY n.identity, n.network, n.first_at, i.first_at
+        FROM judged AS n
+        JOIN seen AS s ON s.identity = n.identity AND s.network = n.network AND s.day = n.day
+        GROUP BY n.identity, n.network, n.day, n.first_at, n.first_day
     """
     cases = (
         Case(
@@ -88,7 +121,7 @@ class CredentialNewNetwork(Detection):
                 pull("2025-05-10T02:00", actor="ci-bot", client_addr="203.0.113.50"),
             ),
             expect=1,
-            about=({"identity": "ci-bot"},),
+            about=({"identity": "ci-bot", "client_addr": "203.0.113.50"},),
             now=NOW,
             subjects=("ci-bot from 203.0.113.0/24",),
         ),
@@ -123,5 +156,29 @@ class CredentialNewNetwork(Detection):
                 "ci_networks": ["10.20.0.0/16"],
                 "internal_networks": ["10.8.0.0/16", "10.10.0.0/16"],
             },
+        ),
+        Case(
+            "quiet while the baseline is thin: an identity first seen ten days ago, or active on three of thirty days",
+            rows=(
+                *history(pull, NOW, days=10, per_day=3, actor="newish", client_addr="10.8.0.1"),
+                pull("2025-05-10T02:00", actor="newish", client_addr="203.0.113.50"),
+                pull("2025-04-01T10:00", actor="rare", client_addr="10.8.0.2"),
+                pull("2025-04-20T10:00", actor="rare", client_addr="10.8.0.2"),
+                pull("2025-05-01T10:00", actor="rare", client_addr="10.8.0.2"),
+                pull("2025-05-10T02:00", actor="rare", client_addr="203.0.113.51"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "quiet for a new /24 inside the /16 pool a runner identity already spreads over, not for one outside it",
+            rows=(
+                *history(pull, NOW, days=20, per_day=3, actor="runner", client_addr=lambda i: f"10.20.{i % 9}.7"),
+                pull("2025-05-10T02:00", actor="runner", client_addr="10.20.77.7"),
+                pull("2025-05-10T03:00", actor="runner", client_addr="198.51.100.7"),
+            ),
+            expect=1,
+            now=NOW,
+            subjects=("runner from 198.51.100.0/24",),
         ),
     )
