@@ -13,6 +13,10 @@ NOW = at("2025-05-10T18:00")
 class Params(Parameters):
     window_minutes: int = Field(15, ge=1, description="Length of the windows networks are counted in.")
     min_networks: int = Field(4, ge=2, description="Distinct networks in one window that fire.")
+    private_site_pattern: str = Field(
+        r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.)",
+        description="Private IPv4 space (RFC 1918, RFC 6598) whose unconfigured /24s count per /16, as one site.",
+    )
 
 
 class CredentialManyAddresses(Detection):
@@ -23,7 +27,9 @@ class CredentialManyAddresses(Detection):
     description = (
         "Counts, per identity and window, the distinct networks its accepted requests came from (a "
         "configured CIDR counts once, other addresses by /24 or /64). A personal or CI credential used from "
-        "several unrelated networks within minutes is shared, or copied by someone else. Windows of "
+        "several unrelated networks within minutes is shared, or copied by someone else. Unconfigured private "
+        "addresses count by /16 (private_site_pattern): runners and nodes spread over the /24s of one site are one "
+        "place, so a store without org networks configured does not flood. Windows of "
         "window_minutes start every half window, so a burst across a boundary is still seen; of windows "
         "firing back to back only the first is reported."
     )
@@ -44,8 +50,15 @@ class CredentialManyAddresses(Detection):
               AND seen_at < $now
         ),
         networks AS (  -- network_of is Python: once per distinct address, not once per row
-            SELECT client_addr, network_of(client_addr, $known_networks) AS network
-            FROM (SELECT DISTINCT client_addr FROM recent)
+            SELECT client_addr,
+                   CASE WHEN list_contains($known_networks, network) THEN network
+                        WHEN regexp_matches(network, $private_site_pattern)  -- one private /16 is one site
+                            THEN regexp_extract(network, '^([0-9]+\\.[0-9]+)\\.', 1) || '.0.0/16'
+                        ELSE network END AS network
+            FROM (
+                SELECT client_addr, network_of(client_addr, $known_networks) AS network
+                FROM (SELECT DISTINCT client_addr FROM recent)
+            )
         ),
         windows AS (
             SELECT r.identity, r.seen_at, r.evidence_id, n.network,
@@ -98,5 +111,18 @@ class CredentialManyAddresses(Detection):
             expect=0,
             now=NOW,
             org={"internal_networks": ["10.20.0.0/16"]},
+        ),
+        Case(
+            "quiet for runners spread over the /24s of one private site when no network is configured",
+            rows=burst(pull, "2025-05-10T09:00", 12, actor="ci-runner", client_addr=lambda i: f"10.20.{i * 7}.4"),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "fires for one credential from four private sites within minutes",
+            rows=burst(pull, "2025-05-10T09:00", 4, actor="shared", client_addr=lambda i: f"10.{i + 1}.0.9"),
+            expect=1,
+            about=({"identity": "shared"},),
+            now=NOW,
         ),
     )
