@@ -13,6 +13,7 @@ NOW = at("2025-05-10T18:00")
 class Params(Parameters):
     baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
     min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
+    min_active_days: int = Field(3, ge=1, description="Days with activity among the prior days before it is judged.")
     mad_factor: float = Field(5.0, gt=0, description="How many scaled MADs above the median counts as anomalous.")
     min_spread: float = Field(2.0, ge=0, description="Floor on the scaled MAD, so a flat baseline is not brittle.")
     min_repositories: int = Field(10, ge=1, description="Distinct repositories a day below which nothing fires.")
@@ -28,6 +29,8 @@ class PullBreadthBaseline(Detection):
         "identity's prior days, zero-filled since its first activity: it fires above median + mad_factor * "
         "max(1.4826 * MAD, min_spread). Credentials used for harvesting touch many repositories they never "
         "touched before, even when the number of pulls stays modest."
+        " It learns before it judges: min_history_days since the identity's first pull (read from all earlier "
+        "data, so a live run and a backfill agree) and min_active_days with pulls among the prior days."
     )
     false_positives = (
         "A new cluster or mirror bootstrapping every image at once.",
@@ -48,7 +51,13 @@ class PullBreadthBaseline(Detection):
               AND occurred_at < $now
             GROUP BY ALL
         ),
-        first_seen AS (SELECT identity, min(day) AS first_day FROM daily GROUP BY identity),
+        first_seen AS (  -- from all earlier data, not the window: a live run and a backfill agree
+            SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
+                   date_trunc('day', min(occurred_at)) AS first_day
+            FROM image_activity
+            WHERE source = 'registry' AND counts_as_pull AND occurred_at < $now
+            GROUP BY ALL
+        ),
         current AS (SELECT * FROM daily WHERE day >= date_trunc('day', $since)),
         prior AS (
             SELECT c.identity, c.day, coalesce(p.repositories_count, 0) AS repositories_count
@@ -59,7 +68,8 @@ class PullBreadthBaseline(Detection):
             WHERE c.day - INTERVAL 1 DAY * r.days_back >= f.first_day
         ),
         baseline AS (
-            SELECT identity, day, count(*) AS history_days, median(repositories_count) AS median_count,
+            SELECT identity, day, count(*) AS history_days, count_if(repositories_count > 0) AS active_days_count,
+                   median(repositories_count) AS median_count,
                    mad(repositories_count) AS mad_count
             FROM prior GROUP BY identity, day
         )
@@ -83,7 +93,7 @@ class PullBreadthBaseline(Detection):
             b.mad_count
         FROM current AS c
         JOIN baseline AS b ON b.identity = c.identity AND b.day = c.day
-        WHERE b.history_days >= $min_history_days
+        WHERE b.history_days >= $min_history_days AND b.active_days_count >= $min_active_days
           AND c.repositories_count >= $min_repositories
           AND c.repositories_count
               > b.median_count + $mad_factor * greatest(1.4826 * b.mad_count, $min_spread)

@@ -14,6 +14,7 @@ MIB = 1 << 20
 class Params(Parameters):
     baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
     min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
+    min_active_days: int = Field(3, ge=1, description="Days with activity among the prior days before it is judged.")
     mad_factor: float = Field(5.0, gt=0, description="How many scaled MADs above the median counts as anomalous.")
     min_bytes: int = Field(
         20 << 30, ge=0, description="Bytes a day below which nothing fires (a tenth of it floors the spread)."
@@ -31,6 +32,8 @@ class PullEgressBaseline(Detection):
         "zero-filled since its first activity: it fires when the day exceeds both min_bytes and median + "
         "mad_factor * max(1.4826 * MAD, min_bytes / 10). Data theft through a valid credential is large "
         "egress first."
+        " It learns before it judges: min_history_days since the identity's first pull (read from all earlier "
+        "data, so a live run and a backfill agree) and min_active_days with pulls among the prior days."
     )
     false_positives = (
         "New nodes pulling their whole image set, or a cache that was emptied.",
@@ -51,7 +54,13 @@ class PullEgressBaseline(Detection):
               AND occurred_at < $now
             GROUP BY ALL
         ),
-        first_seen AS (SELECT identity, min(day) AS first_day FROM daily GROUP BY identity),
+        first_seen AS (  -- from all earlier data, not the window: a live run and a backfill agree
+            SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
+                   date_trunc('day', min(occurred_at)) AS first_day
+            FROM image_activity
+            WHERE source = 'registry' AND action = 'pull' AND NOT is_check AND occurred_at < $now
+            GROUP BY ALL
+        ),
         current AS (SELECT * FROM daily WHERE day >= date_trunc('day', $since)),
         prior AS (
             SELECT c.identity, c.day, coalesce(p.bytes_count, 0) AS bytes_count
@@ -62,7 +71,8 @@ class PullEgressBaseline(Detection):
             WHERE c.day - INTERVAL 1 DAY * r.days_back >= f.first_day
         ),
         baseline AS (
-            SELECT identity, day, count(*) AS history_days, median(bytes_count) AS median_bytes,
+            SELECT identity, day, count(*) AS history_days, count_if(bytes_count > 0) AS active_days_count,
+                   median(bytes_count) AS median_bytes,
                    mad(bytes_count) AS mad_bytes
             FROM prior GROUP BY identity, day
         )
@@ -86,7 +96,7 @@ class PullEgressBaseline(Detection):
             b.mad_bytes
         FROM current AS c
         JOIN baseline AS b ON b.identity = c.identity AND b.day = c.day
-        WHERE b.history_days >= $min_history_days
+        WHERE b.history_days >= $min_history_days AND b.active_days_count >= $min_active_days
           AND c.bytes_count >= $min_bytes
           AND c.bytes_count > b.median_bytes + $mad_factor * greatest(1.4826 * b.mad_bytes, $min_bytes / 10)
     """

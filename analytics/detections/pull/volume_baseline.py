@@ -13,6 +13,7 @@ NOW = at("2025-05-10T18:00")
 class Params(Parameters):
     baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
     min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
+    min_active_days: int = Field(3, ge=1, description="Days with activity among the prior days before it is judged.")
     mad_factor: float = Field(5.0, gt=0, description="How many scaled MADs above the median counts as anomalous.")
     min_spread: float = Field(3.0, ge=0, description="Floor on the scaled MAD, so a flat baseline is not brittle.")
     min_pulls: int = Field(30, ge=1, description="Pulls a day below which nothing fires, whatever the baseline.")
@@ -29,6 +30,8 @@ class PullVolumeBaseline(Detection):
         "fires when the count exceeds median + mad_factor * max(1.4826 * MAD, min_spread). A stolen CI token "
         "used to clone images shows up as a day far outside the token's own routine, whatever the registry's "
         "global traffic."
+        " It learns before it judges: min_history_days since the identity's first pull (read from all earlier "
+        "data, so a live run and a backfill agree) and min_active_days with pulls among the prior days."
     )
     false_positives = (
         "Cluster scale-ups, node replacements or cache flushes that re-pull every image.",
@@ -49,7 +52,13 @@ class PullVolumeBaseline(Detection):
               AND occurred_at < $now
             GROUP BY ALL
         ),
-        first_seen AS (SELECT identity, min(day) AS first_day FROM daily GROUP BY identity),
+        first_seen AS (  -- from all earlier data, not the window: a live run and a backfill agree
+            SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
+                   date_trunc('day', min(occurred_at)) AS first_day
+            FROM image_activity
+            WHERE source = 'registry' AND counts_as_pull AND occurred_at < $now
+            GROUP BY ALL
+        ),
         current AS (SELECT * FROM daily WHERE day >= date_trunc('day', $since)),
         prior AS (
             SELECT c.identity, c.day, coalesce(p.pulls_count, 0) AS pulls_count
@@ -60,7 +69,8 @@ class PullVolumeBaseline(Detection):
             WHERE c.day - INTERVAL 1 DAY * r.days_back >= f.first_day
         ),
         baseline AS (
-            SELECT identity, day, count(*) AS history_days, median(pulls_count) AS median_count,
+            SELECT identity, day, count(*) AS history_days, count_if(pulls_count > 0) AS active_days_count,
+                   median(pulls_count) AS median_count,
                    mad(pulls_count) AS mad_count
             FROM prior GROUP BY identity, day
         )
@@ -84,7 +94,7 @@ class PullVolumeBaseline(Detection):
             b.median_count + $mad_factor * greatest(1.4826 * b.mad_count, $min_spread) AS threshold
         FROM current AS c
         JOIN baseline AS b ON b.identity = c.identity AND b.day = c.day
-        WHERE b.history_days >= $min_history_days
+        WHERE b.history_days >= $min_history_days AND b.active_days_count >= $min_active_days
           AND c.pulls_count >= $min_pulls
           AND c.pulls_count > b.median_count + $mad_factor * greatest(1.4826 * b.mad_count, $min_spread)
     """
@@ -114,6 +124,16 @@ class PullVolumeBaseline(Detection):
             rows=(
                 *history(pull, NOW, days=3, per_day=2, actor="newbie"),
                 *burst(pull, "2025-05-10T10:00", 60, actor="newbie"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "quiet for an identity active on only two of the prior days: no baseline learnt yet",
+            rows=(
+                *burst(pull, "2025-04-28T10:00", 2, actor="robot$weekly"),
+                *burst(pull, "2025-05-05T10:00", 2, actor="robot$weekly"),
+                *burst(pull, "2025-05-10T10:00", 60, actor="robot$weekly"),
             ),
             expect=0,
             now=NOW,
