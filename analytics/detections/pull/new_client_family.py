@@ -12,7 +12,10 @@ NOW = at("2025-05-10T18:00")
 
 class Params(Parameters):
     baseline_days: int = Field(30, ge=1, description="Prior days whose client families count as known.")
-    min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
+    min_history_days: int = Field(14, ge=1, description="Days since first activity before the identity is judged.")
+    min_active_days: int = Field(
+        5, ge=1, description="Days with activity in the prior baseline_days before the identity is judged."
+    )
 
 
 class CredentialNewClientFamily(Detection):
@@ -25,7 +28,9 @@ class CredentialNewClientFamily(Detection):
         "runtimes; curl, skopeo, crane, oras, python-requests, go-http-client as tools; anything else as "
         "other) and fires the day an identity with history uses a tool or other family it did not use in the "
         "prior baseline_days. Runtimes swapping for runtimes (docker to containerd) stay quiet. A cluster "
-        "credential suddenly driven by curl or skopeo is what credential theft looks like."
+        "credential suddenly driven by curl or skopeo is what credential theft looks like. It learns before it "
+        "judges: min_history_days since the identity's first activity and min_active_days in the prior "
+        "baseline_days (identity_history), read from earlier days only, so a backfill finds what live runs find."
     )
     false_positives = (
         "An engineer debugging with curl or skopeo using a service account.",
@@ -46,13 +51,26 @@ class CredentialNewClientFamily(Detection):
             FROM (SELECT DISTINCT user_agent FROM recent)
         ),
         seen AS MATERIALIZED (
-            SELECT r.identity, c.family, c.kind, r.user_agent, r.seen_at, r.evidence_id
+            SELECT r.identity, c.family, c.kind, r.user_agent, r.seen_at, date_trunc('day', r.seen_at) AS day,
+                   r.evidence_id
             FROM recent AS r JOIN clients AS c ON c.user_agent = r.user_agent
         ),
-        identity_first AS (SELECT identity, min(seen_at) AS first_at FROM seen GROUP BY identity),
-        family_first AS (
-            SELECT identity, family, any_value(kind) AS kind, min(seen_at) AS first_at
-            FROM seen GROUP BY identity, family
+        used AS (  -- each identity's client families per day
+            SELECT identity, family, any_value(kind) AS kind, day, min(seen_at) AS first_at
+            FROM seen GROUP BY identity, family, day
+        ),
+        family_first AS (  -- a tool family the identity did not use in the prior baseline_days, on a judged day
+            SELECT u.*, h.first_day
+            FROM used AS u
+            JOIN identity_history($baseline_days) AS h ON h.identity = u.identity AND h.day = u.day
+            WHERE u.kind <> 'runtime' AND u.day >= date_trunc('day', $since)
+              AND h.first_day <= u.day - INTERVAL 1 DAY * $min_history_days
+              AND h.recent_active_days_count >= $min_active_days
+              AND NOT EXISTS (
+                  SELECT 1 FROM used AS p
+                  WHERE p.identity = u.identity AND p.family = u.family
+                    AND p.day < u.day AND p.day >= u.day - INTERVAL 1 DAY * $baseline_days
+              )
         )
         SELECT
             f.identity || ' with ' || f.family AS subject,
@@ -62,21 +80,16 @@ class CredentialNewClientFamily(Detection):
             CAST(NULL AS VARCHAR) AS digest,
             f.identity AS identity,
             CAST(NULL AS VARCHAR) AS client_addr,
-            date_trunc('day', f.first_at) AS window_start_at,
-            date_trunc('day', f.first_at) + INTERVAL 1 DAY AS window_end_at,
+            f.day AS window_start_at,
+            f.day + INTERVAL 1 DAY AS window_end_at,
             f.identity || ' used a new client family ' || f.family || ' (' || f.kind || ', '
                 || count(*) || ' requests, e.g. ' || min(s.user_agent) || ')' AS summary,
             list(s.evidence_id ORDER BY s.seen_at) AS evidence_ids,
             f.family,
             list(DISTINCT s.user_agent ORDER BY s.user_agent) AS user_agents
         FROM family_first AS f
-        JOIN identity_first AS i ON i.identity = f.identity
-        JOIN seen AS s ON s.identity = f.identity AND s.family = f.family
-            AND date_trunc('day', s.seen_at) = date_trunc('day', f.first_at)
-        WHERE f.kind <> 'runtime'
-          AND f.first_at >= date_trunc('day', $since)
-          AND f.first_at >= i.first_at + INTERVAL 1 DAY * $min_history_days
-        GROUP BY f.identity, f.family, f.kind, f.first_at
+        JOIN seen AS s ON s.identity = f.identity AND s.family = f.family AND s.day = f.day
+        GROUP BY f.identity, f.family, f.kind, f.day
     """
     cases = (
         Case(
@@ -97,6 +110,15 @@ class CredentialNewClientFamily(Detection):
                 pull("2025-05-10T02:00", actor="kube-prod", user_agent="docker/27.3.1 go/go1.22.7"),
                 *history(pull, NOW, days=20, per_day=1, actor="alice", user_agent="skopeo/1.9.3"),
                 pull("2025-05-10T02:00", actor="alice", user_agent="skopeo/1.15.0"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "quiet while the baseline is thin: a credential first seen ten days ago tried with curl",
+            rows=(
+                *history(pull, NOW, days=10, per_day=3, actor="robot$new"),
+                pull("2025-05-10T02:00", actor="robot$new", user_agent="curl/8.5.0"),
             ),
             expect=0,
             now=NOW,
