@@ -12,7 +12,8 @@ JOIN latest_import AS l ON c.import_source = l.import_source AND c.imported_at =
 QUALIFY row_number() OVER (PARTITION BY c.name ORDER BY c.imported_at DESC) = 1;
 
 -- Every time an identity was presented: image-level actions (refused ones included, from the proxy) and
--- logins (/v2/ and token endpoint) the proxy answered with a claimed Basic user.
+-- logins (/v2/ and token endpoint) the proxy answered with a claimed Basic user. Refused is the store's
+-- counting rule (counted_activity, ingest/counting.sql).
 CREATE OR REPLACE TEMP VIEW identity_activity AS
 SELECT
     actor AS identity,
@@ -21,9 +22,9 @@ SELECT
     coalesce(user_agent, proxy_user_agent) AS user_agent,
     action,
     repository,
-    coalesce(proxy_status, 200) < 400 AS accepted,
+    counted_as <> 'refused' AS accepted,
     'image_activity:' || activity_id AS evidence_id
-FROM image_activity
+FROM counted_activity
 WHERE coalesce(actor, '') <> ''
 UNION ALL
 SELECT

@@ -33,6 +33,7 @@ MIGRATIONS: dict[int, str] = {
     3: resources.files("regaudit.ingest").joinpath("chain.sql").read_text(encoding="utf-8"),
     4: resources.files("regaudit.ingest").joinpath("decisions.sql").read_text(encoding="utf-8"),
     5: resources.files("regaudit.ingest").joinpath("findings_about.sql").read_text(encoding="utf-8"),
+    6: resources.files("regaudit.ingest").joinpath("counting.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

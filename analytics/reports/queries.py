@@ -1,8 +1,9 @@
 """What a report reads from the store: one read-only connection, a few parameterized queries, Arrow tables out.
 
 ``ACTIVITY_SQL`` is the report's core and is written verbatim into the manifest with its parameters: every row of
-``image_activity`` in the period and scope, with what an auditor needs beside it (the credential's kind and owner
-from the latest inventory import; for a push, whether it overwrote the tag and what the tag held before).
+``image_activity`` in the period and scope, with what an auditor needs beside it (what the row counts as, from the
+store's view ``counted_activity``, so the totals follow from the rows; the credential's kind and owner from the
+latest inventory import; for a push, whether it overwrote the tag and what the tag held before).
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ WITH credential AS (
 )
 SELECT a.occurred_at, a.registry, a.repository, a.tag, a.digest, a.action,
        coalesce(a.actor, $anonymous) AS identity, c.kind AS credential_kind, c.owner AS credential_owner,
-       a.client_addr, a.user_agent, a.counts_as_pull, a.is_check,
+       a.client_addr, a.user_agent, a.counts_as_pull, a.is_check, a.counted_as,
        coalesce(h.is_overwrite, FALSE) AS overwrite, h.previous_digest,
        a.from_repository, a.blob_bytes, a.proxy_status, a.source, a.audit_gap,
        a.activity_id, a.request_id, a.proxy_line_key
-FROM image_activity a
+FROM counted_activity a
 LEFT JOIN tag_history h
        ON a.action = 'push' AND h.registry = a.registry AND h.repository = a.repository AND h.tag = a.tag
       AND a.activity_id = 'ev:' || h.registry || ':' || h.event_id

@@ -56,10 +56,13 @@ notifications and the proxy's access log in the period and scope, in time order.
 <i>registry</i> (a notification) or <i>proxy</i> (only nginx saw it: refused requests, failed logins and audit
 gaps). <i>activity_id</i> names the stored record (<span class="mono">ev:REGISTRY:EVENT_ID</span> or
 <span class="mono">px:LINE</span>).</li>
-<li><b>Counting.</b> A pull is a manifest download, counted once per client, repository and manifest
-(<i>counts_as_pull</i>); HEAD checks and blob fetches are not pulls. Pushes, deletes and mounts are image-level
-notifications. An overwrite is a push that moved an existing tag to another digest. A failed login is a claimed
-user refused by nginx (401/403). An audit gap is a request nginx served with no notification from the registry.
+<li><b>Counting.</b> Each row's <i>counted_as</i> says what it counts as in the totals. A pull is a manifest
+download, counted once per client, repository and manifest (<i>counts_as_pull</i>), or one nginx served with no
+notification (an audit gap); HEAD checks (<i>check</i>) and blob fetches are not pulls. Pushes, deletes and mounts
+are image-level actions the registry notified or nginx served. A request nginx answered with 400 or above is
+<i>refused</i>; a failed login is a refused login (401/403 on <span class="mono">/v2/</span> or the token endpoint
+for a claimed user). An overwrite is a push that moved an existing tag to another digest. An audit gap is a request
+nginx served with no notification from the registry.
 Findings count toward the repository and the identity they are about.</li>
 <li><b>Tamper evidence.</b> Every ingest batch extends a SHA-256 hash chain over the stored rows of
 <span class="mono">registry_events</span>, <span class="mono">access_log</span> and

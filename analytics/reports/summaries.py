@@ -1,14 +1,14 @@
 """The report's summary tables, computed from exactly the activity rows and findings the report exports.
 
-Counting rules (the HTML report's "Method" section says the same):
+Counting rules: each activity row's ``counted_as``, from the store's view ``counted_activity``
+(``ingest/counting.sql``, the same rules as the dashboard's; the HTML report's "Method" section says them in words):
 
-- pushes: image-level pushes (manifest pushes, tagged or by digest), deletes and mounts: their actions;
-- pulls: ``counts_as_pull`` (a manifest download, counted once per client, repository and manifest; HEAD checks
-  and blob fetches are not pulls), head checks: ``is_check``;
+- pushes, pulls, head checks, deletes, mounts: the rows counted as such (audit gaps included: a request nginx
+  served is done even when the registry did not notify it);
 - overwrites: pushes that moved an existing tag to another digest;
-- failed logins: logins nginx refused (401/403 on ``/v2/`` or the token endpoint) for a claimed user;
-- refused: other requests only nginx saw and refused (4xx), audit gaps: requests nginx served with no
-  notification from the registry;
+- failed logins: refused rows whose action is ``login`` (401/403 on ``/v2/`` or the token endpoint for a claimed
+  user); refused: the other refused rows (requests only nginx saw and refused, 4xx);
+- audit gaps: requests nginx served with no notification from the registry;
 - findings: those about the repository (or the identity), by status.
 """
 
@@ -20,14 +20,14 @@ import duckdb
 import pyarrow as pa
 
 _COUNTS = """
-    count(*) FILTER (WHERE action = 'push' AND source = 'registry') AS pushes,
-    count(*) FILTER (WHERE counts_as_pull) AS pulls,
-    count(*) FILTER (WHERE is_check AND source = 'registry') AS head_checks,
-    count(*) FILTER (WHERE action = 'delete' AND source = 'registry') AS deletes,
-    count(*) FILTER (WHERE action = 'mount') AS mounts,
+    count(*) FILTER (WHERE counted_as = 'push') AS pushes,
+    count(*) FILTER (WHERE counted_as = 'pull') AS pulls,
+    count(*) FILTER (WHERE counted_as = 'check') AS head_checks,
+    count(*) FILTER (WHERE counted_as = 'delete') AS deletes,
+    count(*) FILTER (WHERE counted_as = 'mount') AS mounts,
     count(*) FILTER (WHERE overwrite) AS overwrites,
-    count(*) FILTER (WHERE action = 'login') AS failed_logins,
-    count(*) FILTER (WHERE source = 'proxy' AND action <> 'login' AND NOT audit_gap) AS refused,
+    count(*) FILTER (WHERE counted_as = 'refused' AND action = 'login') AS failed_logins,
+    count(*) FILTER (WHERE counted_as = 'refused' AND action <> 'login') AS refused,
     count(*) FILTER (WHERE audit_gap) AS audit_gaps"""
 
 _FINDING_COUNTS = """
@@ -71,30 +71,31 @@ FROM activity
 
 DAILY_SQL = """
 SELECT CAST(occurred_at AT TIME ZONE 'UTC' AS DATE) AS day,
-       count(*) FILTER (WHERE counts_as_pull) AS pulls,
-       count(*) FILTER (WHERE action = 'push' AND source = 'registry') AS pushes,
-       count(*) FILTER (WHERE action = 'delete' AND source = 'registry') AS deletes,
-       count(*) FILTER (WHERE action = 'login') AS failed_logins
+       count(*) FILTER (WHERE counted_as = 'pull') AS pulls,
+       count(*) FILTER (WHERE counted_as = 'push') AS pushes,
+       count(*) FILTER (WHERE counted_as = 'delete') AS deletes,
+       count(*) FILTER (WHERE counted_as = 'refused' AND action = 'login') AS failed_logins
 FROM activity GROUP BY day ORDER BY day
 """
 
 PULLS_SQL = """
 SELECT identity, repository, count(*) AS pulls, count(DISTINCT digest) AS digests,
        count(DISTINCT client_addr) AS client_addrs, min(occurred_at) AS first_at, max(occurred_at) AS last_at
-FROM activity WHERE counts_as_pull GROUP BY identity, repository ORDER BY pulls DESC, identity, repository
+FROM activity WHERE counted_as = 'pull' GROUP BY identity, repository ORDER BY pulls DESC, identity, repository
 """
 
 CHANGES_SQL = """
 SELECT occurred_at, action, identity, repository, tag, digest, previous_digest, overwrite, client_addr
 FROM activity
-WHERE source = 'registry' AND action IN ('push', 'delete', 'mount')
+WHERE counted_as IN ('push', 'delete', 'mount')
 ORDER BY occurred_at, activity_id
 """
 
 LOGINS_SQL = """
 SELECT identity AS claimed_user, client_addr, count(*) AS refused, min(proxy_status) AS status,
        min(occurred_at) AS first_at, max(occurred_at) AS last_at
-FROM activity WHERE action = 'login' GROUP BY identity, client_addr ORDER BY refused DESC, claimed_user, client_addr
+FROM activity WHERE counted_as = 'refused' AND action = 'login'
+GROUP BY identity, client_addr ORDER BY refused DESC, claimed_user, client_addr
 """
 
 

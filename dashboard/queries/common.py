@@ -1,12 +1,9 @@
-"""What the dashboard's queries share: the time range, bucket widths, and the counting rules.
+"""What the dashboard's queries share: the time range, bucket widths, filters and the anonymous identity.
 
-Counting rules, the same on every page:
-
-- a *pull* is a real download: ``counts_as_pull`` (HEAD checks and the platform manifests of one pull are not
-  counted again), or a manifest GET the proxy served with no notification (an audit gap);
-- a *push* or *delete* counts when it succeeded: the registry notified it, or the proxy answered below 400;
-- a *refusal* is a request the proxy answered with 400 or above (wrong password, missing tag...);
-- *bytes* are the blob bytes folded into each pull or push.
+Counting rules, the same on every page and in reports, live in the store's view ``counted_activity``
+(``ingest/counting.sql``), which says what each activity row counts as (``counted_as``: a pull, a push, a delete, a
+refusal, failed logins included...); pages count its values and never restate a rule. *Bytes* are the blob bytes
+folded into each pull or push.
 
 Rows without an identity are shown and filtered as ``(anonymous)``.
 """
@@ -24,16 +21,6 @@ import pandas as pd
 ANONYMOUS = "(anonymous)"
 
 IDENTITY = f"coalesce(actor, '{ANONYMOUS}')"
-SUCCEEDED = "coalesce(proxy_status, 200) < 400"
-IS_PULL = "(counts_as_pull OR (audit_gap AND action = 'pull' AND NOT is_check))"
-IS_PUSH = f"(action = 'push' AND {SUCCEEDED})"
-IS_DELETE = f"(action = 'delete' AND {SUCCEEDED})"
-IS_REFUSED = "coalesce(proxy_status, 0) >= 400"
-
-#: each row's kind, computed once per row: the rules above as one integer (pull, push, delete, refused, other)
-PULL, PUSH, DELETE, REFUSED, OTHER = 1, 2, 3, 4, 0
-KIND = f"""CASE WHEN {IS_PULL} THEN {PULL} WHEN {IS_REFUSED} THEN {REFUSED}
-    WHEN action = 'push' THEN {PUSH} WHEN action = 'delete' THEN {DELETE} ELSE {OTHER} END"""
 
 #: time buckets as integers (epoch arithmetic; DuckDB's time_bucket on TIMESTAMPTZ goes through the ICU
 #: calendar row by row, 70 times slower on 10 million rows); weeks start on Monday

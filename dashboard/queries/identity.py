@@ -7,16 +7,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from regaudit.dashboard.queries.common import (
-    DELETE,
-    IDENTITY,
-    KIND,
-    PULL,
-    PUSH,
-    REFUSED,
-    frame,
-    identity_condition,
-)
+from regaudit.dashboard.queries.common import IDENTITY, frame, identity_condition
 
 
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -36,17 +27,17 @@ def identity_summary(con: duckdb.DuckDBPyConnection, identity: str) -> pd.DataFr
     condition, params = identity_condition(identity)
     sql = f"""
         SELECT min(occurred_at) AS first_at, max(occurred_at) AS last_at,
-               count(*) FILTER (WHERE kind = {PULL}) AS pulls_count,
-               count(*) FILTER (WHERE kind = {PUSH}) AS pushes_count,
-               count(*) FILTER (WHERE kind = {DELETE}) AS deletes_count,
-               count(*) FILTER (WHERE kind = {REFUSED}) AS refused_count,
+               count(*) FILTER (WHERE counted_as = 'pull') AS pulls_count,
+               count(*) FILTER (WHERE counted_as = 'push') AS pushes_count,
+               count(*) FILTER (WHERE counted_as = 'delete') AS deletes_count,
+               count(*) FILTER (WHERE counted_as = 'refused') AS refused_count,
                count(DISTINCT repository) FILTER (WHERE repository <> '') AS repositories_count,
                count(DISTINCT client_addr) AS addresses_count,
                count(DISTINCT agent) AS user_agents_count,
-               coalesce(sum(blob_bytes) FILTER (WHERE kind = {PULL}), 0) AS pulled_bytes
-        FROM (SELECT occurred_at, repository, client_addr, blob_bytes, {KIND} AS kind,
+               coalesce(sum(blob_bytes) FILTER (WHERE counted_as = 'pull'), 0) AS pulled_bytes
+        FROM (SELECT occurred_at, repository, client_addr, blob_bytes, counted_as,
                      coalesce(user_agent, proxy_user_agent) AS agent
-              FROM image_activity WHERE {condition})
+              FROM counted_activity WHERE {condition})
     """  # noqa: S608 - constant fragments
     return frame(con, sql, params)
 
@@ -56,13 +47,12 @@ def identity_repositories(con: duckdb.DuckDBPyConnection, identity: str) -> pd.D
     condition, params = identity_condition(identity)
     sql = f"""
         SELECT repository,
-               count(*) FILTER (WHERE kind = {PULL}) AS pulls_count,
-               count(*) FILTER (WHERE kind = {PUSH}) AS pushes_count,
-               count(*) FILTER (WHERE kind = {DELETE}) AS deletes_count,
-               count(*) FILTER (WHERE kind = {REFUSED}) AS refused_count,
+               count(*) FILTER (WHERE counted_as = 'pull') AS pulls_count,
+               count(*) FILTER (WHERE counted_as = 'push') AS pushes_count,
+               count(*) FILTER (WHERE counted_as = 'delete') AS deletes_count,
+               count(*) FILTER (WHERE counted_as = 'refused') AS refused_count,
                min(occurred_at) AS first_at, max(occurred_at) AS last_at
-        FROM (SELECT repository, occurred_at, {KIND} AS kind FROM image_activity
-              WHERE {condition} AND repository <> '')
+        FROM counted_activity WHERE {condition} AND repository <> ''
         GROUP BY repository ORDER BY last_at DESC, repository LIMIT 1000
     """  # noqa: S608 - constant fragments
     return frame(con, sql, params)
@@ -73,9 +63,9 @@ def identity_addresses(con: duckdb.DuckDBPyConnection, identity: str) -> pd.Data
     condition, params = identity_condition(identity)
     sql = f"""
         SELECT client_addr, count(*) AS actions_count,
-               count(*) FILTER (WHERE coalesce(proxy_status, 0) >= 400) AS refused_count,
+               count(*) FILTER (WHERE counted_as = 'refused') AS refused_count,
                min(occurred_at) AS first_at, max(occurred_at) AS last_at
-        FROM image_activity WHERE {condition}
+        FROM counted_activity WHERE {condition}
         GROUP BY client_addr ORDER BY last_at DESC, client_addr LIMIT 1000
     """  # noqa: S608 - constant fragments
     return frame(con, sql, params)

@@ -13,12 +13,7 @@ import pandas as pd
 from regaudit.dashboard.queries.common import (
     BUCKET,
     BUCKET_START,
-    DELETE,
     IDENTITY,
-    KIND,
-    PULL,
-    PUSH,
-    REFUSED,
     SEVERITY_RANK,
     TimeRange,
     bucket_bindings,
@@ -30,21 +25,21 @@ from regaudit.ingest.sinks.isolation import ISOLATED_REASON
 def activity_over_time(con: duckdb.DuckDBPyConnection, time: TimeRange, bucket: timedelta) -> pd.DataFrame:
     """Per time bucket, and in total (the row whose ``bucket_at`` is null): pushes, pulls, deletes, refusals,
     distinct identities, bytes pulled and pushed. One scan: rows are first grouped by bucket, identity and
-    kind, so counting distinct identities costs little."""
+    what they count as, so counting distinct identities costs little."""
     sql = f"""
         WITH grouped AS (
-            SELECT {BUCKET} AS bucket, actor, {KIND} AS kind, count(*) AS n, sum(blob_bytes) AS bytes
-            FROM image_activity WHERE occurred_at >= $start AND occurred_at < $end
+            SELECT {BUCKET} AS bucket, actor, counted_as, count(*) AS n, sum(blob_bytes) AS bytes
+            FROM counted_activity WHERE occurred_at >= $start AND occurred_at < $end
             GROUP BY ALL
         )
         SELECT CASE WHEN grouping(bucket) = 0 THEN {BUCKET_START} END AS bucket_at,
-               coalesce(sum(n) FILTER (WHERE kind = {PUSH}), 0) AS pushes_count,
-               coalesce(sum(n) FILTER (WHERE kind = {PULL}), 0) AS pulls_count,
-               coalesce(sum(n) FILTER (WHERE kind = {DELETE}), 0) AS deletes_count,
-               coalesce(sum(n) FILTER (WHERE kind = {REFUSED}), 0) AS refused_count,
+               coalesce(sum(n) FILTER (WHERE counted_as = 'push'), 0) AS pushes_count,
+               coalesce(sum(n) FILTER (WHERE counted_as = 'pull'), 0) AS pulls_count,
+               coalesce(sum(n) FILTER (WHERE counted_as = 'delete'), 0) AS deletes_count,
+               coalesce(sum(n) FILTER (WHERE counted_as = 'refused'), 0) AS refused_count,
                count(DISTINCT actor) AS identities_count,
-               coalesce(sum(bytes) FILTER (WHERE kind = {PULL}), 0) AS pulled_bytes,
-               coalesce(sum(bytes) FILTER (WHERE kind = {PUSH}), 0) AS pushed_bytes
+               coalesce(sum(bytes) FILTER (WHERE counted_as = 'pull'), 0) AS pulled_bytes,
+               coalesce(sum(bytes) FILTER (WHERE counted_as = 'push'), 0) AS pushed_bytes
         FROM grouped GROUP BY GROUPING SETS ((bucket), ()) ORDER BY grouping(bucket), bucket
     """  # noqa: S608 - constant fragments
     return frame(con, sql, {**time.bindings(), **bucket_bindings(bucket)})
@@ -57,11 +52,11 @@ def top_lists(con: duckdb.DuckDBPyConnection, time: TimeRange, limit: int = 10) 
         WITH grouped AS (
             SELECT CASE WHEN grouping(repository) = 0 THEN 'repository' ELSE 'identity' END AS list,
                    coalesce(repository, identity) AS name, count(*) AS actions_count,
-                   count(*) FILTER (WHERE kind = {PULL}) AS pulls_count,
-                   count(*) FILTER (WHERE kind = {PUSH}) AS pushes_count,
-                   count(*) FILTER (WHERE kind = {REFUSED}) AS refused_count
-            FROM (SELECT nullif(repository, '') AS repository, {IDENTITY} AS identity, {KIND} AS kind
-                  FROM image_activity WHERE occurred_at >= $start AND occurred_at < $end)
+                   count(*) FILTER (WHERE counted_as = 'pull') AS pulls_count,
+                   count(*) FILTER (WHERE counted_as = 'push') AS pushes_count,
+                   count(*) FILTER (WHERE counted_as = 'refused') AS refused_count
+            FROM (SELECT nullif(repository, '') AS repository, {IDENTITY} AS identity, counted_as
+                  FROM counted_activity WHERE occurred_at >= $start AND occurred_at < $end)
             GROUP BY GROUPING SETS ((repository), (identity))
             HAVING grouping(repository) = 1 OR repository IS NOT NULL
         )

@@ -12,12 +12,6 @@ from regaudit.dashboard.queries.common import (
     ANONYMOUS,
     BUCKET,
     BUCKET_START,
-    DELETE,
-    IS_PULL,
-    KIND,
-    PULL,
-    PUSH,
-    REFUSED,
     TimeRange,
     bucket_bindings,
     frame,
@@ -41,21 +35,21 @@ def repositories(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def repository_summary(con: duckdb.DuckDBPyConnection, repository: str) -> pd.DataFrame:
     """Totals of one repository over all time."""
-    sql = f"""
+    sql = """
         WITH grouped AS (
-            SELECT actor, {KIND} AS kind, count(*) AS n, min(occurred_at) AS first_at, max(occurred_at) AS last_at
-            FROM image_activity WHERE repository = $repository GROUP BY ALL
+            SELECT actor, counted_as, count(*) AS n, min(occurred_at) AS first_at, max(occurred_at) AS last_at
+            FROM counted_activity WHERE repository = $repository GROUP BY ALL
         )
-        SELECT coalesce(sum(n) FILTER (WHERE kind = {PULL}), 0) AS pulls_count,
-               coalesce(sum(n) FILTER (WHERE kind = {PUSH}), 0) AS pushes_count,
-               coalesce(sum(n) FILTER (WHERE kind = {DELETE}), 0) AS deletes_count,
-               coalesce(sum(n) FILTER (WHERE kind = {REFUSED}), 0) AS refused_count,
+        SELECT coalesce(sum(n) FILTER (WHERE counted_as = 'pull'), 0) AS pulls_count,
+               coalesce(sum(n) FILTER (WHERE counted_as = 'push'), 0) AS pushes_count,
+               coalesce(sum(n) FILTER (WHERE counted_as = 'delete'), 0) AS deletes_count,
+               coalesce(sum(n) FILTER (WHERE counted_as = 'refused'), 0) AS refused_count,
                count(DISTINCT actor) AS identities_count, min(first_at) AS first_at, max(last_at) AS last_at,
                (SELECT count(DISTINCT tag) FROM tag_history WHERE repository = $repository) AS tags_count,
                (SELECT count(*) FROM tag_history WHERE repository = $repository AND is_overwrite)
                    AS overwrites_count
         FROM grouped
-    """  # noqa: S608 - constant fragments
+    """
     return frame(con, sql, {"repository": repository})
 
 
@@ -98,7 +92,7 @@ def digest_pullers(con: duckdb.DuckDBPyConnection, repository: str, limit: int =
         WITH grouped AS (
             SELECT digest, coalesce(actor, '{ANONYMOUS}') AS identity, tag, count(*) AS n,
                    min(occurred_at) AS first_at, max(occurred_at) AS last_at
-            FROM image_activity WHERE repository = $repository AND {IS_PULL}
+            FROM counted_activity WHERE repository = $repository AND counted_as = 'pull'
             GROUP BY ALL
         )
         SELECT digest, identity, sum(n) AS pulls_count, string_agg(tag, ', ' ORDER BY tag) AS tags,
@@ -114,10 +108,10 @@ def repository_series(
     """Pushes, deletes and pulls of the repository per time bucket."""
     sql = f"""
         SELECT {BUCKET_START} AS bucket_at,
-               count(*) FILTER (WHERE kind = {PUSH}) AS pushes_count,
-               count(*) FILTER (WHERE kind = {DELETE}) AS deletes_count,
-               count(*) FILTER (WHERE kind = {PULL}) AS pulls_count
-        FROM (SELECT {BUCKET} AS bucket, {KIND} AS kind FROM image_activity
+               count(*) FILTER (WHERE counted_as = 'push') AS pushes_count,
+               count(*) FILTER (WHERE counted_as = 'delete') AS deletes_count,
+               count(*) FILTER (WHERE counted_as = 'pull') AS pulls_count
+        FROM (SELECT {BUCKET} AS bucket, counted_as FROM counted_activity
               WHERE repository = $repository AND occurred_at >= $start AND occurred_at < $end)
         GROUP BY bucket ORDER BY bucket
     """  # noqa: S608 - constant fragments

@@ -20,18 +20,20 @@ from regaudit.settings import Settings
 
 DEFAULT_DB = Path("regaudit-demo.duckdb")
 
-#: title -> query; each is a fixed statement over the canonical tables (no values to bind)
+#: title -> query; each is a fixed statement over the canonical tables (no values to bind), counting what the
+#: store's view ``counted_activity`` says each row counts as (the dashboard's and the reports' rules)
 SUMMARY_QUERIES: dict[str, str] = {
     "Who pulled what (top 10 by real pulls)": """
-        SELECT coalesce(actor, '(anonymous)') AS identity, repository, count(*) FILTER (WHERE counts_as_pull) AS pulls,
-               count(*) FILTER (WHERE is_check) AS head_checks,
+        SELECT coalesce(actor, '(anonymous)') AS identity, repository,
+               count(*) FILTER (WHERE counted_as = 'pull') AS pulls,
+               count(*) FILTER (WHERE counted_as = 'check') AS head_checks,
                round(sum(blob_bytes) / 1e9, 2) AS gigabytes, max(occurred_at)::TIMESTAMP(0) AS last_pull_utc
-        FROM image_activity WHERE action = 'pull' AND source = 'registry'
+        FROM counted_activity WHERE counted_as IN ('pull', 'check')
         GROUP BY ALL ORDER BY pulls DESC, identity LIMIT 10""",
     "Who pushed what (top 10)": """
         SELECT actor AS identity, repository, count(*) AS pushes, count(DISTINCT tag) AS tags,
                max(occurred_at)::TIMESTAMP(0) AS last_push_utc
-        FROM image_activity WHERE action = 'push' AND source = 'registry'
+        FROM counted_activity WHERE counted_as = 'push'
         GROUP BY ALL ORDER BY pushes DESC, identity LIMIT 10""",
     "Overwritten tags (release and protected patterns first)": """
         SELECT repository || ':' || tag AS tag, left(previous_digest, 19) AS was, left(digest, 19) AS now,
@@ -42,7 +44,7 @@ SUMMARY_QUERIES: dict[str, str] = {
     "Refused logins by claimed user and address": """
         SELECT actor AS claimed_user, client_addr, count(*) AS refused,
                min(occurred_at)::TIMESTAMP(0) AS first_utc, max(occurred_at)::TIMESTAMP(0) AS last_utc
-        FROM image_activity WHERE source = 'proxy' AND proxy_status IN (401, 403) AND actor IS NOT NULL
+        FROM counted_activity WHERE counted_as = 'refused' AND action = 'login'
         GROUP BY ALL ORDER BY refused DESC LIMIT 10""",
     "Open findings by severity": """
         SELECT severity, count(*) AS findings, count(DISTINCT detection_id) AS detections
@@ -96,9 +98,9 @@ def summary(path: Path) -> str:
     sections = []
     with store.reader(path) as con:
         totals = con.execute(
-            """SELECT count(*) FILTER (WHERE counts_as_pull), count(*) FILTER (WHERE action = 'push'),
-                      count(*) FILTER (WHERE action = 'delete'), count(DISTINCT actor),
-                      count(*) FILTER (WHERE audit_gap) FROM image_activity"""
+            """SELECT count(*) FILTER (WHERE counted_as = 'pull'), count(*) FILTER (WHERE counted_as = 'push'),
+                      count(*) FILTER (WHERE counted_as = 'delete'), count(DISTINCT actor),
+                      count(*) FILTER (WHERE audit_gap) FROM counted_activity"""
         ).fetchall()[0]
         sections.append("pulls {:,}  pushes {:,}  deletes {:,}  identities {:,}  audit gaps {:,}".format(*totals))
         with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 90):

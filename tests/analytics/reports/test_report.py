@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 
+import duckdb
 import pytest
 from PIL import Image
 
@@ -99,13 +100,21 @@ def test_the_manifest_covers_period_scope_query_versions_and_chain_head(platform
     manifest = platform_report.manifest
     assert manifest["period"]["start"] == "2025-03-01T00:00:00Z"
     assert manifest["scope"]["repositories"] == ["platform/*"]
-    assert "FROM image_activity" in manifest["queries"]["activity"]["sql"]
+    assert "FROM counted_activity" in manifest["queries"]["activity"]["sql"]  # image_activity with its counting
     assert manifest["queries"]["activity"]["parameters"]["repositories"] == ["platform/*"]
     assert manifest["software"]["regaudit"]
     assert manifest["store"]["chain"]["head"]["hash"] == platform_report.chain_head
     assert manifest["store"]["chain"]["verification"]["ok"] is True
     listed = {f["name"] for f in manifest["files"]}
     assert listed == {*DATA_FILES, "report.html", "signer.pub.pem", "SHA256SUMS"}
+
+
+def test_the_manifests_activity_query_reruns_on_the_store_with_plain_duckdb(report_store, platform_report):
+    activity = platform_report.manifest["queries"]["activity"]
+    with duckdb.connect(str(report_store), read_only=True) as con:  # the counting view is in the file
+        con.execute("SET TimeZone = 'UTC'")
+        rows = con.execute(activity["sql"], activity["parameters"]).fetchall()
+    assert len(rows) == platform_report.manifest["rows"]["activity"] > 0
 
 
 def test_a_report_verifies_with_the_signers_public_key(platform_report, signing_key_path, capsys):
