@@ -1,0 +1,154 @@
+"""An identity only ever seen inside the organisation's networks used from outside them for the first time."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
+from regaudit.analytics.fixtures import at, credential, history, pull
+
+NOW = at("2025-05-10T18:00")
+ORG = {"internal_networks": ["10.8.0.0/16"], "ci_networks": ["10.20.0.0/16"]}
+
+
+class Params(Parameters):
+    min_inside_days: int = Field(3, ge=1, description="Days with use from inside before outside counts as new.")
+    dormant_days: int = Field(
+        14, ge=1, description="Days of silence before the outside use that make it a reactivation (high)."
+    )
+    machine_pattern: str = Field(
+        r"(^robot\$|^(ci|svc|bot|deploy|k8s|kube)[-_.]|[-_.+](ci|bot|deploy|runner|robot)$)",
+        description="Names of machine identities (robots, CI, deployers) besides org.ci_identities and the "
+        "inventory's robot and token kinds: their first use from outside is high.",
+    )
+    fallback_networks: list[str] = Field(
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"],
+        description="What counts as inside when neither org.internal_networks nor org.ci_networks is set.",
+    )
+
+
+class CredentialFirstExternalUse(Detection):
+    id = "credential.first_external_use"
+    title = "First use from outside the internal networks"
+    severity = Severity.MEDIUM
+    family = "credential"
+    description = (
+        "An identity whose accepted uses on at least min_inside_days days all came from org.internal_networks "
+        "or org.ci_networks (private address space when neither is set) is used from an address outside them "
+        "for the first time. A credential that only ever worked from the office, the VPN or the runners and "
+        "now works from the internet was copied: leaked in a CI log, an image layer or a laptop. It needs no "
+        "baseline of networks, so it also sees a robot that kept quiet for weeks. Severity high for a machine "
+        "identity (org.ci_identities, the inventory's robot and token kinds, machine_pattern) or one silent for "
+        "dormant_days before, medium for a person. It fires once per identity, on its first outside use."
+    )
+    false_positives = (
+        "A person working from home or travelling without the VPN, the first time.",
+        "Runners or clusters moved to a cloud or network org.ci_networks does not list yet.",
+    )
+    attack = ("T1078", "T1078.004", "T1552")
+    references = (
+        "https://attack.mitre.org/techniques/T1078/004/",
+        "https://attack.mitre.org/techniques/T1552/",
+    )
+    parameters = Params
+    sql = """
+        WITH uses AS (
+            SELECT identity, client_addr, seen_at, evidence_id
+            FROM identity_activity
+            WHERE accepted AND client_addr IS NOT NULL AND seen_at < $now
+        ),
+        addresses AS (  -- in_networks is Python: once per distinct address
+            SELECT client_addr,
+                   in_networks(client_addr, CASE WHEN len($known_networks) > 0 THEN $known_networks
+                                                 ELSE $fallback_networks END) AS inside
+            FROM (SELECT DISTINCT client_addr FROM uses)
+        ),
+        marked AS MATERIALIZED (
+            SELECT u.*, a.inside FROM uses AS u JOIN addresses AS a ON a.client_addr = u.client_addr
+        ),
+        first_outside AS (  -- each identity's first use from outside, and the use just before it
+            SELECT identity, min(seen_at) AS seen_at, arg_min(client_addr, seen_at) AS client_addr
+            FROM marked WHERE NOT inside GROUP BY identity
+        ),
+        judged AS (
+            SELECT o.identity, o.seen_at, o.client_addr,
+                   count(DISTINCT date_trunc('day', m.seen_at)) AS inside_days_count,
+                   max(m.seen_at) AS previous_at,
+                   arg_max(m.evidence_id, m.seen_at) AS previous_evidence_id
+            FROM first_outside AS o
+            JOIN marked AS m ON m.identity = o.identity AND m.seen_at < o.seen_at
+            WHERE o.seen_at >= $since
+            GROUP BY ALL
+            HAVING count(DISTINCT date_trunc('day', m.seen_at)) >= $min_inside_days
+        ),
+        graded AS (
+            SELECT j.*,
+                   list_contains($ci_identities, j.identity) OR c.kind IN ('robot', 'token')
+                       OR regexp_matches(j.identity, $machine_pattern) AS machine,
+                   j.seen_at - j.previous_at >= INTERVAL 1 DAY * $dormant_days AS dormant
+            FROM judged AS j
+            LEFT JOIN current_credentials AS c ON c.name = j.identity
+        )
+        SELECT
+            g.identity || ' from ' || g.client_addr AS subject,
+            CAST(NULL AS VARCHAR) AS registry,
+            CAST(NULL AS VARCHAR) AS repository,
+            CAST(NULL AS VARCHAR) AS tag,
+            CAST(NULL AS VARCHAR) AS digest,
+            g.identity,
+            g.client_addr,
+            g.seen_at AS window_start_at,
+            g.seen_at AS window_end_at,
+            CASE WHEN g.machine OR g.dormant THEN 'high' ELSE 'medium' END AS severity,
+            g.identity || ' used from ' || g.client_addr || ', outside every internal network, for the first time'
+                || ' (' || g.inside_days_count || ' days of use from inside before'
+                || CASE WHEN g.dormant THEN ', silent ' || date_diff('day', g.previous_at, g.seen_at) || ' days'
+                        ELSE '' END
+                || CASE WHEN g.machine THEN '; a machine identity' ELSE '' END || ')' AS summary,
+            [m.evidence_id, g.previous_evidence_id] AS evidence_ids,
+            g.inside_days_count,
+            date_diff('day', g.previous_at, g.seen_at) AS idle_days_count
+        FROM graded AS g
+        JOIN marked AS m ON m.identity = g.identity AND m.seen_at = g.seen_at AND m.client_addr = g.client_addr
+        QUALIFY row_number() OVER (PARTITION BY g.identity ORDER BY m.evidence_id) = 1
+    """
+    cases = (
+        Case(
+            "fires high when a robot that only pulled from the runners resumes at night from the internet",
+            rows=(
+                *history(pull, "2025-04-20", days=10, per_day=2, actor="robot$release", client_addr="10.20.1.5"),
+                pull("2025-05-10T02:30", actor="robot$release", client_addr="198.51.100.23"),
+            ),
+            expect=1,
+            about=({"identity": "robot$release", "client_addr": "198.51.100.23"},),
+            now=NOW,
+            org=ORG,
+            subjects=("robot$release from 198.51.100.23",),
+        ),
+        Case(
+            "fires for a person's first use from outside, once, with private space inside when nothing is set",
+            rows=(
+                *history(pull, NOW, days=5, per_day=2, actor="alice", client_addr="192.168.4.20"),
+                pull("2025-05-10T10:00", actor="alice", client_addr="203.0.113.9"),
+                pull("2025-05-10T11:00", actor="alice", client_addr="203.0.113.10"),
+            ),
+            expect=1,
+            about=({"identity": "alice", "client_addr": "203.0.113.9"},),
+            now=NOW,
+        ),
+        Case(
+            "quiet for an identity often seen outside, one new this week, and one inside on a new subnet",
+            rows=(
+                *history(pull, NOW, days=10, per_day=1, actor="bob", client_addr=lambda i: f"203.0.113.{i + 1}"),
+                pull("2025-05-10T10:00", actor="bob", client_addr="198.51.100.4"),
+                *history(pull, NOW, days=2, per_day=2, actor="newcomer", client_addr="10.8.1.1"),
+                pull("2025-05-10T10:00", actor="newcomer", client_addr="198.51.100.5"),
+                credential("robot$ci", "2025-05-01"),
+                *history(pull, NOW, days=10, per_day=2, actor="robot$ci", client_addr="10.20.1.5"),
+                pull("2025-05-10T02:30", actor="robot$ci", client_addr="10.8.200.1"),
+            ),
+            expect=0,
+            now=NOW,
+            org=ORG,
+        ),
+    )
