@@ -18,6 +18,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from regaudit.analytics.detection import severity_order_sql
+
 ANONYMOUS = "(anonymous)"
 
 IDENTITY = f"coalesce(actor, '{ANONYMOUS}')"
@@ -28,7 +30,8 @@ BUCKET = "(epoch_us(occurred_at) - $origin_us) // $bucket_us"
 BUCKET_START = "to_timestamp((bucket * $bucket_us + $origin_us) / 1000000)"
 _MONDAY_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
 
-SEVERITY_RANK = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END"
+#: most severe first, generated from ``Severity`` (the one place the order is written)
+SEVERITY_RANK = severity_order_sql()
 
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)

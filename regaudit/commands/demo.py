@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from regaudit.analytics.detection import severity_order_sql
 from regaudit.ingest import store
 from regaudit.settings import Settings
 
@@ -46,14 +47,14 @@ SUMMARY_QUERIES: dict[str, str] = {
                min(occurred_at)::TIMESTAMP(0) AS first_utc, max(occurred_at)::TIMESTAMP(0) AS last_utc
         FROM counted_activity WHERE counted_as = 'refused' AND action = 'login'
         GROUP BY ALL ORDER BY refused DESC LIMIT 10""",
-    "Open findings by severity": """
+    "Open findings by severity": f"""
         SELECT severity, count(*) AS findings, count(DISTINCT detection_id) AS detections
         FROM findings WHERE status = 'open'
-        GROUP BY severity ORDER BY list_position(['critical', 'high', 'medium', 'low'], severity)""",
-    "Highest findings": """
+        GROUP BY severity ORDER BY {severity_order_sql()}""",  # noqa: S608 - the order comes from Severity
+    "Highest findings": f"""
         SELECT severity, detection_id, left(summary, 90) AS summary
         FROM findings WHERE status = 'open'
-        ORDER BY list_position(['critical', 'high', 'medium', 'low'], severity), last_seen_at DESC LIMIT 12""",
+        ORDER BY {severity_order_sql()}, last_seen_at DESC LIMIT 12""",  # noqa: S608 - the order comes from Severity
 }
 
 
