@@ -183,8 +183,9 @@ def _enumerate(actor: Actor) -> Runner:
         pool = [r for r in world.organisation.repos.values() if not r.restricted]
         for repo in rng.sample(pool, min(len(pool), rng.randint(25, 50))):
             flows.list_tags(session, repo)
-            if "latest" in repo.tags and rng.random() < 0.3:
-                flows.manifest(session, "HEAD", repo, "latest", repo.tags["latest"])
+            latest = flows.resolve(session, repo, "latest")
+            if latest is not None and rng.random() < 0.3:
+                flows.manifest(session, "HEAD", repo, "latest", latest)
             session.wait(rng.uniform(0.2, 4))
         world.labels.append(
             make_label(

@@ -9,6 +9,7 @@ move in normal traffic are ``latest``, ``main`` and cosign ``sha256-<hex>.sig`` 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from random import Random
 
@@ -73,6 +74,7 @@ class Repository:
     releases: list[str] = field(default_factory=list)
     version: list[int] = field(default_factory=lambda: [1, 0, 0])
     fixed_layers: dict[str, list[Blob]] = field(default_factory=dict)
+    moves: dict[str, list[tuple[int, Manifest | None]]] = field(default_factory=dict)  # tag: (when, target)
 
     @property
     def manifest_type(self) -> str:
@@ -104,6 +106,28 @@ class Repository:
         self.manifests.pop(digest, None)
         return gone
 
+    def record(self, tag: str, at_ns: int, target: Manifest | None) -> None:
+        """Note that ``tag`` moves to ``target`` (None: is deleted) at ``at_ns``, whenever that move was
+        generated: ``tag_at`` answers for any moment, so a session sees the registry as of its own clock."""
+        moves = self.moves.setdefault(tag, [(-1, self.tags.get(tag))])
+        moves.insert(bisect_right(moves, at_ns, key=lambda move: move[0]), (at_ns, target))
+
+    def tag_at(self, tag: str, at_ns: int) -> Manifest | None:
+        """What ``tag`` pointed at at ``at_ns`` (as far as the sessions generated so far moved it)."""
+        moves = self.moves.get(tag)
+        if moves is None:
+            return self.tags.get(tag)
+        return moves[bisect_right(moves, at_ns, key=lambda move: move[0]) - 1][1]
+
+    def tags_at(self, at_ns: int) -> list[str]:
+        """Every tag that exists at ``at_ns``."""
+        names = dict.fromkeys([*self.tags, *self.moves])
+        return [tag for tag in names if self.tag_at(tag, at_ns) is not None]
+
+    def tagged_releases(self) -> list[str]:
+        """Releases whose tag exists now (a release being pushed is listed before its tag lands)."""
+        return [tag for tag in self.releases if tag in self.tags]
+
     def next_version(self, rng: Random) -> str:
         major, minor, patch = self.version
         if rng.random() < 0.25:
@@ -120,6 +144,7 @@ class Repository:
         for tag in builds[:-keep]:
             del self.tags[tag]
             self.history.pop(tag, None)
+            self.moves.pop(tag, None)
         if len(self.manifests) < 8 * keep:
             return
         live: dict[str, Manifest] = {}

@@ -190,6 +190,7 @@ class Simulation:
         exchanges: list[Exchange] = []
         while world.queue and world.queue[0].start_ns < limit:
             plan = heapq.heappop(world.queue)
+            world.timeline.settle(plan.start_ns)
             exchanges.extend(plan.run(world, seeded(plan.seed), plan.start_ns))
         return exchanges
 

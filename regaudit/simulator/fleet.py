@@ -150,7 +150,7 @@ def _scan(actor: Actor) -> Runner:
         session.challenge()
         for repo in world.organisation.repos.values():
             for tag in ("latest", "main"):
-                target = repo.tags.get(tag)
+                target = flows.resolve(session, repo, tag)
                 if target is None:
                     continue
                 flows.manifest(session, "HEAD", repo, tag, target)
@@ -169,7 +169,9 @@ def _renovate(actor: Actor) -> Runner:
         session.challenge()
         for repo in world.organisation.of_kind("base"):
             flows.list_tags(session, repo)
-            flows.manifest(session, "HEAD", repo, "latest", repo.tags["latest"])
+            latest = flows.resolve(session, repo, "latest")
+            if latest is not None:
+                flows.manifest(session, "HEAD", repo, "latest", latest)
         for team in world.organisation.teams:
             flows.list_tags(session, world.organisation.repos[team.services[0]])
         return session.exchanges
@@ -184,8 +186,8 @@ def _cleanup(actor: Actor) -> Runner:
         for repo in world.organisation.of_kind("sandbox"):
             flows.list_tags(session, repo)
             for tag in list(repo.tags)[:-4]:
-                if tag in repo.tags:
-                    target = repo.tags[tag]
+                target = flows.resolve(session, repo, tag)
+                if target is not None:
                     flows.manifest(session, "HEAD", repo, tag, target)
                     flows.delete_manifest(session, repo, target.digest)
         return session.exchanges
@@ -199,7 +201,9 @@ def _poll(actor: Actor) -> Runner:
         session.challenge()
         repo = rng.choice(world.organisation.team_repos(actor.team, "service"))
         flows.list_tags(session, repo)
-        flows.manifest(session, "HEAD", repo, "latest", repo.tags["latest"])
+        latest = flows.resolve(session, repo, "latest")
+        if latest is not None:
+            flows.manifest(session, "HEAD", repo, "latest", latest)
         return session.exchanges
 
     return run
@@ -215,7 +219,7 @@ def _anonymous() -> Runner:
         session = world.session(rng, public_client(rng, agent, style), start)
         session.challenge()
         repo = rng.choice(world.organisation.of_kind("public"))
-        tag = "latest" if rng.random() < 0.6 else rng.choice(repo.releases[-3:])
+        tag = "latest" if rng.random() < 0.6 else rng.choice(repo.tagged_releases()[-3:])
         flows.pull(session, repo, tag, None, arm=rng.random() < 0.25)
         return session.exchanges
 

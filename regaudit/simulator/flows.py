@@ -147,19 +147,32 @@ def put_manifest(session: Session, repo: Repository, ref: str, target: Manifest)
         tag=tag,
         url=url,
     )
-    repo.store(target, tag, pushed=True)
+    if tag is not None:
+        repo.record(tag, exchange.end_ns, target)
+    session.defer(exchange.end_ns, lambda: repo.store(target, tag, pushed=True))
     return exchange
 
 
 def delete_manifest(session: Session, repo: Repository, digest: str) -> Exchange:
     """DELETE by digest: 202; a ``delete`` {digest, repository}, then one {repository, tag} per tag."""
-    tags = [tag for tag, held in repo.tags.items() if held.digest == digest]
+    tags = [tag for tag in repo.tags_at(session.now) if _digest_at(repo, tag, session.now) == digest]
     exchange, replica = session.request("DELETE", _manifest_uri(repo.name, digest), 202)
     session.event(exchange, replica, "delete", repo.name, digest=digest)
     for tag in tags:
         session.event(exchange, replica, "delete", repo.name, tag=tag)
-    repo.untag_digest(digest)
+        repo.record(tag, exchange.end_ns, None)
+    session.defer(exchange.end_ns, lambda: repo.untag_digest(digest))
     return exchange
+
+
+def _digest_at(repo: Repository, tag: str, at_ns: int) -> str | None:
+    held = repo.tag_at(tag, at_ns)
+    return held.digest if held is not None else None
+
+
+def resolve(session: Session, repo: Repository, tag: str) -> Manifest | None:
+    """What ``tag`` points at by the session's clock (None when it does not exist then)."""
+    return repo.tag_at(tag, session.now)
 
 
 def ping(session: Session) -> Exchange:
@@ -171,7 +184,7 @@ def ping(session: Session) -> Exchange:
 
 def list_tags(session: Session, repo: Repository) -> Exchange:
     """GET tags/list: 200, no event."""
-    names = sorted(repo.tags)
+    names = sorted(repo.tags_at(session.now))
     size = len(json.dumps({"name": repo.name, "tags": names}, separators=(",", ":"))) + 1
     exchange, _ = session.request("GET", f"/v2/{repo.name}/tags/list", 200, sent=size)
     exchange.resp_ct = JSON_UTF8
@@ -191,8 +204,11 @@ def catalog(session: Session, names: list[str], page: int = 100) -> None:
 
 
 def pull(session: Session, repo: Repository, tag: str, cache: set[str] | None, arm: bool = False) -> Manifest:
-    """A client pull by tag: resolve it (containerd: HEAD then GET by digest), then ``fetch``."""
-    target = repo.tags[tag]
+    """A client pull by tag: resolve it at the session's clock (containerd: HEAD then GET by digest), then
+    ``fetch``."""
+    target = repo.tag_at(tag, session.now)
+    if target is None:
+        raise KeyError(f"{repo.name}:{tag} does not exist at that moment")
     if session.client.style in ("containerd", "buildkit"):
         manifest(session, "HEAD", repo, tag, target)
         manifest(session, "GET", repo, target.digest, target)
@@ -240,7 +256,7 @@ def sign(session: Session, repo: Repository, subject: Manifest) -> Manifest:
     to a new digest when a signature is appended)."""
     manifest(session, "GET", repo, subject.digest, subject)
     tag = signature_tag(subject.digest)
-    previous = repo.tags.get(tag)
+    previous = repo.tag_at(tag, session.now)
     if previous is None:
         missing(session, "GET", repo.name, tag)
     else:

@@ -140,6 +140,9 @@ class Actor:
     expires_ns: int | None = None
     cache: set[str] = field(default_factory=set)
     active_days: int = 0
+    personal: tuple[str, ...] = ()  # repositories of the actor's own namespace (habits.py)
+    habit: str = ""  # "night" (evenings and weekends in ``personal``) or "saturday" (pushes every Saturday)
+    hired_day: int = 0  # a new hire: first working day in the window
 
     def identity(self) -> Identity:
         return Identity(self.name, self.kind, self.role, self.team, self.networks, self.user_agent)

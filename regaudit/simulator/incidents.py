@@ -116,7 +116,10 @@ class Injector:
         return actor
 
     def humans(self) -> list[Actor]:
-        return [actor for actor in self.world.population.by_role("human") if not actor.admin]
+        """People an incident may happen to: not admins, not new hires (they have no history to break), not
+        the habitual weekend and night workers (``habits``: their own incident kinds use them)."""
+        people = self.world.population.by_role("human")
+        return [actor for actor in people if not actor.admin and not actor.hired_day and not actor.habit]
 
     def ci(self) -> list[Actor]:
         return [actor for actor in self.world.population.by_role("ci") if "$platform+" not in actor.name]

@@ -31,6 +31,8 @@ def plan_people(world: World, rng: Random, day: int) -> None:
     if world.clock.local_weekday(day_start + 12 * HOUR) >= 5:
         return
     for actor in world.population.by_role("human"):
+        if day < actor.hired_day:
+            continue
         if actor.active_days and rng.random() > 0.88:
             continue
         use_vpn = actor.active_days == 1 or (actor.active_days > 1 and rng.random() < 0.4)
@@ -110,9 +112,10 @@ def _sandbox_push(actor: Actor, use_vpn: bool) -> Runner:
         base = repos[repo.base or "base/python"]
         session = world.session(rng, human_client(actor, rng, use_vpn), start)
         session.challenge()
-        flows.pull(session, base, base.releases[-1], actor.cache)
+        base_release = base.tagged_releases()[-1]
+        flows.pull(session, base, base_release, actor.cache)
         session.wait(rng.uniform(60, 600))
-        image = build_image(repo, rng, base.tags[base.releases[-1]])
+        image = build_image(repo, rng, base.tags[base_release])
         tag = f"{actor.name.split('.')[0]}-{rng.choice(SANDBOX_WORDS)}"
         flows.push(session, repo, image, [tag], base)
         return session.exchanges
@@ -159,9 +162,10 @@ def _build(actor: Actor, repo: Repository, release: bool) -> Runner:
         base = world.organisation.repos[repo.base or "base/python"]
         session = world.session(rng, runner_client(actor, rng), start)
         session.challenge()
-        flows.pull(session, base, base.releases[-1], None if rng.random() < 0.5 else set(base.blobs))
+        base_release = base.tagged_releases()[-1]
+        flows.pull(session, base, base_release, None if rng.random() < 0.5 else set(base.blobs))
         session.wait(rng.uniform(30, 480))
-        image = build_image(repo, rng, base.tags[base.releases[-1]])
+        image = build_image(repo, rng, base.tags[base_release])
         tags = [repo.next_version(rng), "latest"] if release else ["main", f"sha-{rng.getrandbits(28):07x}"]
         flows.push(session, repo, image, tags, base)
         if release:

@@ -11,7 +11,10 @@ registry.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from random import Random
 
@@ -71,6 +74,21 @@ class Registry:
         self.total_weight = sum(replica.weight for replica in self.replicas)
 
 
+class Timeline:
+    """Changes to the registry's state waiting for their moment, applied in time order."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[int, int, Callable[[], object]]] = []
+        self._sequence = itertools.count()
+
+    def defer(self, at_ns: int, change: Callable[[], object]) -> None:
+        heapq.heappush(self._due, (at_ns, next(self._sequence), change))
+
+    def settle(self, now_ns: int) -> None:
+        while self._due and self._due[0][0] <= now_ns:
+            heapq.heappop(self._due)[2]()
+
+
 @dataclass(slots=True)
 class Client:
     """A client as both ends see it. ``addr`` is what the registry reports; ``remote_addr``/``xff`` nginx's
@@ -90,7 +108,14 @@ class Client:
 
 
 class Session:
-    """Builds one client's requests in time order; each request is an ``Exchange`` with its events."""
+    """Builds one client's requests in time order; each request is an ``Exchange`` with its events.
+
+    What a request changes in the registry (a tag moved, a manifest deleted) takes effect when the request
+    ends, not when the session is generated: ``defer`` hands the change to the world's timeline, which the
+    engine settles up to each plan's start (so what a plan picks from is the registry at its start), and
+    flows read tags at the session's own clock (``Repository.tag_at``). Without a timeline (a bare session)
+    changes apply at once.
+    """
 
     def __init__(self, registry: Registry, rng: Random, client: Client, start_ns: int) -> None:
         self.registry = registry
@@ -99,6 +124,13 @@ class Session:
         self.now = start_ns
         self.exchanges: list[Exchange] = []
         self._port = rng.randrange(32768, 60000)
+        self.timeline: Timeline | None = None
+
+    def defer(self, at_ns: int, change: Callable[[], object]) -> None:
+        if self.timeline is None:
+            change()
+        else:
+            self.timeline.defer(at_ns, change)
 
     @property
     def base_url(self) -> str:

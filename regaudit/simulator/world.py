@@ -19,7 +19,7 @@ from regaudit.simulator.identities import Actor, Population
 from regaudit.simulator.model import Label
 from regaudit.simulator.organisation import CI_NETWORKS, OFFICE_PROXY, Organisation
 from regaudit.simulator.primitives import LocalClock, address_in, public_address
-from regaudit.simulator.sessions import Client, Registry, Session
+from regaudit.simulator.sessions import Client, Registry, Session, Timeline
 
 Runner = Callable[["World", Random, int], list[Exchange]]
 
@@ -63,13 +63,17 @@ class World:
     clusters: dict[str, Cluster] = field(default_factory=dict)
     labels: list[Label] = field(default_factory=list)
     queue: list[Plan] = field(default_factory=list)
+    timeline: Timeline = field(default_factory=Timeline)
     _sequence: itertools.count[int] = field(default_factory=itertools.count)
 
     def schedule(self, start_ns: int, rng: Random, run: Runner) -> None:
         heapq.heappush(self.queue, Plan(start_ns, next(self._sequence), rng.getrandbits(64), run))
 
     def session(self, rng: Random, client: Client, start_ns: int) -> Session:
-        return Session(self.registry, rng, client, start_ns)
+        """A client session on the world's timeline: it sees the registry as it is at its own clock."""
+        session = Session(self.registry, rng, client, start_ns)
+        session.timeline = self.timeline
+        return session
 
 
 def _header_bytes(user_agent: str) -> int:
