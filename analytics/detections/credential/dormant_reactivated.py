@@ -5,17 +5,31 @@ from __future__ import annotations
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
-from regaudit.analytics.fixtures import at, credential, pull
+from regaudit.analytics.fixtures import at, credential, history, pull
 
 NOW = at("2025-05-10T18:00")
 
 
 class Params(Parameters):
-    dormant_days: int = Field(60, ge=1, description="Days without accepted activity that make an identity dormant.")
+    min_gaps: int = Field(4, ge=1, description="Gaps between active days that reveal an identity's cadence.")
+    gap_factor: float = Field(3.0, gt=1, description="Times its usual long gap (90th percentile) that is dormancy.")
+    machine_dormant_days: int = Field(
+        14, ge=1, description="Least silence that counts as dormancy for a machine identity."
+    )
+    person_dormant_days: int = Field(
+        28, ge=1, description="Least silence that counts as dormancy for a person (leave, holidays)."
+    )
+    dormant_days: int = Field(
+        60, ge=1, description="Dormancy when the cadence is unknown (fewer than min_gaps gaps, or never used)."
+    )
     min_observed_days: int = Field(
         14,
         ge=1,
         description="Days the store must have watched a silent credential before its first use counts.",
+    )
+    machine_pattern: str = Field(
+        r"(^robot\$|^(ci|svc|bot|deploy|k8s|kube)[-_.]|[-_.+](ci|bot|deploy|runner|robot)$)",
+        description="Names of machine identities besides org.ci_identities and the inventory's robot and token kinds.",
     )
 
 
@@ -25,63 +39,72 @@ class DormantCredentialReactivated(Detection):
     severity = Severity.HIGH
     family = "credential"
     description = (
-        "An identity's accepted activity resumes after a gap of at least dormant_days with none. When the "
-        "store is younger than the gap, silence is proven differently: a credential created (per the "
-        "inventory) at least dormant_days before its first use in the store, which the store watched for at "
-        "least min_observed_days without any use. Forgotten credentials are the ones that leak without "
-        "anybody rotating them: the first use after months is worth a question to the owner."
+        "An identity's accepted activity resumes after a silence much longer than its own cadence: "
+        "gap_factor times the 90th percentile of the gaps between its earlier active days, and at least "
+        "machine_dormant_days for a machine identity (org.ci_identities, the inventory's robot and token kinds, "
+        "machine_pattern) or person_dormant_days for a person; dormant_days while fewer than min_gaps gaps "
+        "show its cadence. A nightly robot silent for three weeks is dormant, a monthly job is not. When the "
+        "store has never seen it, silence is proven differently: a credential created (per the inventory) at "
+        "least dormant_days before its first use in the store, which the store watched for at least "
+        "min_observed_days without any use. Everything is read from days before the use (identity_days), so "
+        "a backfill finds what live runs find. Forgotten credentials are the ones that leak without anybody "
+        "rotating them."
     )
     false_positives = ("Seasonal jobs and people back from long leave.",)
     attack = ("T1078",)
     references = ("https://github.com/goharbor/harbor/issues/16872",)
     parameters = Params
     sql = """
-        WITH observed AS (SELECT min(seen_at) AS since_at FROM identity_activity),
-        current AS (
-            SELECT identity, seen_at, client_addr, evidence_id FROM identity_activity
-            WHERE accepted AND seen_at >= $since AND seen_at < $now
+        WITH cadence AS (
+            SELECT identity, day, first_at, previous_last_at,
+                   count(gap_days) OVER earlier AS gaps_count,
+                   quantile_cont(gap_days, 0.9) OVER earlier AS usual_gap_days
+            FROM (SELECT *, date_diff('day', previous_day, day) AS gap_days FROM identity_days)
+            WINDOW earlier AS (PARTITION BY identity ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         ),
-        earlier AS (  -- each identity's last accepted use before the window, for its first use in it
-            SELECT identity, max(seen_at) AS seen_at, arg_max(evidence_id, seen_at) AS evidence_id
-            FROM identity_activity
-            WHERE accepted AND seen_at < $since AND identity IN (SELECT identity FROM current)
-            GROUP BY identity
-        ),
-        ordered AS (
-            SELECT c.identity, c.seen_at, c.client_addr, c.evidence_id,
-                   coalesce(lag(c.seen_at) OVER w, b.seen_at) AS previous_at,
-                   CASE WHEN lag(c.seen_at) OVER w IS NULL THEN b.evidence_id
-                        ELSE lag(c.evidence_id) OVER w END AS previous_evidence_id
-            FROM current AS c
-            LEFT JOIN earlier AS b ON b.identity = c.identity
-            WINDOW w AS (PARTITION BY c.identity ORDER BY c.seen_at)
+        judged AS (
+            SELECT d.*, c.created_at,
+                   list_contains($ci_identities, d.identity) OR c.kind IN ('robot', 'token')
+                       OR regexp_matches(d.identity, $machine_pattern) AS machine
+            FROM cadence AS d
+            LEFT JOIN current_credentials AS c ON c.name = d.identity
+            WHERE d.first_at >= $since AND d.first_at < $now
         ),
         reactivations AS (
-            SELECT o.*, coalesce(o.previous_at, c.created_at) AS quiet_since
-            FROM ordered AS o
-            CROSS JOIN observed
-            LEFT JOIN current_credentials AS c ON c.name = o.identity
-            WHERE o.previous_at IS NOT NULL AND o.seen_at - o.previous_at >= INTERVAL 1 DAY * $dormant_days
-               OR o.previous_at IS NULL AND c.created_at <= o.seen_at - INTERVAL 1 DAY * $dormant_days
-                  AND o.seen_at >= observed.since_at + INTERVAL 1 DAY * $min_observed_days
+            SELECT j.*, coalesce(j.previous_last_at, j.created_at) AS quiet_since
+            FROM judged AS j
+            CROSS JOIN store_start AS o
+            WHERE j.previous_last_at IS NOT NULL AND j.first_at - j.previous_last_at >= INTERVAL 1 DAY * CASE
+                      WHEN j.gaps_count < $min_gaps THEN $dormant_days
+                      ELSE greatest(CASE WHEN j.machine THEN $machine_dormant_days ELSE $person_dormant_days END,
+                                    $gap_factor * j.usual_gap_days) END
+               OR j.previous_last_at IS NULL AND j.created_at <= j.first_at - INTERVAL 1 DAY * $dormant_days
+                  AND j.first_at >= o.first_event_at + INTERVAL 1 DAY * $min_observed_days
         )
         SELECT
-            identity AS subject,
+            r.identity AS subject,
             CAST(NULL AS VARCHAR) AS registry,
             CAST(NULL AS VARCHAR) AS repository,
             CAST(NULL AS VARCHAR) AS tag,
             CAST(NULL AS VARCHAR) AS digest,
-            identity,
-            client_addr,
-            seen_at AS window_start_at,
-            seen_at AS window_end_at,
-            identity || ' active again from ' || coalesce(client_addr, 'an unknown address') || ' after '
-                || date_diff('day', quiet_since, seen_at) || ' idle days ('
-                || CASE WHEN previous_at IS NULL THEN 'no use since its creation on '
-                        ELSE 'previous activity ' END || CAST(quiet_since AS DATE) || ')' AS summary,
-            list_filter([evidence_id, previous_evidence_id], lambda ref: ref IS NOT NULL) AS evidence_ids,
-            date_diff('day', quiet_since, seen_at) AS idle_days_count
-        FROM reactivations
+            r.identity,
+            arg_min(a.client_addr, a.evidence_id) AS client_addr,
+            r.first_at AS window_start_at,
+            r.first_at AS window_end_at,
+            r.identity || ' active again from ' || coalesce(arg_min(a.client_addr, a.evidence_id), 'an unknown address')
+                || ' after ' || date_diff('day', r.quiet_since, r.first_at) || ' idle days ('
+                || CASE WHEN r.previous_last_at IS NULL THEN 'no use since its creation on '
+                        ELSE 'previous activity ' END || CAST(r.quiet_since AS DATE)
+                || CASE WHEN r.gaps_count >= $min_gaps
+                        THEN '; its usual long gap is ' || round(r.usual_gap_days, 1) || ' days' ELSE '' END
+                || ')' AS summary,
+            list_filter([min(a.evidence_id), min(p.evidence_id)], lambda ref: ref IS NOT NULL) AS evidence_ids,
+            date_diff('day', r.quiet_since, r.first_at) AS idle_days_count
+        FROM reactivations AS r
+        JOIN identity_activity AS a ON a.identity = r.identity AND a.seen_at = r.first_at AND a.accepted
+        LEFT JOIN identity_activity AS p
+          ON p.identity = r.identity AND p.seen_at = r.previous_last_at AND p.accepted
+        GROUP BY r.identity, r.first_at, r.quiet_since, r.previous_last_at, r.gaps_count, r.usual_gap_days
     """
     cases = (
         Case(
@@ -124,6 +147,30 @@ class DormantCredentialReactivated(Detection):
                 pull("2025-05-04T10:00", actor="alice"),
                 credential("robot$old", "2025-05-04", created_at="2024-06-01"),
                 pull("2025-05-10T03:00", actor="robot$old"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "fires when a nightly robot silent for three weeks resumes, as a person silent for five",
+            rows=(
+                *history(pull, "2025-04-19", days=20, per_day=1, actor="robot$nightly"),
+                pull("2025-05-10T03:00", actor="robot$nightly"),
+                *history(pull, "2025-04-05", days=20, per_day=1, actor="carol"),
+                pull("2025-05-10T09:00", actor="carol"),
+            ),
+            expect=2,
+            about=({"identity": "robot$nightly"}, {"identity": "carol"}),
+            now=NOW,
+            subjects=("robot$nightly", "carol"),
+        ),
+        Case(
+            "quiet for a monthly job on its day, and a person back from three weeks of leave",
+            rows=(
+                *(pull(f"2025-{month:02d}-10T04:00", actor="robot$monthly") for month in range(1, 5)),
+                pull("2025-05-10T04:00", actor="robot$monthly"),
+                *history(pull, "2025-04-19", days=20, per_day=1, actor="dave"),
+                pull("2025-05-10T09:00", actor="dave"),
             ),
             expect=0,
             now=NOW,
