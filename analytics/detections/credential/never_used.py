@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
-from regaudit.analytics.fixtures import access, at, credential, pull
+from regaudit.analytics.fixtures import access, at, credential, event, pull
 
 NOW = at("2025-05-10T18:00")
 
@@ -21,7 +21,8 @@ class CredentialNeverUsed(Detection):
     family = "credential"
     description = (
         "A credential in the current inventory (each import source's newest import) that no accepted request "
-        "ever presented, although it was created, or first imported, more than grace_days ago. Unused "
+        "ever presented (any request the proxy answered 2xx or 3xx, catalog and tag listings included, and any "
+        "registry event naming it), although it was created, or first imported, more than grace_days ago. Unused "
         "credentials are attack surface with no owner watching them: revoke them."
     )
     false_positives = (
@@ -35,7 +36,14 @@ class CredentialNeverUsed(Detection):
         WITH first_import AS (
             SELECT name, min(imported_at) AS first_imported_at FROM credentials GROUP BY name
         ),
-        used AS (SELECT DISTINCT identity FROM identity_activity WHERE accepted AND seen_at < $now)
+        used AS (  -- any accepted request presented it: an image action, a login, a catalog or tag listing, a blob
+            SELECT identity FROM identity_activity WHERE accepted AND seen_at < $now
+            UNION
+            SELECT remote_user FROM access_log
+            WHERE status BETWEEN 200 AND 399 AND coalesce(remote_user, '') <> '' AND request_at < $now
+            UNION
+            SELECT actor FROM registry_events WHERE coalesce(actor, '') <> '' AND event_at < $now
+        )
         SELECT
             c.name AS subject,
             CAST(NULL AS VARCHAR) AS registry,
@@ -58,12 +66,37 @@ class CredentialNeverUsed(Detection):
     """
     cases = (
         Case(
-            "fires for a robot created two months ago that never pulled",
-            rows=(credential("robot$old", "2025-05-01", created_at="2025-03-01"),),
-            expect=1,
-            about=({"identity": "robot$old"},),
+            "fires for a robot created two months ago that never pulled, and one whose every request was refused",
+            rows=(
+                credential("robot$old", "2025-05-01", created_at="2025-03-01"),
+                credential("robot$locked", "2025-05-01", created_at="2025-03-01"),
+                access(
+                    "2025-04-01T10:00", endpoint="catalog", uri="/v2/_catalog", status=401, remote_user="robot$locked"
+                ),
+                access("2025-04-01T10:01", endpoint="token", uri="/token", remote_user="robot$locked", status=403),
+            ),
+            expect=2,
+            about=({"identity": "robot$old"}, {"identity": "robot$locked"}),
             now=NOW,
-            subjects=("robot$old",),
+            subjects=("robot$old", "robot$locked"),
+        ),
+        Case(
+            "quiet for an account that only listed the catalog and tags, and one seen only in a blob event",
+            rows=(
+                credential("robot$lister", "2025-05-01", created_at="2025-01-01"),
+                access("2025-04-01T10:00", endpoint="catalog", uri="/v2/_catalog", remote_user="robot$lister"),
+                access(
+                    "2025-04-01T10:01",
+                    endpoint="tags",
+                    uri="/v2/team/app/tags/list",
+                    repository="team/app",
+                    remote_user="robot$lister",
+                ),
+                credential("robot$blobs", "2025-05-01", created_at="2025-01-01"),
+                event("2025-04-02T10:00", action="pull", target_kind="blob", actor="robot$blobs", http_method="GET"),
+            ),
+            expect=0,
+            now=NOW,
         ),
         Case(
             "quiet for a used credential, a fresh one, and one dropped from the inventory",
