@@ -49,6 +49,7 @@ KINDS = {
     "pull.volume_baseline": "mass_pull",
     "pull.breadth_baseline": "mass_pull",
     "pull.egress_baseline": "large_egress",
+    "pull.egress_burst": "large_egress",
     "pull.new_network": "new_network",
     "pull.new_client_family": "new_client",
     "pull.anonymous_private": "anonymous_pull",
