@@ -12,6 +12,9 @@ NOW = at("2025-05-10T12:00")
 
 class Params(Parameters):
     min_pulls: int = Field(1, ge=1, description="Anonymous pulls (HEAD checks included) per repository and day.")
+    repeat_days: int = Field(
+        30, ge=1, description="Prior days with anonymous pulls of the repository that mean it was already reported."
+    )
 
 
 class AnonymousPrivatePull(Detection):
@@ -22,7 +25,10 @@ class AnonymousPrivatePull(Detection):
     description = (
         "A pull or manifest check without any identity succeeded on a repository that does not match "
         "org.public_repositories. Either the repository is meant to be public and the list is incomplete, or "
-        "the registry's authorization lets anonymous clients read private images."
+        "the registry's authorization lets anonymous clients read private images. It fires on the first day of "
+        "anonymous pulls of a repository, and again only after repeat_days without any (read from earlier days, "
+        "so a backfill agrees with live runs): a repository the registry serves anonymously every day is one "
+        "question, not one finding a day."
     )
     false_positives = (
         "Public repositories missing from org.public_repositories.",
@@ -53,6 +59,13 @@ class AnonymousPrivatePull(Detection):
           AND coalesce(actor, '') = ''
           AND occurred_at >= date_trunc('day', $since) AND occurred_at < $now
           AND NOT glob_any(repository, $public_repositories)
+          AND NOT EXISTS (  -- already reported: the repository was pulled anonymously in the prior repeat_days
+              SELECT 1 FROM image_activity AS p
+              WHERE p.repository = image_activity.repository AND p.source = 'registry' AND p.action = 'pull'
+                AND coalesce(p.actor, '') = ''
+                AND p.occurred_at < date_trunc('day', image_activity.occurred_at)
+                AND p.occurred_at >= date_trunc('day', image_activity.occurred_at) - INTERVAL 1 DAY * $repeat_days
+          )
         GROUP BY repository, date_trunc('day', occurred_at)
         HAVING count(*) >= $min_pulls
     """
@@ -74,5 +87,12 @@ class AnonymousPrivatePull(Detection):
             expect=0,
             now=NOW,
             org={"public_repositories": ["library/*"]},
+        ),
+        Case(
+            "fires once for a repository pulled anonymously every day, on the first day",
+            rows=tuple(pull(f"2025-05-{day:02d}T09:00", actor=None, repository="public/cli") for day in range(8, 11)),
+            expect=1,
+            now=NOW,
+            subjects=("public/cli",),
         ),
     )
