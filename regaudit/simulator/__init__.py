@@ -11,7 +11,7 @@ labels of every injected incident (see ``model.KIND_FAMILY``). The same seed alw
     write_files("out/", seed=1)                         # notifications.jsonl, access.log, labels.jsonl...
 
 Module map: ``organisation``/``catalog``/``identities`` (who and what), ``sessions``/``flows`` (HTTP requests
-and the events they cause), ``routines``/``fleet`` (normal behaviour),
+and the events they cause), ``routines``/``fleet``/``habits`` (normal behaviour, habits included),
 ``incidents``/``attacks``/``tampering``/ ``intrusions`` (injected incidents), ``engine`` (the day loop),
 ``wire`` (bytes), ``output`` (front doors).
 """

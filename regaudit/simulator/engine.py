@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from random import Random
 from typing import Literal
 
-from regaudit.simulator import attacks, fleet, intrusions, routines, stale, tampering
+from regaudit.simulator import attacks, fleet, habits, intrusions, routines, stale, tampering
 from regaudit.simulator.exchanges import Exchange, access_combined, access_json
 from regaudit.simulator.facts import facts_of, org_section
 from regaudit.simulator.identities import build_population
@@ -116,6 +116,7 @@ class Simulation:
         registry = build_registry(seeded(f"{seed}/registry"), start_ns, end_ns)
         self.world = World(seed, start_ns, end_ns, scale, LocalClock(TIMEZONE), registry, organisation, population)
         fleet.build_clusters(self.world, rng)
+        habits.build_habits(self.world, seeded(f"{seed}/habits"))
         self.injector = Injector(self.world, seeded(f"{seed}/incidents"), days) if incidents else None
         for planner in PLANNERS if self.injector else ():
             planner(self.injector)  # type: ignore[arg-type]
@@ -184,6 +185,7 @@ class Simulation:
         routines.plan_people(world, rng, day)
         routines.plan_ci(world, rng, day)
         fleet.plan_machines(world, rng, day)
+        habits.plan_habits(world, seeded(f"{self.seed}/habits/{day}"), day)
 
     def _run_until(self, limit: int) -> list[Exchange]:
         world = self.world

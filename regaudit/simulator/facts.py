@@ -7,6 +7,7 @@ repositories...).
 
 from __future__ import annotations
 
+from regaudit.analytics.settings import OrgSettings
 from regaudit.simulator.organisation import (
     BUSINESS_HOURS,
     CI_NETWORKS,
@@ -22,6 +23,7 @@ from regaudit.simulator.organisation import (
 )
 from regaudit.simulator.world import World
 
+PERSONAL_REPOSITORIES = ("sandbox/{identity}", "{identity}/*")
 PROTECTED_TAG_PATTERNS = (r"^prod(uction)?([-_.].*)?$", r"^release[-_.].+$", r"^stable$")
 CI_ROLES = ("ci", "renovate", "cleanup", "deploy")
 
@@ -35,7 +37,7 @@ def org_section(world: World) -> dict[str, object]:
     """The ``[org]`` table for the detections (ci identities and networks, protected repositories, hours)."""
     population, organisation = world.population, world.organisation
     protected = sorted(repo.name for repo in organisation.of_kind("service") if repo.production)
-    return {
+    section: dict[str, object] = {
         "ci_identities": sorted(actor.name for actor in population.by_role(*CI_ROLES)),
         "ci_networks": list(CI_NETWORKS),
         "production_identities": sorted(actor.name for actor in population.by_role("production")),
@@ -48,6 +50,9 @@ def org_section(world: World) -> dict[str, object]:
         "business_days": ["mon", "tue", "wed", "thu", "fri"],
         "timezone": TIMEZONE,
     }
+    if "personal_repositories" in OrgSettings.model_fields:  # the setting issue 16 adds (analytics/settings.py)
+        section["personal_repositories"] = list(PERSONAL_REPOSITORIES)
+    return section
 
 
 def facts_of(world: World) -> dict[str, object]:
@@ -69,4 +74,11 @@ def facts_of(world: World) -> dict[str, object]:
         "sandbox_repositories": sorted(r.name for r in organisation.of_kind("sandbox")),
         "restricted_repositories": sorted(r.name for r in organisation.repos.values() if r.restricted),
         "production_repositories": sorted(r.name for r in organisation.of_kind("service") if r.production),
+        "personal_repositories": sorted(r.name for r in organisation.of_kind("personal")),
+        "night_workers": sorted(actor.name for actor in population.by_role("human") if actor.habit == "night"),
+        "saturday_pushers": sorted(a.name for a in population.by_role("human") if a.habit == "saturday"),
+        "new_hires": {a.name: a.hired_day for a in population.by_role("human") if a.hired_day},
+        "monthly_jobs": sorted(actor.name for actor in population.by_role("batch")),
+        "quiet_robots": sorted(actor.name for actor in population.by_role("quiet")),
+        "inventory_identities": sorted(actor.name for actor in population.by_role("inventory")),
     }

@@ -136,8 +136,9 @@ class CredentialRow:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who talks to the registry: role is human, ci, production, staging, scanner, renovate, cleanup, deploy
-    or dormant; networks are the CIDRs its normal traffic comes from."""
+    """Who talks to the registry: role is human, ci, production, staging, scanner, renovate, cleanup, deploy,
+    batch (the monthly job), quiet (robots silent for weeks), inventory (lists only) or dormant; networks are
+    the CIDRs its normal traffic comes from."""
 
     name: str
     kind: CredentialKind

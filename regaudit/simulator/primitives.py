@@ -117,6 +117,11 @@ class LocalClock:
         local = ns + self.offset_minutes(ns) * MINUTE
         return (local // DAY + 3) % 7
 
+    def local_day_of_month(self, ns: int) -> int:
+        """1 .. 31, in local time."""
+        local = ns + self.offset_minutes(ns) * MINUTE
+        return time.gmtime(local // NS).tm_mday
+
     def at_local(self, day_start_ns: int, hours: float) -> int:
         """The UTC instant of ``hours`` after local midnight of the UTC day starting at ``day_start_ns``."""
         guess = day_start_ns + int(hours * HOUR)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import zlib
 from random import Random
 
-from regaudit.simulator import fleet, flows
+from regaudit.simulator import fleet, flows, habits
 from regaudit.simulator.catalog import Manifest, Repository, build_image
 from regaudit.simulator.exchanges import Exchange
 from regaudit.simulator.identities import Actor
@@ -23,6 +23,7 @@ from regaudit.simulator.primitives import DAY, HOUR, MINUTE, NS
 from regaudit.simulator.world import Runner, World, human_client, poisson, runner_client
 
 COSIGN = "cosign/v2.4.1 (linux; amd64)"
+ROLLBACK_SHARE = 0.08  # releases of production images rolled back within hours
 SANDBOX_WORDS = ("test", "wip", "debug", "spike", "demo", "try", "poc", "tmp")
 
 
@@ -162,11 +163,14 @@ def _build(actor: Actor, repo: Repository, release: bool) -> Runner:
         base = world.organisation.repos[repo.base or "base/python"]
         session = world.session(rng, runner_client(actor, rng), start)
         session.challenge()
+        if rng.random() < 0.3:
+            habits.cache_fetch(session, repo, rng)
         base_release = base.tagged_releases()[-1]
         flows.pull(session, base, base_release, None if rng.random() < 0.5 else set(base.blobs))
         session.wait(rng.uniform(30, 480))
         image = build_image(repo, rng, base.tags[base_release])
         tags = [repo.next_version(rng), "latest"] if release else ["main", f"sha-{rng.getrandbits(28):07x}"]
+        before = flows.resolve(session, repo, "latest")
         flows.push(session, repo, image, tags, base)
         if release:
             repo.releases.append(tags[0])
@@ -179,6 +183,9 @@ def _build(actor: Actor, repo: Repository, release: bool) -> Runner:
             if release and rng.random() < 0.25:
                 world.schedule(start + rng.randrange(HOUR, 6 * HOUR), rng, _resign(actor, repo, image.digest))
         end = exchanges[-1].end_ns
+        if release and _rolled_back(repo, before) and rng.random() < ROLLBACK_SHARE:
+            back = end + rng.randrange(HOUR, 5 * HOUR)
+            habits.schedule_rollback(world, rng, actor, repo, before, back)
         if repo.production and repo.kind == "service":
             if release:
                 fleet.schedule_rollout(world, rng, repo, tags[0], end + rng.randrange(20 * MINUTE, 60 * MINUTE))
@@ -187,6 +194,12 @@ def _build(actor: Actor, repo: Repository, release: bool) -> Runner:
         return exchanges
 
     return run
+
+
+def _rolled_back(repo: Repository, before: Manifest | None) -> bool:
+    """A production release can be rolled back to what ``latest`` held before it, if the window saw that
+    pushed (and signed): production never runs an image whose signature predates the store."""
+    return repo.production and before is not None and before.digest in repo.history.get("latest", [])
 
 
 def _cosign(
