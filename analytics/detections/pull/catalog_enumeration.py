@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from regaudit.analytics.detection import Case, Detection, Severity
+from pydantic import Field
+
+from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import access, at
 
 NOW = at("2025-05-10T18:00")
+
+
+class Params(Parameters):
+    repeat_days: int = Field(
+        30, ge=1, description="Prior days in which a listing by the same identity makes it routine, not news."
+    )
 
 
 class CatalogEnumeration(Detection):
@@ -16,7 +24,9 @@ class CatalogEnumeration(Detection):
     description = (
         "Any successful GET /v2/_catalog by an identity (the claimed user, else the client address) that is "
         "not in org.admin_identities, grouped per identity and UTC day. The catalog is usually an "
-        "administrator's tool; anyone else listing every repository is mapping the registry."
+        "administrator's tool; anyone else listing every repository is mapping the registry. "
+        "An identity that listed it on a day of the prior repeat_days is a routine lister (an inventory job, "
+        "a UI) and was reported then; read from earlier days, so a backfill agrees with live runs."
     )
     false_positives = (
         "Registry UIs, backup or replication tools that list the catalog with their own credential.",
@@ -24,6 +34,7 @@ class CatalogEnumeration(Detection):
     )
     attack = ("T1613", "T1580")
     references = ("https://distribution.github.io/distribution/spec/api/#catalog",)
+    parameters = Params
     sql = """
         SELECT
             coalesce(nullif(remote_user, ''), client_addr) AS subject,
@@ -44,6 +55,14 @@ class CatalogEnumeration(Detection):
         WHERE endpoint = 'catalog' AND status < 400
           AND NOT list_contains($admin_identities, coalesce(remote_user, ''))
           AND request_at >= date_trunc('day', $since) AND request_at < $now
+          AND NOT EXISTS (  -- a routine lister: it listed the catalog on a day of the prior repeat_days
+              SELECT 1 FROM access_log AS p
+              WHERE p.endpoint = 'catalog' AND p.status < 400
+                AND coalesce(nullif(p.remote_user, ''), p.client_addr)
+                    = coalesce(nullif(access_log.remote_user, ''), access_log.client_addr)
+                AND p.request_at < date_trunc('day', access_log.request_at)
+                AND p.request_at >= date_trunc('day', access_log.request_at) - INTERVAL 1 DAY * $repeat_days
+          )
         GROUP BY coalesce(nullif(remote_user, ''), client_addr), date_trunc('day', request_at)
     """
     cases = (
@@ -72,5 +91,15 @@ class CatalogEnumeration(Detection):
             expect=0,
             now=NOW,
             org={"admin_identities": ["admin"]},
+        ),
+        Case(
+            "fires once for a tool that lists the catalog every morning, on its first day",
+            rows=tuple(
+                access(f"2025-05-{day:02d}T07:00", endpoint="catalog", uri="/v2/_catalog", remote_user="inventory")
+                for day in (5, 6)
+            ),
+            expect=1,
+            now=at("2025-05-06T18:00"),
+            subjects=("inventory",),
         ),
     )
