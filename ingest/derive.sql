@@ -32,7 +32,8 @@ FROM (
      AND (p.occurred_at < c.occurred_at OR (p.occurred_at = c.occurred_at AND p.activity_id < c.activity_id))
      -- implied by the two above; stated so the scan of p reads only the range, not the whole table
      AND p.occurred_at BETWEEN $lo - INTERVAL 60 SECOND AND $hi + INTERVAL 60 SECOND
-    WHERE c.action = 'pull' AND c.counts_as_pull AND c.occurred_at BETWEEN $lo AND $hi + INTERVAL 60 SECOND
+    WHERE c.action = 'pull' AND c.counts_as_pull AND NOT c.blob_only AND NOT p.blob_only
+      AND c.occurred_at BETWEEN $lo AND $hi + INTERVAL 60 SECOND
       AND ((c.tag IS NULL AND p.digest IS DISTINCT FROM c.digest
             AND (p.media_type LIKE '%index%' OR p.media_type LIKE '%manifest.list%'))
         OR p.digest = c.digest)
@@ -77,7 +78,7 @@ FROM (
         SELECT activity_id, registry, repository, coalesce(actor, '') AS who, coalesce(client_addr, '') AS addr,
                occurred_at, action = 'pull' AS is_pull
         FROM image_activity
-        WHERE source = 'registry' AND ((action = 'pull' AND counts_as_pull) OR action = 'push')
+        WHERE source = 'registry' AND ((action = 'pull' AND counts_as_pull AND NOT blob_only) OR action = 'push')
           AND occurred_at BETWEEN $lo - INTERVAL 30 MINUTE AND $hi + INTERVAL 30 MINUTE
     ),
     blobs AS (
@@ -104,11 +105,67 @@ FROM (
     SELECT o.activity_id, coalesce(sum(s.size_bytes), 0) AS bytes
     FROM image_activity o
     LEFT JOIN assigned s ON s.owner = o.activity_id
-    WHERE o.source = 'registry' AND o.action IN ('pull', 'push')
+    WHERE o.source = 'registry' AND o.action IN ('pull', 'push') AND NOT o.blob_only
       AND o.occurred_at BETWEEN $lo - INTERVAL 10 MINUTE AND $hi + INTERVAL 10 MINUTE
     GROUP BY o.activity_id
 ) AS folded
 WHERE a.activity_id = folded.activity_id AND a.blob_bytes IS DISTINCT FROM folded.bytes;
+
+-- name: blob_only_downloads
+-- Blob downloads that belong to no manifest pull (no counted pull of the same identity, client and repository in
+-- the 10 minutes before: the rule fold_blob_bytes folds by) are pulls all the same: a client fetching layers by
+-- digest (a CI cache, a client that had the manifest already and only sent a HEAD) or someone holding leaked
+-- digests. They become one row per registry, repository, identity, client and UTC hour, marked blob_only,
+-- counted as a pull and carrying their bytes (blob_bytes), at the hour's first such blob; the digest is the blob's
+-- when the row holds one blob. Fixed hours, not gaps between requests, so a row's key never depends on the order
+-- events arrive in. Every hour a blob within 20 minutes of the range falls in is recomputed from all its blobs:
+-- its row replaced, or removed when a late manifest pull now owns all of them.
+DELETE FROM image_activity AS a
+USING (
+    SELECT DISTINCT registry, repository, time_bucket(INTERVAL 1 HOUR, event_at) AS hour
+    FROM registry_events
+    WHERE target_kind = 'blob' AND action = 'pull' AND http_method = 'GET'
+      AND event_at BETWEEN $lo - INTERVAL 20 MINUTE AND $hi + INTERVAL 20 MINUTE
+) AS touched
+WHERE a.blob_only AND a.registry = touched.registry AND a.repository = touched.repository
+  AND time_bucket(INTERVAL 1 HOUR, a.occurred_at) = touched.hour
+  AND a.occurred_at BETWEEN time_bucket(INTERVAL 1 HOUR, $lo - INTERVAL 20 MINUTE)
+                        AND $hi + INTERVAL 80 MINUTE;
+
+INSERT INTO image_activity (activity_id, registry, occurred_at, action, is_check, counts_as_pull, actor,
+    client_addr, user_agent, repository, tag, digest, media_type, blob_bytes, source, blob_only)
+WITH touched AS (
+    SELECT DISTINCT registry, repository, time_bucket(INTERVAL 1 HOUR, event_at) AS hour
+    FROM registry_events
+    WHERE target_kind = 'blob' AND action = 'pull' AND http_method = 'GET'
+      AND event_at BETWEEN $lo - INTERVAL 20 MINUTE AND $hi + INTERVAL 20 MINUTE
+),
+blobs AS (  -- every blob download of the touched hours
+    SELECT b.registry, b.repository, t.hour, b.event_id, b.event_at, b.digest, b.media_type, b.user_agent,
+           coalesce(b.actor, '') AS who, coalesce(b.client_addr, '') AS addr, coalesce(b.size_bytes, 0) AS size_bytes
+    FROM registry_events b
+    JOIN touched t ON t.registry = b.registry AND t.repository = b.repository
+                  AND t.hour = time_bucket(INTERVAL 1 HOUR, b.event_at)
+    WHERE b.target_kind = 'blob' AND b.action = 'pull' AND b.http_method = 'GET'
+      AND b.event_at BETWEEN time_bucket(INTERVAL 1 HOUR, $lo - INTERVAL 20 MINUTE) AND $hi + INTERVAL 80 MINUTE
+),
+unowned AS (
+    SELECT * FROM blobs b
+    WHERE NOT EXISTS (
+        SELECT 1 FROM image_activity o
+        WHERE o.source = 'registry' AND o.action = 'pull' AND o.counts_as_pull AND NOT o.blob_only
+          AND o.registry = b.registry AND o.repository = b.repository
+          AND coalesce(o.actor, '') = b.who AND coalesce(o.client_addr, '') = b.addr
+          AND o.occurred_at <= b.event_at AND o.occurred_at > b.event_at - INTERVAL 10 MINUTE)
+)
+SELECT 'bl:' || registry || ':' || repository || ':' || strftime(timezone('UTC', hour), '%Y-%m-%dT%H') || ':'
+           || left(md5(who || chr(0) || addr), 16),
+       registry, min(event_at), 'pull', FALSE, TRUE, nullif(who, ''), nullif(addr, ''),
+       arg_min(user_agent, (event_at, event_id)), repository, NULL,
+       CASE WHEN count(DISTINCT digest) = 1 THEN any_value(digest) END, arg_min(media_type, (event_at, event_id)),
+       sum(size_bytes), 'registry', TRUE
+FROM unowned
+GROUP BY registry, repository, hour, who, addr;
 
 -- name: join_proxy
 -- Each registry action gets the access-log line of the same request: same method, repository, reference (tag
@@ -127,7 +184,7 @@ FROM (
                CASE action WHEN 'push' THEN 'PUT' WHEN 'delete' THEN 'DELETE'
                            ELSE CASE WHEN is_check THEN 'HEAD' ELSE 'GET' END END AS method
         FROM image_activity
-        WHERE source = 'registry' AND proxy_line_key IS NULL AND action IN ('pull', 'push', 'delete')
+        WHERE source = 'registry' AND proxy_line_key IS NULL AND action IN ('pull', 'push', 'delete') AND NOT blob_only
           AND occurred_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE
     ),
     lines AS (

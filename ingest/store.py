@@ -34,6 +34,7 @@ MIGRATIONS: dict[int, str] = {
     4: resources.files("regaudit.ingest").joinpath("decisions.sql").read_text(encoding="utf-8"),
     5: resources.files("regaudit.ingest").joinpath("findings_about.sql").read_text(encoding="utf-8"),
     6: resources.files("regaudit.ingest").joinpath("counting.sql").read_text(encoding="utf-8"),
+    7: resources.files("regaudit.ingest").joinpath("blob_only.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -150,6 +151,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     try:
         for version in range(found + 1, SCHEMA_VERSION + 1):
             con.execute(MIGRATIONS[version])
+            if version == BLOB_ONLY_VERSION and found:
+                _backfill_blob_only(con)
             log.info("store schema upgraded to version=%d", version)
         con.execute("INSERT OR REPLACE INTO schema_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
@@ -157,6 +160,22 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("ROLLBACK")
         raise
     return found
+
+
+#: the version whose derive step (blob_only_downloads) a store written before must run over its stored events
+BLOB_ONLY_VERSION = 7
+
+
+def _backfill_blob_only(con: duckdb.DuckDBPyConnection) -> None:
+    """Derive the blob-only pull rows of a store written before version 7, over all its blob events at once:
+    the rows are a function of the stored events, so they are what replaying its batches would give."""
+    from regaudit.ingest.sinks.duckdb import derive_step  # noqa: PLC0415 - that module imports this one
+
+    bounds = con.execute(
+        "SELECT min(event_at), max(event_at) FROM registry_events WHERE target_kind = 'blob' AND action = 'pull'"
+    ).fetchall()[0]
+    if bounds[0] is not None:
+        derive_step(con, "blob_only_downloads", bounds[0], bounds[1])
 
 
 def next_batch_id(con: duckdb.DuckDBPyConnection) -> int:

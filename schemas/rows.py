@@ -105,6 +105,10 @@ class ImageActivityRow(Row):
     proxy_tls: str | None = Field(description="TLS version of the client connection.")
     proxy_user_agent: str | None = Field(description="User agent nginx saw.")
     audit_gap: bool = Field(description="Served by the proxy with no notification: a gap in the audit feed.")
+    blob_only: bool = Field(
+        description="Blob downloads with no manifest pull of their own (fetched by digest), one row per identity,"
+        " client, repository and UTC hour: counted as a pull, their bytes in blob_bytes."
+    )
 
 
 class TagHistoryRow(Row):
@@ -167,10 +171,9 @@ class FindingRow(Row):
 CANONICAL_ROWS: dict[str, type[Row]] = {
     "registry_events": RegistryEventRow,
     "access_log": AccessLogRow,
-    "image_activity": ImageActivityRow,
     "tag_history": TagHistoryRow,
     "dead_letters": DeadLetterRow,
 }
 
-#: Tables regaudit derives from the canonical rows, documented the same way; their columns include migrations.
-DERIVED_ROWS: dict[str, type[Row]] = {"findings": FindingRow}
+#: Tables whose columns include migrations (image_activity gained blob_only in version 7), documented the same way.
+DERIVED_ROWS: dict[str, type[Row]] = {"image_activity": ImageActivityRow, "findings": FindingRow}

@@ -173,6 +173,14 @@ def derive(con: duckdb.DuckDBPyConnection, batch_id: int, default_registry: str,
             con.execute(statement, {name: bound[name] for name in names})
 
 
+def derive_step(con: duckdb.DuckDBPyConnection, name: str, lo: datetime, hi: datetime) -> None:
+    """Run one named derive step over the time range lo..hi (a store upgrade's backfill of a new step)."""
+    sql = dict(DERIVE_STEPS)[name]
+    for statement in _statements(sql):
+        names = set(re.findall(r"\$(\w+)", statement))
+        con.execute(statement, {key: value for key, value in {"lo": lo, "hi": hi}.items() if key in names})
+
+
 def _statements(sql: str) -> list[str]:
     """Split a step into statements on semicolons at line ends (the steps hold no literal semicolons)."""
     return [part.strip() for part in re.split(r";\s*\n", sql + "\n") if part.strip() and not _only_comments(part)]

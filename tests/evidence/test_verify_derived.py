@@ -16,7 +16,16 @@ from regaudit.evidence import signing, verify_derived
 from regaudit.ingest import store
 from tests.evidence.chain_seed import seeded_store, write
 from tests.ingest.processes import REGAUDIT, regaudit_env
-from tests.ingest.test_derive import T0, digest, event, line, multi_platform_pull_and_pushes, skopeo_delete_by_tag
+from tests.ingest.test_derive import (
+    T0,
+    blob,
+    digest,
+    event,
+    leaked_digests,
+    line,
+    multi_platform_pull_and_pushes,
+    skopeo_delete_by_tag,
+)
 
 DAY = 86_400.0
 
@@ -60,6 +69,19 @@ def test_a_store_as_ingested_verifies_with_its_derived_tables_rebuilt(db):
     done = regaudit(db, "verify")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"derived tables ok: {activity} image_activity and {tags} tag_history rows match a replay" in done.stdout
+
+
+def test_blob_only_pulls_derived_across_batches_verify_and_their_bytes_are_checked(db):
+    write(db, leaked_digests(200, 3))
+    write(db, [blob(500, "team/app", "alice", "late", 70), *leaked_digests(600, 2, actor="ci-cache")])
+    write(db, [event(499, "pull", "team/app", "alice", "GET", tag="v1", target=digest("late"))])  # takes its blob
+    done = regaudit(db, "verify")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    tamper(db, "UPDATE image_activity SET blob_bytes = 1 WHERE blob_only AND actor = 'mallory'")
+    done = regaudit(db, "verify")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "blob_bytes is 1, the sealed rows give 6000" in done.stdout
 
 
 def test_an_image_activity_row_whose_actor_was_changed_fails_verify(db):

@@ -213,3 +213,107 @@ def test_a_batch_spanning_days_is_derived_per_time_range_with_the_same_rows(db, 
     with store.writer(db) as con:
         assert len(_time_ranges(con, 1)) == 2
     assert sorted(activity(db), key=repr) == sorted(activity(apart), key=repr)
+
+
+def blob(at: float, repository: str, actor: str, name: str, size: int, method: str = "GET") -> RawRecord:
+    """A blob download notification (Distribution notifies a blob GET as a pull of an octet-stream target)."""
+    return event(at, "pull", repository, actor, method, target=digest(name), media=BLOB, size=size)
+
+
+def counted(db) -> list[tuple]:
+    """Per row: actor, repository, what it counts as, its bytes, and whether it is a blob-only row."""
+    with store.reader(db) as con:
+        return con.execute(
+            """SELECT actor, repository, counted_as::VARCHAR, blob_bytes, blob_only, digest
+               FROM counted_activity ORDER BY occurred_at, activity_id"""
+        ).fetchall()
+
+
+def leaked_digests(start: float, count_: int = 5, actor: str = "mallory") -> list[RawRecord]:
+    """Layers fetched one by one by digest, a minute apart, without any manifest request."""
+    return [blob(start + 60 * i, "team/secret", actor, f"layer{i}", 1_000 * (i + 1)) for i in range(count_)]
+
+
+def test_blob_downloads_without_a_manifest_pull_are_one_marked_pull_carrying_their_bytes(db):
+    write(db, leaked_digests(0))
+
+    assert counted(db) == [("mallory", "team/secret", "pull", 15_000, True, None)]
+
+
+def test_a_pull_keeps_its_blobs_and_makes_no_blob_only_row(db):
+    write(db, [
+        event(0, "pull", "team/app", "alice", "GET", tag="v1", target=digest("app")),
+        blob(0.2, "team/app", "alice", "config", 100),
+        blob(0.4, "team/app", "alice", "layer", 900),
+        blob(0.5, "team/app", "alice", "layer", 900, method="HEAD"),  # an existence check, not a download
+    ])  # fmt: skip
+
+    assert counted(db) == [("alice", "team/app", "pull", 1_000, False, digest("app"))]
+
+
+def test_blobs_after_a_head_only_are_one_pull_and_the_head_stays_a_check(db):
+    # containerd with the manifest in its content store: HEAD to resolve the tag, then the missing layers only
+    write(db, [
+        event(0, "pull", "team/app", "kube", "HEAD", tag="v1", target=digest("app")),
+        blob(1, "team/app", "kube", "layer", 700),
+        blob(2, "team/app", "kube", "other", 300),
+    ])  # fmt: skip
+
+    assert [(kind, size, marked) for _, _, kind, size, marked, _ in counted(db)] == [
+        ("check", 0, False),
+        ("pull", 1_000, True),
+    ]
+
+
+def test_blob_only_rows_are_per_identity_client_and_hour(db):
+    write(db, [
+        *leaked_digests(3_500, 2),  # 12:58:20 and 12:59:20
+        *leaked_digests(3_700, 1),  # 13:01:40: the next hour
+        blob(3_500, "team/secret", "ci-cache", "layer0", 1_000),  # someone else, the same layer
+    ])  # fmt: skip
+
+    rows = [(actor, size, marked) for actor, _, _, size, marked, _ in counted(db)]
+    assert sorted(rows, key=repr) == [("ci-cache", 1_000, True), ("mallory", 1_000, True), ("mallory", 3_000, True)]
+
+
+def test_a_manifest_pull_arriving_late_takes_its_blobs_back_from_the_blob_only_row(db):
+    layers = [blob(1, "team/app", "alice", "layer", 900), blob(700, "team/app", "alice", "late", 50)]
+    write(db, layers, [event(0, "pull", "team/app", "alice", "GET", tag="v1", target=digest("app"))])
+
+    # the layer at +1 s is the pull's; the one 11 minutes later is beyond the pull's reach: a blob-only row
+    assert [(kind, size, marked) for _, _, kind, size, marked, _ in counted(db)] == [
+        ("pull", 900, False),
+        ("pull", 50, True),
+    ]
+
+
+def test_blob_only_rows_do_not_depend_on_batching_order_or_replays(db, tmp_path):
+    records = [
+        *leaked_digests(0, 4),
+        event(30, "pull", "team/secret", "mallory", "GET", tag="v1", target=digest("secret")),
+        blob(31, "team/secret", "mallory", "config", 10),
+        *multi_platform_pull_and_pushes(),
+    ]
+    write(db, records, records)  # delivered twice
+    shuffled = records[:]
+    random.Random(5).shuffle(shuffled)
+    one_by_one = tmp_path / "one-by-one.duckdb"
+    write(one_by_one, *[[record] for record in shuffled])
+
+    assert sorted(counted(one_by_one), key=repr) == sorted(counted(db), key=repr)
+    assert [row for row in counted(db) if row[4]] == [("mallory", "team/secret", "pull", 1_000, True, digest("layer0"))]
+
+
+def test_a_store_upgraded_from_version_6_gets_the_blob_only_rows_a_rebuild_gives(db, tmp_path):
+    records = [*leaked_digests(0), *multi_platform_pull_and_pushes()]
+    write(db, records)
+    with store.writer(db) as con:  # as version 6 left it: no column, no blob-only rows
+        con.execute("DELETE FROM image_activity WHERE blob_only")
+        con.execute("ALTER TABLE image_activity DROP COLUMN blob_only")
+        con.execute("UPDATE schema_meta SET value = '6' WHERE key = 'schema_version'")
+    fresh = tmp_path / "fresh.duckdb"
+    write(fresh, records)
+
+    with store.writer(db):
+        pass
+    assert counted(db) == counted(fresh)
