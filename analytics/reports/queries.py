@@ -34,7 +34,7 @@ SELECT a.occurred_at, a.registry, a.repository, a.tag, a.digest, a.action,
        coalesce(a.actor, $anonymous) AS identity, c.kind AS credential_kind, c.owner AS credential_owner,
        a.client_addr, a.user_agent, a.counts_as_pull, a.is_check, a.counted_as,
        coalesce(h.is_overwrite, FALSE) AS overwrite, h.previous_digest,
-       a.from_repository, a.blob_bytes, a.proxy_status, a.source, a.audit_gap,
+       a.from_repository, a.blob_bytes, a.proxy_status, a.source, a.audit_gap, a.blob_only,
        a.activity_id, a.request_id, a.proxy_line_key
 FROM counted_activity a
 LEFT JOIN tag_history h

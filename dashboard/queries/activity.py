@@ -22,7 +22,7 @@ ACTIONS = ("pull", "push", "delete", "mount", "login")
 #: columns of the explorer and its CSV download, in order
 COLUMNS = f"""
     occurred_at, action, {IDENTITY} AS identity, repository, tag, digest, client_addr, user_agent,
-    blob_bytes, proxy_status, is_check, audit_gap, source, registry, activity_id
+    blob_bytes, proxy_status, is_check, audit_gap, blob_only, source, registry, activity_id
 """
 
 

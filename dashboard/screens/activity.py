@@ -99,6 +99,7 @@ def download_csv(rows: pd.DataFrame) -> bytes:
 COLUMN_CONFIG = {
     "blob_bytes": st.column_config.NumberColumn("bytes", format="%d"),
     "proxy_status": st.column_config.NumberColumn("status", format="%d"),
+    "blob_only": st.column_config.CheckboxColumn("blobs only", help="Blobs fetched by digest, no manifest pull"),
 }
 
 

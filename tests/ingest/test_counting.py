@@ -20,6 +20,10 @@ ROWS: dict[str, tuple[dict[str, object], str]] = {
     "manifest GET, counted once": ({"action": "pull"}, "pull"),
     "platform manifest of the same pull": ({"action": "pull", "counts_as_pull": False}, "none"),
     "HEAD, notified as a pull": ({"action": "pull", "is_check": True}, "check"),
+    "blobs fetched by digest, no manifest pull": (
+        {"action": "pull", "tag": None, "digest": None, "blob_only": True, "blob_bytes": 1 << 30},
+        "pull",
+    ),
     "GET served without a notification": ({"action": "pull", "proxy_status": 200, **GAP}, "pull"),
     "HEAD served without a notification": ({"action": "pull", "is_check": True, "proxy_status": 200, **GAP}, "check"),
     "push": ({"action": "push", "proxy_status": 201}, "push"),
