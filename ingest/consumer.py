@@ -5,12 +5,13 @@ The loop is short on purpose:
     poll until the batch is full or old enough ▶ lay the records out as columns ▶ normalize (in-memory DuckDB)
     ▶ write (one transaction on the store file, idempotent) ▶ commit the Kafka offsets
 
-Writing runs on a second thread, one batch at a time, while the loop polls and normalizes the next one: the
-Python side (kafka-python, records) and DuckDB's write overlap on two cores, and at most two batches are in
-memory. Offsets are still committed by the polling thread (kafka-python's consumer is not thread-safe), in
-batch order, and only for a batch whose DuckDB transaction committed. A crash anywhere before the offset commit
-replays the batch, and the idempotent inserts store nothing twice; a crash after it loses nothing, because the
-DuckDB commit came first. SIGTERM finishes the batches in hand, commits and leaves the group.
+Writing runs on a second thread, one batch at a time, while the loop polls and normalizes the next one
+(``regaudit.ingest.loop``, the loop ship-logs runs too): the Python side (kafka-python, records) and DuckDB's write
+overlap on two cores, and at most two batches are in memory. Offsets are still committed by the polling thread
+(kafka-python's consumer is not thread-safe), in batch order, and only for a batch whose DuckDB transaction
+committed. A crash anywhere before the offset commit replays the batch, and the idempotent inserts store nothing
+twice; a crash after it loses nothing, because the DuckDB commit came first. SIGTERM finishes the batches in hand,
+commits and leaves the group.
 
 A record the store write fails on does not hold the stream up: the sink isolates it as a dead letter with its
 Kafka coordinates and the error (``regaudit.ingest.sinks.isolation``), stores the rest, and the offsets are
@@ -24,7 +25,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -37,6 +37,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from regaudit.evidence.canonical import epoch_us
 from regaudit.ingest.consumer_metrics import ConsumerMetrics
 from regaudit.ingest.hooks import load_hooks
+from regaudit.ingest.loop import run_batches
 from regaudit.ingest.normalize import BATCH_SCHEMA, NormalizedBatch, Normalizer
 from regaudit.ingest.records import RecordKind
 from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
@@ -178,31 +179,26 @@ class Consumer:
     def run(self, max_idle_seconds: float | None = None) -> ConsumerStats:
         """Consume until stopped (or, for tests and one-shot imports, until idle for ``max_idle_seconds``)."""
         consumer = self._connect()
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
-        in_flight: tuple[Future[WriteResult], list[Any]] | None = None
-        idle_since = time.monotonic()
         try:
-            while not self._stop.is_set():
-                messages = self._poll_batch(consumer)
-                normalized = self._normalize(messages) if messages else None
-                if in_flight is not None:
-                    self._complete(consumer, *in_flight)
-                    in_flight = None
-                if normalized is not None:
-                    in_flight = (writer.submit(self._write, normalized), messages)
-                    idle_since = time.monotonic()
-                elif not consumer.assignment():
-                    idle_since = time.monotonic()  # still joining the group (e.g. waiting out a dead member)
-                elif max_idle_seconds is not None and time.monotonic() - idle_since > max_idle_seconds:
-                    break
-            if in_flight is not None:
-                self._complete(consumer, *in_flight)
+            run_batches(
+                lambda: self._read(consumer),
+                lambda batch: self._write(batch[1]),
+                lambda batch, result: self._commit(consumer, batch[0], result),
+                self._stop,
+                thread_name="store-writer",
+                max_idle_seconds=max_idle_seconds,
+                joining=lambda: not consumer.assignment(),  # e.g. waiting out a dead member of the group
+            )
         finally:
             self.metrics.stop()
-            writer.shutdown(wait=True)
             consumer.close(autocommit=False)
             self.normalizer.close()
         return self.stats
+
+    def _read(self, consumer: KafkaConsumer) -> tuple[list[Any], NormalizedBatch] | None:
+        """The next batch of messages and its normalized rows; none when the poll brought nothing."""
+        messages = self._poll_batch(consumer)
+        return (messages, self._normalize(messages)) if messages else None
 
     def _poll_batch(self, consumer: KafkaConsumer) -> list[Any]:
         config = self.settings.consumer
@@ -231,9 +227,8 @@ class Consumer:
             self.on_batch(result)
         return result
 
-    def _complete(self, consumer: KafkaConsumer, written: Future[WriteResult], messages: list[Any]) -> None:
-        """Wait for the batch's DuckDB commit (a failure raises here), then commit its Kafka offsets."""
-        result = written.result()
+    def _commit(self, consumer: KafkaConsumer, messages: list[Any], result: WriteResult) -> bool:
+        """After the batch's DuckDB commit: commit its Kafka offsets, count it; the loop goes on."""
         offsets = _next_offsets(messages)
         committed = True
         try:
@@ -257,6 +252,7 @@ class Consumer:
             result.batch_id, len(messages), result.events_count, result.access_count,
             result.dead_letters_count, result.isolated_count, stats.lag,
         )  # fmt: skip
+        return True
 
 
 def _next_offsets(messages: Iterable[Any]) -> dict[TopicPartition, OffsetAndMetadata]:

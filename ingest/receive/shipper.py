@@ -4,20 +4,20 @@ The position is saved only after the sink acknowledged the batch (Kafka acks=all
 crash re-delivers at most the last batch, under the same line keys, and the store keeps each line once. While
 the sink is down the shipper retries with backoff and does not advance.
 
-Delivery runs on a second thread, one batch at a time, while the next batch is read: reading the file (Python)
-and the sink's work (DuckDB, or Kafka's acknowledgement) overlap, and at most two batches are in memory. The
-position is saved in batch order, each time after that batch's delivery.
+Delivery runs on a second thread, one batch at a time, while the next batch is read (``regaudit.ingest.loop``,
+the consumer's loop too): reading the file (Python) and the sink's work (DuckDB, or Kafka's acknowledgement)
+overlap, and at most two batches are in memory. The position is saved in batch order, each time after that batch's
+delivery.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from regaudit.errors import TransientError
+from regaudit.ingest.loop import run_batches
 from regaudit.ingest.receive.tail import FileTail, Line
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink
@@ -39,27 +39,17 @@ class Shipper:
 
     def run(self, max_idle_seconds: float | None = None) -> int:
         """Ship until stopped, or until idle for ``max_idle_seconds``; returns the lines shipped."""
-        sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ship-deliver")
-        in_flight: tuple[Future[bool], list[Line]] | None = None
-        idle_since = time.monotonic()
         try:
-            while not self._stop.is_set():
-                lines = self.tail.read(self.batch_lines)
-                if in_flight is not None:
-                    if not self._complete(*in_flight):
-                        break
-                    in_flight = None
-                if lines:
-                    in_flight = (sender.submit(self._deliver, lines), lines)
-                    idle_since = time.monotonic()
-                    continue
-                if max_idle_seconds is not None and time.monotonic() - idle_since > max_idle_seconds:
-                    break
-                self._stop.wait(self.poll_seconds)
-            if in_flight is not None:
-                self._complete(*in_flight)
+            run_batches(
+                lambda: self.tail.read(self.batch_lines) or None,
+                self._deliver,
+                self._commit,
+                self._stop,
+                thread_name="ship-deliver",
+                max_idle_seconds=max_idle_seconds,
+                rest_seconds=self.poll_seconds,
+            )
         finally:
-            sender.shutdown(wait=True)
             self.tail.close()
         return self.shipped
 
@@ -81,9 +71,9 @@ class Shipper:
                 backoff = min(backoff * 2, 30.0)
         return False  # stopped while the sink was down: position not advanced, nothing lost
 
-    def _complete(self, delivered: Future[bool], lines: list[Line]) -> bool:
-        """Wait for the batch's delivery, then save the position after it."""
-        if not delivered.result():
+    def _commit(self, lines: list[Line], delivered: bool) -> bool:
+        """After the batch's delivery, save the position after it; False (stopped first) ends the loop."""
+        if not delivered:
             return False
         self.tail.commit(lines[-1])
         self.shipped += len(lines)
