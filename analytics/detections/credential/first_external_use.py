@@ -12,7 +12,7 @@ ORG = {"internal_networks": ["10.8.0.0/16"], "ci_networks": ["10.20.0.0/16"]}
 
 
 class Params(Parameters):
-    min_inside_days: int = Field(3, ge=1, description="Days with use from inside before outside counts as new.")
+    min_inside_days: int = Field(2, ge=1, description="Days with use from inside before outside counts as new.")
     dormant_days: int = Field(
         14, ge=1, description="Days of silence before the outside use that make it a reactivation (high)."
     )
@@ -141,7 +141,7 @@ class CredentialFirstExternalUse(Detection):
             rows=(
                 *history(pull, NOW, days=10, per_day=1, actor="bob", client_addr=lambda i: f"203.0.113.{i + 1}"),
                 pull("2025-05-10T10:00", actor="bob", client_addr="198.51.100.4"),
-                *history(pull, NOW, days=2, per_day=2, actor="newcomer", client_addr="10.8.1.1"),
+                *history(pull, NOW, days=1, per_day=2, actor="newcomer", client_addr="10.8.1.1"),
                 pull("2025-05-10T10:00", actor="newcomer", client_addr="198.51.100.5"),
                 credential("robot$ci", "2025-05-01"),
                 *history(pull, NOW, days=10, per_day=2, actor="robot$ci", client_addr="10.20.1.5"),
