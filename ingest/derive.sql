@@ -156,7 +156,10 @@ unowned AS (
         WHERE o.source = 'registry' AND o.action = 'pull' AND o.counts_as_pull AND NOT o.blob_only
           AND o.registry = b.registry AND o.repository = b.repository
           AND coalesce(o.actor, '') = b.who AND coalesce(o.client_addr, '') = b.addr
-          AND o.occurred_at <= b.event_at AND o.occurred_at > b.event_at - INTERVAL 10 MINUTE)
+          AND o.occurred_at <= b.event_at AND o.occurred_at > b.event_at - INTERVAL 10 MINUTE
+          -- implied by the two above; stated so the scan of o reads only the range, not the whole table
+          AND o.occurred_at BETWEEN time_bucket(INTERVAL 1 HOUR, $lo - INTERVAL 20 MINUTE) - INTERVAL 10 MINUTE
+                                AND $hi + INTERVAL 80 MINUTE)
 )
 SELECT 'bl:' || registry || ':' || repository || ':' || strftime(timezone('UTC', hour), '%Y-%m-%dT%H') || ':'
            || left(md5(who || chr(0) || addr), 16),
