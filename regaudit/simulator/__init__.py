@@ -12,7 +12,7 @@ labels of every injected incident (see ``model.KIND_FAMILY``). The same seed alw
 
 Module map: ``organisation``/``catalog``/``identities`` (who and what), ``sessions``/``flows`` (HTTP requests
 and the events they cause), ``routines``/``fleet``/``habits`` (normal behaviour, habits included),
-``incidents``/``attacks``/``tampering``/ ``intrusions`` (injected incidents), ``engine`` (the day loop),
+``incidents``/``attacks``/``tampering``/``intrusions``/``variants`` (injected incidents), ``engine`` (the day loop),
 ``wire`` (bytes), ``output`` (front doors).
 """
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from random import Random
 from typing import Literal
 
-from regaudit.simulator import attacks, fleet, habits, intrusions, routines, stale, tampering
+from regaudit.simulator import attacks, fleet, habits, intrusions, routines, stale, tampering, variants
 from regaudit.simulator.exchanges import Exchange, access_combined, access_json
 from regaudit.simulator.facts import facts_of, org_section
 from regaudit.simulator.identities import build_population
@@ -64,6 +64,13 @@ PLANNERS: tuple[Callable[[Injector], None], ...] = (
     intrusions.plan_probing,
     stale.plan_never_used,
     stale.plan_unrotated,
+    variants.plan_slow_exfiltration,  # the variants last: the incidents above keep their plans
+    variants.plan_blob_exfiltration,
+    variants.plan_egress_burst,
+    variants.plan_dormant_external,
+    variants.plan_protected_tag_by_human,
+    variants.plan_habitual_pusher_protected,
+    variants.plan_slow_brute_force,
 )
 
 

@@ -81,4 +81,5 @@ def facts_of(world: World) -> dict[str, object]:
         "monthly_jobs": sorted(actor.name for actor in population.by_role("batch")),
         "quiet_robots": sorted(actor.name for actor in population.by_role("quiet")),
         "inventory_identities": sorted(actor.name for actor in population.by_role("inventory")),
+        "heavy_pullers": sorted(actor.name for actor in population.by_role("trainer")),
     }

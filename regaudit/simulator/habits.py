@@ -13,7 +13,8 @@ Independent traffic showed the simulator's world was too tidy (issue 16). Here a
   same internal host;
 - CI jobs fetching cached layers by digest: blob GETs without a manifest request, from CI runners
   (``cache_fetch``);
-- a tooling account (an inventory sync) that only lists the catalog and tags, every morning.
+- a tooling account (an inventory sync) that only lists the catalog and tags, every morning;
+- heavy daily pullers: training jobs pulling the heaviest images on fresh GPU nodes all day long.
 
 ``build_habits`` picks who does what (its own seeded stream, so the rest of the organisation is unchanged);
 ``plan_habits`` queues one day of it.
@@ -27,7 +28,7 @@ from regaudit.simulator import fleet, flows
 from regaudit.simulator.catalog import Manifest, Repository, build_image
 from regaudit.simulator.exchanges import Exchange
 from regaudit.simulator.identities import Actor
-from regaudit.simulator.organisation import TOOLS
+from regaudit.simulator.organisation import CI_NETWORKS, TOOLS
 from regaudit.simulator.primitives import DAY, HOUR, MINUTE, address_in
 from regaudit.simulator.sessions import Session
 from regaudit.simulator.world import Runner, World, human_client, runner_client
@@ -85,6 +86,16 @@ def _add_robots(world: World, rng: Random) -> None:
     for team in rng.sample(teams, min(len(teams), 2)):
         _robot(world, rng, f"robot${team}+backup-sync", "quiet", SYNC_AGENT)
     _robot(world, rng, INVENTORY, "inventory", "backstage-plugin-registry/1.8.0")
+    trainer_team = "ml" if "ml" in teams else "platform"
+    for number in (1, 2):
+        trainer = _robot(world, rng, f"robot${trainer_team}+trainer{number}", "trainer", "containerd/v1.7.22")
+        trainer.networks = (CI_NETWORKS[0],)
+
+
+def heaviest(world: World, count: int = 6) -> list[Repository]:
+    """The heaviest images anyone may pull (what training jobs run, and what a burst goes for)."""
+    repos = [r for r in world.organisation.repos.values() if r.kind in ("service", "base") and not r.restricted]
+    return sorted(repos, key=lambda repo: repo.weight, reverse=True)[:count]
 
 
 def quiet_days(world: World, actor: Actor) -> tuple[int, int]:
@@ -105,8 +116,11 @@ def plan_habits(world: World, rng: Random, day: int) -> None:
                 world.schedule(world.clock.at_local(start, hours), rng, _personal_push(actor))
         elif actor.habit == "saturday" and weekday == 5:
             world.schedule(world.clock.at_local(start, rng.uniform(10.0, 15.0)), rng, _saturday_push(actor))
-    for actor in world.population.by_role("batch", "quiet", "inventory"):
-        if actor.role == "inventory":
+    for actor in world.population.by_role("batch", "quiet", "inventory", "trainer"):
+        if actor.role == "trainer":
+            for _ in range(rng.randint(8, 14)):
+                world.schedule(start + rng.randrange(DAY), rng, _train(actor))
+        elif actor.role == "inventory":
             world.schedule(world.clock.at_local(start, rng.uniform(6.0, 6.5)), rng, _inventory(actor))
         elif actor.role == "batch" and world.clock.local_day_of_month(start + 12 * HOUR) == 1:
             world.schedule(world.clock.at_local(start, rng.uniform(2.0, 3.0)), rng, _sync(actor, 4))
@@ -167,6 +181,20 @@ def _sync(actor: Actor, count: int) -> Runner:
             if flows.resolve(session, repo, "latest") is not None:
                 flows.pull(session, repo, "latest", None)
             session.wait(rng.uniform(2, 20))
+        return session.exchanges
+
+    return run
+
+
+def _train(actor: Actor) -> Runner:
+    """A training job on a fresh GPU node: one heavy image, no layer cache."""
+
+    def run(world: World, rng: Random, start: int) -> list[Exchange]:
+        session = world.session(rng, runner_client(actor, rng), start)
+        session.challenge()
+        repo = rng.choice(heaviest(world, 4))
+        if flows.resolve(session, repo, "latest") is not None:
+            flows.pull(session, repo, "latest", None)
         return session.exchanges
 
     return run

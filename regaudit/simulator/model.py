@@ -2,15 +2,16 @@
 
 Families and kinds of injected incidents (``KIND_FAMILY``), with the subject each kind names:
 
-    anomalous_pull    mass_pull, new_network, new_client, enumeration, large_egress (identity);
-                      anonymous_pull (repository)
+    anomalous_pull    mass_pull, new_network, new_client, enumeration, large_egress, slow_exfiltration,
+                      blob_exfiltration, egress_burst (identity); anonymous_pull (repository)
     stale_credential  dormant_credential, expired_credential_used, credential_many_addresses,
-                      never_used_credential, unrotated_credential (identity)
-    tag_overwrite     release_tag_overwrite, tag_moved_back (repository:tag); protected_delete (repository)
-    suspicious_push   first_push_to_repo, off_hours_push, push_outside_ci, human_push_ci_repo (identity);
-                      unsigned_production_pull (repository:tag)
-    proxy             brute_force, password_spray (client address); authorization_probing (identity);
-                      audit_gap (the registry replica, ``source.addr``)
+                      never_used_credential, unrotated_credential, dormant_robot_external (identity)
+    tag_overwrite     release_tag_overwrite, tag_moved_back, protected_tag_by_human (repository:tag);
+                      protected_delete (repository)
+    suspicious_push   first_push_to_repo, off_hours_push, push_outside_ci, human_push_ci_repo,
+                      habitual_pusher_protected (identity); unsigned_production_pull (repository:tag)
+    proxy             brute_force, password_spray, slow_brute_force (client address); authorization_probing
+                      (identity); audit_gap (the registry replica, ``source.addr``)
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ KIND_FAMILY: dict[str, Family] = {
     "password_spray": "proxy",
     "authorization_probing": "proxy",
     "audit_gap": "proxy",
+    # variants the first thresholds missed (issue 16, ``variants.py``)
+    "slow_exfiltration": "anomalous_pull",
+    "blob_exfiltration": "anomalous_pull",
+    "egress_burst": "anomalous_pull",
+    "dormant_robot_external": "stale_credential",
+    "protected_tag_by_human": "tag_overwrite",
+    "habitual_pusher_protected": "suspicious_push",
+    "slow_brute_force": "proxy",
 }
 
 
@@ -137,8 +146,8 @@ class CredentialRow:
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who talks to the registry: role is human, ci, production, staging, scanner, renovate, cleanup, deploy,
-    batch (the monthly job), quiet (robots silent for weeks), inventory (lists only) or dormant; networks are
-    the CIDRs its normal traffic comes from."""
+    batch (the monthly job), quiet (robots silent for weeks), inventory (lists only), trainer (heavy daily
+    pulls) or dormant; networks are the CIDRs its normal traffic comes from."""
 
     name: str
     kind: CredentialKind

@@ -8,7 +8,7 @@ from regaudit.simulator import KIND_FAMILY
 from tests.simulator.conftest import Parsed
 
 TRAFFIC_KINDS = set(KIND_FAMILY) - {"never_used_credential", "unrotated_credential"}
-PROXY_ONLY = {"brute_force", "password_spray", "authorization_probing", "audit_gap"}
+PROXY_ONLY = {"brute_force", "password_spray", "authorization_probing", "audit_gap", "slow_brute_force"}
 
 
 def test_each_label_names_events_requests_and_lines_that_exist(small: Parsed) -> None:
