@@ -5,6 +5,9 @@ connection, which is closed before the write connection is opened for the one tr
 findings. The consumer can therefore keep writing while detections compute. A store at an older schema
 version is upgraded first by a short write (as any writer would), then read.
 
+A finding has its detection's severity unless the query returns a ``severity`` column (a ``Severity`` name, or
+NULL for the detection's): the push detections grade a push by the class of its repository that way.
+
 Each detection's query gets exactly the named parameters it binds: its own (defaults, overridden by
 ``analytics.thresholds``) and the context (``$now``, ``$since`` and the organisation). One ``key=value``
 line is logged per detection run and one per analysis.
@@ -25,7 +28,7 @@ from pydantic import ValidationError
 
 from regaudit.analytics import findings, functions
 from regaudit.analytics.context import AnalysisContext
-from regaudit.analytics.detection import FINDING_COLUMNS, REQUIRED_COLUMNS, Detection, Parameters
+from regaudit.analytics.detection import FINDING_COLUMNS, REQUIRED_COLUMNS, Detection, Parameters, Severity
 from regaudit.analytics.errors import DetectionError, UnknownDetectionError
 from regaudit.analytics.findings import Hit
 from regaudit.analytics.registry import DetectionRegistry, default_registry
@@ -35,6 +38,8 @@ from regaudit.ingest import store
 
 log = logging.getLogger(__name__)
 
+#: An optional column a detection returns to set one finding's severity (NULL: the detection's own).
+SEVERITY_COLUMN = "severity"
 VIEWS_SQL = resources.files("regaudit.analytics").joinpath("views.sql").read_text(encoding="utf-8")
 
 
@@ -102,12 +107,23 @@ def evaluate(
     return hits
 
 
+def _severity(detection: type[Detection], row: dict[str, object]) -> Severity:
+    """The row's own ``severity`` column when it returns one (e.g. by repository class), else the detection's."""
+    value = row.get(SEVERITY_COLUMN)
+    if value is None:
+        return detection.severity
+    try:
+        return Severity(str(value))
+    except ValueError as error:
+        raise DetectionError(f"{detection.id}: severity {value!r} is none of {[s.value for s in Severity]}") from error
+
+
 def _hit(detection: type[Detection], row: dict[str, object]) -> Hit:
-    values = {name: value for name, value in row.items() if name not in REQUIRED_COLUMNS}
+    values = {name: value for name, value in row.items() if name not in (*REQUIRED_COLUMNS, SEVERITY_COLUMN)}
     evidence = row["evidence_ids"]
     return Hit(
         detection_id=detection.id,
-        severity=detection.severity,
+        severity=_severity(detection, row),
         subject=str(row["subject"]),
         window_start_at=_utc(row["window_start_at"]),
         window_end_at=_utc(row["window_end_at"]),

@@ -109,7 +109,7 @@ def stream_alert(detection: type[Detection], hit: Hit, trigger: list[str], facts
         finding_id=hit.finding_id,
         detection_id=detection.id,
         title=detection.title,
-        severity=detection.severity,
+        severity=hit.severity,
         origin="stream",
         subject=hit.subject,
         summary=hit.summary,

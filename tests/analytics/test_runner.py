@@ -13,6 +13,8 @@ import pytest
 
 from regaudit.analytics import findings, runner
 from regaudit.analytics.cases import load_rows
+from regaudit.analytics.context import AnalysisContext
+from regaudit.analytics.detection import Detection, Severity
 from regaudit.analytics.errors import DetectionError, UnknownDetectionError
 from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, access, at, burst, pull, tag_move
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
@@ -187,3 +189,32 @@ def test_an_older_store_is_upgraded_before_it_is_read(tmp_path: Path) -> None:
     assert len(report.hits) == 1
     with store.reader(path) as con:
         assert store.schema_version(con) == store.SCHEMA_VERSION
+
+
+class GradedRows(Detection):
+    """A detection whose rows set their own severity (as the push detections do by repository class)."""
+
+    id = "push.graded_rows"
+    title = "Rows graded by their own severity column"
+    severity = Severity.MEDIUM
+    family = "push"
+    sql = """
+        SELECT name AS subject, $now AS window_start_at, $now AS window_end_at, name AS summary,
+               ['x:' || name] AS evidence_ids, NULL AS registry, NULL AS repository, NULL AS tag, NULL AS digest,
+               name AS identity, NULL AS client_addr, graded AS severity
+        FROM (VALUES ('alice', 'high'), ('bob', NULL)) AS t(name, graded)
+    """
+
+
+class BadlyGraded(GradedRows):
+    sql = GradedRows.sql.replace("'high'", "'urgent'")
+
+
+def test_a_rows_severity_column_overrides_the_detections_severity() -> None:
+    context = AnalysisContext.ending(NOW, timedelta(hours=1), OrgSettings())
+    with duckdb.connect() as con:
+        hits = runner.evaluate(con, GradedRows, GradedRows.resolve(), context)
+        assert {hit.subject: hit.severity for hit in hits} == {"alice": Severity.HIGH, "bob": Severity.MEDIUM}
+        assert all("severity" not in hit.values for hit in hits)
+        with pytest.raises(DetectionError, match="severity 'urgent' is none of"):
+            runner.evaluate(con, BadlyGraded, BadlyGraded.resolve(), context)
