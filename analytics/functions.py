@@ -2,7 +2,8 @@
 
 They hold the logic that is clearer in Python than in SQL and is unit-tested here once: network membership
 (IPv4 and IPv6 CIDRs), the network a client belongs to, the family and kind of a client from its user
-agent, and the class of a tag. All are pure and cached; NULL in gives FALSE or NULL out.
+agent, the class of a tag, and whether a repository is an identity's own. All are pure and cached; NULL in
+gives FALSE or NULL out.
 
     in_networks(addr, cidrs[])    -> BOOLEAN  addr inside any CIDR
     network_of(addr, cidrs[])     -> VARCHAR  the narrowest configured CIDR holding addr, else its /24 (/64)
@@ -11,6 +12,10 @@ agent, and the class of a tag. All are pure and cached; NULL in gives FALSE or N
     client_kind(user_agent)       -> VARCHAR  runtime (pulls to run or build) | tool (scripts) | other
     tag_class(tag, patterns[])    -> VARCHAR  signature | referrer | protected | release | latest | mutable
     glob_any(text, globs[])       -> BOOLEAN  text matches any shell glob (case-sensitive)
+    personal_repository(repository, identity, patterns[])
+                                  -> BOOLEAN  repository is in identity's own namespace: a pattern with
+                                              {identity} filled in (lowercased; for alice@example.com also
+                                              alice) matches it as a shell glob
     signed_digest(tag)            -> VARCHAR  sha256:<hex> for a cosign tag sha256-<hex>.sig, else NULL
 """
 
@@ -52,6 +57,8 @@ CLIENT_FAMILIES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
 SIGNATURE_TAG = re.compile(r"^(sha256)-([0-9a-f]{64})\.(sig|att|sbom)$")
 REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}$")
 RELEASE_TAG = re.compile(r"^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.+-]+)?$")
+#: Stands for the pushing identity in ``org.personal_repositories`` patterns.
+IDENTITY_PLACEHOLDER = "{identity}"
 
 
 @lru_cache(maxsize=256)
@@ -126,6 +133,34 @@ def glob_any(text: str | None, globs: Sequence[str] | None) -> bool:
     return text is not None and any(fnmatchcase(text, glob) for glob in globs or ())
 
 
+def _glob_literal(text: str) -> str:
+    """``text`` as a glob that matches only itself: *, ? and [ in an identity are not wildcards."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+@lru_cache(maxsize=65536)
+def _personal(repository: str, identity: str, patterns: tuple[str, ...]) -> bool:
+    lowered = identity.lower()
+    names = {lowered, lowered.split("@")[0]} - {""}
+    return any(
+        fnmatchcase(repository, pattern.replace(IDENTITY_PLACEHOLDER, _glob_literal(name)))
+        for pattern in patterns
+        if IDENTITY_PLACEHOLDER in pattern
+        for name in names
+    )
+
+
+def personal_repository(repository: str | None, identity: str | None, patterns: Sequence[str] | None) -> bool:
+    """Whether ``repository`` lies in ``identity``'s own namespace (``sandbox/{identity}``, ``{identity}/*``).
+
+    Registry repository names are lowercase, identities often are not (``Alice``) or carry a domain
+    (``alice@example.com``, whose namespace is ``alice``): both forms are tried. A pattern without the
+    placeholder names nobody's namespace and matches nothing (settings refuse one)."""
+    if not repository or not identity or not patterns:
+        return False
+    return _personal(repository, identity, tuple(patterns))
+
+
 def signed_digest(tag: str | None) -> str | None:
     match = SIGNATURE_TAG.match(tag) if tag else None
     return f"{match[1]}:{match[2]}" if match and match[3] == "sig" else None
@@ -141,6 +176,7 @@ FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[Any], Any], ...] = (
     ("client_kind", client_kind, [_VARCHAR], _VARCHAR),
     ("tag_class", tag_class, [_VARCHAR, _VARCHARS], _VARCHAR),
     ("glob_any", glob_any, [_VARCHAR, _VARCHARS], _BOOLEAN),
+    ("personal_repository", personal_repository, [_VARCHAR, _VARCHAR, _VARCHARS], _BOOLEAN),
     ("signed_digest", signed_digest, [_VARCHAR], _VARCHAR),
 )
 

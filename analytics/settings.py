@@ -1,8 +1,8 @@
 """Settings sections for the detections: who and what the organisation trusts, and how the runner is tuned.
 
 ``OrgSettings`` (``[org]``) describes the organisation: CI and production identities, networks, protected
-repositories and tags, business hours. ``AnalyticsSettings`` (``[analytics]``) tunes ``regaudit analyze``:
-the lookback, which detections run, and per-detection parameter overrides, e.g.::
+and personal repositories, protected tags, business hours. ``AnalyticsSettings`` (``[analytics]``) tunes
+``regaudit analyze``: the lookback, which detections run, and per-detection parameter overrides, e.g.::
 
     [analytics.thresholds."pull.volume_baseline"]
     mad_factor = 6.0
@@ -53,6 +53,13 @@ class OrgSettings(_Section):
         default_factory=list,
         description="Globs of repositories whose pushes and deletes are watched closely.",
     )
+    personal_repositories: list[str] = Field(
+        ["sandbox/{identity}", "sandbox/{identity}/*", "{identity}/*", "users/{identity}/*"],
+        description=(
+            "Globs of each identity's own repositories, {identity} standing for the pushing identity (lowercased; "
+            "alice@example.com also as alice): pushes there are the least risky (personal class)."
+        ),
+    )
     protected_tag_patterns: list[str] = Field(
         [r"^prod(uction)?([-_.].*)?$", r"^release[-_.].+$", r"^stable$"],
         description="Regular expressions of tags treated like releases (besides semver): moving one is high.",
@@ -65,6 +72,15 @@ class OrgSettings(_Section):
     @classmethod
     def _cidrs(cls, values: list[str]) -> list[str]:
         return [str(ipaddress.ip_network(value, strict=False)) for value in values]
+
+    @field_validator("personal_repositories")
+    @classmethod
+    def _personal(cls, values: list[str]) -> list[str]:
+        for value in values:
+            rest = value.replace("{identity}", "")
+            if rest == value or "{" in rest or "}" in rest:
+                raise ValueError(f"{value!r} must name the identity as {{identity}} (and hold no other braces)")
+        return values
 
     @field_validator("protected_tag_patterns")
     @classmethod

@@ -81,12 +81,45 @@ def test_signed_digest_reads_only_signature_tags() -> None:
     assert functions.signed_digest("v1") is None
 
 
+PERSONAL = ["sandbox/{identity}", "sandbox/{identity}/*", "{identity}/*"]
+
+
+@pytest.mark.parametrize(
+    ("repository", "identity", "personal"),
+    [
+        ("sandbox/alice", "alice", True),
+        ("sandbox/alice/scratch", "alice", True),
+        ("alice/tools", "alice", True),
+        ("alice/tools", "Alice", True),
+        ("alice/tools", "alice@example.com", True),
+        ("sandbox/bob", "alice", False),
+        ("alice2/tools", "alice", False),
+        ("sandbox", "alice", False),
+        ("team/app", "alice", False),
+        ("ab/tools", "a*", False),
+        ("a*/tools", "a*", True),
+        ("alice/tools", None, False),
+        (None, "alice", False),
+    ],
+)
+def test_personal_repository_fills_in_the_pushing_identity(
+    repository: str | None, identity: str | None, personal: bool
+) -> None:
+    assert functions.personal_repository(repository, identity, PERSONAL) is personal
+
+
+def test_personal_repository_needs_the_placeholder() -> None:
+    assert functions.personal_repository("sandbox/alice", "alice", ["sandbox/*"]) is False
+    assert functions.personal_repository("sandbox/alice", "alice", []) is False
+
+
 def test_functions_are_callable_from_sql_with_nulls_and_empty_lists() -> None:
     con = duckdb.connect()
     functions.register(con)
     row = con.execute(
         "SELECT in_networks(NULL, $empty), network_of('10.1.2.3', $empty), client_family(NULL),"
-        " tag_class('v1.0', $empty), glob_any('prod/api', $globs), signed_digest(NULL)",
-        {"empty": [], "globs": ["prod/*"]},
+        " tag_class('v1.0', $empty), glob_any('prod/api', $globs), signed_digest(NULL),"
+        " personal_repository('sandbox/alice', 'alice', $personal), personal_repository('x', NULL, $personal)",
+        {"empty": [], "globs": ["prod/*"], "personal": PERSONAL},
     ).fetchone()
-    assert row == (False, "10.1.2.0/24", None, "release", True, None)
+    assert row == (False, "10.1.2.0/24", None, "release", True, None, True, False)

@@ -28,11 +28,17 @@ def test_org_defaults_are_a_working_week_in_utc() -> None:
         ("business_hours", "8-19", "HH:MM-HH:MM|08:00-19:00"),
         ("business_hours", "08:00-25:00", "hour must be in"),
         ("business_days", ["monday"], "mon"),
+        ("personal_repositories", ["sandbox/*"], "must name the identity as {identity}"),
+        ("personal_repositories", ["sandbox/{user}/{identity}"], "no other braces"),
     ],
 )
 def test_org_refuses_bad_values(field: str, value: object, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         OrgSettings.model_validate({field: value})
+
+
+def test_personal_repositories_default_to_sandboxes_and_namespaces_named_after_the_identity() -> None:
+    assert {"sandbox/{identity}", "{identity}/*"} <= set(OrgSettings().personal_repositories)
 
 
 def test_cidrs_are_normalised() -> None:
