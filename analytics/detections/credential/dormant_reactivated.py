@@ -27,9 +27,24 @@ class Params(Parameters):
         ge=1,
         description="Days the store must have watched a silent credential before its first use counts.",
     )
-    machine_pattern: str = Field(
-        r"(^robot\$|^(ci|svc|bot|deploy|k8s|kube)[-_.]|[-_.+](ci|bot|deploy|runner|robot)$)",
-        description="Names of machine identities besides org.ci_identities and the inventory's robot and token kinds.",
+    machine_patterns: list[str] = Field(
+        [
+            "robot$*",
+            "ci-*",
+            "ci_*",
+            "*-ci",
+            "*+ci",
+            "svc-*",
+            "bot-*",
+            "*-bot",
+            "deploy-*",
+            "*-deploy",
+            "k8s-*",
+            "kube-*",
+            "*-runner",
+        ],
+        description="Name globs of machine identities (robots, CI, deployers, clusters) besides "
+        "org.ci_identities and the inventory's robot and token kinds.",
     )
 
 
@@ -42,7 +57,7 @@ class DormantCredentialReactivated(Detection):
         "An identity's accepted activity resumes after a silence much longer than its own cadence: "
         "gap_factor times the 90th percentile of the gaps between its earlier active days, and at least "
         "machine_dormant_days for a machine identity (org.ci_identities, the inventory's robot and token kinds, "
-        "machine_pattern) or person_dormant_days for a person; dormant_days while fewer than min_gaps gaps "
+        "machine_patterns) or person_dormant_days for a person; dormant_days while fewer than min_gaps gaps "
         "show its cadence. A nightly robot silent for three weeks is dormant, a monthly job is not. When the "
         "store has never seen it, silence is proven differently: a credential created (per the inventory) at "
         "least dormant_days before its first use in the store, which the store watched for at least "
@@ -65,7 +80,7 @@ class DormantCredentialReactivated(Detection):
         judged AS (
             SELECT d.*, c.created_at,
                    list_contains($ci_identities, d.identity) OR c.kind IN ('robot', 'token')
-                       OR regexp_matches(d.identity, $machine_pattern) AS machine
+                       OR glob_any(d.identity, $machine_patterns) AS machine
             FROM cadence AS d
             LEFT JOIN current_credentials AS c ON c.name = d.identity
             WHERE d.first_at >= $since AND d.first_at < $now

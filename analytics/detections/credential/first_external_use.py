@@ -16,10 +16,24 @@ class Params(Parameters):
     dormant_days: int = Field(
         14, ge=1, description="Days of silence before the outside use that make it a reactivation (high)."
     )
-    machine_pattern: str = Field(
-        r"(^robot\$|^(ci|svc|bot|deploy|k8s|kube)[-_.]|[-_.+](ci|bot|deploy|runner|robot)$)",
-        description="Names of machine identities (robots, CI, deployers) besides org.ci_identities and the "
-        "inventory's robot and token kinds: their first use from outside is high.",
+    machine_patterns: list[str] = Field(
+        [
+            "robot$*",
+            "ci-*",
+            "ci_*",
+            "*-ci",
+            "*+ci",
+            "svc-*",
+            "bot-*",
+            "*-bot",
+            "deploy-*",
+            "*-deploy",
+            "k8s-*",
+            "kube-*",
+            "*-runner",
+        ],
+        description="Name globs of machine identities (robots, CI, deployers, clusters) besides "
+        "org.ci_identities and the inventory's robot and token kinds.",
     )
     fallback_networks: list[str] = Field(
         ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"],
@@ -38,7 +52,7 @@ class CredentialFirstExternalUse(Detection):
         "for the first time. A credential that only ever worked from the office, the VPN or the runners and "
         "now works from the internet was copied: leaked in a CI log, an image layer or a laptop. It needs no "
         "baseline of networks, so it also sees a robot that kept quiet for weeks. Severity high for a machine "
-        "identity (org.ci_identities, the inventory's robot and token kinds, machine_pattern) or one silent for "
+        "identity (org.ci_identities, the inventory's robot and token kinds, machine_patterns) or one silent for "
         "dormant_days before, medium for a person. It fires once per identity, on its first outside use."
     )
     false_positives = (
@@ -84,7 +98,7 @@ class CredentialFirstExternalUse(Detection):
         graded AS (
             SELECT j.*,
                    list_contains($ci_identities, j.identity) OR c.kind IN ('robot', 'token')
-                       OR regexp_matches(j.identity, $machine_pattern) AS machine,
+                       OR glob_any(j.identity, $machine_patterns) AS machine,
                    j.seen_at - j.previous_at >= INTERVAL 1 DAY * $dormant_days AS dormant
             FROM judged AS j
             LEFT JOIN current_credentials AS c ON c.name = j.identity

@@ -13,8 +13,8 @@ NOW = at("2025-05-10T18:00")
 class Params(Parameters):
     window_minutes: int = Field(15, ge=1, description="Length of the windows networks are counted in.")
     min_networks: int = Field(4, ge=2, description="Distinct networks in one window that fire.")
-    private_site_pattern: str = Field(
-        r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.)",
+    private_networks: list[str] = Field(
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"],
         description="Private IPv4 space (RFC 1918, RFC 6598) whose unconfigured /24s count per /16, as one site.",
     )
 
@@ -28,7 +28,7 @@ class CredentialManyAddresses(Detection):
         "Counts, per identity and window, the distinct networks its accepted requests came from (a "
         "configured CIDR counts once, other addresses by /24 or /64). A personal or CI credential used from "
         "several unrelated networks within minutes is shared, or copied by someone else. Unconfigured private "
-        "addresses count by /16 (private_site_pattern): runners and nodes spread over the /24s of one site are one "
+        "addresses count by /16 (private_networks): runners and nodes spread over the /24s of one site are one "
         "place, so a store without org networks configured does not flood. Windows of "
         "window_minutes start every half window, so a burst across a boundary is still seen; of windows "
         "firing back to back only the first is reported."
@@ -50,11 +50,10 @@ class CredentialManyAddresses(Detection):
               AND seen_at < $now
         ),
         networks AS (  -- network_of is Python: once per distinct address, not once per row
-            SELECT client_addr,
-                   CASE WHEN list_contains($known_networks, network) THEN network
-                        WHEN regexp_matches(network, $private_site_pattern)  -- one private /16 is one site
-                            THEN regexp_extract(network, '^([0-9]+\\.[0-9]+)\\.', 1) || '.0.0/16'
-                        ELSE network END AS network
+            SELECT client_addr,  -- an unconfigured private /16 is one site
+                   CASE WHEN list_contains($known_networks, network)
+                          OR NOT in_networks(client_addr, $private_networks) THEN network
+                        ELSE regexp_extract(network, '^([0-9]+\\.[0-9]+)\\.', 1) || '.0.0/16' END AS network
             FROM (
                 SELECT client_addr, network_of(client_addr, $known_networks) AS network
                 FROM (SELECT DISTINCT client_addr FROM recent)
