@@ -19,6 +19,12 @@ organisation (CI identities and networks, protected repositories and tags, busin
 Besides its subject and summary, each finding says what it is about in columns of its own (registry, repository,
 tag, digest, identity, client_addr; NULL where one does not apply): reports, the dashboard and alerts select and
 scope findings by those. Each section lists the ones its detection fills.
+
+Pushes are judged by the class of their repository: protected (`org.protected_repositories`), CI-only (its pushes
+over the prior days all came from CI, as `push.human_to_ci_repository` decides), personal (the pushing identity's
+own namespace, `org.personal_repositories`, e.g. `sandbox/{identity}`) and shared (everything else). Protected and
+CI-only weigh most and personal least: a finding's severity can follow the class, so the severity below is the
+detection's usual one.
 """
 
 

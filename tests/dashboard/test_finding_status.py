@@ -60,11 +60,12 @@ def test_an_analyst_suppresses_with_a_reason_and_analyze_keeps_it(make_app: AppF
 def test_an_acknowledged_finding_leaves_the_open_list(make_app: AppFactory, writable: Path) -> None:
     finding = finding_of(writable, "tag.protected_delete")
     app = make_app(writable, page="findings", finding=finding)
-    assert len(app.dataframe[0].value) == 10
+    # ci-bot's off-hours push to other/app (shared) is quiet while ci-bot, first seen that day, is learnt
+    assert len(app.dataframe[0].value) == 9
     app = save(app, "acknowledged", "")
     no_errors(app)
     assert status_of(writable, finding) == ("acknowledged", None, "demo")
-    assert len(app.dataframe[0].value) == 9  # the list shows open findings; the cache was cleared
+    assert len(app.dataframe[0].value) == 8  # the list shows open findings; the cache was cleared
 
 
 def test_suppressing_without_a_reason_is_refused(make_app: AppFactory, writable: Path) -> None:

@@ -32,7 +32,8 @@ class FirstPushToRepository(Detection):
         "new). Repositories have a small, stable set of writers (a pipeline, a release manager); a new "
         "writer is either an onboarding or someone using write access they were never meant to use. Pushes "
         "of cosign signature and referrer-fallback tags are ignored, since signers legitimately differ from "
-        "builders."
+        "builders, and so are an identity's pushes to its own namespace (org.personal_repositories), where a "
+        "build job may have pushed first; someone else's first push there is reported."
     )
     false_positives = ("A new pipeline, robot or maintainer taking over a repository.",)
     attack = ("T1525", "T1078")
@@ -87,6 +88,7 @@ class FirstPushToRepository(Detection):
         WHERE f.first_at >= $since
           AND f.first_at >= observed.since_at + INTERVAL 1 DAY * $min_observed_days
           AND f.earlier_count <= $max_writers
+          AND NOT personal_repository(f.repository, f.actor, $personal_repositories)
         GROUP BY f.registry, f.repository, f.actor, f.first_at, f.activity_id, f.tag, f.client_addr, f.digest
         HAVING count(DISTINCT p.actor) <= $max_writers
     """
@@ -123,6 +125,18 @@ class FirstPushToRepository(Detection):
             ),
             expect=0,
             now=NOW,
+        ),
+        Case(
+            "fires when bob pushes into alice's sandbox; quiet for alice there after her build job",
+            rows=(
+                push("2025-04-01T09:00", repository="sandbox/alice"),
+                push("2025-05-09T09:00", repository="sandbox/alice", actor="alice"),
+                push("2025-05-10T09:00", repository="sandbox/alice", actor="bob", client_addr="192.168.1.30"),
+            ),
+            expect=1,
+            about=({"repository": "sandbox/alice", "identity": "bob", "client_addr": "192.168.1.30"},),
+            now=NOW,
+            subjects=("bob to sandbox/alice",),
         ),
         Case(
             "quiet in the store's first days, when every writer is new to it",

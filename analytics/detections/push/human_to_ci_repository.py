@@ -25,7 +25,8 @@ class HumanPushToCiRepository(Detection):
         "A repository whose pushes over the prior baseline_days all came from CI (an identity in "
         "org.ci_identities, or an address in org.ci_networks), at least min_ci_pushes of them, receives a "
         "push from anyone else: a person bypassing the pipeline, or a stolen human credential with write "
-        "access. Grouped per identity, repository and UTC day."
+        "access. Grouped per identity, repository and UTC day. An identity's own namespace "
+        "(org.personal_repositories) is its to push to, even where a build job fed it."
     )
     false_positives = (
         "Hotfixes pushed by hand during an incident.",
@@ -59,7 +60,11 @@ class HumanPushToCiRepository(Detection):
                 RANGE BETWEEN INTERVAL 1 DAY * $baseline_days PRECEDING AND CURRENT ROW EXCLUDE GROUP
             )
         ),
-        human AS (SELECT * FROM judged WHERE NOT by_ci AND occurred_at >= date_trunc('day', $since))
+        human AS (
+            SELECT * FROM judged
+            WHERE NOT by_ci AND occurred_at >= date_trunc('day', $since)
+              AND NOT personal_repository(repository, actor, $personal_repositories)
+        )
         SELECT
             coalesce(h.actor, 'anonymous') || ' to ' || h.repository AS subject,
             CASE WHEN count(DISTINCT h.registry) = 1 THEN min(h.registry) END AS registry,
@@ -93,9 +98,11 @@ class HumanPushToCiRepository(Detection):
             subjects=("alice to team/app",),
         ),
         Case(
-            "quiet for a repository people already push to, and for CI itself",
+            "quiet for a repository people already push to, for CI itself, and for alice's own sandbox",
             rows=(
                 *history(push, NOW, days=10, per_day=1),
+                *history(push, NOW, days=10, per_day=1, repository="sandbox/alice"),
+                push("2025-05-10T11:00", actor="alice", repository="sandbox/alice", client_addr="192.168.1.20"),
                 push("2025-05-03T11:00", actor="bob", client_addr="192.168.1.30"),
                 push("2025-05-10T11:00", actor="alice", client_addr="192.168.1.20"),
                 push("2025-05-10T11:30"),

@@ -9,7 +9,7 @@ import pytest
 
 from regaudit.analytics.runner import analyze
 from regaudit.ingest import store
-from tests.analytics.alerts.events import ago, configured, delete, ingest, outbox, push
+from tests.analytics.alerts.events import ago, configured, delete, event, ingest, outbox, push
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -59,14 +59,29 @@ def test_off_hours_pushes_by_people_alert_and_pushes_within_hours_do_not(db):
     today = WEEKDAYS[local.weekday()]
     off = {"org": {"timezone": "Asia/Tokyo", "business_days": [d for d in WEEKDAYS if d != today]}}
     settings = configured(db, **only("push.off_hours", **off))
+    # known for a month (a pull each), never pushing off-hours: their off-hours push to a shared repository is news
+    ingest(db, settings, [event("pull", ago(days=30), actor=name, seed=f"p-{name}") for name in ("alice", "ci-bot")])
     ingest(db, settings, [push(ago(seconds=5), actor="alice"), push(ago(seconds=5), actor="ci-bot", seed="c")])
     assert sorted(a["actor"] for a in outbox(db)) == ["alice", "ci-bot"]  # ci-bot is not a CI identity here
+    assert {a["severity"] for a in outbox(db)} == {"medium"}
 
     hours = f"{(local - timedelta(hours=2)):%H:%M}-{(local + timedelta(hours=2)):%H:%M}"
     inside = {"org": {"timezone": "Asia/Tokyo", "business_days": WEEKDAYS, "business_hours": hours}}
     other = db.with_name("inside.duckdb")
     ingest(other, configured(other, **only("push.off_hours", **inside)), [push(ago(seconds=5), actor="alice")])
     assert outbox(other) == []
+
+
+def test_off_hours_pushes_are_graded_by_repository_class(db):
+    """A protected repository is high even for an identity first seen today; one's own sandbox is never news, and
+    a shared repository waits until the identity's habits are learnt."""
+    today = WEEKDAYS[datetime.now(ZoneInfo("Asia/Tokyo")).weekday()]
+    org = {"timezone": "Asia/Tokyo", "business_days": [d for d in WEEKDAYS if d != today]}
+    settings = configured(db, **only("push.off_hours", org={**org, "protected_repositories": ["prod/*"]}))
+    ingest(db, settings, [push(ago(seconds=5), actor="eve", repository=name, seed=name)
+                          for name in ("prod/api", "sandbox/eve", "team/app")])  # fmt: skip
+    (alert,) = outbox(db)
+    assert (alert["repository"], alert["severity"]) == ("prod/api", "high")
 
 
 def test_pushes_from_outside_the_ci_networks_alert(db):
@@ -141,6 +156,7 @@ def test_stream_findings_are_the_ones_analyze_computes_so_nothing_alerts_twice(d
 def test_a_suppressed_finding_does_not_alert_again(db):
     off = {"org": {"business_days": [], "business_hours": "08:00-09:00"}}
     settings = configured(db, **only("push.off_hours", **off))
+    ingest(db, settings, [event("pull", ago(days=30), actor="alice", seed="known")])  # learnt: a month known
     ingest(db, settings, [push(ago(seconds=9), actor="alice", seed="1")])
     (first,) = outbox(db)
     with store.writer(db) as con:
@@ -152,7 +168,9 @@ def test_a_suppressed_finding_does_not_alert_again(db):
 
 def test_old_events_and_stores_without_sinks_queue_nothing(db):
     off = {"org": {"business_days": [], "business_hours": "08:00-09:00"}}
-    ingest(db, configured(db, **only("push.off_hours", **off)), [push(ago(days=2), actor="alice")])
+    settings = configured(db, **only("push.off_hours", **off))
+    ingest(db, settings, [event("pull", ago(days=30), actor="alice", seed="known")])  # learnt: a month known
+    ingest(db, settings, [push(ago(days=2), actor="alice")])
     assert outbox(db) == []
     quiet = configured(db, alerts={"sinks": []}, **off)
     ingest(db, quiet, [push(ago(seconds=5), actor="alice", seed="z")])
