@@ -28,7 +28,8 @@ class PullEgressBurst(Detection):
     family = "pull"
     description = (
         "Sums the bytes an identity downloaded per UTC hour (blob bytes folded into each image-level pull, or "
-        "the proxy's bytes sent when larger) and fires when an hour exceeds min_bytes and peak_factor times "
+        "the proxy's bytes sent when larger; blob downloads without a manifest pull are blob-only pull rows and "
+        "count too) and fires when an hour exceeds min_bytes and peak_factor times "
         "the identity's largest hour in the prior baseline_days. pull.egress_baseline judges whole days, so a "
         "burst of tens of gigabytes inside one hour hides in the daily total of an identity that pulls a lot "
         "all day; a job that always pulls that much in its hour (a nightly mirror) sets its own peak and stays "
@@ -125,6 +126,21 @@ class PullEgressBurst(Detection):
                 *burst(pull, "2025-05-10T10:00", 30, actor="newbie", blob_bytes=GIB),
             ),
             expect=0,
+            now=NOW,
+        ),
+        Case(
+            "fires for 45 GiB of layers fetched by digest without any manifest pull (blob-only rows)",
+            rows=(
+                *history(pull, NOW, days=14, per_day=4, actor="robot$cache", blob_bytes=GIB // 2),
+                *(
+                    pull(
+                        f"2025-05-10T04:{minute:02d}", actor="robot$cache", tag=None, blob_only=True, blob_bytes=9 * GIB
+                    )
+                    for minute in (0, 10, 20, 30, 40)
+                ),
+            ),
+            expect=1,
+            about=({"identity": "robot$cache"},),
             now=NOW,
         ),
     )
