@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from regaudit.backoff import Backoff
 from regaudit.errors import StoreLocked, StoreSchemaError
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ def _is_lock_error(error: duckdb.Error) -> bool:
 
 def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout
-    delay = 0.005
+    # At most 20 ms between attempts: a consumer working off a backlog frees the file for a few ms between
+    # batches, and readers backing off to 0.25 s waited up to 2.6 s for a 10 ms gap every 200 ms.
+    backoff = Backoff(0.005, 0.02)
     while True:
         try:
             if read_only:
@@ -72,10 +74,7 @@ def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnect
                 if _is_lock_error(error):
                     raise StoreLocked(f"{path}: held by another process for over {timeout:.0f}s") from error
                 raise
-            time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
-            # At most ~20 ms between attempts: a consumer working off a backlog frees the file for a few ms between
-            # batches, and readers backing off to 0.25 s waited up to 2.6 s for a 10 ms gap every 200 ms.
-            delay = min(delay * 2, 0.02)
+            time.sleep(backoff.failed())
 
 
 def _connect_writer(path: Path) -> duckdb.DuckDBPyConnection:

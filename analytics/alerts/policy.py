@@ -1,4 +1,5 @@
-"""Delivery discipline, one small class each: routing, deduplication, rate limit, backoff.
+"""Delivery discipline, one small class each: routing, deduplication, rate limit (and the backoff after a failure,
+``regaudit.backoff``).
 
 - ``Route``: a sink takes an alert at or above its ``min_severity`` whose detection its include/exclude lists
   allow (ids, families or globs, resolved against the registry once, so a typo fails at start).
@@ -7,14 +8,13 @@
   finding, the next day another.
 - ``TokenBucket``: at most ``rate_limit_per_minute`` per sink after a burst of ``rate_limit_burst``; an alert over
   the limit waits for its turn, it is not dropped.
-- ``Backoff``: after a failure the sink rests ``retry_initial_seconds``, doubled per consecutive failure up to
-  ``retry_max_seconds`` (times a jitter in [0.5, 1]), so a sink that came back is tried again within
-  ``retry_max_seconds``. A success resets it.
+- backoff (``regaudit.backoff.Backoff``, the one every retry in regaudit uses): after a failure the sink rests
+  ``retry_initial_seconds``, doubled per consecutive failure up to ``retry_max_seconds`` (times a jitter in
+  [0.5, 1]), so a sink that came back is tried again within ``retry_max_seconds``. A success resets it.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,22 +80,3 @@ class TokenBucket:
             self.tokens -= 1.0
             return 0.0
         return (1.0 - self.tokens) / self.rate
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with jitter for one sink."""
-
-    initial_seconds: float
-    max_seconds: float
-    jitter: Callable[[], float] = random.random
-    failures: int = 0
-
-    def failed(self) -> float:
-        """Count a failure; the seconds to rest before the next try."""
-        self.failures += 1
-        ceiling = min(self.max_seconds, self.initial_seconds * 2.0 ** min(self.failures - 1, 32))
-        return ceiling * (0.5 + 0.5 * self.jitter())
-
-    def succeeded(self) -> None:
-        self.failures = 0

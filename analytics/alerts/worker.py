@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 
 from regaudit.analytics.alerts.errors import SinkRejected, SinkUnavailable
 from regaudit.analytics.alerts.outbox import Due, Outcome
-from regaudit.analytics.alerts.policy import Backoff, Deduplicator, Route, TokenBucket
+from regaudit.analytics.alerts.policy import Deduplicator, Route, TokenBucket
 from regaudit.analytics.alerts.settings import AlertsSettings, SinkSettings
 from regaudit.analytics.alerts.sinks import Sink
+from regaudit.backoff import Backoff
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

@@ -16,6 +16,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 
+from regaudit.backoff import Backoff, no_jitter
 from regaudit.errors import TransientError
 from regaudit.ingest.loop import run_batches
 from regaudit.ingest.receive.tail import FileTail, Line
@@ -60,15 +61,15 @@ class Shipper:
             (self.tail.host, RawRecord("access", line.value, f"file:{line.key}", received_at, key=line.key))
             for line in lines
         ]
-        backoff = self.poll_seconds
+        backoff = Backoff(self.poll_seconds, 30.0, jitter=no_jitter)
         while not self._stop.is_set():
             try:
                 self.sink.deliver(records)
                 return True
             except TransientError as error:
-                log.warning("deliver failed, retrying in %.1fs: %s", backoff, error)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                rest = backoff.failed()
+                log.warning("deliver failed, retrying in %.1fs: %s", rest, error)
+                self._stop.wait(rest)
         return False  # stopped while the sink was down: position not advanced, nothing lost
 
     def _commit(self, lines: list[Line], delivered: bool) -> bool:

@@ -1,4 +1,4 @@
-"""Delivery discipline: routing, deduplication, rate limit and backoff, each on its own."""
+"""Delivery discipline: routing, deduplication and rate limit, each on its own (backoff: tests/test_backoff.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from regaudit.analytics.alerts.alert import sample_alert
-from regaudit.analytics.alerts.policy import Backoff, Deduplicator, Route, TokenBucket
+from regaudit.analytics.alerts.policy import Deduplicator, Route, TokenBucket
 from regaudit.analytics.alerts.settings import SinkSettings
 from regaudit.analytics.detection import Severity
 from regaudit.analytics.errors import UnknownDetectionError
@@ -23,19 +23,6 @@ def alert(detection: str = "push.off_hours", severity: Severity = Severity.MEDIU
 
 def sink(**values) -> SinkSettings:
     return SinkSettings.model_validate({"name": "s", "type": "stdout", **values})
-
-
-def test_backoff_doubles_up_to_its_ceiling_and_resets_after_a_success():
-    backoff = Backoff(1.0, 8.0, jitter=lambda: 1.0)
-    assert [backoff.failed() for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    backoff.succeeded()
-    assert backoff.failed() == 1.0
-
-
-def test_backoff_jitter_stays_between_half_and_the_full_delay():
-    low, high = Backoff(2.0, 60.0, jitter=lambda: 0.0), Backoff(2.0, 60.0, jitter=lambda: 0.999)
-    assert low.failed() == 1.0
-    assert 1.99 < high.failed() <= 2.0
 
 
 def test_rate_limit_lets_a_burst_through_then_one_per_interval():
