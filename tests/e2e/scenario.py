@@ -1,10 +1,11 @@
 """The registry scenario of issue 3, played by real clients against a running stack.
 
 skopeo (Debian 1.9.3) pushes, pulls, copies, inspects and deletes; curl sends what skopeo 1.9.3 never does: a
-manifest ``HEAD`` check (its ``inspect`` only GETs) and bare requests with a wrong password, on a manifest and on
-the login endpoint ``GET /v2/`` (what ``docker login`` checks a password with). curl binds to its
-own loopback address (``127.0.0.42``, ``127.0.0.66``), so those requests come from other clients than skopeo's
-``127.0.0.1``, and the registry learns that address only from nginx's ``X-Forwarded-For``.
+manifest ``HEAD`` check (its ``inspect`` only GETs), a blob GET by digest with no manifest request, and bare
+requests with a wrong password, on a manifest and on the login endpoint ``GET /v2/`` (what ``docker login`` checks
+a password with). curl binds to its own loopback address (``127.0.0.42``, ``127.0.0.66``, ``127.0.0.77``), so
+those requests come from other clients than skopeo's ``127.0.0.1``, and the registry learns that address only from
+nginx's ``X-Forwarded-For``.
 
 Every step records its wall-clock window, so a test can say *when* something must have happened.
 """
@@ -27,6 +28,7 @@ WRONG_PASSWORD_TRIES = 3  # on a manifest
 LOGIN_GUESSES = 10  # on GET /v2/: proxy.bruteforce_by_client fires at 10 failed logins from one address
 HEAD_CLIENT = "127.0.0.42"  # alice's update check
 GUESSING_CLIENT = "127.0.0.66"  # someone trying bob's account
+BLOB_CLIENT = "127.0.0.77"  # bob fetching a layer by its digest, with no manifest request
 MANIFEST_ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
 
 
@@ -71,6 +73,8 @@ class Images:
         blobs: list[Descriptor] = [blob for image in images for blob in image.blobs]
         if part == "config":
             blobs = [image.config for image in images]
+        elif part.startswith("layer"):
+            blobs = [image.layers[int(part.removeprefix("layer"))] for image in images]
         return sum(blob.size for blob in blobs)
 
     def manifest_size(self, digest: str) -> int:
@@ -130,6 +134,9 @@ def play(stack: RegistryStack, images: Images, scratch: Path, before_overwrite: 
         assert "manifest unknown" in skopeo.inspect("nosuch/repo", "latest", alice).stderr
     with run.step("alice inspects"):
         skopeo.inspect("team/app", "latest", alice, raw=False, check=True)
+    with run.step("bob fetches a layer by digest"):  # what someone holding a leaked digest does
+        layer = images.app_1.layers[0].digest
+        assert _request(stack, "GET", f"/v2/team/app/blobs/{layer}", bob, BLOB_CLIENT) == 200
     with run.step("alice checks"):
         assert _curl(stack, "HEAD", "team/app", "v1.1.0", alice, HEAD_CLIENT) == 200
     return run

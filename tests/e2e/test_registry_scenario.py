@@ -32,7 +32,7 @@ import pytest
 from tests.e2e.forwarder import Event, ForwardedPost
 from tests.e2e.pipeline import WEBHOOK_TOKEN, AuditPipeline
 from tests.e2e.registry_v3 import registry_v3_binary
-from tests.e2e.scenario import GUESSING_CLIENT, HEAD_CLIENT, USERS, Images, ScenarioRun, play
+from tests.e2e.scenario import BLOB_CLIENT, GUESSING_CLIENT, HEAD_CLIENT, USERS, Images, ScenarioRun, play
 from tests.infra.fixtures import KafkaTopics, fresh_topics
 from tests.infra.kafka import KafkaBroker
 from tests.infra.nginx import AuthMode
@@ -44,13 +44,14 @@ from tests.ingest.processes import wait_for
 pytestmark = [pytest.mark.stack, pytest.mark.kafka]
 
 SKOPEO = "127.0.0.1"  # skopeo's address, as nginx saw it and as the registry read it from X-Forwarded-For
-CHECKER, GUESSER = HEAD_CLIENT, GUESSING_CLIENT
+CHECKER, GUESSER, FETCHER = HEAD_CLIENT, GUESSING_CLIENT, BLOB_CLIENT
 V1_ENVELOPE = "application/vnd.docker.distribution.events.v1+json"
 V2_ENVELOPE = "application/vnd.docker.distribution.events.v2+json"
 
 # Every image-level action of the scenario, once. digest: the image a manifest digest belongs to, or the blob a
-# mount carried. blob bytes: what the row's blob_bytes add up to (every blob of that image, or only its config;
-# None is 0). "multi/native" is the platform a plain `skopeo copy` of the index picks on this machine.
+# mount carried or a blob-only pull fetched. blob bytes: what the row's blob_bytes add up to (every blob of that
+# image, only its config, or one layer; None is 0). "multi/native" is the platform a plain `skopeo copy` of the
+# index picks on this machine.
 EXPECTED_ACTIVITY = [
     # actor    action    repository     tag          digest          pull   check  proxy client   blob bytes
     ("ci-bot", "push",   "team/app",    "v1.0.0",    "app-1",        False, False, 201, SKOPEO,  "app-1"),
@@ -82,6 +83,7 @@ EXPECTED_ACTIVITY = [
     ("alice",  "pull",   "team/app",    "nosuchtag", None,           False, False, 404, SKOPEO,  None),
     ("alice",  "pull",   "nosuch/repo", "latest",    None,           False, False, 404, SKOPEO,  None),
     ("alice",  "pull",   "team/app",    "latest",    "app-2",        True,  False, 200, SKOPEO,  "app-2 config"),
+    ("bob",    "pull",   "team/app",    None,        "app-1 layer0", True,  False, None, FETCHER, "app-1 layer0"),
     ("alice",  "pull",   "team/app",    "v1.1.0",    "app-2",        False, True,  200, CHECKER, None),
 ]  # fmt: skip
 
@@ -106,7 +108,7 @@ EXPECTED_COUNTS = {
     ("alice",  "team/multi",  None):        (0,     2,    0,     0,     0,      0,     0),
     ("alice",  "other/app",   "copied"):    (0,     1,    0,     0,     1,      0,     0),
     ("alice",  "other/app",   None):        (0,     0,    0,     0,     1,      0,     0),
-    ("bob",    "team/app",    None):        (1,     0,    0,     0,     0,      0,     0),
+    ("bob",    "team/app",    None):        (2,     0,    0,     0,     0,      0,     0),  # and a layer by digest
     ("bob",    "team/app",    "v1.1.0"):    (0,     0,    0,     0,     0,      0,     3),
     ("bob",    "",            None):        (0,     0,    0,     0,     0,      0,     10),
     ("bob",    "team/multi",  "1.0"):       (1,     0,    0,     0,     0,      0,     0),
@@ -303,9 +305,9 @@ def test_proxy_only_rows_are_the_refused_requests_with_the_claimed_user_and_clie
 def test_registry_rows_carry_the_proxy_line_of_their_request(outcome: Outcome) -> None:
     rows = outcome.rows(
         "SELECT action, is_check, digest, user_agent, proxy_user_agent, proxy_tls, proxy_bytes_sent, "
-        "proxy_request_seconds FROM image_activity WHERE source = 'registry'"
+        "proxy_request_seconds FROM image_activity WHERE source = 'registry' AND NOT blob_only"
     )
-    assert len(rows) == len([row for row in EXPECTED_ACTIVITY if row[7] < 400])
+    assert len(rows) == len([row for row in EXPECTED_ACTIVITY if row[7] is not None and row[7] < 400])
     for action, check, digest, agent, proxy_agent, tls, sent, seconds in rows:
         assert (proxy_agent, tls) == (agent, "TLSv1.3")
         assert seconds is not None
@@ -314,6 +316,16 @@ def test_registry_rows_carry_the_proxy_line_of_their_request(outcome: Outcome) -
             assert sent == outcome.images.manifest_size(digest)  # the manifest itself went through nginx
         else:
             assert sent == 0  # HEAD, PUT, DELETE and mount answers carry no body
+
+
+def test_a_layer_fetched_by_digest_is_a_marked_pull_with_its_bytes(outcome: Outcome) -> None:
+    # one row per identity, client, repository and hour: blob requests are not joined to proxy lines one by one
+    rows = outcome.rows(
+        "SELECT actor, client_addr, digest, blob_bytes, counted_as::VARCHAR, proxy_line_key FROM counted_activity"
+        " WHERE blob_only"
+    )
+    layer = outcome.images.app_1.layers[0]
+    assert rows == [("bob", FETCHER, layer.digest, layer.size, "pull", None)]
 
 
 def test_every_served_manifest_request_has_its_notification_and_no_audit_gap(outcome: Outcome) -> None:
