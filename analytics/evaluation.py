@@ -12,7 +12,9 @@ labels detected; precision the share of findings that detect some label. A findi
 what it is about (its columns: identity, repository, ``repository:tag``, address...), and the addresses or users
 its evidence values list (e.g. the addresses of a brute force on one user).
 Informational detections (no simulator kind, e.g. ``tag.mutable_overwrite``) are reported but left out of
-precision.
+precision. False alarms are the findings of any detection, at a given severity or above, that detect no label;
+``Evaluation.false_alarms_per_day`` normalises them per day and per 100 identities. ``regaudit.analytics.benchmark``
+runs several seeds as a backfill and live.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from regaudit.analytics import runner
+from regaudit.analytics.detection import Severity
 from regaudit.analytics.findings import Hit
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.ingest import store
@@ -88,23 +91,25 @@ class LoadSummary:
     seconds: float
 
 
-def _days(simulation: Simulation) -> Iterator[tuple[int, list[Notification], list[bytes]]]:
-    """The simulation's chunks (whatever their length) merged into whole days, in order."""
-    day = 0
+def batches(simulation: Simulation, hours: int = 24) -> Iterator[tuple[int, list[Notification], list[bytes]]]:
+    """The simulation's hourly chunks merged into batches of ``hours``, in order: (batch number, notifications,
+    access lines); batch ``n`` holds what happened before ``start + (n + 1) * hours``."""
+    number = 0
     notes: list[Notification] = []
     lines: list[bytes] = []
     for chunk in simulation.chunks():
-        if chunk.day != day and (notes or lines):
-            yield day, notes, lines
+        current = (chunk.day * 24 + chunk.hour) // hours
+        if current != number and (notes or lines):
+            yield number, notes, lines
             notes, lines = [], []
-        day = chunk.day
+        number = current
         notes += chunk.notifications
         lines += chunk.access_lines
     if notes or lines:
-        yield day, notes, lines
+        yield number, notes, lines
 
 
-def _records(
+def records(
     seed: int, counter: Iterator[int], received: datetime, notes: list[Notification], lines: list[bytes]
 ) -> list[RawRecord]:
     records: list[RawRecord] = []
@@ -130,17 +135,25 @@ def load_simulation(path: Path, simulation: Simulation, hooks: Sequence[BatchHoo
     normalizer, sink, counter = Normalizer(), DuckDBSink(path, hooks=hooks), itertools.count()
     events = access = 0
     try:
-        for day, notes, lines in _days(simulation):
+        for day, notes, lines in batches(simulation):
             received = simulation.start + timedelta(days=day + 1)
-            batch = normalizer.normalize(_records(simulation.seed, counter, received, notes, lines))
+            batch = normalizer.normalize(records(simulation.seed, counter, received, notes, lines))
             result = sink.write(batch, "simulator")
             events, access = events + result.events_count, access + result.access_count
     finally:
         normalizer.close()
-    entries = [credentials.CredentialEntry.model_validate(row.to_dict()) for row in simulation.credentials]
+    count = import_inventory(path, simulation, simulation.end)
+    return LoadSummary(events, access, count, time.perf_counter() - started)
+
+
+def import_inventory(path: Path, simulation: Simulation, imported_at: datetime) -> int:
+    """``regaudit credentials import`` of the simulated inventory as it stood at ``imported_at`` (a credential
+    created later, a new hire's, is not in it yet)."""
+    rows = [row for row in simulation.credentials if row.created_at <= imported_at]
+    entries = [credentials.CredentialEntry.model_validate(row.to_dict()) for row in rows]
     with store.writer(path) as con:
-        credentials.store_import(con, entries, "simulator:inventory", simulation.end, carry_over=False)
-    return LoadSummary(events, access, len(entries), time.perf_counter() - started)
+        credentials.store_import(con, entries, "simulator:inventory", imported_at, carry_over=False)
+    return len(entries)
 
 
 def _tokens(hit: Hit) -> set[str]:
@@ -195,9 +208,10 @@ class Score:
         return self.true_findings_count / self.findings_count if self.findings_count else 1.0
 
 
-def score(hits: Sequence[Hit], labels: Sequence[Label], now: datetime) -> list[Score]:
-    """One score per simulator family, then the total; informational detections are not counted."""
-    scored = [hit for hit in hits if hit.detection_id in KINDS]
+def score(hits: Sequence[Hit], labels: Sequence[Label], now: datetime, least: Severity = Severity.LOW) -> list[Score]:
+    """One score per simulator family, then the total; informational detections are not counted, nor findings
+    below ``least`` (recall at ``least``: labels found by a finding that severe)."""
+    scored = [hit for hit in hits if hit.detection_id in KINDS and hit.severity.rank >= least.rank]
     true_hits = {id(hit) for hit in scored if any(detects(hit, label, now) for label in labels)}
     detected = {id(label) for label in labels if any(detects(hit, label, now) for hit in scored)}
     scores = []
@@ -210,6 +224,14 @@ def score(hits: Sequence[Hit], labels: Sequence[Label], now: datetime) -> list[S
     return scores
 
 
+def false_alarms(hits: Sequence[Hit], labels: Sequence[Label], now: datetime, least: Severity) -> list[Hit]:
+    """Findings at ``least`` or above, of any detection, that are about no injected incident: what benign
+    traffic made someone look at."""
+    return [
+        hit for hit in hits if hit.severity.rank >= least.rank and not any(detects(hit, label, now) for label in labels)
+    ]
+
+
 def missed(hits: Sequence[Hit], labels: Iterable[Label], now: datetime) -> list[Label]:
     """Labels no finding detects (for the report)."""
     scored = [hit for hit in hits if hit.detection_id in KINDS]
@@ -218,17 +240,37 @@ def missed(hits: Sequence[Hit], labels: Iterable[Label], now: datetime) -> list[
 
 @dataclass(frozen=True)
 class Evaluation:
+    """One scored run: ``report`` is the (last) analysis, ``hits`` every distinct finding of the run (live:
+    over all its analyses), ``identities_count`` the organisation's identities (the inventory)."""
+
     load: LoadSummary
     report: runner.RunReport
     labels: list[Label]
     scores: list[Score]
+    hits: tuple[Hit, ...] = ()
+    identities_count: int = 0
+    days: float = 0.0
+    mode: str = "backfill"
+    runs_count: int = 1
+
+    @property
+    def now(self) -> datetime:
+        now: datetime = self.report.context.now
+        return now
+
+    def false_alarms_per_day(self, least: Severity = Severity.MEDIUM) -> float:
+        """False alarms at ``least`` or above per day per 100 identities (issue 16's target: at most 1)."""
+        alarms = len(false_alarms(self.hits, self.labels, self.now, least))
+        return alarms / max(self.days, 1e-9) / max(self.identities_count / 100, 1e-9)
 
 
 def evaluate(path: Path, seed: int, days: int = 30, scale: float = 1.0) -> Evaluation:
-    """Simulate, ingest into ``path`` (a fresh file), analyse as of the simulation's end, and score."""
+    """Simulate, ingest into ``path`` (a fresh file), analyse once as of the simulation's end over the whole
+    span (``regaudit analyze --since <first day>`` after a backfill), and score."""
     simulation = Simulation(seed, days=days, scale=scale)
     load = load_simulation(path, simulation)
     org = OrgSettings.model_validate(simulation.org)
     report = runner.analyze(path, org, AnalyticsSettings(), now=simulation.end, since=simulation.start)
     labels = simulation.labels
-    return Evaluation(load, report, labels, score(report.hits, labels, simulation.end))
+    return Evaluation(load, report, labels, score(report.hits, labels, simulation.end), report.hits,
+                      len(simulation.identities), float(days))  # fmt: skip

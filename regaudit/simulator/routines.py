@@ -183,7 +183,7 @@ def _build(actor: Actor, repo: Repository, release: bool) -> Runner:
             if release and rng.random() < 0.25:
                 world.schedule(start + rng.randrange(HOUR, 6 * HOUR), rng, _resign(actor, repo, image.digest))
         end = exchanges[-1].end_ns
-        if release and _rolled_back(repo, before) and rng.random() < ROLLBACK_SHARE:
+        if before is not None and release and _rolled_back(repo, before) and rng.random() < ROLLBACK_SHARE:
             back = end + rng.randrange(HOUR, 5 * HOUR)
             habits.schedule_rollback(world, rng, actor, repo, before, back)
         if repo.production and repo.kind == "service":
