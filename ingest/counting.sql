@@ -10,8 +10,9 @@
 --              whose action is 'login'); it never counts as what it asked for
 --   'check'    a manifest HEAD answered below 400: the registry notifies a HEAD as a pull, but nothing was downloaded
 --   'pull'     a real download: counts_as_pull (a manifest GET, once per client, repository and top-level manifest;
---              see count_pulls_once in derive.sql), or a manifest GET the proxy served with no notification
---              (an audit gap: the download happened, the audit feed missed it)
+--              see count_pulls_once in derive.sql; or, from version 7, blobs downloaded with no manifest pull, one
+--              blob_only row per identity, client, repository and hour, see blob_only_downloads), or a manifest GET
+--              the proxy served with no notification (an audit gap: the download happened, the audit feed missed it)
 --   'push', 'delete', 'mount'  the action, done: the registry notified it, or the proxy answered below 400 with no
 --              notification (an audit gap)
 --   'none'     a manifest GET folded into another pull (a platform manifest of one pull, a repeat within a minute,
