@@ -7,12 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from regaudit.analytics.benchmark import evaluate_live
 from regaudit.analytics.detection import Severity
-from regaudit.analytics.evaluation import KINDS, Evaluation, detects, evaluate, missed, score
+from regaudit.analytics.evaluation import (
+    KINDS,
+    Evaluation,
+    batches,
+    detects,
+    evaluate,
+    false_alarms,
+    missed,
+    score,
+)
 from regaudit.analytics.findings import Hit
 from regaudit.analytics.fixtures import at
 from regaudit.analytics.registry import default_registry
-from regaudit.simulator import KIND_FAMILY, Label
+from regaudit.simulator import KIND_FAMILY, Label, Simulation
 
 NOW = at("2025-04-02T00:00")
 
@@ -122,3 +132,46 @@ def _report(evaluation: Evaluation, events: int) -> str:
     hits, now = evaluation.report.hits, evaluation.report.context.now
     lines += [f"missed {label.kind} {label.subject}: {label.detail}" for label in missed(hits, evaluation.labels, now)]
     return "\n".join(lines)
+
+
+def test_false_alarms_are_findings_at_the_severity_or_above_about_no_incident() -> None:
+    labels = [label("mass_pull", "eve", "2025-03-12T10:00", "2025-03-12T11:00", identity="eve")]
+    true = hit("pull.volume_baseline", "eve", "2025-03-12T00:00", "2025-03-13T00:00")
+    false_high = hit("pull.new_network", "bob from 198.51.100.0/24", "2025-03-12T00:00", "2025-03-13T00:00")
+    false_low = Hit("credential.never_used", Severity.LOW, "carol", at("2025-03-01T00:00"), None, "s", ("x:1",))
+    hits = [true, false_high, false_low]
+    assert false_alarms(hits, labels, NOW, Severity.MEDIUM) == [false_high]
+    assert false_alarms(hits, labels, NOW, Severity.LOW) == [false_high, false_low]
+
+
+def test_score_at_medium_leaves_low_findings_out_of_recall_and_precision() -> None:
+    labels = [label("never_used_credential", "carol", "2024-01-01T00:00", "2025-04-01T00:00", identity="carol")]
+    low = Hit("credential.never_used", Severity.LOW, "carol", at("2025-03-01T00:00"), None, "s", ("x:1",))
+    assert score([low], labels, NOW)[-1].recall == 1.0
+    medium = score([low], labels, NOW, Severity.MEDIUM)[-1]
+    assert (medium.detected_count, medium.findings_count) == (0, 0)
+
+
+def test_batches_merge_the_hours_of_a_simulation_in_order() -> None:
+    simulation = Simulation(5, days=1, scale=0.2)
+    numbers = [number for number, _, _ in batches(simulation, 6)]
+    assert numbers == sorted(numbers)
+    assert set(numbers) <= {0, 1, 2, 3}
+    assert len(numbers) >= 3
+
+
+def test_false_alarms_per_day_are_per_100_identities(tmp_path: Path) -> None:
+    evaluation = evaluate(tmp_path / "store.duckdb", seed=5, days=2, scale=0.2)
+    alarms = false_alarms(evaluation.hits, evaluation.labels, evaluation.now, Severity.MEDIUM)
+    expected = len(alarms) / 2 / (evaluation.identities_count / 100)
+    assert evaluation.false_alarms_per_day() == pytest.approx(expected)
+    assert evaluation.identities_count > 20
+
+
+@pytest.mark.slow
+def test_live_mode_analyses_every_cadence_and_scores_every_label(tmp_path: Path) -> None:
+    evaluation = evaluate_live(tmp_path / "store.duckdb", seed=5, days=3, scale=0.2, cadence_hours=12)
+    assert evaluation.mode == "live"
+    assert evaluation.runs_count == 6
+    assert evaluation.scores[-1].labels_count == len(evaluation.labels)
+    assert len({hit.finding_id for hit in evaluation.hits}) == len(evaluation.hits)
