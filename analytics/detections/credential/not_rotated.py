@@ -23,7 +23,9 @@ class CredentialNotRotated(Detection):
         "A credential in the current inventory whose last rotation, or creation when it was never rotated, "
         "is more than rotation_days old. Long-lived registry secrets end up in images, CI logs and laptops; "
         "most leaked registry credentials found in public images were years old. Needs created or rotated "
-        "dates in the inventory (CSV or JSON import); htpasswd alone does not carry them."
+        "dates in the inventory (CSV or JSON import); htpasswd alone does not carry them. The age is "
+        "counted up to the inventory's import: what the inventory says is known as of then, and a rotation "
+        "since is not in it."
     )
     false_positives = ("Inventories that do not record rotations although they happen.",)
     attack = ("T1078.004", "T1552")
@@ -47,7 +49,7 @@ class CredentialNotRotated(Detection):
             ['credentials:' || name] AS evidence_ids,
             date_diff('day', coalesce(rotated_at, created_at), $now) AS age_days_count
         FROM current_credentials
-        WHERE coalesce(rotated_at, created_at) < $now - INTERVAL 1 DAY * $rotation_days
+        WHERE coalesce(rotated_at, created_at) < least($now, imported_at) - INTERVAL 1 DAY * $rotation_days
     """
     cases = (
         Case(
@@ -65,5 +67,11 @@ class CredentialNotRotated(Detection):
             ),
             expect=0,
             now=NOW,
+        ),
+        Case(
+            "quiet when the credential was within policy at the inventory's import, though not by today's clock",
+            rows=(credential("robot$ci", "2025-05-01", created_at="2024-06-01"),),
+            expect=0,
+            now=at("2025-07-15T00:00"),
         ),
     )

@@ -22,7 +22,9 @@ class CredentialUnused(Detection):
     description = (
         "A credential in the current inventory whose last accepted use (an image action or a login the proxy "
         "accepted) is more than unused_days old. The finding's window starts at the last use, so a "
-        "credential that is used again and goes stale again raises a new finding."
+        "credential that is used again and goes stale again raises a new finding. Staleness is counted up to "
+        "the store's latest observation, not the clock: a store whose feed stopped (or history imported long "
+        "after the fact) has not watched the credentials stay unused."
     )
     false_positives = (
         "Seasonal jobs (quarterly releases, yearly audits) that use their credential rarely.",
@@ -36,6 +38,9 @@ class CredentialUnused(Detection):
             SELECT identity, max(seen_at) AS last_at, arg_max(evidence_id, seen_at) AS evidence_id,
                    arg_max(client_addr, seen_at) AS client_addr
             FROM identity_activity WHERE accepted AND seen_at < $now GROUP BY identity
+        ),
+        watched AS (  -- the store's latest observation: a feed that stopped proves no credential unused
+            SELECT max(seen_at) AS until_at FROM identity_activity WHERE seen_at < $now
         )
         SELECT
             c.name AS subject,
@@ -54,12 +59,17 @@ class CredentialUnused(Detection):
             date_diff('day', u.last_at, $now) AS unused_days_count
         FROM current_credentials AS c
         JOIN last_use AS u ON u.identity = c.name
-        WHERE u.last_at < $now - INTERVAL 1 DAY * $unused_days
+        CROSS JOIN watched AS w
+        WHERE u.last_at < w.until_at - INTERVAL 1 DAY * $unused_days
     """
     cases = (
         Case(
-            "fires for a robot last used in January",
-            rows=(credential("robot$old", "2025-05-01"), pull("2025-01-10T10:00", actor="robot$old")),
+            "fires for a robot last used in January while the store saw others work until this week",
+            rows=(
+                credential("robot$old", "2025-05-01"),
+                pull("2025-01-10T10:00", actor="robot$old"),
+                pull("2025-05-08T10:00", actor="alice"),
+            ),
             expect=1,
             about=({"identity": "robot$old", "client_addr": "10.0.0.5"},),
             now=NOW,
@@ -71,6 +81,16 @@ class CredentialUnused(Detection):
                 credential("alice", "2025-05-01"),
                 pull("2025-01-10T10:00", actor="alice"),
                 pull("2025-05-03T10:00", actor="alice"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "quiet when the store's feed stopped in January: nothing was watched since",
+            rows=(
+                credential("robot$old", "2025-05-01"),
+                pull("2025-01-10T10:00", actor="robot$old"),
+                pull("2025-01-11T10:00", actor="alice"),
             ),
             expect=0,
             now=NOW,
