@@ -59,7 +59,7 @@ SELECT 'ev:default:' || i, 'default', moment, action, is_check,
        CASE WHEN action IN ('pull', 'push') AND NOT is_check AND NOT refused THEN hash(i, 'b') % 400000000 ELSE 0 END,
        CASE WHEN refused THEN 'proxy' ELSE 'registry' END, CASE WHEN refused THEN 'px-' || i END,
        CASE WHEN refused THEN CASE WHEN u % 2 = 0 THEN 401 ELSE 404 END WHEN u % 3 = 0 THEN 200 END,
-       NULL, NULL, NULL, NULL, NOT refused AND hash(i, 'g') % 20000 = 0
+       NULL, NULL, NULL, NULL, NOT refused AND hash(i, 'g') % 20000 = 0, FALSE
 FROM shaped ORDER BY moment
 """
 
@@ -142,7 +142,8 @@ REST = [
        'user' || (n % 3000), NULL, NULL, $start::TIMESTAMPTZ + to_microseconds(n * 500000000),
        $start::TIMESTAMPTZ + to_microseconds(n * 500000000), 'synthetic finding ' || n,
        json_object('ids', ['image_activity:ev:default:' || (n * 1999), 'image_activity:ev:default:' || (n * 2003)],
-                   'ids_count', 2), CASE WHEN n % 10 = 0 THEN 'suppressed' ELSE 'open' END, NULL, NULL, NULL
+                   'ids_count', 2), CASE WHEN n % 10 = 0 THEN 'suppressed' ELSE 'open' END, NULL, NULL, NULL,
+       'default', 'team' || (n % 800) || '/app', NULL, NULL, 'user' || (n % 3000), NULL
        FROM range(5000) AS r(n)""",
     """INSERT INTO dead_letters SELECT md5('d' || n), $start::TIMESTAMPTZ + to_microseconds(n * 5000000000),
        'events', 'bench:' || n, 'not JSON', 'application/json', n + 1, '\\x00'::BLOB FROM range(500) AS r(n)""",
