@@ -84,13 +84,16 @@ def test_one_earlier_night_is_a_habit_only_for_someone_who_rarely_pushes(
 
 def month() -> list[Row]:
     """Five weeks from a store's first day: a nightly robot nobody listed as CI, a weekend worker on a shared
-    repository, office pushers, and one office pusher's night push on day 30 (the only unusual push)."""
+    repository, office pushers, and two office pushers' night pushes on days 9 and 30 (the only unusual ones:
+    by day 9 the store has known trent for a week and seen him push only in office hours)."""
     return [
         *(push(day + timedelta(hours=2), actor="nightly", repository="team/nightly") for day in days(35)),
         *office("wendy", 35, repository="team/web"),
         *(push(d + timedelta(hours=12), actor="wendy", repository="team/web") for d in days(35) if d.isoweekday() == 6),
         *office("mallory", 35, repository="team/api"),
         push(START + timedelta(days=30, hours=23), actor="mallory", repository="team/api"),
+        *office("trent", 9, repository="team/api"),
+        push(START + timedelta(days=9, hours=22), actor="trent", repository="team/api"),
     ]
 
 
@@ -108,6 +111,9 @@ def test_a_backfill_learns_first_and_finds_what_daily_live_runs_find(tmp_path: P
     runner.analyze(backfill, ORG, AnalyticsSettings(), now=end, since=START, include=["push.off_hours"])
     for day in days(35, START + timedelta(days=1)):
         runner.analyze(live, ORG, AnalyticsSettings(lookback_hours=48), now=day, include=["push.off_hours"])
-    expected = {("mallory to team/api", START + timedelta(days=30), "medium")}
+    expected = {
+        ("trent to team/api", START + timedelta(days=9), "medium"),
+        ("mallory to team/api", START + timedelta(days=30), "medium"),
+    }
     assert stored_findings(backfill) == expected
     assert stored_findings(live) == expected

@@ -30,8 +30,14 @@ class Params(Parameters):
         description="Earlier days with off-hours pushes (to a repository as sensitive) that make them a habit; a "
         "single one does when it is at least half of the identity's push days.",
     )
+    min_known_days: int = Field(
+        7, ge=0, description="Days an identity must be known before its push to a shared repository can be unusual."
+    )
     min_history_days: int = Field(
-        14, ge=0, description="Days an identity must be known before its push to a shared repository is unusual."
+        14,
+        ge=0,
+        description="Days an identity must be known before habit_days are needed: until then one earlier off-hours "
+        "day is a habit (the benefit of the doubt while its habits are learnt).",
     )
     ci_baseline_days: int = Field(
         CI_ONLY["baseline_days"].default, ge=1, description="As push.human_to_ci_repository's baseline_days."
@@ -53,10 +59,12 @@ class OffHoursPush(Detection):
         "repositories (as push.human_to_ci_repository decides) are high, or low when the identity pushed "
         "off-hours to such repositories on habit_days earlier days of the baseline; shared repositories are "
         "medium only when off-hours pushes are unusual for the identity (fewer earlier days than habit_days, "
-        "or one day among many in office hours) and it has been known for min_history_days, so a backfill "
-        "learns everybody's habits first; personal repositories (org.personal_repositories: the identity's own "
-        "namespace) are never reported. An intruder's working hours are not yours: someone who pushes every "
-        "Saturday is not news, a colleague who never does is."
+        "or one day among many in office hours) and it has been known for min_known_days; until it has been "
+        "known for min_history_days a single earlier off-hours day is a habit, so a backfill learns "
+        "everybody's habits before it judges them; personal repositories (org.personal_repositories: the "
+        "identity's own namespace) are never reported. Habits are read from days before the push only, so a "
+        "backfill finds what live runs find. An intruder's working hours are not yours: someone who pushes "
+        "every Saturday is not news, a colleague who never does is."
     )
     false_positives = (
         "On-call hotfixes and people working in another time zone, until their habit is learnt.",
@@ -120,9 +128,11 @@ class OffHoursPush(Detection):
             SELECT r.*, d.first_day,
                    CASE WHEN r.class_rank = 0 THEN NULL
                         WHEN r.class_rank = 2 THEN 'high'
-                        WHEN d.first_day <= date_trunc('day', r.occurred_at) - INTERVAL 1 DAY * $min_history_days
+                        WHEN d.first_day <= date_trunc('day', r.occurred_at) - INTERVAL 1 DAY * $min_known_days
                         THEN 'medium'
-                   END AS unusual_severity
+                   END AS unusual_severity,
+                   CASE WHEN d.first_day <= date_trunc('day', r.occurred_at) - INTERVAL 1 DAY * $min_history_days
+                        THEN $habit_days ELSE 1 END AS habit_threshold
             FROM ranked AS r
             LEFT JOIN (SELECT identity, min(day) AS first_day FROM identity_days GROUP BY identity) AS d
                 ON d.identity = r.actor
@@ -140,7 +150,7 @@ class OffHoursPush(Detection):
         ),
         graded AS (
             SELECT j.*, h.off_hours_days_count,
-                   CASE WHEN h.off_hours_days_count < $habit_days
+                   CASE WHEN h.off_hours_days_count < j.habit_threshold
                              AND (h.off_hours_days_count = 0 OR 2 * h.off_hours_days_count < h.push_days_count)
                         THEN j.unusual_severity
                         WHEN j.class_rank = 2 THEN 'low'
@@ -174,14 +184,18 @@ class OffHoursPush(Detection):
     """
     cases = (
         Case(
-            "fires for a push at 03:00 Berlin time and one on a Sunday by people who push in office hours",
+            "fires for a push at 03:00 Berlin time and one on a Sunday by people who push in office hours, and for "
+            "a newcomer known for nine days whose pushes were all in office hours",
             rows=(
                 *office_pushes("alice"),
                 *office_pushes("bob", repository="team/api"),
                 push("2025-05-12T01:00", actor="alice"),
                 push("2025-05-11T12:00", actor="bob", repository="team/api"),
+                pull("2025-05-03T09:00", actor="carol"),
+                *office_pushes("carol", days=7),
+                push("2025-05-12T01:30", actor="carol"),
             ),
-            expect=2,
+            expect=3,
             about=(
                 {"registry": "default", "repository": "team/app", "identity": "alice", "client_addr": "10.0.0.5"},
                 {"registry": "default", "repository": "team/api", "identity": "bob"},
@@ -219,13 +233,18 @@ class OffHoursPush(Detection):
             org=ORG,
         ),
         Case(
-            "quiet for someone who pushes on Saturdays and Sundays, and for an identity still being learnt",
+            "quiet for someone who pushes on Saturdays and Sundays, an identity known for six days, and one known "
+            "for eleven days that pushed on one earlier Saturday (the benefit of the doubt while it is learnt)",
             rows=(
                 *office_pushes("alice"),
                 *(push(f"2025-05-{day:02d}T12:00", actor="alice") for day in (3, 4, 10)),
                 push("2025-05-11T12:00", actor="alice"),
-                pull("2025-05-02T09:00", actor="newbie"),
+                pull("2025-05-06T09:00", actor="newbie"),
                 push("2025-05-11T12:00", actor="newbie"),
+                pull("2025-05-01T09:00", actor="dave"),
+                *office_pushes("dave", days=10),
+                push("2025-05-03T12:00", actor="dave"),
+                push("2025-05-11T12:00", actor="dave"),
             ),
             expect=0,
             now=NOW,
