@@ -61,8 +61,9 @@ def test_typed_values_are_data_never_sql(con: duckdb.DuckDBPyConnection, value: 
     assert count(con, address=value) == 0
     assert count(con, reference=value) == 0
     assert count(con, repository=value) == (14 if value == "*" else 0)
-    # ci-bot's off-hours push to other/app (shared) is quiet while ci-bot, first seen that day, is learnt
-    assert con.execute("SELECT count(*) FROM findings").fetchall()[0][0] == 9
+    # ci-bot's off-hours push to other/app (shared) is quiet while ci-bot, first seen that day, is learnt, and
+    # old-bot is not called never used by a store that has watched for one day
+    assert con.execute("SELECT count(*) FROM findings").fetchall()[0][0] == 8
 
 
 def test_activity_pages_are_newest_first_and_cover_every_row_once(con: duckdb.DuckDBPyConnection) -> None:
@@ -107,8 +108,9 @@ def test_top_lists_and_findings_by_severity(con: duckdb.DuckDBPyConnection) -> N
     assert tops["actions_count"].tolist()[2:] == [8, 6]
     assert len(overview.top_lists(con, DAY, limit=1)) == 2
     by_severity = overview.open_findings_by_severity(con)
-    # the off-hours pushes to team/app (protected) are high; ci-bot's to other/app (shared) is quiet while it is learnt
-    assert by_severity.values.tolist() == [["high", 6], ["low", 3]]
+    # the off-hours pushes to team/app (protected) are high; ci-bot's to other/app (shared) is quiet while it is
+    # learnt, and old-bot is not called never used by a store that has watched for one day
+    assert by_severity.values.tolist() == [["high", 6], ["low", 2]]
 
 
 def test_ingest_health(con: duckdb.DuckDBPyConnection) -> None:
@@ -177,9 +179,10 @@ def test_identity_queries(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_findings_queries(con: duckdb.DuckDBPyConnection) -> None:
-    # ci-bot's off-hours push to other/app (shared) is quiet while ci-bot, first seen that day, is learnt
+    # ci-bot's off-hours push to other/app (shared) is quiet while ci-bot, first seen that day, is learnt, and
+    # old-bot is not called never used by a store that has watched for one day
     # and alice's and ci-bot's off-hours pushes to team/app (protected) are high
-    assert len(findings.findings_list(con)) == 9
+    assert len(findings.findings_list(con)) == 8
     assert len(findings.findings_list(con, severities=("high",))) == 6
     assert len(findings.findings_list(con, detections=("push.off_hours",), statuses=("open",))) == 2
     assert findings.findings_list(con, statuses=("suppressed",)).empty
@@ -191,7 +194,7 @@ def test_findings_queries(con: duckdb.DuckDBPyConnection) -> None:
     assert len(findings.findings_about(con, "team/app")) == 6  # off-hours, protected delete, 3 release overwrites
     assert set(findings.findings_about(con, "team/app:v1.0.0")["detection_id"]) == {"tag.release_overwrite"}
     choices = findings.finding_choices(con)
-    assert int(choices["findings_count"].sum()) == 9
+    assert int(choices["findings_count"].sum()) == 8
 
 
 def test_evidence_ids_lead_to_their_rows(con: duckdb.DuckDBPyConnection) -> None:
@@ -202,8 +205,9 @@ def test_evidence_ids_lead_to_their_rows(con: duckdb.DuckDBPyConnection) -> None
     rows = findings.evidence_activity(con, by_table["image_activity"])
     assert rows["action"].tolist() == ["delete", "delete"]
     assert set(rows["identity"]) == {"alice"}
-    never_used = findings.findings_list(con, detections=("credential.never_used",)).iloc[0]
-    names = findings.split_evidence(findings.finding_detail(con, never_used["finding_id"]).iloc[0]["evidence"])
+    rotations = findings.findings_list(con, detections=("credential.not_rotated",))
+    old_bot = rotations[rotations["identity"] == "old-bot"].iloc[0]
+    names = findings.split_evidence(findings.finding_detail(con, old_bot["finding_id"]).iloc[0]["evidence"])
     assert findings.evidence_credentials(con, names["credentials"])["name"].tolist() == ["old-bot"]
 
 

@@ -22,8 +22,10 @@ class CredentialNeverUsed(Detection):
     description = (
         "A credential in the current inventory (each import source's newest import) that no accepted request "
         "ever presented (any request the proxy answered 2xx or 3xx, catalog and tag listings included, and any "
-        "registry event naming it), although it was created, or first imported, more than grace_days ago. Unused "
-        "credentials are attack surface with no owner watching them: revoke them."
+        "registry event naming it) since the store began, although it was created, or first imported, more "
+        "than grace_days ago. A store that has watched for less than grace_days cannot tell never from not "
+        "yet, so it reports nothing. Unused credentials are attack surface with no owner watching them: "
+        "revoke them."
     )
     false_positives = (
         "Break-glass or disaster-recovery credentials kept on purpose.",
@@ -63,6 +65,7 @@ class CredentialNeverUsed(Detection):
         JOIN first_import AS f ON f.name = c.name
         WHERE c.name NOT IN (SELECT identity FROM used)
           AND coalesce(c.created_at, f.first_imported_at) < $now - INTERVAL 1 DAY * $grace_days
+          AND (SELECT first_event_at FROM store_start) < $now - INTERVAL 1 DAY * $grace_days
     """
     cases = (
         Case(
@@ -94,6 +97,15 @@ class CredentialNeverUsed(Detection):
                 ),
                 credential("robot$blobs", "2025-05-01", created_at="2025-01-01"),
                 event("2025-04-02T10:00", action="pull", target_kind="blob", actor="robot$blobs", http_method="GET"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
+        Case(
+            "quiet in a store that has watched for less than grace_days, however old the credential",
+            rows=(
+                credential("robot$old", "2025-05-01", created_at="2025-03-01"),
+                access("2025-05-01T10:00", endpoint="catalog", uri="/v2/_catalog", status=401, remote_user="eve"),
             ),
             expect=0,
             now=NOW,
