@@ -4,7 +4,7 @@ from regaudit.analytics.alerts import stream
 from regaudit.evidence import chain
 from regaudit.ingest.sinks.memory import MemorySink
 from regaudit.schemas.access import COMBINED_PATTERN
-from regaudit.schemas.rows import CANONICAL_ROWS, DERIVED_ROWS
+from regaudit.schemas.rows import CANONICAL_ROWS, UPGRADED_ROWS
 from regaudit.simulator.wire import encode_event
 
 _ = (
@@ -14,5 +14,5 @@ _ = (
     encode_event,  # the reference encoder the simulator's fast path (encode_envelope) is tested against
     COMBINED_PATTERN,  # the combined line's wire contract with CombinedLine (the consumer parses it in SQL)
     CANONICAL_ROWS,  # the row models by table: tests/schemas holds them to the store's DDL
-    DERIVED_ROWS,
+    UPGRADED_ROWS,
 )

@@ -69,7 +69,7 @@ SELECT 'default', 'e' || i, moment, CASE WHEN i % 10 < 8 THEN 'pull' ELSE 'push'
        CASE WHEN i % 5 = 0 THEN 'manifest' ELSE 'blob' END, 'team' || (i % 40) || '/app' || (i % 800),
        NULL, 'sha256:' || md5(i::VARCHAR), NULL, i % 100000000, NULL, NULL, 'req-' || i, 'GET', '10.0.0.1',
        'registry.example.com', 'skopeo/1.9.3', 'user' || (i % 3000), 'registry-' || (i % 3) || ':5000', NULL,
-       NULL, moment + INTERVAL 1 SECOND, 'bench:' || i, i // 1000 + 1, '{}'
+       NULL, moment + INTERVAL 1 SECOND, 'bench:' || i, i // 1000 + 1, '{}', 'distribution'
 FROM (SELECT i, $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // $events)::BIGINT) AS moment
       FROM range($events) AS r(i))
 """

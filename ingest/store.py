@@ -35,6 +35,7 @@ MIGRATIONS: dict[int, str] = {
     5: resources.files("regaudit.ingest").joinpath("findings_about.sql").read_text(encoding="utf-8"),
     6: resources.files("regaudit.ingest").joinpath("counting.sql").read_text(encoding="utf-8"),
     7: resources.files("regaudit.ingest").joinpath("blob_only.sql").read_text(encoding="utf-8"),
+    8: resources.files("regaudit.ingest").joinpath("registry_kind.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

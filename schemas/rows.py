@@ -18,7 +18,7 @@ class Row(BaseModel):
 class RegistryEventRow(Row):
     """``registry_events``: one notification event, blob-level included. Key: (registry, event_id)."""
 
-    registry: str = Field(description="Registry name the receiver was configured with.")
+    registry: str = Field(description="Registry instance: the name the receiver was configured with or posted for.")
     event_id: str = Field(description="The event's `id`; the same across the registry's retries.")
     event_at: datetime = Field(description="The event's `timestamp`, converted to UTC.")
     action: str = Field(description="push, pull, mount, delete, or an unknown action kept verbatim.")
@@ -43,6 +43,10 @@ class RegistryEventRow(Row):
     origin: str = Field(description="Where it came from (Kafka coordinates, webhook request, file position).")
     batch_id: int = Field(description="The ingest batch that stored it (ingest_batches).")
     raw: str = Field(description="The event's JSON exactly as received, for forensics.")
+    registry_kind: str = Field(
+        description="The registry software that sent it: distribution or harbor (docs/sources.md says what each"
+        " records; what a kind does not report is NULL)."
+    )
 
 
 class AccessLogRow(Row):
@@ -175,5 +179,10 @@ CANONICAL_ROWS: dict[str, type[Row]] = {
     "dead_letters": DeadLetterRow,
 }
 
-#: Tables whose columns include migrations (image_activity gained blob_only in version 7), documented the same way.
-DERIVED_ROWS: dict[str, type[Row]] = {"image_activity": ImageActivityRow, "findings": FindingRow}
+#: Tables whose columns include migrations (image_activity gained blob_only in version 7, registry_events
+#: registry_kind in version 8), documented the same way.
+UPGRADED_ROWS: dict[str, type[Row]] = {
+    "image_activity": ImageActivityRow,
+    "findings": FindingRow,
+    "registry_events": RegistryEventRow,
+}

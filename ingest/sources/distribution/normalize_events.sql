@@ -118,5 +118,6 @@ SELECT
     nullif(s.source.instanceID ->> '$', '') AS source_instance,
     CASE WHEN content_type IN ('application/vnd.docker.distribution.events.v1+json',
                                'application/vnd.docker.distribution.events.v2+json',
-                               'application/json') THEN content_type END AS envelope_type
+                               'application/json') THEN content_type END AS envelope_type,
+    'distribution' AS registry_kind
 FROM checked
