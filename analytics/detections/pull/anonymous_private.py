@@ -12,8 +12,9 @@ NOW = at("2025-05-10T12:00")
 
 class Params(Parameters):
     min_pulls: int = Field(1, ge=1, description="Anonymous pulls (HEAD checks included) per repository and day.")
-    repeat_days: int = Field(
-        30, ge=1, description="Prior days with anonymous pulls of the repository that mean it was already reported."
+    repeat_days: int = Field(30, ge=1, description="Prior days an earlier anonymous pull is remembered.")
+    routine_days: int = Field(
+        3, ge=1, description="Days with anonymous pulls in the prior repeat_days that make a repository public in fact."
     )
 
 
@@ -25,10 +26,11 @@ class AnonymousPrivatePull(Detection):
     description = (
         "A pull or manifest check without any identity succeeded on a repository that does not match "
         "org.public_repositories. Either the repository is meant to be public and the list is incomplete, or "
-        "the registry's authorization lets anonymous clients read private images. It fires on the first day of "
-        "anonymous pulls of a repository, and again only after repeat_days without any (read from earlier days, "
-        "so a backfill agrees with live runs): a repository the registry serves anonymously every day is one "
-        "question, not one finding a day."
+        "the registry's authorization lets anonymous clients read private images. It fires when the client "
+        "did not pull the repository anonymously in the prior repeat_days, until the repository has been "
+        "served anonymously on routine_days of them (then it is public in fact and was reported that often); "
+        "read from earlier days, so a backfill agrees with live runs. A repository served anonymously every "
+        "day is a few questions, not one finding a day."
     )
     false_positives = (
         "Public repositories missing from org.public_repositories.",
@@ -59,13 +61,21 @@ class AnonymousPrivatePull(Detection):
           AND coalesce(actor, '') = ''
           AND occurred_at >= date_trunc('day', $since) AND occurred_at < $now
           AND NOT glob_any(repository, $public_repositories)
-          AND NOT EXISTS (  -- already reported: the repository was pulled anonymously in the prior repeat_days
+          AND NOT EXISTS (  -- already reported: the same client pulled it anonymously in the prior repeat_days
               SELECT 1 FROM image_activity AS p
               WHERE p.repository = image_activity.repository AND p.source = 'registry' AND p.action = 'pull'
-                AND coalesce(p.actor, '') = ''
+                AND coalesce(p.actor, '') = '' AND p.is_check = image_activity.is_check
+                AND p.client_addr IS NOT DISTINCT FROM image_activity.client_addr
                 AND p.occurred_at < date_trunc('day', image_activity.occurred_at)
                 AND p.occurred_at >= date_trunc('day', image_activity.occurred_at) - INTERVAL 1 DAY * $repeat_days
           )
+          AND (  -- a repository served anonymously on routine_days of the prior repeat_days is public in fact
+              SELECT count(DISTINCT date_trunc('day', p.occurred_at)) FROM image_activity AS p
+              WHERE p.repository = image_activity.repository AND p.source = 'registry' AND p.action = 'pull'
+                AND coalesce(p.actor, '') = '' AND p.is_check = image_activity.is_check
+                AND p.occurred_at < date_trunc('day', image_activity.occurred_at)
+                AND p.occurred_at >= date_trunc('day', image_activity.occurred_at) - INTERVAL 1 DAY * $repeat_days
+          ) < $routine_days
         GROUP BY repository, date_trunc('day', occurred_at)
         HAVING count(*) >= $min_pulls
     """
@@ -94,5 +104,14 @@ class AnonymousPrivatePull(Detection):
             expect=1,
             now=NOW,
             subjects=("public/cli",),
+        ),
+        Case(
+            "quiet once a repository was served anonymously on three of the prior days, whoever pulls it",
+            rows=(
+                *(pull(f"2025-05-{day:02d}T09:00", actor=None, repository="public/cli") for day in range(1, 4)),
+                pull("2025-05-10T09:00", actor=None, repository="public/cli", client_addr="203.0.113.8"),
+            ),
+            expect=0,
+            now=NOW,
         ),
     )
