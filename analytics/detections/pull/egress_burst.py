@@ -17,7 +17,7 @@ class Params(Parameters):
     baseline_days: int = Field(14, ge=1, description="Prior days whose hours form the identity's hourly history.")
     min_history_days: int = Field(7, ge=1, description="Days since the identity's first pull before it is judged.")
     min_active_days: int = Field(3, ge=1, description="Days with pulls in the prior baseline_days before it is judged.")
-    peak_factor: float = Field(3.0, gt=1, description="Times the identity's largest prior hour that fires.")
+    peak_factor: float = Field(2.0, gt=1, description="Times the identity's largest prior hour that fires.")
     min_bytes: int = Field(10 << 30, ge=0, description="Bytes in one hour below which nothing fires.")
 
 
