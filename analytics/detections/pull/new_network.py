@@ -12,7 +12,7 @@ NOW = at("2025-05-10T18:00")
 
 class Params(Parameters):
     baseline_days: int = Field(30, ge=1, description="Prior days whose networks count as known.")
-    min_history_days: int = Field(14, ge=1, description="Days since first activity before the identity is judged.")
+    min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
     min_active_days: int = Field(
         5, ge=1, description="Days with activity in the prior baseline_days before the identity is judged."
     )
@@ -158,9 +158,9 @@ class CredentialNewNetwork(Detection):
             },
         ),
         Case(
-            "quiet while the baseline is thin: an identity first seen ten days ago, or active on three of thirty days",
+            "quiet while the baseline is thin: an identity first seen five days ago, or active on three of thirty days",
             rows=(
-                *history(pull, NOW, days=10, per_day=3, actor="newish", client_addr="10.8.0.1"),
+                *history(pull, NOW, days=5, per_day=3, actor="newish", client_addr="10.8.0.1"),
                 pull("2025-05-10T02:00", actor="newish", client_addr="203.0.113.50"),
                 pull("2025-04-01T10:00", actor="rare", client_addr="10.8.0.2"),
                 pull("2025-04-20T10:00", actor="rare", client_addr="10.8.0.2"),
