@@ -61,7 +61,7 @@ KINDS = {
     "credential.dormant_reactivated": "dormant_credential",
     "credential.expired_in_use": "expired_credential_used",
     "credential.many_addresses": "credential_many_addresses",
-    "credential.first_external_use": "new_network",
+    "credential.first_external_use": "dormant_robot_external",
     "credential.never_used": "never_used_credential",
     "credential.not_rotated": "unrotated_credential",
     "tag.release_overwrite": "release_tag_overwrite",
