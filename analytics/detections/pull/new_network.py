@@ -16,6 +16,10 @@ class Params(Parameters):
     min_active_days: int = Field(
         5, ge=1, description="Days with activity in the prior baseline_days before the identity is judged."
     )
+    fallback_networks: list[str] = Field(
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"],
+        description="What counts as a known network when neither org.internal_networks nor org.ci_networks is set.",
+    )
     pool_networks: int = Field(
         3,
         ge=2,
@@ -33,7 +37,8 @@ class CredentialNewNetwork(Detection):
         "org.internal_networks that holds the client address, otherwise its /24 (IPv4) or /64 (IPv6). It "
         "fires the day an identity uses a network it did not use in the prior baseline_days, when that network "
         "is outside every configured network, or is outside org.ci_networks for an identity in "
-        "org.ci_identities: a CI token used off the runners, a credential used from the internet. Baselines "
+        "org.ci_identities: a CI token used off the runners, a credential used from the internet. With no "
+        "network configured, private address space (fallback_networks) is the organisation's own. Baselines "
         "learn before they judge: the identity needs min_history_days since its first activity and "
         "min_active_days of activity in the prior baseline_days (identity_history), all read from days before "
         "the day judged, so a backfill finds what live runs would. An unconfigured network inside a /16 (/48) "
@@ -56,24 +61,27 @@ class CredentialNewNetwork(Detection):
         ),
         networks AS (  -- network_of is Python: once per distinct address, not once per row
             SELECT client_addr, network,  -- the /16 (IPv4) or /48 (IPv6) of an address's own network
-                   regexp_extract(network, '^([0-9]+\\.[0-9]+|[0-9a-f]*:[0-9a-f]*:[0-9a-f]*:)', 1) AS pool
+                   regexp_extract(network, '^([0-9]+\\.[0-9]+|[0-9a-f]*:[0-9a-f]*:[0-9a-f]*:)', 1) AS pool,
+                   list_contains($known_networks, network)  -- nothing configured: private space is internal
+                       OR len($known_networks) = 0 AND in_networks(client_addr, $fallback_networks) AS known
             FROM (
                 SELECT client_addr, network_of(client_addr, $known_networks) AS network
                 FROM (SELECT DISTINCT client_addr FROM recent)
             )
         ),
         seen AS MATERIALIZED (
-            SELECT r.identity, n.network, n.pool, r.client_addr, r.seen_at, r.day, r.evidence_id
+            SELECT r.identity, n.network, n.pool, n.known, r.client_addr, r.seen_at, r.day, r.evidence_id
             FROM recent AS r JOIN networks AS n ON n.client_addr = r.client_addr
         ),
         used AS (  -- each identity's networks per day
-            SELECT identity, network, any_value(pool) AS pool, day, min(seen_at) AS first_at
+            SELECT identity, network, any_value(pool) AS pool, bool_and(known) AS known, day,
+                   min(seen_at) AS first_at
             FROM seen GROUP BY identity, network, day
         ),
         candidates AS (  -- first use of a network in baseline_days, on a judged day
             SELECT u.* FROM used AS u
             WHERE u.day >= date_trunc('day', $since)
-              AND (NOT list_contains($known_networks, u.network)
+              AND (NOT u.known
                    OR list_contains($ci_identities, u.identity) AND NOT list_contains($ci_networks, u.network))
               AND NOT EXISTS (
                   SELECT 1 FROM used AS p
@@ -87,7 +95,7 @@ class CredentialNewNetwork(Detection):
             JOIN identity_history($baseline_days) AS h ON h.identity = c.identity AND h.day = c.day
             WHERE h.first_day <= c.day - INTERVAL 1 DAY * $min_history_days
               AND h.recent_active_days_count >= $min_active_days
-              AND (c.pool = '' OR list_contains($known_networks, c.network) OR (
+              AND (c.pool = '' OR c.known OR (
                   SELECT count(DISTINCT p.network) FROM used AS p
                   WHERE p.identity = c.identity AND p.pool = c.pool AND p.network <> c.network
                     AND p.day < c.day AND p.day >= c.day - INTERVAL 1 DAY * $baseline_days
@@ -179,6 +187,16 @@ class CredentialNewNetwork(Detection):
             ),
             expect=1,
             now=NOW,
+            org={"internal_networks": ["192.168.0.0/16"]},
             subjects=("runner from 198.51.100.0/24",),
+        ),
+        Case(
+            "quiet for a person moving to another private network when no network is configured",
+            rows=(
+                *history(pull, NOW, days=20, per_day=3, actor="bob", client_addr="10.8.3.4"),
+                pull("2025-05-10T09:00", actor="bob", client_addr="10.10.0.5"),
+            ),
+            expect=0,
+            now=NOW,
         ),
     )
