@@ -151,9 +151,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     try:
         for version in range(found + 1, SCHEMA_VERSION + 1):
             con.execute(MIGRATIONS[version])
-            if version == BLOB_ONLY_VERSION and found:
-                _backfill_blob_only(con)
             log.info("store schema upgraded to version=%d", version)
+        if 0 < found < BLOB_ONLY_VERSION:  # after every migration: the derive step is written for the newest schema
+            _backfill_blob_only(con)
         con.execute("INSERT OR REPLACE INTO schema_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
     except BaseException:

@@ -13,6 +13,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
+import duckdb
 import pytest
 
 from regaudit.ingest import store
@@ -304,16 +305,31 @@ def test_blob_only_rows_do_not_depend_on_batching_order_or_replays(db, tmp_path)
     assert [row for row in counted(db) if row[4]] == [("mallory", "team/secret", "pull", 1_000, True, digest("layer0"))]
 
 
-def test_a_store_upgraded_from_version_6_gets_the_blob_only_rows_a_rebuild_gives(db, tmp_path):
-    records = [*leaked_digests(0), *multi_platform_pull_and_pushes()]
-    write(db, records)
-    with store.writer(db) as con:  # as version 6 left it: no column, no blob-only rows
-        con.execute("DELETE FROM image_activity WHERE blob_only")
-        con.execute("ALTER TABLE image_activity DROP COLUMN blob_only")
-        con.execute("UPDATE schema_meta SET value = '6' WHERE key = 'schema_version'")
-    fresh = tmp_path / "fresh.duckdb"
-    write(fresh, records)
+def as_version_6(source, path) -> None:
+    """The store at ``source`` as regaudit version 6 kept it: its schema and rows, no blob_only column or rows."""
+    with duckdb.connect(str(path)) as con:
+        for version in range(1, 7):
+            con.execute(store.MIGRATIONS[version])
+        con.execute("INSERT INTO schema_meta VALUES ('schema_version', '6')")
+        con.execute("ATTACH $path AS fresh (READ_ONLY)", {"path": str(source)})
+        for table, where in (("registry_events", ""), ("access_log", ""), ("image_activity", " WHERE NOT blob_only")):
+            columns = ", ".join(
+                name
+                for (name,) in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database()"
+                    " AND table_name = $table ORDER BY ordinal_position",
+                    {"table": table},
+                ).fetchall()
+            )
+            con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM fresh.{table}{where}")  # noqa: S608
 
-    with store.writer(db):
+
+def test_a_store_upgraded_from_version_6_gets_the_blob_only_rows_a_rebuild_gives(db, tmp_path):
+    fresh = tmp_path / "fresh.duckdb"
+    write(fresh, [*leaked_digests(0), *multi_platform_pull_and_pushes()])
+    as_version_6(fresh, db)
+
+    with store.writer(db):  # the upgrade
         pass
     assert counted(db) == counted(fresh)
+    assert [row for row in counted(db) if row[4]] == [("mallory", "team/secret", "pull", 15_000, True, None)]
