@@ -64,12 +64,13 @@ def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Tab
     keys: list[str | None] = []
     content_types: list[str | None] = []
     reasons: list[str | None] = []
+    registry_kinds: list[str | None] = []
     for message in messages:
         kind = kinds[message.topic]
         value = message.value if message.value is not None else b""
         origin = f"kafka:{message.topic}/{message.partition}/{message.offset}"
         received = message.timestamp * 1000
-        registry = key = content_type = reason = None
+        registry = key = content_type = reason = registry_kind = None
         if message.headers:
             headers = {name[len(HEADER_PREFIX) :]: raw.decode("utf-8", "replace")
                        for name, raw in message.headers if name.startswith(HEADER_PREFIX)}  # fmt: skip
@@ -82,6 +83,7 @@ def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Tab
             key = headers.get("key")
             content_type = headers.get("content-type")
             reason = headers.get("reason")
+            registry_kind = headers.get("registry-kind")
         kind_column.append(kind)
         values.append(value)
         texts.append(value.decode("utf-8", "replace") if kind == "access" else None)
@@ -91,7 +93,10 @@ def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Tab
         keys.append(key or (origin if kind == "access" else None))
         content_types.append(content_type)
         reasons.append(reason)
-    columns = (kind_column, values, texts, origins, received_us, registries, keys, content_types, reasons)
+        registry_kinds.append(registry_kind)
+    columns = (
+        kind_column, values, texts, origins, received_us, registries, keys, content_types, reasons, registry_kinds,
+    )  # fmt: skip
     return pa.table([pa.array(c, f.type) for c, f in zip(columns, BATCH_SCHEMA, strict=True)], schema=BATCH_SCHEMA)
 
 

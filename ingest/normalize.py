@@ -20,13 +20,18 @@ from importlib import resources
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.harbor.normalize import normalize_records as normalize_harbor
 from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, RFC3339_PATTERN, TIME_WINDOW
 
 #: Each source's normalizer lives in its source package (``regaudit.ingest.sources.<kind>``).
 EVENTS_SQL = resources.files("regaudit.ingest.sources.distribution").joinpath("normalize_events.sql").read_text("utf-8")
 ACCESS_SQL = resources.files("regaudit.ingest.sources.nginx").joinpath("normalize_access.sql").read_text("utf-8")
+
+#: the normalizers of registry kinds other than Distribution's, by the kind their records carry (``RawRecord``)
+SOURCES = {"harbor": normalize_harbor}
 
 EVENT_COLUMNS = (
     "registry", "event_id", "event_at", "action", "target_kind", "repository", "tag", "digest", "media_type",
@@ -67,6 +72,7 @@ BATCH_SCHEMA = pa.schema(
         ("key", pa.string()),
         ("content_type", pa.string()),
         ("reason", pa.string()),
+        ("registry_kind", pa.string()),
     ]
 )
 
@@ -105,6 +111,7 @@ def to_arrow(records: Sequence[RawRecord]) -> pa.Table:
             pa.array([r.key for r in records], pa.string()),
             pa.array([r.content_type for r in records], pa.string()),
             pa.array([r.reason for r in records], pa.string()),
+            pa.array([r.registry_kind for r in records], pa.string()),
         ],
         schema=BATCH_SCHEMA,
     )
@@ -136,7 +143,33 @@ class Normalizer:
             access = con.sql(ACCESS_SQL, params={"line_keys": ACCESS_LINE_KEYS, **_WINDOW}).to_arrow_table()
         finally:
             con.unregister("batch")
+        events = pa.concat_tables([events, *self._other_sources(batch, events.schema)])
         return self._split(events, access, batch)
+
+    def _other_sources(self, batch: pa.Table, schema: pa.Schema) -> list[pa.Table]:
+        """Events rows of the records of other registry kinds, by their source's normalizer; an event of a kind
+        none knows (a foreign producer's header) is a dead letter, never dropped."""
+        kinds = pc.fill_null(batch.column("registry_kind"), "distribution")
+        events = pc.equal(batch.column("kind"), "event")
+        tables = []
+        for kind, normalize in SOURCES.items():
+            records = batch.filter(pc.and_(events, pc.equal(kinds, kind)))
+            if records.num_rows:
+                tables.append(normalize(records, schema, self._default_registry))
+        known = pa.array(["distribution", *SOURCES], pa.string())
+        unknown = batch.filter(pc.and_(events, pc.invert(pc.is_in(kinds, value_set=known))))
+        if unknown.num_rows:
+            rows = [
+                {"reason": f"unknown registry kind {kind[:100]!r}", "value": value, "origin": origin,
+                 "received_at": received_at, "registry": registry, "content_type": content_type}
+                for kind, value, origin, received_at, registry, content_type in zip(
+                    *(unknown.column(name).to_pylist()
+                      for name in ("registry_kind", "value", "origin", "received_at", "registry", "content_type")),
+                    strict=True,
+                )
+            ]  # fmt: skip
+            tables.append(pa.Table.from_pylist(rows, schema=schema))
+        return tables
 
     def _split(self, events: pa.Table, access: pa.Table, batch: pa.Table) -> NormalizedBatch:
         con = self._con

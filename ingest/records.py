@@ -35,6 +35,8 @@ class RawRecord:
             use a digest of registry and body, so a retried malformed POST is stored once.
         content_type: the media type the sender declared, if any.
         reason: for dead letters, why the receiver refused the payload.
+        registry_kind: for events, which registry software sent them and so which normalizer reads them
+            (``harbor``); None is a CNCF Distribution notification, the kind every producer before had.
     """
 
     kind: RecordKind
@@ -45,3 +47,4 @@ class RawRecord:
     key: str | None = None
     content_type: str | None = None
     reason: str | None = None
+    registry_kind: str | None = None

@@ -22,8 +22,11 @@ class RegistryEventRow(Row):
     event_id: str = Field(description="The event's `id`; the same across the registry's retries.")
     event_at: datetime = Field(description="The event's `timestamp`, converted to UTC.")
     action: str = Field(description="push, pull, mount, delete, or an unknown action kept verbatim.")
-    target_kind: str = Field(description="manifest, blob, tag (tag delete), digest (digest delete), repository.")
-    repository: str = Field(description="`target.repository`.")
+    target_kind: str = Field(
+        description="manifest, blob, tag (tag delete), digest (digest delete), repository; Harbor's scans and quota"
+        " events are about an artifact, its policy runs a replication or retention."
+    )
+    repository: str = Field(description="`target.repository`; empty where Harbor names none (policy runs).")
     tag: str | None = Field(description="`target.tag`; none for by-digest operations.")
     digest: str | None = Field(description="`target.digest`.")
     media_type: str | None = Field(description="`target.mediaType`.")

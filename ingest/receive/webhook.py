@@ -17,6 +17,10 @@ Nothing else, whatever the body holds: the parser never raises (``envelope``), t
 (events per envelope, JSON depth, body size), and a failure that is not the sink's is answered as a dead letter,
 because a 5xx blocks the registry's queue for ever.
 
+Harbor posts to ``/events/harbor/<instance>`` (``<instance>`` is a registry name, and the token may be bound to
+it in ``webhook.registry_tokens``): one event per POST, Default or CloudEvents, answered the same way; its policy's
+auth header is sent verbatim, so ``Bearer <token>`` and the bare token are both accepted (``harbor_authorization``).
+
 ``/healthz`` answers 200 or 503 by the sink's health; ``/metrics`` is Prometheus text.
 """
 
@@ -28,6 +32,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
@@ -41,6 +46,7 @@ from regaudit.ingest.receive.webhook_auth import BearerTokens, valid_registry_na
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink, RecordsTooLarge, isolation
 from regaudit.ingest.sources.distribution.envelope import EnvelopeLimits, ParsedPost, content_key, split_envelope
+from regaudit.ingest.sources.harbor.post import split_post
 from regaudit.settings import WebhookSettings
 
 log = logging.getLogger(__name__)
@@ -84,14 +90,35 @@ class Metrics:
             )  # fmt: skip
 
 
-def _parse(body: bytes, request_id: str, registry: str, content_type: str | None, limits: EnvelopeLimits) -> ParsedPost:
+#: a source's parse step: (body, origin, received_at, registry, content type) -> the POST's records
+PostParser = Callable[[bytes, str, datetime, str, str | None], ParsedPost]
+
+
+def distribution_parser(limits: EnvelopeLimits) -> PostParser:
+    def parse(body: bytes, origin: str, received_at: datetime, registry: str, content_type: str | None) -> ParsedPost:
+        return split_envelope(
+            body, origin=origin, received_at=received_at, registry=registry, content_type=content_type, limits=limits
+        )
+
+    return parse
+
+
+def harbor_parser(limits: EnvelopeLimits) -> PostParser:
+    def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
+        return split_post(
+            body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
+            max_depth=limits.max_depth,
+        )  # fmt: skip
+
+    return parse
+
+
+def _parse(body: bytes, request_id: str, registry: str, content_type: str | None, split: PostParser) -> ParsedPost:
     """The POST's records; should the parser fail after all, the body whole as a dead letter (never a 500)."""
     received_at = datetime.now(UTC)
     origin = f"webhook:{request_id}"
     try:
-        return split_envelope(
-            body, origin=origin, received_at=received_at, registry=registry, content_type=content_type, limits=limits
-        )
+        return split(body, origin, received_at, registry, content_type)
     except Exception as error:  # noqa: BLE001 - the registry retries a 5xx for ever: keep the body instead
         log.exception("request=%s parser failed", request_id)
         reason = f"parser failed: {type(error).__name__}"
@@ -145,20 +172,35 @@ def _clipped(record: RawRecord, limit_bytes: int) -> RawRecord:
     )
 
 
+def harbor_authorization(header: str | None) -> str | None:
+    """Harbor sends its policy's auth header verbatim (``Authorization: <auth_header>``): ``Bearer <token>`` as
+    every sender, or the bare token, which is read as the same bearer token."""
+    if header is None or header[:7].lower() == "bearer ":
+        return header
+    return f"Bearer {header}"
+
+
 def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
     """The ASGI app; the sink decides where events go (Kafka, the store, or memory in unit tests)."""
     app = FastAPI(
         title="regaudit webhook",
         version=__version__,
-        description="Receives CNCF Distribution registry notifications (events.v1+json, events.v2+json).",
+        description="Receives CNCF Distribution registry notifications (events.v1+json, events.v2+json) and Harbor"
+        " webhooks (Default, CloudEvents).",
     )
     tokens = BearerTokens.from_settings(settings)  # TerminalError at start for an empty or short token
     limits = EnvelopeLimits(max_events=settings.max_events, max_depth=settings.max_json_depth)
     metrics = Metrics()
     app.state.metrics = metrics
 
-    async def receive(request: Request, registry: str) -> JSONResponse:
-        if not tokens.allow(request.headers.get("authorization"), registry):
+    distribution = distribution_parser(limits)
+    harbor = harbor_parser(limits)
+
+    async def receive(request: Request, registry: str, split: PostParser = distribution) -> JSONResponse:
+        authorization = request.headers.get("authorization")
+        if split is harbor:
+            authorization = harbor_authorization(authorization)
+        if not tokens.allow(authorization, registry):
             metrics.observe(401)
             return JSONResponse({"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"})
         if not valid_registry_name(registry):
@@ -169,7 +211,7 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
             metrics.observe(413)
             return JSONResponse({"error": f"body over {settings.max_body_bytes} bytes"}, 413)
         request_id = str(uuid.uuid4())
-        parsed = _parse(body, request_id, registry, request.headers.get("content-type"), limits)
+        parsed = _parse(body, request_id, registry, request.headers.get("content-type"), split)
         records: list[tuple[str | None, RawRecord]] = [(repo, record) for repo, record in parsed.events]
         records += [(None, record) for record in parsed.dead_letters]
         started = time.perf_counter()
@@ -191,6 +233,10 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
     @app.post("/events/{registry}", summary="Receive a notification envelope for a named registry")
     async def named_events(registry: str, request: Request) -> JSONResponse:
         return await receive(request, registry)
+
+    @app.post("/events/harbor/{instance}", summary="Receive one Harbor webhook event (Default or CloudEvents)")
+    async def harbor_events(instance: str, request: Request) -> JSONResponse:
+        return await receive(request, instance, harbor)
 
     @app.get("/healthz", summary="200 when the sink is reachable, 503 otherwise")
     async def healthz() -> JSONResponse:

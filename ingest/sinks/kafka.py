@@ -2,8 +2,8 @@
 
 Messages carry the record's metadata in headers, so the consumer can rebuild the ``RawRecord``:
 ``regaudit-kind``, ``regaudit-origin``, ``regaudit-received-at`` (ISO 8601 UTC), and when set ``regaudit-registry``,
-``regaudit-key``, ``regaudit-content-type``, ``regaudit-reason``. Events are keyed by repository, so one
-repository's events stay in order on one partition; access lines by the log host.
+``regaudit-key``, ``regaudit-content-type``, ``regaudit-reason``, ``regaudit-registry-kind``. Events are keyed by
+repository, so one repository's events stay in order on one partition; access lines by the log host.
 
 The producer is created lazily and recreated after a failure, so a receiver started while the broker is down
 answers 503 until it returns instead of refusing to start.
@@ -77,6 +77,7 @@ def record_headers(record: RawRecord) -> list[tuple[str, bytes]]:
         ("key", record.key),
         ("content-type", record.content_type),
         ("reason", record.reason),
+        ("registry-kind", record.registry_kind),
     ):
         if value is not None:
             headers.append((HEADER_PREFIX + name, value.encode()))

@@ -55,17 +55,19 @@ def content_key(registry: str, body: bytes) -> str:
     return f"webhook:{digest[:32]}"
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """Text cut to ``MAX_TEXT_CHARS`` (reasons and content types can quote input)."""
     return text if len(text) <= MAX_TEXT_CHARS else text[: MAX_TEXT_CHARS - 1] + "…"
 
 
-def _reason(error: ValidationError) -> str:
+def validation_reason(error: ValidationError) -> str:
+    """The first error of a validation, as the dead letter's reason: where, then what."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"
     return f"{where}: {first['msg']}"
 
 
-def _deeper_than(document: Any, limit: int) -> bool:
+def deeper_than(document: Any, limit: int) -> bool:
     """Whether JSON containers nest deeper than ``limit`` (``{}`` is depth 1); stops at the first too deep."""
     if not isinstance(document, dict | list):
         return False
@@ -93,7 +95,7 @@ def _envelope_problem(body: bytes, limits: EnvelopeLimits) -> tuple[Any, str | N
     count = _event_count(document)
     if count > limits.max_events:
         return None, f"envelope of {count} events, over the limit of {limits.max_events} (webhook.max_events)"
-    if _deeper_than(document, limits.max_depth):
+    if deeper_than(document, limits.max_depth):
         return None, f"JSON nested deeper than {limits.max_depth} levels (webhook.max_json_depth)"
     return document, None
 
@@ -104,7 +106,7 @@ def _event(item: Any) -> tuple[Event | None, str | None]:
     try:
         return Event.model_validate(item), None
     except ValidationError as error:
-        return None, f"invalid event: {_reason(error)}"
+        return None, f"invalid event: {validation_reason(error)}"
     except Exception as error:  # noqa: BLE001 - parse never raises: the event becomes a dead letter
         return None, f"invalid event: {type(error).__name__}: {error}"
 
@@ -121,11 +123,11 @@ def split_envelope(
     """One record per valid event; the body or the invalid event as a dead letter otherwise."""
     parsed = ParsedPost()
     limits = limits or EnvelopeLimits()
-    kind = None if content_type is None else _clip(content_type)
+    kind = None if content_type is None else clip(content_type)
     key = content_key(registry, body)
 
     def dead(value: bytes, where: str, reason: str, suffix: str = "") -> None:
-        record = RawRecord("deadletter", value, where, received_at, registry, key + suffix, kind, _clip(reason))
+        record = RawRecord("deadletter", value, where, received_at, registry, key + suffix, kind, clip(reason))
         parsed.dead_letters.append(record)
 
     document, problem = _envelope_problem(body, limits)
@@ -135,7 +137,7 @@ def split_envelope(
     try:
         envelope = Envelope.model_validate(document)
     except ValidationError as error:
-        dead(body, origin, f"not a notification envelope: {_reason(error)}")
+        dead(body, origin, f"not a notification envelope: {validation_reason(error)}")
         return parsed
     for index, item in enumerate(envelope.events):
         where = f"{origin}/{index}"

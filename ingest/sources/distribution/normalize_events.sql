@@ -7,7 +7,7 @@ WITH src AS (
     SELECT origin, received_at, coalesce(registry, $default_registry) AS registry, content_type,
            value, try(decode(value)) AS text
     FROM batch
-    WHERE kind = 'event'
+    WHERE kind = 'event' AND coalesce(registry_kind, 'distribution') = 'distribution'  -- other kinds: their source
 ),
 parsed AS (
     SELECT *, CASE WHEN json_valid(text) THEN text::JSON END AS doc FROM src
