@@ -35,7 +35,7 @@ GUESSED_REPOS = (
 ATTACK_AGENTS = ("python-requests/2.31.0", "Go-http-client/1.1", "curl/8.4.0", "Hydra v9.5")
 
 
-def _attacker(world: World, rng: Random, start: int) -> Session:
+def attacker_session(world: World, rng: Random, start: int) -> Session:
     address = public_address(rng)
     agent = rng.choice((*ATTACK_AGENTS, docker_agent(rng)))
     return world.session(rng, Client("", address, address, agent, "tool", header_bytes=160 + len(agent)), start)
@@ -60,7 +60,7 @@ def plan_brute_force(injector: Injector) -> None:
 
 def _guess(user: str) -> Runner:
     def run(world: World, rng: Random, start: int) -> list[Exchange]:
-        session = _attacker(world, rng, start)
+        session = attacker_session(world, rng, start)
         session.challenge()
         for _ in range(rng.randint(20, 60)):
             session.rejected("/v2/", user)
@@ -89,7 +89,7 @@ def plan_password_spray(injector: Injector) -> None:
 
 def _spray() -> Runner:
     def run(world: World, rng: Random, start: int) -> list[Exchange]:
-        session = _attacker(world, rng, start)
+        session = attacker_session(world, rng, start)
         known = [actor.name for actor in world.population.by_role("human", "ci")]
         users = rng.sample(known, min(len(known), rng.randint(8, 20))) + rng.sample(GUESSED_USERS, rng.randint(3, 8))
         rng.shuffle(users)

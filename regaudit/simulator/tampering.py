@@ -25,7 +25,7 @@ def ci_actor(world: World, team: str) -> Actor:
     return actors.get(f"robot${team}+ci") or actors[f"ci-{team}"]
 
 
-def _old_releases(world: World, repo: Repository, pushed: bool) -> list[str]:
+def old_releases(world: World, repo: Repository, pushed: bool) -> list[str]:
     """Releases still tagged, not the newest, not deployed, not what ``latest`` points at; with ``pushed``
     only those pushed inside the window (a detector cannot know the digest of an older one)."""
     deployed = {cluster.deployed.get(repo.name) for cluster in world.clusters.values()}
@@ -63,23 +63,23 @@ def plan_release_overwrite(injector: Injector) -> None:
             injector.schedule(moment, _overwrite)
 
 
-def _overwritable(world: World, repo: Repository) -> list[str]:
+def overwritable(world: World, repo: Repository) -> list[str]:
     """Release tags whose digest the window showed and that no cluster runs."""
     if repo.production:
-        return _old_releases(world, repo, True)
+        return old_releases(world, repo, True)
     return [tag for tag in repo.releases if tag in repo.history and tag in repo.tags]
 
 
 def _overwrite(world: World, rng: Random, start: int) -> list[Exchange]:
     """Re-push an old release tag; with none to take, release a tool now and overwrite it hours later."""
     organisation = world.organisation
-    repos = [r for r in organisation.of_kind("service", "tool") if not r.restricted and _overwritable(world, r)]
+    repos = [r for r in organisation.of_kind("service", "tool") if not r.restricted and overwritable(world, r)]
     if not repos:
         repo = organisation.repos[rng.choice(("tools/migrate", "tools/ci-runner"))]
         world.schedule(start + rng.randrange(HOUR, 4 * HOUR), rng, _overwrite)
         return routines.release(ci_actor(world, repo.team), repo)(world, rng, start)
     repo = rng.choice(repos)
-    tag = rng.choice(_overwritable(world, repo))
+    tag = rng.choice(overwritable(world, repo))
     actor = ci_actor(world, repo.team)
     base = world.organisation.repos[repo.base or "base/python"]
     session = world.session(rng, runner_client(actor, rng), start)
@@ -141,7 +141,7 @@ def plan_protected_delete(injector: Injector) -> None:
 
 def _delete(actor: Actor, repo: Repository) -> Runner:
     def run(world: World, rng: Random, start: int) -> list[Exchange]:
-        candidates = _old_releases(world, repo, False)
+        candidates = old_releases(world, repo, False)
         if not candidates:
             return []
         tag = rng.choice(candidates)

@@ -24,10 +24,10 @@ from regaudit.simulator.catalog import Blob, Repository, build_image
 from regaudit.simulator.exchanges import Exchange
 from regaudit.simulator.identities import Actor
 from regaudit.simulator.incidents import Injector, make_label
-from regaudit.simulator.intrusions import _attacker
+from regaudit.simulator.intrusions import attacker_session
 from regaudit.simulator.organisation import TOOLS
 from regaudit.simulator.primitives import DAY, HOUR, MINUTE, address_in, public_address
-from regaudit.simulator.tampering import _old_releases, _overwritable
+from regaudit.simulator.tampering import old_releases, overwritable
 from regaudit.simulator.world import Runner, World, human_client, runner_client
 
 
@@ -181,7 +181,7 @@ def _human_overwrite(actor: Actor) -> Runner:
     def run(world: World, rng: Random, start: int) -> list[Exchange]:
         organisation = world.organisation
         services = [r for r in organisation.of_kind("service") if not r.restricted]
-        choices = {r.name: _overwritable(world, r) or _old_releases(world, r, False) for r in services}
+        choices = {r.name: overwritable(world, r) or old_releases(world, r, False) for r in services}
         mine = [r for r in services if r.team == actor.team and choices[r.name]]
         mine = mine or [r for r in services if choices[r.name]]
         if not mine:
@@ -250,7 +250,7 @@ def plan_slow_brute_force(injector: Injector) -> None:
 
 def _slow_guess(user: str) -> Runner:
     def run(world: World, rng: Random, start: int) -> list[Exchange]:
-        session = _attacker(world, rng, start)
+        session = attacker_session(world, rng, start)
         session.challenge()
         for _ in range(rng.randint(40, 80)):
             session.rejected("/v2/", user)
