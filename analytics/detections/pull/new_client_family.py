@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
@@ -12,9 +14,9 @@ NOW = at("2025-05-10T18:00")
 
 class Params(Parameters):
     baseline_days: int = Field(30, ge=1, description="Prior days whose client families count as known.")
-    min_history_days: int = Field(14, ge=1, description="Days since first activity before the identity is judged.")
+    min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
     min_active_days: int = Field(
-        5, ge=1, description="Days with activity in the prior baseline_days before the identity is judged."
+        4, ge=1, description="Days with activity in the prior baseline_days before the identity is judged."
     )
 
 
@@ -30,7 +32,9 @@ class CredentialNewClientFamily(Detection):
         "prior baseline_days. Runtimes swapping for runtimes (docker to containerd) stay quiet. A cluster "
         "credential suddenly driven by curl or skopeo is what credential theft looks like. It learns before it "
         "judges: min_history_days since the identity's first activity and min_active_days in the prior "
-        "baseline_days (identity_history), read from earlier days only, so a backfill finds what live runs find."
+        "baseline_days (identity_history), read from earlier days only, so a backfill finds what live runs find. "
+        "A week of use shows a person's tooling (one workstation runtime), so a script client in their second "
+        "week is judged, not waved through as learning."
     )
     false_positives = (
         "An engineer debugging with curl or skopeo using a service account.",
@@ -115,9 +119,20 @@ class CredentialNewClientFamily(Detection):
             now=NOW,
         ),
         Case(
-            "quiet while the baseline is thin: a credential first seen ten days ago tried with curl",
+            "fires when a person active on five of their first nine days pulls with python-requests",
             rows=(
-                *history(pull, NOW, days=10, per_day=3, actor="robot$new"),
+                *(pull(NOW - timedelta(days=d, hours=6), actor="jonas") for d in (2, 3, 5, 7, 9)),
+                pull("2025-05-10T11:00", actor="jonas", user_agent="python-requests/2.32.3"),
+            ),
+            expect=1,
+            about=({"identity": "jonas"},),
+            now=NOW,
+            subjects=("jonas with python-requests",),
+        ),
+        Case(
+            "quiet while the baseline is thin: a credential first seen five days ago tried with curl",
+            rows=(
+                *history(pull, NOW, days=5, per_day=3, actor="robot$new"),
                 pull("2025-05-10T02:00", actor="robot$new", user_agent="curl/8.5.0"),
             ),
             expect=0,

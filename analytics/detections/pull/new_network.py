@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
@@ -14,7 +16,7 @@ class Params(Parameters):
     baseline_days: int = Field(30, ge=1, description="Prior days whose networks count as known.")
     min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
     min_active_days: int = Field(
-        5, ge=1, description="Days with activity in the prior baseline_days before the identity is judged."
+        4, ge=1, description="Days with activity in the prior baseline_days before the identity is judged."
     )
     fallback_networks: list[str] = Field(
         ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"],
@@ -177,6 +179,20 @@ class CredentialNewNetwork(Detection):
             ),
             expect=0,
             now=NOW,
+        ),
+        Case(
+            "fires when a person seen on four days from the office, first two weeks ago, pulls from the internet",
+            rows=(
+                *(
+                    pull(NOW - timedelta(days=d, hours=6), actor="anna", client_addr="10.10.2.176")
+                    for d in (3, 5, 12, 14)
+                ),
+                pull("2025-05-10T12:28", actor="anna", client_addr="146.190.226.108"),
+            ),
+            expect=1,
+            about=({"identity": "anna", "client_addr": "146.190.226.108"},),
+            now=NOW,
+            subjects=("anna from 146.190.226.0/24",),
         ),
         Case(
             "quiet for a new /24 inside the /16 pool a runner identity already spreads over, not for one outside it",
