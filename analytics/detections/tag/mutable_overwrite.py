@@ -15,12 +15,17 @@ class MutableTagOverwrite(Detection):
     family = "tag"
     description = (
         "A tag that is not a release (latest, main, a branch or build name) was moved to a different digest "
-        "by an identity outside org.ci_identities that is not the one who moved it last, grouped per tag and "
-        "UTC day. Pipelines move such tags all the time and people re-push their own scratch tags "
-        "(tag_history keeps both records); someone else taking over latest is worth a look. Cosign signature "
-        "and referrer-fallback tags are excluded."
+        "by an identity outside org.ci_identities that is not the one who moved it last, when the tag is "
+        "latest or a CI identity moved it last, grouped per tag and UTC day. Pipelines move such tags all the "
+        "time, people re-push their own scratch tags, and colleagues overwrite each other's scratch tags in a "
+        "shared sandbox (tag_history keeps every record); a person taking over latest, or a tag the pipeline "
+        "maintains, is worth a look (an implanted image, T1525). Cosign signature and referrer-fallback tags "
+        "are excluded."
     )
-    false_positives = ("Developers sharing a branch tag.", "CI identities missing from org.ci_identities.")
+    false_positives = (
+        "A developer pushing to a branch tag CI also builds.",
+        "CI identities missing from org.ci_identities.",
+    )
     attack = ("T1525",)
     references = ("https://github.com/goharbor/harbor/issues/890",)
     sql = """
@@ -50,7 +55,8 @@ class MutableTagOverwrite(Detection):
         WHERE is_overwrite
           AND moved_by IS DISTINCT FROM previous_mover AND previous_mover IS NOT NULL
           AND NOT list_contains($ci_identities, coalesce(moved_by, ''))
-          AND tag_class(tag, $protected_tag_patterns) IN ('latest', 'mutable')
+          AND (tag_class(tag, $protected_tag_patterns) = 'latest'
+               OR tag_class(tag, $protected_tag_patterns) = 'mutable' AND list_contains($ci_identities, previous_mover))
           AND valid_from_at >= date_trunc('day', $since)
         GROUP BY registry, repository, tag, date_trunc('day', valid_from_at)
     """
@@ -80,6 +86,40 @@ class MutableTagOverwrite(Detection):
             now=NOW,
             org={"ci_identities": ["ci-bot"]},
             subjects=("team/app:latest",),
+        ),
+        Case(
+            "fires when a person takes over main from CI",
+            rows=(
+                tag_move("2025-05-09T09:00", tag="main", digest=DIGEST_A, valid_to_at="2025-05-10T09:00"),
+                tag_move("2025-05-10T09:00", tag="main", moved_by="alice", digest=DIGEST_B, previous_digest=DIGEST_A),
+            ),
+            expect=1,
+            about=({"repository": "team/app", "tag": "main", "identity": "alice"},),
+            now=NOW,
+            org={"ci_identities": ["ci-bot"]},
+        ),
+        Case(
+            "quiet when a colleague overwrites a person's scratch tag in a shared sandbox",
+            rows=(
+                tag_move(
+                    "2025-05-09T20:00",
+                    repository="team/sandbox",
+                    tag="lukas-try",
+                    moved_by="lukas.costa",
+                    valid_to_at="2025-05-10T09:00",
+                ),
+                tag_move(
+                    "2025-05-10T09:00",
+                    repository="team/sandbox",
+                    tag="lukas-try",
+                    moved_by="lukas.keller",
+                    digest=DIGEST_B,
+                    previous_digest=DIGEST_A,
+                ),
+            ),
+            expect=0,
+            now=NOW,
+            org={"ci_identities": ["ci-bot"]},
         ),
         Case(
             "quiet for release tags, referrer-fallback tags, CI moving latest and a person re-pushing a scratch tag",
