@@ -1,4 +1,4 @@
-"""Bytes pulled in one hour far above the identity's own largest hours, and above an absolute floor."""
+"""Bytes pulled within an hour far above the identity's own largest hours, and above an absolute floor."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ class Params(Parameters):
     min_history_days: int = Field(7, ge=1, description="Days since the identity's first pull before it is judged.")
     min_active_days: int = Field(3, ge=1, description="Days with pulls in the prior baseline_days before it is judged.")
     peak_factor: float = Field(2.0, gt=1, description="Times the identity's largest prior hour that fires.")
+    busy_factor: float = Field(
+        3.0,
+        gt=1,
+        description="Times the identity's busy span (90th percentile of its prior spans) that fires above its peak.",
+    )
     min_bytes: int = Field(10 << 30, ge=0, description="Bytes in one hour below which nothing fires.")
 
 
@@ -29,8 +34,12 @@ class PullEgressBurst(Detection):
     description = (
         "Sums the bytes an identity downloaded per UTC hour (blob bytes folded into each image-level pull, or "
         "the proxy's bytes sent when larger; blob downloads without a manifest pull are blob-only pull rows and "
-        "count too) and fires when an hour exceeds min_bytes and peak_factor times "
-        "the identity's largest hour in the prior baseline_days. pull.egress_baseline judges whole days, so a "
+        "count too), judges each hour together with the hour before it (a burst of up to an hour that starts at "
+        "11:55 lies within 11:00-13:00, not within one clock hour) and fires when such a two-hour span exceeds "
+        "min_bytes and the identity's largest earlier span in the prior baseline_days, and either peak_factor "
+        "times that peak or busy_factor times its busy span (the 90th percentile of its earlier spans): one "
+        "heavy hour in its history does not hide a burst several times what the identity pulls when busy. The "
+        "next span of the same burst is not reported again. pull.egress_baseline judges whole days, so a "
         "burst of tens of gigabytes inside one hour hides in the daily total of an identity that pulls a lot "
         "all day; a job that always pulls that much in its hour (a nightly mirror) sets its own peak and stays "
         "quiet. It learns before it judges: min_history_days since the identity's first pull and "
@@ -63,15 +72,38 @@ class PullEgressBurst(Detection):
             WHERE source = 'registry' AND action = 'pull' AND NOT is_check AND occurred_at < $now
             GROUP BY ALL
         ),
-        peaks AS (
+        spans AS (  -- each hour with the one before it: a burst of up to an hour lies within one such span
             SELECT *,
-                   max(bytes_count) OVER prior AS peak_bytes,
-                   list(DISTINCT date_trunc('day', hour)) OVER prior AS prior_days
+                   sum(bytes_count) OVER pair AS span_bytes,
+                   flatten(list(ids) OVER pair) AS span_ids,
+                   first(client_addr) OVER pair AS span_addr
             FROM hourly
+            WINDOW pair AS (PARTITION BY identity ORDER BY hour RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW)
+        ),
+        peaks AS (  -- the largest earlier span that does not overlap this one
+            SELECT *,
+                   max(span_bytes) OVER prior AS peak_bytes,
+                   quantile_cont(span_bytes, 0.9) OVER prior AS busy_bytes,
+                   list(DISTINCT date_trunc('day', hour)) OVER prior AS prior_days
+            FROM spans
             WINDOW prior AS (
                 PARTITION BY identity ORDER BY hour
-                RANGE BETWEEN INTERVAL 1 DAY * $baseline_days PRECEDING AND INTERVAL 1 HOUR PRECEDING
+                RANGE BETWEEN INTERVAL 1 DAY * $baseline_days PRECEDING AND INTERVAL 2 HOUR PRECEDING
             )
+        ),
+        bursts AS (
+            SELECT p.*,
+                   p.span_bytes >= $min_bytes AND p.span_bytes > coalesce(p.peak_bytes, 0)
+                       AND (p.span_bytes > $peak_factor * coalesce(p.peak_bytes, 0)
+                            OR p.span_bytes > $busy_factor * coalesce(p.busy_bytes, 0))
+                       AND len(coalesce(p.prior_days, [])) >= $min_active_days
+                       AND f.first_at <= p.hour - INTERVAL 1 DAY * $min_history_days AS fires
+            FROM peaks AS p JOIN first_seen AS f ON f.identity = p.identity
+        ),
+        firsts AS (  -- one finding a burst: a span whose previous hour's span already fired is the same burst
+            SELECT *, lag(fires) OVER (PARTITION BY identity ORDER BY hour) AS previous_fires,
+                   lag(hour) OVER (PARTITION BY identity ORDER BY hour) AS previous_hour
+            FROM bursts
         )
         SELECT
             p.identity AS subject,
@@ -80,23 +112,20 @@ class PullEgressBurst(Detection):
             CAST(NULL AS VARCHAR) AS tag,
             CAST(NULL AS VARCHAR) AS digest,
             p.identity AS identity,
-            p.client_addr,
-            p.hour AS window_start_at,
+            p.span_addr AS client_addr,
+            p.hour - INTERVAL 1 HOUR AS window_start_at,
             p.hour + INTERVAL 1 HOUR AS window_end_at,
-            p.identity || ' downloaded ' || format_bytes(p.bytes_count::BIGINT) || ' between '
-                || strftime(p.hour, '%Y-%m-%d %H:00') || ' and ' || strftime(p.hour + INTERVAL 1 HOUR, '%H:00')
-                || ' UTC against a largest hour of ' || format_bytes(coalesce(p.peak_bytes, 0)::BIGINT)
+            p.identity || ' downloaded ' || format_bytes(p.span_bytes::BIGINT) || ' between '
+                || strftime(p.hour - INTERVAL 1 HOUR, '%Y-%m-%d %H:00') || ' and '
+                || strftime(p.hour + INTERVAL 1 HOUR, '%H:00')
+                || ' UTC against a largest two hours of ' || format_bytes(coalesce(p.peak_bytes, 0)::BIGINT)
                 || ' over the prior ' || $baseline_days || ' days' AS summary,
-            p.ids AS evidence_ids,
-            p.bytes_count,
+            p.span_ids AS evidence_ids,
+            p.span_bytes AS bytes_count,
             coalesce(p.peak_bytes, 0) AS peak_bytes
-        FROM peaks AS p
-        JOIN first_seen AS f ON f.identity = p.identity
-        WHERE p.hour >= date_trunc('hour', $since)
-          AND f.first_at <= p.hour - INTERVAL 1 DAY * $min_history_days
-          AND len(coalesce(p.prior_days, [])) >= $min_active_days
-          AND p.bytes_count >= $min_bytes
-          AND p.bytes_count > $peak_factor * coalesce(p.peak_bytes, 0)
+        FROM firsts AS p
+        WHERE p.hour >= date_trunc('hour', $since) AND p.fires
+          AND NOT (coalesce(p.previous_fires, false) AND p.previous_hour = p.hour - INTERVAL 1 HOUR)
     """
     cases = (
         Case(
@@ -109,6 +138,48 @@ class PullEgressBurst(Detection):
             about=({"identity": "kube-prod", "client_addr": "10.9.9.9"},),
             now=NOW,
             subjects=("kube-prod",),
+        ),
+        Case(
+            "fires once for a 12 GiB burst from 11:50 to 12:10 that no clock hour holds above the floor",
+            rows=(
+                *(
+                    pull(NOW - timedelta(minutes=30 * n + 7), actor="robot$trainer", blob_bytes=GIB)
+                    for n in range(48, 700)
+                ),
+                *(pull(f"2025-05-10T11:{50 + m:02d}", actor="robot$trainer", blob_bytes=GIB) for m in range(6)),
+                *(pull(f"2025-05-10T12:{m:02d}", actor="robot$trainer", blob_bytes=GIB) for m in range(6)),
+            ),
+            expect=1,
+            about=({"identity": "robot$trainer"},),
+            now=NOW,
+            subjects=("robot$trainer",),
+        ),
+        Case(
+            "fires when a trainer busy at 1.5 GiB an hour, once at 5 GiB, pulls 11 GiB within an hour",
+            rows=(
+                *(
+                    pull(NOW - timedelta(minutes=60 * n + 7), actor="robot$ml", blob_bytes=3 * GIB // 2)
+                    for n in range(30, 330)
+                ),
+                pull("2025-05-05T03:30", actor="robot$ml", blob_bytes=5 * GIB),
+                *(pull(f"2025-05-10T12:{m:02d}", actor="robot$ml", blob_bytes=GIB) for m in range(0, 55, 5)),
+            ),
+            expect=1,
+            about=({"identity": "robot$ml"},),
+            now=NOW,
+            subjects=("robot$ml",),
+        ),
+        Case(
+            "quiet when a puller whose busy spans reach 6 GiB pulls 11 GiB, under twice its peak and three times busy",
+            rows=(
+                *(
+                    pull(NOW - timedelta(minutes=60 * n + 7), actor="robot$big", blob_bytes=3 * GIB)
+                    for n in range(30, 330)
+                ),
+                *(pull(f"2025-05-10T12:{m:02d}", actor="robot$big", blob_bytes=GIB) for m in range(0, 55, 5)),
+            ),
+            expect=0,
+            now=NOW,
         ),
         Case(
             "quiet for a nightly mirror that always pulls 40 GiB at 02:00, below the floor, and a new identity",
