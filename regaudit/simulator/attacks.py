@@ -101,6 +101,7 @@ def _from_elsewhere(actor: Actor) -> Runner:
                 session.exchanges,
                 identity=actor.name,
                 address=address,
+                also=("stale_credential/dormant_robot_external",),  # credential.first_external_use: right too
                 detail=f"{actor.name} used from {address}",
             )
         )

@@ -78,7 +78,10 @@ class Label:
         proxy_request_ids: nginx ``$request_id`` values of the incident's access lines (JSON format only).
         missing_event_ids: for ``audit_gap``, the events the registry lost (absent from the traffic).
         identity, repository, tag, address: the structured parts of the subject, where they apply.
-        also: ``family/kind`` of other detections this incident legitimately triggers as well.
+        also: other detections this incident legitimately triggers as well, each named by its family and the
+            kind it is meant to catch (``family/kind``, as in ``regaudit.analytics.evaluation.KINDS``): e.g.
+            ``stale_credential/dormant_robot_external`` names ``credential.first_external_use``. A detection of
+            the label's own family needs no entry.
         detail: one human sentence.
     """
 

@@ -169,6 +169,15 @@ def _export(actor: Actor, address: str, label: bool) -> Runner:
     return run
 
 
+#: a person re-pushing a release tag from the office is also a push by a person to a CI-built repository, most
+#: often their first push there, and a push from outside the CI networks: each of those detections is right
+_HUMAN_RELEASE_PUSH_ALSO = (
+    "suspicious_push/human_push_ci_repo",
+    "suspicious_push/first_push_to_repo",
+    "suspicious_push/push_outside_ci",
+)
+
+
 def plan_protected_tag_by_human(injector: Injector) -> None:
     for _ in range(injector.count()):
         moment = injector.moment(hours=(9.5, 16.5), first_day=max(injector.warmup, injector.days // 2))
@@ -194,7 +203,7 @@ def _human_overwrite(actor: Actor) -> Runner:
         flows.push(session, repo, build_image(repo, rng, base.tags["latest"]), [tag], base)
         world.labels.append(
             make_label("protected_tag_by_human", f"{repo.name}:{tag}", session.exchanges, identity=actor.name,
-                       repository=repo.name, tag=tag, also=("suspicious_push/human_push_ci_repo",),
+                       repository=repo.name, tag=tag, also=_HUMAN_RELEASE_PUSH_ALSO,
                        detail=f"{actor.name} re-pushed release {repo.name}:{tag} from the office")
         )  # fmt: skip
         return session.exchanges

@@ -75,3 +75,18 @@ def test_stale_inventory_rows_are_labelled(month: Parsed) -> None:
             expires = credentials[label.subject].expires_at
             assert expires is not None
             assert expires < label.start
+
+
+def test_each_also_names_a_kind_of_its_family(small: Parsed) -> None:
+    """``also`` entries are ``family/kind`` of the detection the incident shows as (evaluation matches on them
+    verbatim): a misspelt or mis-familied entry would silently score right findings as false."""
+    for label in small.traffic.labels:
+        for entry in label.also:
+            family, _, kind = entry.partition("/")
+            assert KIND_FAMILY.get(kind) == family, (label.kind, entry)
+
+
+def test_incidents_that_show_as_other_families_say_so(small: Parsed) -> None:
+    also = {label.kind: set(label.also) for label in small.traffic.labels}
+    assert "stale_credential/dormant_robot_external" in also["new_network"]  # credential.first_external_use
+    assert {"suspicious_push/first_push_to_repo", "suspicious_push/push_outside_ci"} <= also["protected_tag_by_human"]
