@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
@@ -14,7 +16,7 @@ MIB = 1 << 20
 class Params(Parameters):
     baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
     min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
-    min_active_days: int = Field(3, ge=1, description="Days with activity among the prior days before it is judged.")
+    min_active_days: int = Field(2, ge=1, description="Days with activity among the prior days before it is judged.")
     mad_factor: float = Field(5.0, gt=0, description="How many scaled MADs above the median counts as anomalous.")
     min_bytes: int = Field(
         20 << 30, ge=0, description="Bytes a day below which nothing fires (a tenth of it floors the spread)."
@@ -33,7 +35,9 @@ class PullEgressBaseline(Detection):
         "mad_factor * max(1.4826 * MAD, min_bytes / 10). Data theft through a valid credential is large "
         "egress first."
         " It learns before it judges: min_history_days since the identity's first pull (read from all earlier "
-        "data, so a live run and a backfill agree) and min_active_days with pulls among the prior days."
+        "data, so a live run and a backfill agree) and min_active_days with pulls among the prior days. The "
+        "prior days are zero-filled, so a person who pulled on two days of their first week has learnt a "
+        "near-zero baseline, and tens of gigabytes the next week is judged against it."
     )
     false_positives = (
         "New nodes pulling their whole image set, or a cache that was emptied.",
@@ -113,6 +117,19 @@ class PullEgressBaseline(Detection):
             about=({"identity": "alice"},),
             now=NOW,
             subjects=("alice",),
+        ),
+        Case(
+            "fires when a person who pulled on two days of their first week pulls 33 GiB, not one seen on one day",
+            rows=(
+                *(pull(NOW - timedelta(days=d, hours=4), actor="wen", blob_bytes=50 * MIB) for d in (6, 7)),
+                *burst(pull, "2025-05-10T09:00", 33, actor="wen", blob_bytes=1024 * MIB),
+                pull(NOW - timedelta(days=8, hours=4), actor="once", blob_bytes=50 * MIB),
+                *burst(pull, "2025-05-10T09:00", 33, actor="once", blob_bytes=1024 * MIB),
+            ),
+            expect=1,
+            about=({"identity": "wen"},),
+            now=NOW,
+            subjects=("wen",),
         ),
         Case(
             "quiet below the absolute floor, and for an identity that always pulls that much",
