@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
@@ -13,7 +15,7 @@ NOW = at("2025-05-10T18:00")
 class Params(Parameters):
     baseline_days: int = Field(14, ge=3, description="Prior days the baseline covers.")
     min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
-    min_active_days: int = Field(3, ge=1, description="Days with activity among the prior days before it is judged.")
+    min_active_days: int = Field(2, ge=1, description="Days with activity among the prior days before it is judged.")
     mad_factor: float = Field(5.0, gt=0, description="How many scaled MADs above the median counts as anomalous.")
     min_spread: float = Field(2.0, ge=0, description="Floor on the scaled MAD, so a flat baseline is not brittle.")
     min_repositories: int = Field(10, ge=1, description="Distinct repositories a day below which nothing fires.")
@@ -30,7 +32,9 @@ class PullBreadthBaseline(Detection):
         "max(1.4826 * MAD, min_spread). Credentials used for harvesting touch many repositories they never "
         "touched before, even when the number of pulls stays modest."
         " It learns before it judges: min_history_days since the identity's first pull (read from all earlier "
-        "data, so a live run and a backfill agree) and min_active_days with pulls among the prior days."
+        "data, so a live run and a backfill agree) and min_active_days with pulls among the prior days. The "
+        "prior days are zero-filled, so a person who pulled on two days of their first week has learnt a "
+        "quiet baseline, and most of the registry in one hour the next week is judged against it."
     )
     false_positives = (
         "A new cluster or mirror bootstrapping every image at once.",
@@ -99,6 +103,19 @@ class PullBreadthBaseline(Detection):
               > b.median_count + $mad_factor * greatest(1.4826 * b.mad_count, $min_spread)
     """
     cases = (
+        Case(
+            "fires when a person who pulled on two days of their first week pulls 38 images, not one seen once",
+            rows=(
+                *(pull(NOW - timedelta(days=d, hours=4), actor="rafael") for d in (7, 8)),
+                *burst(pull, "2025-05-10T11:00", 38, actor="rafael", repository=lambda i: f"team/r{i}"),
+                pull(NOW - timedelta(days=8, hours=4), actor="once"),
+                *burst(pull, "2025-05-10T11:00", 38, actor="once", repository=lambda i: f"team/r{i}"),
+            ),
+            expect=1,
+            about=({"identity": "rafael"},),
+            now=NOW,
+            subjects=("rafael",),
+        ),
         Case(
             "fires when an identity that pulls two repositories a day pulls forty",
             rows=(
