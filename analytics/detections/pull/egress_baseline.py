@@ -18,6 +18,9 @@ class Params(Parameters):
     min_history_days: int = Field(7, ge=1, description="Days since first activity before the identity is judged.")
     min_active_days: int = Field(2, ge=1, description="Days with activity among the prior days before it is judged.")
     mad_factor: float = Field(5.0, gt=0, description="How many scaled MADs above the median counts as anomalous.")
+    min_ratio: float = Field(
+        2.0, gt=1, description="Times the identity's median day the day must also exceed (a heavy puller's spread)."
+    )
     min_bytes: int = Field(
         20 << 30, ge=0, description="Bytes a day below which nothing fires (a tenth of it floors the spread)."
     )
@@ -32,8 +35,9 @@ class PullEgressBaseline(Detection):
         "Sums the bytes an identity downloaded per UTC day (blob bytes folded into each image-level pull, or "
         "the proxy's bytes sent when larger) and compares the day with the identity's prior days, "
         "zero-filled since its first activity: it fires when the day exceeds both min_bytes and median + "
-        "mad_factor * max(1.4826 * MAD, min_bytes / 10). Data theft through a valid credential is large "
-        "egress first."
+        "mad_factor * max(1.4826 * MAD, min_bytes / 10), and min_ratio times the median: a training robot "
+        "pulling 28 GiB on a steady day and 40 GiB on a busy one is its own spread, not news. "
+        "Data theft through a valid credential is large egress first."
         " It learns before it judges: min_history_days since the identity's first pull (read from all earlier "
         "data, so a live run and a backfill agree) and min_active_days with pulls among the prior days. The "
         "prior days are zero-filled, so a person who pulled on two days of their first week has learnt a "
@@ -103,6 +107,7 @@ class PullEgressBaseline(Detection):
         WHERE b.history_days >= $min_history_days AND b.active_days_count >= $min_active_days
           AND c.bytes_count >= $min_bytes
           AND c.bytes_count > b.median_bytes + $mad_factor * greatest(1.4826 * b.mad_bytes, $min_bytes / 10)
+          AND c.bytes_count > $min_ratio * b.median_bytes
     """
     cases = (
         Case(
@@ -130,6 +135,19 @@ class PullEgressBaseline(Detection):
             about=({"identity": "wen"},),
             now=NOW,
             subjects=("wen",),
+        ),
+        Case(
+            "quiet when a robot steady at 28 GiB a day pulls 40 GiB; fires when it pulls 65 GiB",
+            rows=(
+                *history(pull, NOW, days=10, per_day=28, actor="robot$trainer", blob_bytes=1024 * MIB),
+                *burst(pull, "2025-05-10T00:00", 40, actor="robot$trainer", blob_bytes=1024 * MIB),
+                *history(pull, NOW, days=10, per_day=28, actor="robot$trainer2", blob_bytes=1024 * MIB),
+                *burst(pull, "2025-05-10T00:00", 65, actor="robot$trainer2", blob_bytes=1024 * MIB),
+            ),
+            expect=1,
+            about=({"identity": "robot$trainer2"},),
+            now=NOW,
+            subjects=("robot$trainer2",),
         ),
         Case(
             "quiet below the absolute floor, and for an identity that always pulls that much",
