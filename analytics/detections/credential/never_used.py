@@ -17,7 +17,7 @@ class Params(Parameters):
 class CredentialNeverUsed(Detection):
     id = "credential.never_used"
     title = "Credential never used"
-    severity = Severity.LOW
+    severity = Severity.MEDIUM
     family = "credential"
     description = (
         "A credential in the current inventory (each import source's newest import) that no accepted request "
@@ -32,7 +32,10 @@ class CredentialNeverUsed(Detection):
         "Credentials used only through a path regaudit does not see (another registry replica).",
     )
     attack = ("T1078.004",)
-    references = ("https://github.com/goharbor/harbor/issues/16872",)
+    references = (
+        "https://github.com/goharbor/harbor/issues/16872",
+        "https://docs.aws.amazon.com/securityhub/latest/userguide/iam-controls.html#iam-22",
+    )
     parameters = Params
     sql = """
         WITH first_import AS (

@@ -17,7 +17,7 @@ class Params(Parameters):
 class CredentialNotRotated(Detection):
     id = "credential.not_rotated"
     title = "Credential not rotated"
-    severity = Severity.LOW
+    severity = Severity.MEDIUM
     family = "credential"
     description = (
         "A credential in the current inventory whose last rotation, or creation when it was never rotated, "
@@ -29,7 +29,10 @@ class CredentialNotRotated(Detection):
     )
     false_positives = ("Inventories that do not record rotations although they happen.",)
     attack = ("T1078.004", "T1552")
-    references = ("https://blog.gitguardian.com/container-registries/",)
+    references = (
+        "https://blog.gitguardian.com/container-registries/",
+        "https://docs.aws.amazon.com/securityhub/latest/userguide/iam-controls.html#iam-3",
+    )
     parameters = Params
     sql = """
         SELECT

@@ -17,7 +17,7 @@ class Params(Parameters):
 class CredentialUnused(Detection):
     id = "credential.unused"
     title = "Credential unused for a long time"
-    severity = Severity.LOW
+    severity = Severity.MEDIUM
     family = "credential"
     description = (
         "A credential in the current inventory whose last accepted use (an image action or a login the proxy "
@@ -31,7 +31,10 @@ class CredentialUnused(Detection):
         "Activity older than the store's retention looks like no activity.",
     )
     attack = ("T1078.004",)
-    references = ("https://docs.docker.com/security/for-developers/access-tokens/",)
+    references = (
+        "https://docs.docker.com/security/for-developers/access-tokens/",
+        "https://docs.aws.amazon.com/securityhub/latest/userguide/iam-controls.html#iam-8",
+    )
     parameters = Params
     sql = """
         WITH last_use AS (
