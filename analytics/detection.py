@@ -11,6 +11,11 @@ A detection is data plus one DuckDB query (pypanther's rule-per-file, pySigma's 
         parameters = Params          # a Parameters model; its defaults are the thresholds
         sql = "SELECT ... WHERE occurred_at >= $since AND ..."
         cases = (Case(...), Case(...))
+        needs = frozenset({Data.MANIFEST_PULLS, Data.CLIENT_ADDRESS})
+
+``needs`` is the data the query must see to decide (``regaudit.schemas.sources.Data``): a source that lacks one
+(``schemas/sources.py``'s ``CAPABILITIES``) leaves the detection quiet, and ``regaudit detections list --source``
+says why. Every shipped detection declares it (a test holds them to it); data only in a summary is not a need.
 
 The query binds named parameters only (``$name``: the detection's parameters plus ``CONTEXT_PARAMETERS``) and
 returns one row per finding with the columns ``REQUIRED_COLUMNS``: the subject and summary (sentences for people),
@@ -36,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from regaudit.analytics.context import CONTEXT_PARAMETERS
 from regaudit.analytics.errors import DetectionMetadataError
+from regaudit.schemas.sources import Data
 
 #: What a finding is about, stored as columns of ``findings``: NULL where one does not apply to the detection.
 FINDING_COLUMNS = ("registry", "repository", "tag", "digest", "identity", "client_addr")
@@ -163,6 +169,7 @@ class DetectionMeta(BaseModel):
     parameters: type[Parameters]
     sql: str = Field(min_length=20)
     cases: tuple[Case, ...] = Field(min_length=2)
+    needs: frozenset[Data] | None = None
 
     @field_validator("attack")
     @classmethod
@@ -226,6 +233,8 @@ class Detection:
     parameters: ClassVar[type[Parameters]] = NoParameters
     sql: ClassVar[str]
     cases: ClassVar[tuple[Case, ...]]
+    #: the source data the query decides on; None until declared (see the module docstring)
+    needs: ClassVar[frozenset[Data] | None] = None
 
     @classmethod
     def meta(cls) -> DetectionMeta:

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, credential, history, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -53,6 +54,7 @@ class DormantCredentialReactivated(Detection):
     title = "Dormant credential suddenly active"
     severity = Severity.HIGH
     family = "credential"
+    needs = frozenset({Data.IDENTITY})
     description = (
         "An identity's accepted activity resumes after a silence much longer than its own cadence: "
         "gap_factor times the 90th percentile of the gaps between its earlier active days, and at least "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from regaudit.analytics.detection import Case, Detection, Severity
 from regaudit.analytics.fixtures import activity, at, credential, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -13,6 +14,7 @@ class CredentialExpiredInUse(Detection):
     title = "Expired credential still presented"
     severity = Severity.HIGH
     family = "credential"
+    needs = frozenset({Data.IDENTITY})
     description = (
         "Every presentation of a credential after the expiry date its current inventory row records, per "
         "credential and UTC day: accepted pulls and pushes (the registry did not enforce the expiry) as well "

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, credential, history, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 ORG = {"internal_networks": ["10.8.0.0/16"], "ci_networks": ["10.20.0.0/16"]}
@@ -46,6 +47,7 @@ class CredentialFirstExternalUse(Detection):
     title = "First use from outside the internal networks"
     severity = Severity.MEDIUM
     family = "credential"
+    needs = frozenset({Data.IDENTITY, Data.CLIENT_ADDRESS})
     description = (
         "An identity whose accepted uses on at least min_inside_days days all came from org.internal_networks "
         "or org.ci_networks (private address space when neither is set) is used from an address outside them "

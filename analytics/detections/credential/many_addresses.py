@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, burst, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -24,6 +25,7 @@ class CredentialManyAddresses(Detection):
     title = "One credential from many networks at once"
     severity = Severity.MEDIUM
     family = "credential"
+    needs = frozenset({Data.IDENTITY, Data.CLIENT_ADDRESS})
     description = (
         "Counts, per identity and window, the distinct networks its accepted requests came from (a "
         "configured CIDR counts once, other addresses by /24 or /64). A personal or CI credential used from "

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import access, at, credential, event, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -19,6 +20,7 @@ class CredentialNeverUsed(Detection):
     title = "Credential never used"
     severity = Severity.MEDIUM
     family = "credential"
+    needs = frozenset({Data.IDENTITY})
     description = (
         "A credential in the current inventory (each import source's newest import) that no accepted request "
         "ever presented (any request the proxy answered 2xx or 3xx, catalog and tag listings included, and any "

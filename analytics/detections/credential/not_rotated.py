@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, credential
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -19,6 +20,7 @@ class CredentialNotRotated(Detection):
     title = "Credential not rotated"
     severity = Severity.MEDIUM
     family = "credential"
+    needs = frozenset[Data]()
     description = (
         "A credential in the current inventory whose last rotation, or creation when it was never rotated, "
         "is more than rotation_days old. Long-lived registry secrets end up in images, CI logs and laptops; "

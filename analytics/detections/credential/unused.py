@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, credential, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -19,6 +20,7 @@ class CredentialUnused(Detection):
     title = "Credential unused for a long time"
     severity = Severity.MEDIUM
     family = "credential"
+    needs = frozenset({Data.IDENTITY})
     description = (
         "A credential in the current inventory whose last accepted use (an image action or a login the proxy "
         "accepted) is more than unused_days old. The finding's window starts at the last use, so a "

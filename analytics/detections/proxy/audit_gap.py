@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from regaudit.analytics.detection import Case, Detection, Severity
 from regaudit.analytics.fixtures import DIGEST_A, activity, at, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -13,6 +14,7 @@ class AuditFeedGap(Detection):
     title = "Audit feed gap: served without a notification"
     severity = Severity.HIGH
     family = "proxy"
+    needs = frozenset({Data.REQUESTS, Data.MANIFEST_PULLS, Data.PUSHES})
     description = (
         "Image activity the proxy saw answered with 2xx (a manifest GET or PUT) for which no registry "
         "notification arrived (image_activity.audit_gap), per registry, repository, tag and UTC hour, so the "

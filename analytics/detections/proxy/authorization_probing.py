@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import access, at, burst
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -21,6 +22,7 @@ class AuthorizationProbing(Detection):
     title = "Authorization probing across repositories"
     severity = Severity.MEDIUM
     family = "proxy"
+    needs = frozenset({Data.REFUSALS, Data.IDENTITY})
     description = (
         "Counts 403 and 404 answers, and 401 answers to requests that claimed a user, on manifest, blob and "
         "tag-list requests per client (address and claimed user) and window, and fires when they are many "

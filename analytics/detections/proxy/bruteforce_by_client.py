@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import access, at, burst
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -20,6 +21,7 @@ class BruteForceByClient(Detection):
     title = "Brute force on registry login from one address"
     severity = Severity.HIGH
     family = "proxy"
+    needs = frozenset({Data.REFUSALS, Data.CLIENT_ADDRESS})
     description = (
         "Counts 401 answers on the login endpoints (GET /v2/ and the token endpoint) that carried a claimed "
         "Basic user, per client address and window. The 401 challenge without credentials that starts every "

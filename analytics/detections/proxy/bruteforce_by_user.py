@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import access, at, burst
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -20,6 +21,7 @@ class BruteForceByUser(Detection):
     title = "Brute force on one registry account"
     severity = Severity.HIGH
     family = "proxy"
+    needs = frozenset({Data.REFUSALS, Data.IDENTITY})
     description = (
         "Counts 401 answers on the login endpoints (GET /v2/ and the token endpoint) per claimed Basic user "
         "and window, whatever the address. Catches guessing spread over many source addresses, which the "

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import access, at, burst
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -20,6 +21,7 @@ class PasswordSpray(Detection):
     title = "Password spraying from one address"
     severity = Severity.HIGH
     family = "proxy"
+    needs = frozenset({Data.REFUSALS, Data.CLIENT_ADDRESS})
     description = (
         "Counts the distinct claimed Basic users whose logins (GET /v2/ or the token endpoint) failed with "
         "401 from one client address in a window. A few common passwords tried against many accounts stays "

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T12:00")
 
@@ -23,6 +24,7 @@ class AnonymousPrivatePull(Detection):
     title = "Anonymous pull of a non-public repository"
     severity = Severity.HIGH
     family = "pull"
+    needs = frozenset({Data.MANIFEST_PULLS, Data.CLIENT_ADDRESS})
     description = (
         "A pull or manifest check without any identity succeeded on a repository that does not match "
         "org.public_repositories. Either the repository is meant to be public and the list is incomplete, or "

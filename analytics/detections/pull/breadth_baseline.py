@@ -8,6 +8,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, burst, history, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -26,6 +27,7 @@ class PullBreadthBaseline(Detection):
     title = "Pulls across far more repositories than the identity's baseline"
     severity = Severity.MEDIUM
     family = "pull"
+    needs = frozenset({Data.MANIFEST_PULLS, Data.IDENTITY})
     description = (
         "Counts the distinct repositories an identity pulled per UTC day and compares the day with the same "
         "identity's prior days, zero-filled since its first activity: it fires above median + mad_factor * "

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import access, at
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -21,6 +22,7 @@ class CatalogEnumeration(Detection):
     title = "Repository catalog listed by a non-administrator"
     severity = Severity.MEDIUM
     family = "pull"
+    needs = frozenset({Data.REQUESTS})
     description = (
         "Any successful GET /v2/_catalog by an identity (the claimed user, else the client address) that is "
         "not in org.admin_identities, grouped per identity and UTC day. The catalog is usually an "

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, burst, history, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 MIB = 1 << 20
@@ -31,6 +32,7 @@ class PullEgressBaseline(Detection):
     title = "Pull egress far above the identity's baseline"
     severity = Severity.HIGH
     family = "pull"
+    needs = frozenset({Data.BLOB_PULLS, Data.IDENTITY})
     description = (
         "Sums the bytes an identity downloaded per UTC day (blob bytes folded into each image-level pull, or "
         "the proxy's bytes sent when larger) and compares the day with the identity's prior days, "

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, burst, history, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 GIB = 1 << 30
@@ -31,6 +32,7 @@ class PullEgressBurst(Detection):
     title = "Pull egress burst within one hour"
     severity = Severity.HIGH
     family = "pull"
+    needs = frozenset({Data.BLOB_PULLS, Data.IDENTITY})
     description = (
         "Sums the bytes an identity downloaded per UTC hour (blob bytes folded into each image-level pull, or "
         "the proxy's bytes sent when larger; blob downloads without a manifest pull are blob-only pull rows and "

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, history, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -25,6 +26,7 @@ class CredentialNewClientFamily(Detection):
     title = "Credential used with a new kind of client"
     severity = Severity.MEDIUM
     family = "pull"
+    needs = frozenset({Data.USER_AGENT, Data.IDENTITY})
     description = (
         "Classifies each user agent into a family (containerd, docker, buildkit, kubelet, cri-o, podman as "
         "runtimes; curl, skopeo, crane, oras, python-requests, go-http-client as tools; anything else as "

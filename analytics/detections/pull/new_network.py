@@ -8,6 +8,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, history, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -34,6 +35,7 @@ class CredentialNewNetwork(Detection):
     title = "Credential used from a new network"
     severity = Severity.MEDIUM
     family = "pull"
+    needs = frozenset({Data.CLIENT_ADDRESS, Data.IDENTITY})
     description = (
         "Maps every accepted use of an identity to a network: the narrowest of org.ci_networks and "
         "org.internal_networks that holds the client address, otherwise its /24 (IPv4) or /64 (IPv6). It "

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import access, at, burst, history
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -33,6 +34,7 @@ class TagEnumeration(Detection):
     title = "Tag lists enumerated across many repositories"
     severity = Severity.MEDIUM
     family = "pull"
+    needs = frozenset({Data.REQUESTS})
     description = (
         "Counts, per identity (the claimed user, else the client address) and UTC day, the distinct "
         "repositories whose /v2/<name>/tags/list it requested, and compares the day with the identity's "

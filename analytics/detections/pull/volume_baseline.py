@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, burst, history, pull
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -24,6 +25,7 @@ class PullVolumeBaseline(Detection):
     title = "Pull volume far above the identity's baseline"
     severity = Severity.MEDIUM
     family = "pull"
+    needs = frozenset({Data.MANIFEST_PULLS, Data.IDENTITY})
     description = (
         "Counts an identity's real pulls (manifest GETs, a multi-platform pull once) per UTC day and "
         "compares the day with the same identity's prior days, zero-filled since its first activity: it "

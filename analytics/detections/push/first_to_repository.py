@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, push
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -26,6 +27,7 @@ class FirstPushToRepository(Detection):
     title = "First push by an identity to an established repository"
     severity = Severity.MEDIUM
     family = "push"
+    needs = frozenset({Data.PUSHES, Data.IDENTITY})
     description = (
         "The first push an identity made to a repository that already had pushes by one to max_writers other "
         "identities, once the store has held pushes for min_observed_days (before that, every writer is "

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, history, push
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 ORG = {"ci_identities": ["ci-bot"], "ci_networks": ["10.8.0.0/16"]}
@@ -21,6 +22,7 @@ class HumanPushToCiRepository(Detection):
     title = "Human push to a CI-only repository"
     severity = Severity.HIGH
     family = "push"
+    needs = frozenset({Data.PUSHES, Data.IDENTITY})
     description = (
         "A repository whose pushes over the prior baseline_days all came from CI (an identity in "
         "org.ci_identities, or an address in org.ci_networks), at least min_ci_pushes of them, receives a "

@@ -9,6 +9,7 @@ from pydantic import Field
 from regaudit.analytics.detection import Case, Detection, Parameters, Row, Severity
 from regaudit.analytics.detections.push.human_to_ci_repository import Params as CiOnlyParams
 from regaudit.analytics.fixtures import at, history, pull, push
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-12T18:00")  # a Monday
 ORG = {"timezone": "Europe/Berlin", "ci_identities": ["ci-bot"], "protected_repositories": ["prod/*"]}
@@ -52,6 +53,7 @@ class OffHoursPush(Detection):
     title = "Push outside business hours"
     severity = Severity.MEDIUM
     family = "push"
+    needs = frozenset({Data.PUSHES, Data.IDENTITY})
     description = (
         "Pushes by identities not in org.ci_identities, made outside org.business_hours or on a day outside "
         "org.business_days in org.timezone, grouped per identity, repository and UTC day, and graded by the "

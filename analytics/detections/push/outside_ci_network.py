@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from regaudit.analytics.detection import Case, Detection, Severity
 from regaudit.analytics.fixtures import at, push
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 ORG = {"ci_networks": ["10.8.0.0/16"], "ci_identities": ["ci-bot"], "protected_repositories": ["prod/*"]}
@@ -14,6 +15,7 @@ class PushOutsideCiNetwork(Detection):
     title = "Push from outside the CI networks"
     severity = Severity.HIGH
     family = "push"
+    needs = frozenset({Data.PUSHES, Data.CLIENT_ADDRESS})
     description = (
         "A push from an address outside org.ci_networks by an identity in org.ci_identities, or by anyone to "
         "a repository matching org.protected_repositories, grouped per identity, repository and UTC day. CI "

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, DIGEST_C, INDEX_MEDIA_TYPE, at, event, pull, tag_move
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 ORG = {"production_identities": ["kube-prod"]}
@@ -27,6 +28,7 @@ class UnsignedProductionPull(Detection):
     title = "Production pull of an unsigned digest"
     severity = Severity.HIGH
     family = "push"
+    needs = frozenset({Data.PUSHES, Data.MANIFEST_PULLS, Data.DIGESTS, Data.IDENTITY})
     description = (
         "An identity in org.production_identities pulled a digest for which no cosign signature tag "
         "(sha256-<hex>.sig, looked up in every repository because of COSIGN_REPOSITORY) existed by the pull "

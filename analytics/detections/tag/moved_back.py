@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Row, Severity
 from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, DIGEST_C, at, pull, tag_move
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -36,6 +37,7 @@ class TagMovedBack(Detection):
     title = "Tag moved back to an earlier digest"
     severity = Severity.MEDIUM
     family = "tag"
+    needs = frozenset({Data.PUSHES, Data.DIGESTS})
     description = (
         "A tag is overwritten with a digest it already pointed to before the previous move (A, then B, then "
         "A again), as the tag's history or earlier pulls by tag show, when the restored digest was first "

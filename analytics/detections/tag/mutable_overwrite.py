@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from regaudit.analytics.detection import Case, Detection, Severity
 from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, DIGEST_C, at, tag_move
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -13,6 +14,7 @@ class MutableTagOverwrite(Detection):
     title = "Mutable tag taken over by another identity"
     severity = Severity.LOW
     family = "tag"
+    needs = frozenset({Data.PUSHES, Data.DIGESTS, Data.IDENTITY})
     description = (
         "A tag that is not a release (latest, main, a branch or build name) was moved to a different digest "
         "by an identity outside org.ci_identities that is not the one who moved it last, when the tag is "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from regaudit.analytics.detection import Case, Detection, Severity
 from regaudit.analytics.fixtures import activity, at
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 
@@ -13,6 +14,7 @@ class ProtectedRepositoryDelete(Detection):
     title = "Delete in a protected repository"
     severity = Severity.HIGH
     family = "tag"
+    needs = frozenset({Data.DELETES})
     description = (
         "Any delete the registry performed (manifest by digest, tag, or repository) in a repository matching "
         "org.protected_repositories, grouped per identity, repository and UTC day. Deleting released images "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from regaudit.analytics.detection import Case, Detection, Severity
 from regaudit.analytics.fixtures import DIGEST_A, DIGEST_B, at, pull, tag_move
+from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
 SIG_TAG = "sha256-" + "a" * 64 + ".sig"
@@ -14,6 +15,7 @@ class ReleaseTagOverwrite(Detection):
     title = "Release tag overwritten"
     severity = Severity.HIGH
     family = "tag"
+    needs = frozenset({Data.PUSHES, Data.DIGESTS})
     description = (
         "A tag that names a release, by semantic version (v1.4.2, 2.0, 1.0.0-rc1) or by a pattern in "
         "org.protected_tag_patterns (prod-*, release-*, stable), now points to a different digest than "
