@@ -4,16 +4,19 @@
 -- order, in any batch, and a replay changes nothing.
 
 -- name: activity_from_events
--- One row per image-level action: manifest pulls (HEAD kept as a check), pushes, deletes, mounts.
+-- One row per image-level action: manifest pulls (HEAD kept as a check), pushes, deletes, mounts, and the logins
+-- a registry's audit log reports (Quay, Harbor). A refused attempt (outcome 'failure', schema version 9) is kept
+-- with its outcome, counted as refused (counted_activity), and never as a pull.
 INSERT INTO image_activity (activity_id, registry, occurred_at, action, is_check, counts_as_pull, actor,
-    client_addr, user_agent, repository, tag, digest, media_type, from_repository, request_id, source)
+    client_addr, user_agent, repository, tag, digest, media_type, from_repository, request_id, source, outcome)
 SELECT 'ev:' || registry || ':' || event_id, registry, event_at, action,
        action = 'pull' AND http_method = 'HEAD',
-       action = 'pull' AND coalesce(http_method, 'GET') = 'GET',
-       actor, client_addr, user_agent, repository, tag, digest, media_type, from_repository, request_id, 'registry'
+       action = 'pull' AND coalesce(http_method, 'GET') = 'GET' AND outcome IS DISTINCT FROM 'failure',
+       actor, client_addr, user_agent, repository, tag, digest, media_type, from_repository, request_id, 'registry',
+       outcome
 FROM registry_events
 WHERE batch_id = $batch_id
-  AND (target_kind IN ('manifest', 'tag', 'digest', 'repository') OR action = 'mount')
+  AND (target_kind IN ('manifest', 'tag', 'digest', 'repository') OR action IN ('mount', 'login'))
 ON CONFLICT DO NOTHING;
 
 -- name: count_pulls_once
@@ -348,22 +351,25 @@ ON CONFLICT DO NOTHING;
 -- name: rebuild_tag_history
 -- Per (registry, repository, tag) touched by the batch: the digest intervals, rebuilt from all its events.
 -- Consecutive pushes of the same digest are one interval; a tag delete ends one; a push of a different digest
--- over a live interval is an overwrite.
+-- over a live interval is an overwrite. A push or delete the source reports refused (outcome 'failure') moved nothing.
 DELETE FROM tag_history t
 USING (SELECT DISTINCT registry, repository, tag FROM registry_events
-       WHERE batch_id = $batch_id AND tag IS NOT NULL AND action IN ('push', 'delete')) k
+       WHERE batch_id = $batch_id AND tag IS NOT NULL AND action IN ('push', 'delete')
+         AND outcome IS DISTINCT FROM 'failure') k
 WHERE t.registry = k.registry AND t.repository = k.repository AND t.tag = k.tag;
 
 INSERT INTO tag_history
 WITH keys AS (
     SELECT DISTINCT registry, repository, tag FROM registry_events
     WHERE batch_id = $batch_id AND tag IS NOT NULL AND action IN ('push', 'delete')
+      AND outcome IS DISTINCT FROM 'failure'
 ),
 moves AS (
     SELECT e.registry, e.repository, e.tag, e.action, e.digest, e.event_at, e.actor, e.client_addr,
            e.user_agent, e.event_id
     FROM registry_events e JOIN keys USING (registry, repository, tag)
-    WHERE (e.action = 'push' AND e.target_kind = 'manifest') OR (e.action = 'delete' AND e.target_kind = 'tag')
+    WHERE ((e.action = 'push' AND e.target_kind = 'manifest') OR (e.action = 'delete' AND e.target_kind = 'tag'))
+      AND e.outcome IS DISTINCT FROM 'failure'
 ),
 ordered AS (
     SELECT *,

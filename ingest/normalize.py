@@ -37,7 +37,7 @@ EVENT_COLUMNS = (
     "registry", "event_id", "event_at", "action", "target_kind", "repository", "tag", "digest", "media_type",
     "size_bytes", "from_repository", "url", "request_id", "http_method", "client_addr", "request_host",
     "user_agent", "actor", "source_addr", "source_instance", "envelope_type", "received_at", "origin", "raw",
-    "registry_kind",
+    "registry_kind", "outcome",
 )  # fmt: skip
 ACCESS_COLUMNS = (
     "line_key", "request_at", "log_host", "client_addr", "forwarded_for", "remote_user", "auth_scheme",

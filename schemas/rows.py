@@ -50,6 +50,10 @@ class RegistryEventRow(Row):
         description="The registry software that sent it: distribution or harbor (docs/sources.md says what each"
         " records; what a kind does not report is NULL)."
     )
+    outcome: str | None = Field(
+        description="'failure' for an attempt the source reports refused (a failed login: action 'login'),"
+        " 'success' where it reports a success as such; none when it reports only what was done (version 9)."
+    )
 
 
 class AccessLogRow(Row):
@@ -115,6 +119,9 @@ class ImageActivityRow(Row):
     blob_only: bool = Field(
         description="Blob downloads with no manifest pull of their own (fetched by digest), one row per identity,"
         " client, repository and UTC hour: counted as a pull, their bytes in blob_bytes."
+    )
+    outcome: str | None = Field(
+        description="The event's outcome (registry_events.outcome): a 'failure' counts as refused (version 9)."
     )
 
 
@@ -183,7 +190,7 @@ CANONICAL_ROWS: dict[str, type[Row]] = {
 }
 
 #: Tables whose columns include migrations (image_activity gained blob_only in version 7, registry_events
-#: registry_kind in version 8), documented the same way.
+#: registry_kind in version 8, both outcome in version 9), documented the same way.
 UPGRADED_ROWS: dict[str, type[Row]] = {
     "image_activity": ImageActivityRow,
     "findings": FindingRow,

@@ -119,5 +119,6 @@ SELECT
     CASE WHEN content_type IN ('application/vnd.docker.distribution.events.v1+json',
                                'application/vnd.docker.distribution.events.v2+json',
                                'application/json') THEN content_type END AS envelope_type,
-    'distribution' AS registry_kind
+    'distribution' AS registry_kind,
+    NULL::VARCHAR AS outcome  -- a notification reports what was done, never a refusal
 FROM checked
