@@ -20,6 +20,9 @@ because a 5xx blocks the registry's queue for ever.
 Harbor posts to ``/events/harbor/<instance>`` (``<instance>`` is a registry name, and the token may be bound to
 it in ``webhook.registry_tokens``): one event per POST, Default or CloudEvents, answered the same way; its policy's
 auth header is sent verbatim, so ``Bearer <token>`` and the bare token are both accepted (``harbor_authorization``).
+JFrog Artifactory posts to ``/events/artifactory/<instance>`` the same way, one Docker-domain event per POST, with
+the webhook's secret in ``X-JFrog-Event-Auth``: the token itself, or with payload signing the hex HMAC-SHA256 of the
+body under it (so the body is read before that check; without the header, ``Authorization: Bearer`` as for all).
 
 ``/healthz`` answers 200 or 503 by the sink's health; ``/metrics`` is Prometheus text.
 """
@@ -45,6 +48,7 @@ from regaudit.ingest.metrics import Sample, by_label, family, text
 from regaudit.ingest.receive.webhook_auth import BearerTokens, valid_registry_name
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink, RecordsTooLarge, isolation
+from regaudit.ingest.sources.artifactory.post import split_post as split_jfrog_post
 from regaudit.ingest.sources.distribution.envelope import EnvelopeLimits, ParsedPost, content_key, split_envelope
 from regaudit.ingest.sources.harbor.post import split_post
 from regaudit.settings import WebhookSettings
@@ -111,6 +115,25 @@ def harbor_parser(limits: EnvelopeLimits) -> PostParser:
         )  # fmt: skip
 
     return parse
+
+
+def artifactory_parser(limits: EnvelopeLimits) -> PostParser:
+    def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
+        return split_jfrog_post(
+            body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
+            max_depth=limits.max_depth,
+        )  # fmt: skip
+
+    return parse
+
+
+def jfrog_allowed(tokens: BearerTokens, request: Request, instance: str, body: bytes) -> bool:
+    """JFrog sends the webhook's secret in ``X-JFrog-Event-Auth``: the token, or with payload signing on the hex
+    HMAC-SHA256 of the body under it; a webhook configured with a custom ``Authorization`` header sends that."""
+    secret = request.headers.get("x-jfrog-event-auth")
+    if secret is None:
+        return tokens.allow(request.headers.get("authorization"), instance)
+    return tokens.allow(f"Bearer {secret}", instance) | tokens.allow_signature(secret, body, instance)
 
 
 def _parse(body: bytes, request_id: str, registry: str, content_type: str | None, split: PostParser) -> ParsedPost:
@@ -180,13 +203,25 @@ def harbor_authorization(header: str | None) -> str | None:
     return f"Bearer {header}"
 
 
+def _refusal(metrics: Metrics, allowed: bool, registry: str) -> JSONResponse | None:
+    """401 for a sender not allowed, then 404 for a name that is not a registry name (only once the sender was
+    accepted: the name is the sender's configured URL); None to go on."""
+    if not allowed:
+        metrics.observe(401)
+        return JSONResponse({"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"})
+    if not valid_registry_name(registry):
+        metrics.observe(404)
+        return JSONResponse({"error": "not a registry name: letters, digits, . _ -, 63 at most"}, 404)
+    return None
+
+
 def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
     """The ASGI app; the sink decides where events go (Kafka, the store, or memory in unit tests)."""
     app = FastAPI(
         title="regaudit webhook",
         version=__version__,
-        description="Receives CNCF Distribution registry notifications (events.v1+json, events.v2+json) and Harbor"
-        " webhooks (Default, CloudEvents).",
+        description="Receives CNCF Distribution registry notifications (events.v1+json, events.v2+json), Harbor"
+        " webhooks (Default, CloudEvents) and JFrog Artifactory webhooks (Docker domain).",
     )
     tokens = BearerTokens.from_settings(settings)  # TerminalError at start for an empty or short token
     limits = EnvelopeLimits(max_events=settings.max_events, max_depth=settings.max_json_depth)
@@ -195,21 +230,21 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
 
     distribution = distribution_parser(limits)
     harbor = harbor_parser(limits)
+    artifactory = artifactory_parser(limits)
 
     async def receive(request: Request, registry: str, split: PostParser = distribution) -> JSONResponse:
         authorization = request.headers.get("authorization")
         if split is harbor:
             authorization = harbor_authorization(authorization)
-        if not tokens.allow(authorization, registry):
-            metrics.observe(401)
-            return JSONResponse({"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"})
-        if not valid_registry_name(registry):
-            metrics.observe(404)
-            return JSONResponse({"error": "not a registry name: letters, digits, . _ -, 63 at most"}, 404)
+        signed = split is artifactory  # its secret may be a signature of the body: checked once the body is read
+        if not signed and (refused := _refusal(metrics, tokens.allow(authorization, registry), registry)):
+            return refused
         body = await _read_body(request, settings.max_body_bytes)
         if body is None:
             metrics.observe(413)
             return JSONResponse({"error": f"body over {settings.max_body_bytes} bytes"}, 413)
+        if signed and (refused := _refusal(metrics, jfrog_allowed(tokens, request, registry, body), registry)):
+            return refused
         request_id = str(uuid.uuid4())
         parsed = _parse(body, request_id, registry, request.headers.get("content-type"), split)
         records: list[tuple[str | None, RawRecord]] = [(repo, record) for repo, record in parsed.events]
@@ -237,6 +272,10 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
     @app.post("/events/harbor/{instance}", summary="Receive one Harbor webhook event (Default or CloudEvents)")
     async def harbor_events(instance: str, request: Request) -> JSONResponse:
         return await receive(request, instance, harbor)
+
+    @app.post("/events/artifactory/{instance}", summary="Receive one JFrog Artifactory webhook event (Docker domain)")
+    async def artifactory_events(instance: str, request: Request) -> JSONResponse:
+        return await receive(request, instance, artifactory)
 
     @app.get("/healthz", summary="200 when the sink is reachable, 503 otherwise")
     async def healthz() -> JSONResponse:

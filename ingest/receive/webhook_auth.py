@@ -13,6 +13,7 @@ any) matched. A registry name (``/events/<name>``) must match ``REGISTRY_NAME_PA
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass
@@ -77,4 +78,16 @@ class BearerTokens:
         for token, registries in self.entries:  # no early exit: every comparison is made
             matched = hmac.compare_digest(offered, token)
             allowed |= matched and (registries is None or registry in registries)
+        return allowed
+
+    def allow_signature(self, signature: str | None, body: bytes, registry: str) -> bool:
+        """Whether ``signature`` is the hex HMAC-SHA256 of ``body`` under a token accepted for ``registry``: how a
+        JFrog webhook with payload signing sends its secret (``X-JFrog-Event-Auth``), the secret itself never."""
+        if signature is None:
+            return False
+        offered = signature.strip(" \t").lower().removeprefix("sha256=").encode("utf-8", "replace")
+        allowed = False
+        for token, registries in self.entries:  # no early exit: every comparison is made
+            expected = hmac.new(token, body, hashlib.sha256).hexdigest().encode("ascii")
+            allowed |= hmac.compare_digest(offered, expected) and (registries is None or registry in registries)
         return allowed

@@ -1,6 +1,8 @@
 -- Proxy access-log lines: unwrap the shipper envelope (Vector, Filebeat, Fluent Bit, or none), then a container
--- runtime prefix (CRI or Docker json-file), then parse the nginx payload: JSON (FORMATS.md 3.1 keys, or the
--- registry_json keys of samples/nginx-1.22-registry.conf) or the predefined `combined` line.
+-- runtime prefix (CRI or Docker json-file), then parse the payload by its shape: nginx JSON (FORMATS.md 3.1 keys, or
+-- the registry_json keys of samples/nginx-1.22-registry.conf), nginx's predefined `combined` line, or a JFrog
+-- Artifactory 7 request-log line (artifactory-request.log, FORMATS-more-registries.md 5.1: eleven pipe-separated
+-- fields; its Docker API paths /api/docker/<repo-key>/v2/... are read as /v2/<repo-key>/...).
 -- Input: table `batch` with `text` (the line, decoded with replacement). Output: canonical rows or a reason.
 -- A request time outside $earliest..$latest (schemas/registry.py TIME_WINDOW) is refused, as for events.
 WITH src AS (
@@ -67,35 +69,58 @@ formats AS (
         CASE WHEN shipper <> 'unknown' AND (doc IS NULL OR shipper <> 'bare') AND NOT json_valid(line)
              THEN regexp_extract(line,
                  '^(\S+) - (\S+) \[([^\]]+)\] "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"',
-                 ['remote_addr', 'remote_user', 'time_local', 'request', 'status', 'bytes', 'referer', 'ua']) END AS c
+                 ['remote_addr', 'remote_user', 'time_local', 'request', 'status', 'bytes', 'referer', 'ua']) END AS c,
+        -- Artifactory: time|trace id|remote address|username|method|URL|status|request length|response length|
+        -- duration ms|user agent (the user agent last, so a | inside it stays in it)
+        CASE WHEN shipper <> 'unknown' AND (doc IS NULL OR shipper <> 'bare') AND NOT json_valid(line)
+             THEN regexp_extract(line,
+                 '^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))\|([^|]*)\|([^|]*)\|([^|]*)\|([A-Z]+)\|([^|]*)\|(\d{3})\|(-1|\d+)\|(-1|\d+)\|(-1|\d+)\|(.*)$',
+                 ['ts', 'trace_id', 'remote_addr', 'username', 'method', 'url', 'status', 'request_length',
+                  'response_length', 'duration_ms', 'ua']) END AS a
     FROM stripped
 ),
 fields AS (
     SELECT origin, received_at, key, text, shipper, shipper_host, shipper_key,
-        CASE WHEN j IS NOT NULL THEN 'json' WHEN c.status <> '' THEN 'combined' END AS log_format,
+        CASE WHEN j IS NOT NULL THEN 'json' WHEN c.status <> '' THEN 'combined'
+             WHEN a.status <> '' THEN 'artifactory' END AS log_format,
         CASE WHEN j IS NOT NULL THEN coalesce(
                  try(to_timestamp(try_cast(nullif(j.msec, '') AS DOUBLE))),
                  try_cast(nullif(coalesce(j.ts, j.time), '') AS TIMESTAMPTZ))
-             WHEN c.status <> '' THEN try(strptime(c.time_local, '%d/%b/%Y:%H:%M:%S %z')) END AS request_at,
-        nullif(coalesce(j.remote_addr, c.remote_addr), '') AS client_addr,
+             WHEN c.status <> '' THEN try(strptime(c.time_local, '%d/%b/%Y:%H:%M:%S %z'))
+             WHEN a.status <> '' THEN try_cast(a.ts AS TIMESTAMPTZ) END AS request_at,
+        nullif(coalesce(j.remote_addr, nullif(c.remote_addr, ''), a.remote_addr), '') AS client_addr,
         nullif(coalesce(j.xff, j.http_x_forwarded_for), '') AS forwarded_for,
-        nullif(nullif(coalesce(j.remote_user, c.remote_user), ''), '-') AS remote_user,
+        -- Artifactory names no claimed user when it refuses one: its placeholders are not identities
+        CASE WHEN a.status <> '' THEN
+                 CASE WHEN a.username NOT IN ('anonymous', 'non_authenticated_user') THEN nullif(a.username, '') END
+             ELSE nullif(nullif(coalesce(j.remote_user, c.remote_user), ''), '-') END AS remote_user,
         nullif(j.auth, '') AS auth_scheme,
-        nullif(coalesce(j.method, j.request_method, split_part(c.request, ' ', 1)), '') AS http_method,
-        nullif(coalesce(j.uri, j.request_uri, split_part(c.request, ' ', 2)), '') AS uri,
-        try_cast(nullif(coalesce(j.status, c.status), '') AS INTEGER) AS status,
-        try_cast(nullif(nullif(coalesce(j.body_bytes_sent, c.bytes), ''), '-') AS BIGINT) AS body_bytes,
-        try_cast(nullif(j.request_length, '') AS BIGINT) AS request_length,
-        try_cast(nullif(j.request_time, '') AS DOUBLE) AS request_seconds,
-        nullif(nullif(coalesce(j.ua, j.http_user_agent, c.ua), ''), '-') AS user_agent,
-        nullif(coalesce(j.req_id, j.request_id), '') AS proxy_request_id,
+        nullif(coalesce(j.method, j.request_method, nullif(split_part(c.request, ' ', 1), ''), a.method), '')
+            AS http_method,
+        nullif(coalesce(j.uri, j.request_uri, nullif(split_part(c.request, ' ', 2), ''),
+                        CASE WHEN a.url LIKE '/%' OR a.url = '' THEN a.url ELSE '/' || a.url END), '') AS uri,
+        try_cast(nullif(coalesce(j.status, nullif(c.status, ''), a.status), '') AS INTEGER) AS status,
+        try_cast(nullif(nullif(nullif(coalesce(j.body_bytes_sent, nullif(c.bytes, ''), a.response_length), ''),
+                               '-'), '-1') AS BIGINT) AS body_bytes,
+        try_cast(nullif(nullif(coalesce(j.request_length, a.request_length), ''), '-1') AS BIGINT) AS request_length,
+        coalesce(try_cast(nullif(j.request_time, '') AS DOUBLE),
+                 try_cast(nullif(a.duration_ms, '-1') AS DOUBLE) / 1000) AS request_seconds,
+        nullif(nullif(coalesce(j.ua, j.http_user_agent, nullif(c.ua, ''), a.ua), ''), '-') AS user_agent,
+        nullif(coalesce(j.req_id, j.request_id, a.trace_id), '') AS proxy_request_id,
         nullif(coalesce(j.digest, j.upstream_digest), '') AS served_digest,
         nullif(coalesce(j.tls, j.ssl_protocol), '') AS tls_protocol,
         nullif(j.host, '') AS server_host
     FROM formats
 ),
 routed AS (
-    SELECT *, split_part(uri, '?', 1) AS path FROM fields
+    -- Artifactory serves the Docker API under /api/docker/<repo-key>/v2/ (its request log shows that path whichever
+    -- of its Docker access methods the client used): read as /v2/<repo-key>/..., the name a client of the
+    -- repository-path method pulls, so <repo-key>/<image> is the repository, as in its webhooks
+    SELECT * REPLACE (CASE WHEN log_format <> 'artifactory' THEN path
+        WHEN regexp_matches(path, '^/api/docker/[^/]+/v2/?$') THEN '/v2/'
+        WHEN regexp_matches(path, '^/api/docker/[^/]+/v2/_catalog$') THEN '/v2/_catalog'
+        ELSE regexp_replace(path, '^/api/docker/([^/]+)/v2/', '/v2/\1/') END AS path)
+    FROM (SELECT *, split_part(uri, '?', 1) AS path FROM fields)
 ),
 endpoints AS (
     SELECT *,
@@ -129,7 +154,7 @@ checked AS (
         regexp_matches(reference, '^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$') AS reference_is_digest,
         CASE
             WHEN shipper = 'unknown' THEN 'JSON object is neither a known shipper envelope nor an nginx record'
-            WHEN log_format IS NULL THEN 'not an nginx JSON record or combined line'
+            WHEN log_format IS NULL THEN 'not an nginx JSON record or combined line, nor an Artifactory request line'
             WHEN request_at IS NULL THEN 'access line has no parseable time'
             WHEN NOT (request_at >= $earliest AND request_at < $latest)
                 THEN 'access line time ' || request_at::VARCHAR || ' outside ' || $time_window
