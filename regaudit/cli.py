@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import keyword
 import logging
 import sys
 from collections.abc import Sequence
@@ -24,11 +25,13 @@ from regaudit import __version__
 from regaudit.settings import load_settings
 
 #: name -> one-line help. Nested commands use a space ("credentials import"); the module is
-#: ``regaudit.commands.<name>`` with spaces and dashes as underscores (``command_module``).
+#: ``regaudit.commands.<name>`` with spaces and dashes as underscores, and a Python keyword gets a trailing
+#: underscore (``import`` -> ``import_``) (``command_module``).
 COMMANDS: dict[str, str] = {
     "demo": "Synthesize a month of registry traffic, store it, detect, and show who did what.",
     "webhook": "Receive registry notifications over HTTP.",
     "ship-logs": "Follow an nginx access log and ship each line.",
+    "import": "Backfill rotated access logs and notification dumps (plain or gzip) into the store, keyed as live.",
     "consume": "Move events and access lines from Kafka into DuckDB.",
     "store": "Create or upgrade the DuckDB store, or show its state.",
     "schemas": "Write the JSON Schema of every wire model.",
@@ -56,8 +59,10 @@ log = logging.getLogger("regaudit")
 
 
 def command_module(name: str) -> str:
-    """The module of command ``name``: ``"credentials import"`` -> ``regaudit.commands.credentials_import``."""
-    return "regaudit.commands." + name.replace(" ", "_").replace("-", "_")
+    """The module of command ``name``: ``"credentials import"`` -> ``regaudit.commands.credentials_import``;
+    a keyword cannot be imported by name in Python code, so ``"import"`` -> ``regaudit.commands.import_``."""
+    module = name.replace(" ", "_").replace("-", "_")
+    return "regaudit.commands." + (module + "_" if keyword.iskeyword(module) else module)
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -1,0 +1,212 @@
+"""``regaudit import``: months of rotated access logs and notification dumps into the store on day one.
+
+The files are read in time order (by each file's first record), cut into lines in large vectorized blocks
+(``regaudit.ingest.receive.backfill``), normalized by the same SQL as every other batch and written through the
+store's one batch entry point (``DuckDBSink.write``): the same tables, keys, derived tables (``image_activity``,
+``tag_history``) and hash chain entries as live ingest, one transaction per batch. Access lines get the keys
+``ship-logs`` gives them and events their (registry, event id), so an import that overlaps live shipping, or runs
+twice, stores every line and event once.
+
+The loop is the consumer's (``regaudit.ingest.loop``): the next batch is read and normalized while the one before
+is written, on two cores. A file that breaks (truncated gzip) is reported and the others go on; its lines before
+the break are stored and the bytes after its last newline become a dead letter.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from regaudit.ingest.loop import run_batches
+from regaudit.ingest.normalize import NormalizedBatch, Normalizer
+from regaudit.ingest.receive.backfill import (
+    HEAD_MAX_BYTES,
+    Block,
+    FileKind,
+    FileReader,
+    Leftover,
+    TruncatedFile,
+    batch_table,
+    dead_letter_table,
+    guess_kind,
+    head_of,
+    incarnation_name,
+    leftover_block,
+    live_path,
+    read_blocks,
+)
+from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
+
+log = logging.getLogger(__name__)
+
+#: lines per transaction: large batches amortize each batch's fixed cost (derive, chain entry, file open)
+DEFAULT_BATCH_LINES = 100_000
+#: lines of a file's start normalized to find its first record time
+_HEAD_LINES = 64
+
+
+@dataclass(frozen=True)
+class HistoryFile:
+    """One file to import: what it holds, the log path its lines are keyed under, when it starts."""
+
+    path: Path
+    kind: FileKind
+    log_path: str
+    size_bytes: int
+    first_at: datetime | None
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; ``duplicates`` are rows already stored (an overlap with live shipping, a rerun)."""
+
+    files: int = 0
+    lines: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    #: plain files' unterminated last lines, left for ``ship-logs`` (the file may still be written)
+    unfinished: int = 0
+    seconds: float = 0.0
+    failed: list[str] = field(default_factory=list)
+
+
+#: progress callback: (file bytes read so far, file bytes in all, summary so far)
+Progress = Callable[[int, int, ImportSummary], None]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    normalized: NormalizedBatch
+    lines: int
+    bytes_done: int
+
+
+class Importer:
+    """Imports files into the store through ``sink``; ``host`` and ``registry`` as ``ship-logs`` and the webhook."""
+
+    def __init__(
+        self,
+        sink: DuckDBSink,
+        normalizer: Normalizer,
+        host: str,
+        registry: str,
+        batch_lines: int = DEFAULT_BATCH_LINES,
+    ) -> None:
+        self.sink = sink
+        self.normalizer = normalizer
+        self.host = host
+        self.registry = registry
+        self.batch_lines = batch_lines
+        self._done_bytes = 0
+
+    def plan(
+        self, paths: Sequence[Path], log_path: str | None = None, kind: FileKind | None = None
+    ) -> list[HistoryFile]:
+        """The files in time order: by first record, then oldest rotation first (``.3.gz`` before ``.1``)."""
+        files = [
+            HistoryFile(
+                path,
+                file_kind := kind or guess_kind(path),
+                log_path or live_path(path),
+                path.stat().st_size,
+                self._first_at(path, file_kind),
+            )
+            for path in paths
+        ]
+        return sorted(files, key=_time_order)
+
+    def _first_at(self, path: Path, kind: FileKind) -> datetime | None:
+        """The earliest record time among the file's first lines (None when none of them parses)."""
+        head = head_of(path, HEAD_MAX_BYTES * _HEAD_LINES).split(b"\n")[:_HEAD_LINES]
+        block = next((b for b in read_blocks(iter([b"\n".join(head) + b"\n"])) if isinstance(b, Block)), None)
+        if block is None:
+            return None
+        rows = self.normalizer.normalize_table(batch_table(block, kind, "head:", self.registry))
+        times = rows.access.column("request_at") if kind == "access" else rows.events.column("event_at")
+        return pa.compute.min(times).as_py() if len(times) else None  # type: ignore[no-any-return]
+
+    def run(self, files: Sequence[HistoryFile], progress: Progress | None = None) -> ImportSummary:
+        """Import every file; a file that breaks is named in ``failed`` and the others go on."""
+        summary = ImportSummary(files=len(files))
+        total = sum(f.size_bytes for f in files)
+        started = time.perf_counter()
+        batches = self._batches(files, summary)
+
+        def commit(batch: _Batch, result: WriteResult) -> bool:
+            _count(summary, batch, result)
+            if progress is not None:
+                progress(batch.bytes_done, total, summary)
+            return True
+
+        run_batches(
+            lambda: next(batches, None),
+            lambda batch: self.sink.write(batch.normalized, "import"),
+            commit,
+            threading.Event(),
+            thread_name="import-write",
+            max_idle_seconds=0.0,
+        )
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _batches(self, files: Sequence[HistoryFile], summary: ImportSummary) -> Iterator[_Batch]:
+        """Normalized batches of every file in turn (on the loop's thread, while the last one is written)."""
+        for history in files:
+            reader = FileReader(history.path)
+            try:
+                for table in self._tables(history, reader, summary):
+                    yield _Batch(
+                        self.normalizer.normalize_table(table), table.num_rows, self._done_bytes + reader.consumed
+                    )
+            except TruncatedFile as error:
+                log.error("%s", error)
+                summary.failed.append(str(error))
+            self._done_bytes += history.size_bytes
+
+    def _tables(self, history: HistoryFile, reader: FileReader, summary: ImportSummary) -> Iterator[pa.Table]:
+        """Raw-record tables of at most ``batch_lines`` rows; a truncated file's leftover bytes as a dead letter."""
+        prefix = f"{self.host}:{history.log_path}:{incarnation_name(history.path)}:"
+        for block in read_blocks(reader.chunks()):
+            if isinstance(block, Leftover):
+                if block.truncated:
+                    yield dead_letter_table(block.value, f"file:{prefix}{block.start}", _LEFTOVER_REASON)
+                    continue
+                if not reader.compressed:  # a plain file may still be written: its last line is ship-logs' job
+                    log.warning("%s: unterminated last line at byte %d left for ship-logs", history.path, block.start)
+                    summary.unfinished += 1
+                    continue
+                block = leftover_block(block)  # a finished (compressed) file's last line, unterminated
+            table = batch_table(block, history.kind, prefix, self.registry)
+            for start in range(0, table.num_rows, self.batch_lines):
+                yield table.slice(start, self.batch_lines)
+
+
+_LEFTOVER_REASON = "bytes after the last complete line of a compressed file that ends early"
+
+
+def _time_order(history: HistoryFile) -> tuple[bool, float, int, str]:
+    rotation = re.search(r"\.(\d+)(\.gz)?$", history.path.name)
+    return (
+        history.first_at is None,
+        history.first_at.timestamp() if history.first_at else 0.0,
+        -int(rotation.group(1)) if rotation else 0,
+        str(history.path),
+    )
+
+
+def _count(summary: ImportSummary, batch: _Batch, result: WriteResult) -> None:
+    events, access, dead = batch.normalized.counts
+    stored = result.events_count + result.access_count
+    summary.lines += batch.lines
+    summary.stored += stored
+    summary.dead_letters += result.dead_letters_count
+    summary.duplicates += (events + access - stored) + max(0, dead - result.dead_letters_count)
