@@ -3,8 +3,8 @@
 Mapping, by ``eventName`` (the request and response fields are the ECR API's, which CloudTrail copies):
 
 * ``BatchGetImage``: a ``pull`` of a ``manifest``, one row per ``requestParameters.imageIds`` entry (tag or digest
-  as asked: ``responseElements`` is null, so a tag is never resolved to a digest). ``http_method`` stays NULL:
-  whether the client sent GET or HEAD is not in the record, and NULL counts as a download, as before;
+  as asked: ``responseElements`` is null, so a tag is never resolved to a digest). ``http_method`` ``GET``: the
+  call returns the manifests (a download, whatever the client's HTTP verb was, which the record does not say);
 * ``GetDownloadUrlForLayer``: a ``pull`` of a ``blob`` (``layerDigest``), ``http_method`` ``GET``: ECR's registry
   endpoint makes this call for a layer GET (a HEAD is ``BatchCheckLayerAvailability``), so layers fetched without
   a manifest pull become blob-only pulls like Distribution's;
@@ -70,7 +70,10 @@ def record_rows(record: CloudTrailRecord) -> list[dict[str, Any]]:
 def _targets(record: CloudTrailRecord, request: dict[str, Any], response: dict[str, Any]) -> list[dict[str, Any]]:
     name = record.eventName
     if name == "BatchGetImage":
-        return [_image("pull", "manifest", image) for image in _image_ids(request)] or [_target("pull", "manifest")]
+        images = _image_ids(request)
+        return [_image("pull", "manifest", image, http_method="GET") for image in images] or [
+            _target("pull", "manifest", http_method="GET")
+        ]
     if name == "GetDownloadUrlForLayer":
         return [_target("pull", "blob", digest=_text(request.get("layerDigest")), http_method="GET")]
     if name == "PutImage":
