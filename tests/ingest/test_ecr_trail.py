@@ -1,0 +1,174 @@
+"""CloudTrail log files read from S3 with boto3, against moto's S3 server (a real HTTP S3 API in its own process):
+the layout walked per account and region, the saved position, a restart resuming, nothing stored twice."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+
+from regaudit.errors import TransientError
+from regaudit.ingest import store
+from regaudit.ingest.receive.poller import CursorFile, Poller
+from regaudit.ingest.sinks.store import StoreRecordSink
+from regaudit.ingest.sources.ecr.trail import CloudTrailBucket, TrailLocation
+from tests.ingest.processes import free_port
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "ecr"
+BUCKET = "trail-logs"
+ACCOUNT = "123456789012"
+EAST = f"team/AWSLogs/{ACCOUNT}/CloudTrail/us-east-2/2019/04/15/"
+WEST = f"team/AWSLogs/o-exampleorg/{ACCOUNT}/CloudTrail/us-west-2/2020/03/12/"  # an organization trail
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_bytes())
+
+
+def log_file(*names: str) -> bytes:
+    """A trail's log file: the records, one line of gzip JSON (the CloudTrail log file format)."""
+    return gzip.compress(json.dumps({"Records": [fixture(name) for name in names]}).encode())
+
+
+def key(prefix: str, stamp: str, unique: str) -> str:
+    region = prefix.split("/CloudTrail/")[1].split("/")[0]
+    return f"{prefix}{ACCOUNT}_CloudTrail_{region}_{stamp}_{unique}.json.gz"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with log.open("wb") as handle:
+        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/moto-api/", timeout=1)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+@pytest.fixture
+def s3(s3_endpoint):
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")  # noqa: S106 - moto's test credentials  # fmt: skip
+    bucket = f"{BUCKET}-{time.monotonic_ns()}"
+    client.create_bucket(Bucket=bucket)
+    yield client, bucket
+    client.close()
+
+
+def poll(client, bucket: str, db: Path, cursor: Path) -> tuple[int, CloudTrailBucket]:
+    source = CloudTrailBucket(client, TrailLocation(bucket, "team", "ecr-prod"), lambda: datetime.now(UTC))
+    sink = StoreRecordSink(db, 10.0, "default", "ecr-trail")
+    try:
+        delivered = Poller(source, sink, CursorFile(cursor), poll_seconds=0.05).run(max_idle_seconds=0.3)
+    finally:
+        sink.close()
+    return delivered, source
+
+
+def stored(db: Path) -> list[tuple]:
+    with store.reader(db) as con:
+        return con.execute(
+            "SELECT event_id, action, registry, origin FROM registry_events WHERE registry_kind = 'ecr' ORDER BY 1"
+        ).fetchall()
+
+
+def test_the_trail_is_read_per_region_in_key_order_and_a_restart_reads_only_what_is_new(s3, tmp_path):
+    client, bucket = s3
+    db, cursor = tmp_path / "store.duckdb", tmp_path / "ecr.cursor.json"
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1650Z", "a1"),
+                      Body=log_file("cloudtrail_kms_create_grant", "cloudtrail_put_image"))  # fmt: skip
+    client.put_object(Bucket=bucket, Key=key(WEST, "20200312T2225Z", "b1"),
+                      Body=log_file("cloudtrail_lifecycle_expiry"))  # fmt: skip
+    client.put_object(Bucket=bucket, Key=f"team/AWSLogs/{ACCOUNT}/CloudTrail-Digest/us-east-2/2019/04/15/x.json.gz",
+                      Body=b"{}")  # a digest file is not a log file  # fmt: skip
+    delivered, source = poll(client, bucket, db, cursor)
+    assert delivered == 2  # PutImage, PolicyExecutionEvent (one record, two expired digests)
+    assert source.skipped == 1  # the KMS record
+    assert [row[:3] for row in stored(db)] == [
+        ("2bfd4ee2-2178-4a82-a27d-b12939923f0f", "push", "ecr-prod"),
+        ("9354dd7f-9aac-4e9d-956d-12561a4923aa", "delete", "ecr-prod"),
+        ("9354dd7f-9aac-4e9d-956d-12561a4923aa.1", "delete", "ecr-prod"),
+    ]
+    saved = json.loads(cursor.read_text())["cursor"]["after"]
+    regions = {prefix.rsplit("/", 4)[0] + "/": prefix for prefix in (EAST, WEST)}  # .../CloudTrail/<region>/
+    assert saved == {region: key(regions[region], stamp, unique) for region, stamp, unique in zip(
+        regions, ("20190415T1650Z", "20200312T2225Z"), ("a1", "b1"), strict=True)}  # fmt: skip
+
+    # the next delivery: a new file, and CloudTrail delivering the push again in it (it can): stored once
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1725Z", "a2"),
+                      Body=log_file("cloudtrail_batch_get_image", "cloudtrail_put_image"))  # fmt: skip
+    delivered, _ = poll(client, bucket, db, cursor)
+    assert delivered == 2  # only the new file was read
+    rows = stored(db)
+    assert len(rows) == 4
+    assert ("c84f5880-c2f9-4585-9757-28fa5c1065df", "pull") in [row[:2] for row in rows]
+    assert poll(client, bucket, db, cursor)[0] == 0  # nothing new: nothing read
+
+
+def test_a_file_that_is_not_a_log_file_is_a_dead_letter_and_the_trail_goes_on(s3, tmp_path):
+    client, bucket = s3
+    db, cursor = tmp_path / "store.duckdb", tmp_path / "ecr.cursor.json"
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1650Z", "a1"), Body=b"not gzip at all")
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1655Z", "a2"), Body=log_file("cloudtrail_put_image"))
+    poll(client, bucket, db, cursor)
+    assert len(stored(db)) == 1
+    with store.reader(db) as con:
+        [(origin, reason)] = con.execute("SELECT origin, reason FROM dead_letters").fetchall()
+    assert origin == f"s3://{bucket}/{key(EAST, '20190415T1650Z', 'a1')}"
+    assert reason.startswith("not a CloudTrail log file: BadGzipFile")
+
+
+class FailingSink:
+    """A sink that never acknowledges: the position must not move."""
+
+    def deliver(self, records):
+        raise RuntimeError("store gone")
+
+    def healthy(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_position_is_saved_only_after_the_sink_acknowledged(s3, tmp_path):
+    client, bucket = s3
+    cursor = tmp_path / "ecr.cursor.json"
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1650Z", "a1"), Body=log_file("cloudtrail_put_image"))
+    source = CloudTrailBucket(client, TrailLocation(bucket, "team", "ecr-prod"), lambda: datetime.now(UTC))
+    with pytest.raises(RuntimeError, match="store gone"):
+        Poller(source, FailingSink(), CursorFile(cursor), poll_seconds=0.05).run(max_idle_seconds=0.3)
+    assert not cursor.exists()
+    assert poll(client, bucket, tmp_path / "store.duckdb", cursor)[0] == 1  # read again, then saved
+
+
+def test_an_unreachable_s3_endpoint_is_transient(tmp_path):
+    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106  # fmt: skip
+    source = CloudTrailBucket(client, TrailLocation(BUCKET, "", "ecr-prod"), lambda: datetime.now(UTC))
+    with pytest.raises(TransientError, match="S3"):
+        source.fetch(None)
+    client.close()
