@@ -184,12 +184,17 @@ def _blocks(chunks: Iterator[bytes], block_bytes: int) -> Iterator[bytes]:
     """Chunks joined into blocks of about ``block_bytes``: numpy and Arrow work best on large ones."""
     parts: list[bytes] = []
     size = 0
-    for chunk in chunks:
-        parts.append(chunk)
-        size += len(chunk)
-        if size >= block_bytes:
+    try:
+        for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= block_bytes:
+                yield b"".join(parts)
+                parts, size = [], 0
+    except TruncatedFile:
+        if parts:  # what came before the break is read all the same
             yield b"".join(parts)
-            parts, size = [], 0
+        raise
     if parts:
         yield b"".join(parts)
 

@@ -1,0 +1,180 @@
+"""``regaudit import``: real captures (tests/fixtures/samples), plain and gzip, run as the operator runs it.
+
+Each test runs the real command in a process against a DuckDB file, and, where it says so, the real
+``regaudit ship-logs`` over the same files into the same store.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import zlib
+from pathlib import Path
+
+from regaudit.ingest.importer import Importer
+from regaudit.ingest.normalize import Normalizer
+from regaudit.ingest.sinks.duckdb import DuckDBSink
+from regaudit.ingest.sinks.store import StoreRecordSink
+from tests.ingest import processes
+from tests.samples import SAMPLES, event_records, posts
+
+COMBINED = SAMPLES / "nginx-1.22-registry.access.combined.log"
+COMBINED_EVENTS = SAMPLES / "distribution-2.8.2-behind-nginx-combined.events.jsonl"
+JSON_LOG = processes.SAMPLES_LOG
+#: image_activity's columns but the batch it was derived in
+ACTIVITY = "SELECT * EXCLUDE (activity_id) FROM image_activity ORDER BY ALL"
+
+
+def regaudit(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = processes.regaudit_env(db)
+    return subprocess.run([*processes.REGAUDIT, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def summary(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """The key=value summary line of ``regaudit import``."""
+    line = done.stdout.strip().splitlines()[-1]
+    return dict(item.split("=", 1) for item in line.split())
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    with processes.reader(db) as con:
+        return con.execute(sql).fetchall()
+
+
+def ship(db: Path, log: Path, host: str = "edge-1") -> subprocess.CompletedProcess[str]:
+    args = ["ship-logs", str(log), "--sink", "duckdb", "--host", host, "--until-idle", "0.5"]
+    return regaudit(db, *args, "--state", str(db.with_suffix(".pos")))  # one shipper's position per store
+
+
+def envelopes_dump(capture: Path, path: Path, compress: bool = False) -> int:
+    """The capture's notification envelopes, one a line (a JSON Lines dump); returns how many events."""
+    bodies = [post["body"] for post in posts(capture)]
+    data = b"".join(json.dumps(body).encode() + b"\n" for body in bodies)
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return sum(len(body["events"]) for body in bodies)
+
+
+def test_import_then_ship_logs_stores_every_line_once_and_the_same_image_activity(tmp_path):
+    """The log shipped live in one store, imported then shipped in another: same lines once, same activity."""
+    lines = COMBINED.read_bytes().splitlines()
+    live, backfilled = tmp_path / "live.duckdb", tmp_path / "backfill.duckdb"
+    (tmp_path / "a").mkdir()
+    log = tmp_path / "a" / "access.log"
+    log.write_bytes(COMBINED.read_bytes())
+    events = envelopes_dump(COMBINED_EVENTS, tmp_path / "events.jsonl")
+    sink = StoreRecordSink(live, 30.0, "default", "webhook")  # the webhook's embedded path, one POST's events
+    sink.deliver([(None, record) for record in event_records(COMBINED_EVENTS, "default")])
+    sink.close()
+    assert ship(live, log).returncode == 0
+
+    imported = regaudit(backfilled, "import", str(tmp_path / "events.jsonl"), str(log), "--host", "edge-1")
+    assert imported.returncode == 0, imported.stderr
+    assert summary(imported) | {"seconds": "", "lines_per_second": ""} == {
+        "files": "2", "lines": str(len(lines) + len(posts(COMBINED_EVENTS))), "stored": str(len(lines) + events),
+        "duplicates": "0", "dead_letters": "0", "unfinished": "0", "failed": "0", "seconds": "",
+        "lines_per_second": "",
+    }  # fmt: skip
+    shipped = ship(backfilled, log)
+    assert shipped.returncode == 0, shipped.stderr
+    assert f"shipped={len(lines)}" in shipped.stdout  # ship-logs read every line; the store kept none twice
+    count = "SELECT count(*), count(DISTINCT line_key) FROM access_log"
+    assert rows(backfilled, count) == rows(live, count) == [(len(lines), len(lines))]
+    assert rows(backfilled, "SELECT count(*) FROM registry_events") == [(events,)]
+    assert rows(backfilled, ACTIVITY) == rows(live, ACTIVITY) != []
+    verified = regaudit(backfilled, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr  # the chain seals the import's batches
+
+
+def test_a_rotated_file_shipped_live_is_imported_once_and_gzip_rotations_in_time_order(tmp_path):
+    """ship-logs read access.log; logrotate renamed it to .1; older .3.gz and .2.gz come from before regaudit."""
+    lines = JSON_LOG.read_bytes().splitlines(keepends=True)
+    db, log = tmp_path / "audit.duckdb", tmp_path / "access.log"
+    (tmp_path / "access.log.3.gz").write_bytes(gzip.compress(b"".join(lines[:8])))
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(b"".join(lines[8:16])))
+    log.write_bytes(b"".join(lines[16:24]))
+    assert ship(db, log).returncode == 0
+    os.rename(log, tmp_path / "access.log.1")
+    log.write_bytes(b"".join(lines[24:]))
+
+    files = [tmp_path / name for name in ("access.log.1", "access.log.3.gz", "access.log.2.gz")]
+    imported = regaudit(db, "import", *map(str, files), "--host", "edge-1", "--batch-lines", "4")
+    assert imported.returncode == 0, imported.stderr
+    assert (summary(imported)["stored"], summary(imported)["duplicates"]) == ("16", "8")
+    assert ship(db, log).returncode == 0
+    assert rows(db, "SELECT count(*), count(DISTINCT raw) FROM access_log") == [(len(lines), len(set(lines)))]
+    by_batch = rows(db, "SELECT min(request_at), max(request_at) FROM access_log GROUP BY batch_id ORDER BY batch_id")
+    assert all(earlier[1] <= later[0] for earlier, later in zip(by_batch, by_batch[1:], strict=False))
+    assert len(by_batch) > 4  # the import's batches of four lines, oldest file first, then the live ones
+
+
+def test_a_hostile_line_becomes_a_dead_letter_with_its_raw_bytes(tmp_path):
+    lines = COMBINED.read_bytes().splitlines(keepends=True)
+    hostile = b'\x1b[2J{"method": 7, "uri": ["/v2/"]} \xe2\x98\x83 DROP TABLE access_log;--\r\n'
+    log = tmp_path / "access.log.1"
+    log.write_bytes(b"".join(lines[:3]) + hostile + b"\n" + b"".join(lines[3:]))  # and an empty line
+    imported = regaudit(tmp_path / "audit.duckdb", "import", str(log))
+    assert imported.returncode == 0, imported.stderr
+    assert (summary(imported)["stored"], summary(imported)["dead_letters"]) == (str(len(lines)), "1")
+    dead = rows(tmp_path / "audit.duckdb", "SELECT source, reason, raw, origin FROM dead_letters")
+    assert [(source, raw) for source, _, raw, _ in dead] == [("access", hostile.rstrip(b"\r\n"))]
+    offset = sum(map(len, lines[:3]))
+    assert dead[0][3].endswith(f":{tmp_path / 'access.log'}:{dead[0][3].split(':')[-2]}:{offset}")
+
+
+def test_a_truncated_gzip_fails_clearly_and_loses_nothing_readable(tmp_path):
+    """The other files are imported whole; the broken one up to its break, the bytes after as a dead letter."""
+    data = JSON_LOG.read_bytes()
+    whole = gzip.compress(data)
+    broken = tmp_path / "access.log.2.gz"
+    broken.write_bytes(whole[: len(whole) * 2 // 3])
+    readable = zlib.decompressobj(wbits=31).decompress(broken.read_bytes())
+    complete, partial = readable[: readable.rfind(b"\n") + 1], readable[readable.rfind(b"\n") + 1 :]
+    good = tmp_path / "other.log.1"
+    good.write_bytes(COMBINED.read_bytes())
+    db = tmp_path / "audit.duckdb"
+
+    imported = regaudit(db, "import", str(broken), str(good))
+    assert imported.returncode == 1
+    assert f"{broken}: gzip stream ends early" in imported.stderr
+    expected = len(complete.splitlines()) + len(COMBINED.read_bytes().splitlines())
+    assert (summary(imported)["stored"], summary(imported)["failed"]) == (str(expected), "1")
+    assert rows(db, "SELECT raw FROM dead_letters") == [(partial,)]
+    assert partial
+    assert data.startswith(complete + partial)
+
+
+def test_events_are_keyed_by_registry_and_event_id_whatever_file_they_come_from(tmp_path):
+    """A dump of envelopes (gzip) and one of single events hold the same events: the second adds nothing."""
+    capture = SAMPLES / "distribution-2.8.2-htpasswd.events.jsonl"
+    count = envelopes_dump(capture, tmp_path / "notifications.jsonl.1.gz", compress=True)
+    single = b"".join(record.value + b"\n" for record in event_records(capture, "default"))
+    (tmp_path / "events.jsonl").write_bytes(single)
+    db = tmp_path / "audit.duckdb"
+    first = regaudit(db, "import", str(tmp_path / "notifications.jsonl.1.gz"))
+    again = regaudit(db, "import", str(tmp_path / "events.jsonl"), "--kind", "event")
+    assert (summary(first)["stored"], summary(again)["stored"], summary(again)["duplicates"]) == (
+        str(count), "0", str(count),
+    )  # fmt: skip
+    assert rows(db, "SELECT count(DISTINCT (registry, event_id)), min(registry) FROM registry_events") == [
+        (count, "default")
+    ]
+
+
+def test_import_keys_equal_ship_logs_keys_in_process(tmp_path):
+    """The line keys themselves, not only the counts: the importer's equal the tail's for every line."""
+    from regaudit.ingest.receive.tail import FileTail
+
+    log = tmp_path / "registry.json"
+    log.write_bytes(JSON_LOG.read_bytes() + b"\r\n\n")
+    tail = FileTail(log, tmp_path / "pos", "edge-1")
+    expected = [line.key for line in tail.read(10_000)]
+    tail.close()
+    normalizer = Normalizer()
+    importer = Importer(DuckDBSink(tmp_path / "audit.duckdb"), normalizer, "edge-1", "default", batch_lines=7)
+    importer.run(importer.plan([log]))
+    normalizer.close()
+    stored = rows(tmp_path / "audit.duckdb", "SELECT line_key FROM access_log")
+    assert sorted(key for (key,) in stored) == sorted(expected)
+    assert len(expected) == len(JSON_LOG.read_bytes().splitlines())
