@@ -15,9 +15,9 @@ kept as JSON objects, read per ``eventName`` by the parser, since their shape is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, StrictBool, StrictStr
+from pydantic import BeforeValidator, Field, StrictBool, StrictStr
 
 from regaudit.schemas.registry import OptionalText, UtcTimestamp, WireModel
 
@@ -107,3 +107,28 @@ class EventBridgeEvent(WireModel):
     region: OptionalText = None
     resources: list[Any] | None = None
     detail: dict[str, Any]
+
+
+def _report_value(value: Any) -> Any:
+    """The credential report writes ``N/A``, ``not_supported`` or ``no_information`` where a value is missing."""
+    return None if isinstance(value, str) and value.strip() in _MISSING else value
+
+
+_MISSING = frozenset({"", "N/A", "not_supported", "no_information"})
+ReportTime = Annotated[UtcTimestamp | None, BeforeValidator(_report_value)]
+ReportFlag = Annotated[bool, BeforeValidator(lambda value: str(value).strip().lower() == "true")]
+
+
+class CredentialReportRow(WireModel):
+    """One row of IAM's credential report (``aws iam get-credential-report``: CSV, columns as the IAM User Guide's
+    "Getting credential reports" lists them): a user (or ``<root_account>``) and its two access keys."""
+
+    user: StrictStr = Field(min_length=1)
+    arn: StrictStr = Field(min_length=1)
+    user_creation_time: ReportTime = None
+    access_key_1_active: ReportFlag = False
+    access_key_1_last_rotated: ReportTime = None
+    access_key_1_last_used_date: ReportTime = None
+    access_key_2_active: ReportFlag = False
+    access_key_2_last_rotated: ReportTime = None
+    access_key_2_last_used_date: ReportTime = None

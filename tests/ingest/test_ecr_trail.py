@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 
 from regaudit.errors import TransientError
@@ -21,7 +17,10 @@ from regaudit.ingest import store
 from regaudit.ingest.receive.poller import CursorFile, Poller
 from regaudit.ingest.sinks.store import StoreRecordSink
 from regaudit.ingest.sources.ecr.trail import CloudTrailBucket, TrailLocation
+from tests.ingest.moto_server import CREDENTIALS, moto_endpoint
 from tests.ingest.processes import free_port
+
+__all__ = ["moto_endpoint"]  # the server fixture, shared with the credential report's test
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ecr"
 BUCKET = "trail-logs"
@@ -44,34 +43,9 @@ def key(prefix: str, stamp: str, unique: str) -> str:
     return f"{prefix}{ACCOUNT}_CloudTrail_{region}_{stamp}_{unique}.json.gz"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as handle:
-        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                  stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/moto-api/", timeout=1)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(30)
-
-
 @pytest.fixture
-def s3(s3_endpoint):
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")  # noqa: S106 - moto's test credentials  # fmt: skip
+def s3(moto_endpoint):
+    client = boto3.client("s3", endpoint_url=moto_endpoint, **CREDENTIALS)
     bucket = f"{BUCKET}-{time.monotonic_ns()}"
     client.create_bucket(Bucket=bucket)
     yield client, bucket
@@ -166,8 +140,7 @@ def test_the_position_is_saved_only_after_the_sink_acknowledged(s3, tmp_path):
 
 
 def test_an_unreachable_s3_endpoint_is_transient(tmp_path):
-    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106  # fmt: skip
+    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", **CREDENTIALS)
     source = CloudTrailBucket(client, TrailLocation(BUCKET, "", "ecr-prod"), lambda: datetime.now(UTC))
     with pytest.raises(TransientError, match="S3"):
         source.fetch(None)
