@@ -10,7 +10,7 @@
 INSERT INTO image_activity (activity_id, registry, occurred_at, action, is_check, counts_as_pull, actor,
     client_addr, user_agent, repository, tag, digest, media_type, from_repository, request_id, source, outcome)
 SELECT 'ev:' || registry || ':' || event_id, registry, event_at, action,
-       action = 'pull' AND http_method = 'HEAD',
+       action = 'pull' AND coalesce(http_method = 'HEAD', FALSE),  -- a source that does not say (Quay) is a GET
        action = 'pull' AND coalesce(http_method, 'GET') = 'GET' AND outcome IS DISTINCT FROM 'failure',
        actor, client_addr, user_agent, repository, tag, digest, media_type, from_repository, request_id, 'registry',
        outcome
