@@ -107,8 +107,8 @@ def _image_ids(holder: dict[str, Any], key: str = "imageIds") -> list[dict[str, 
 
 
 def _put_image(request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
-    image = response.get("image") if isinstance(response.get("image"), dict) else {}
-    image_id = image.get("imageId") if isinstance(image.get("imageId"), dict) else {}
+    image = _object(response.get("image"))
+    image_id = _object(image.get("imageId"))
     tag = _text(request.get("imageTag")) or _text(image_id.get("imageTag"))
     digest = _text(image_id.get("imageDigest")) or _text(request.get("imageDigest"))
     media_type = _text(request.get("imageManifestMediaType")) or _manifest_media_type(request.get("imageManifest"))
@@ -192,6 +192,10 @@ def repository(record: CloudTrailRecord, request: dict[str, Any], response: dict
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _first(value: Any) -> str | None:

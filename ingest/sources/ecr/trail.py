@@ -113,7 +113,8 @@ class CloudTrailBucket:
                 return None
 
     def _list(self, **arguments: Any) -> dict[str, Any]:
-        return _call(lambda: self._client.list_objects_v2(Bucket=self._location.bucket, **arguments))
+        page: dict[str, Any] = _call(lambda: self._client.list_objects_v2(Bucket=self._location.bucket, **arguments))
+        return page
 
     def _records(self, key: str) -> list[tuple[str | None, RawRecord]]:
         body = _call(lambda: self._client.get_object(Bucket=self._location.bucket, Key=key))["Body"].read()
