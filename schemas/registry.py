@@ -121,9 +121,16 @@ class Request(WireModel):
 
 
 class Actor(WireModel):
-    """The authenticated subject; ``{}`` when anonymous."""
+    """The authenticated subject; ``{}`` when anonymous.
+
+    GitLab's container registry, a Distribution fork, adds ``user_type`` (``personal_access_token``,
+    ``deploy_token``, ``build`` for a CI job token, ``gitlab_or_ldap``; absent or empty for anonymous pulls) and
+    ``user``, a JWT GitLab Rails signed with what it knows of the user (FORMATS-more-registries.md 8.1). The JWT
+    is a secret: the receiver keeps it without its signature (``strip_actor_jwt``), the claims readable in ``raw``.
+    """
 
     name: OptionalText = None
+    user_type: OptionalText = None
 
 
 class Source(WireModel):

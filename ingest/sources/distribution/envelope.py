@@ -25,6 +25,8 @@ from pydantic import ValidationError
 from regaudit.ingest.records import RawRecord
 from regaudit.schemas.registry import Envelope, Event
 
+#: what stands for a secret the receiver cannot cut to a harmless part
+REDACTED = "[redacted]"
 #: longest reason or content type carried along (Kafka headers, the store): error texts can quote input
 MAX_TEXT_CHARS = 1000
 
@@ -100,6 +102,21 @@ def _envelope_problem(body: bytes, limits: EnvelopeLimits) -> tuple[Any, str | N
     return document, None
 
 
+def strip_actor_jwt(item: Any) -> Any:
+    """The event with GitLab's ``actor.user`` JWT cut to its unsigned ``header.payload`` (anything else there:
+    ``[redacted]``): the claims stay for forensics, the token can no longer be presented (FORMATS-more-registries.md
+    8.1: a secret, never to be logged). Other events are returned as they are."""
+    actor = item.get("actor") if isinstance(item, dict) else None
+    if not isinstance(actor, dict) or "user" not in actor:
+        return item
+    user = actor["user"]
+    parts = user.split(".") if isinstance(user, str) else []
+    if user is None or len(parts) == 2 or user == REDACTED:  # nothing secret, or stripped already
+        return item
+    kept = ".".join(parts[:2]) if len(parts) == 3 else REDACTED
+    return {**item, "actor": {**actor, "user": kept}}
+
+
 def _event(item: Any) -> tuple[Event | None, str | None]:
     """The validated event, or why not. Validators can raise more than ValidationError (a timestamp whose
     offset overflows the calendar raised OverflowError, answered 500): every error is a reason here."""
@@ -141,7 +158,7 @@ def split_envelope(
         return parsed
     for index, item in enumerate(envelope.events):
         where = f"{origin}/{index}"
-        value = orjson.dumps(item)  # depth checked above, far below orjson's limit of 254
+        value = orjson.dumps(strip_actor_jwt(item))  # depth checked above, far below orjson's limit of 254
         event, reason = _event(item)
         if event is None:
             dead(value, where, reason or "invalid event", f"/{index}")
