@@ -45,6 +45,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from regaudit import __version__
 from regaudit.errors import TransientError
 from regaudit.ingest.metrics import Sample, by_label, family, text
+from regaudit.ingest.receive.delivery import Deliver, delivery
 from regaudit.ingest.receive.webhook_auth import BearerTokens, valid_registry_name
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink, RecordsTooLarge, isolation
@@ -164,17 +165,17 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _deliver(sink: RecordSink, records: list[tuple[str | None, RawRecord]]) -> list[int]:
+async def _deliver(deliver: Deliver, records: list[tuple[str | None, RawRecord]]) -> list[int]:
     """Deliver; records the sink refuses for their size are replaced by a clipped dead letter (their indexes are
     returned). A retry could never pass them, and answering 503 would block the registry's queue for ever."""
     try:
-        sink.deliver(records)
+        await deliver(records)
         return []
     except RecordsTooLarge as refused:
         log.warning("%s: kept as clipped dead letters; raise the topics' max.message.bytes", refused)
         substitutes = [(None, _clipped(records[index][1], refused.limit_bytes)) for index in refused.indexes]
         try:
-            sink.deliver(substitutes)
+            await deliver(substitutes)
         except RecordsTooLarge as again:
             raise TransientError(f"even clipped dead letters are refused: {again}") from again
         return refused.indexes
@@ -229,6 +230,7 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
     app.state.metrics = metrics
 
     distribution = distribution_parser(limits)
+    deliver = delivery(sink)
     harbor = harbor_parser(limits)
     artifactory = artifactory_parser(limits)
 
@@ -251,7 +253,7 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
         records += [(None, record) for record in parsed.dead_letters]
         started = time.perf_counter()
         try:
-            shrunk = await run_in_threadpool(_deliver, sink, records)
+            shrunk = await _deliver(deliver, records)
         except TransientError as error:
             log.warning("request=%s deliver failed: %s", request_id, error)
             metrics.observe(503)

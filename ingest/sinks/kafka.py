@@ -18,14 +18,15 @@ cannot help, so the receiver keeps a smaller dead letter in its place instead of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
+from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError, RecordListTooLargeError
 
 from regaudit.errors import BrokerUnavailable
 from regaudit.ingest.records import RawRecord
@@ -93,6 +94,32 @@ def _accepts_connections(server: str, timeout: float = 1.0) -> bool:
         return False
 
 
+class Sent:
+    """Records handed to the producer (index, future) and those it refused for their size before sending."""
+
+    def __init__(self, producer: KafkaProducer) -> None:
+        self.producer = producer
+        self.futures: list[tuple[int, Any]] = []
+        self.too_large: list[int] = []
+        self._lock = threading.Lock()
+        self._waiting = 0
+
+    def notify(self, on_done: Callable[[], None]) -> None:
+        """Call ``on_done`` once, when the last future is done (at once when there is none)."""
+        self._waiting = len(self.futures) + 1  # + 1 until every callback is registered
+
+        def one_done(_: object) -> None:
+            with self._lock:
+                self._waiting -= 1
+                last = self._waiting == 0
+            if last:
+                on_done()
+
+        for _, future in self.futures:
+            future.add_both(one_done)
+        one_done(None)
+
+
 class KafkaRecordSink:
     """Produces records to their topic and waits for acks=all."""
 
@@ -105,7 +132,11 @@ class KafkaRecordSink:
             "access": settings.access_topic,
             "deadletter": settings.deadletter_topic,
         }
+        #: the longest wait for a send's acknowledgements: the producer's delivery timeout has failed them by then
+        self.ack_timeout_seconds = 2 * settings.request_timeout_seconds + 2
         self._producer: KafkaProducer | None = None
+        #: topics the current producer has delivered to, so has metadata for: send() to them does not block
+        self._ready: set[str] = set()
         self._lock = threading.Lock()
 
     def _get_producer(self) -> KafkaProducer:
@@ -116,7 +147,7 @@ class KafkaRecordSink:
                     self._producer = KafkaProducer(
                         **kafka_client_options(self.settings),
                         acks="all",
-                        linger_ms=2,
+                        linger_ms=0,  # a serial registry waits for each answer; concurrent sends batch anyway
                         max_block_ms=timeout_ms,
                         bootstrap_timeout_ms=timeout_ms,
                         reconnect_backoff_max_ms=1000,
@@ -133,6 +164,7 @@ class KafkaRecordSink:
     def _reset(self) -> None:
         with self._lock:
             producer, self._producer = self._producer, None
+            self._ready.clear()
         if producer is not None:
             try:
                 producer.close(timeout=0)
@@ -143,28 +175,66 @@ class KafkaRecordSink:
         if not records:
             return
         producer = self._get_producer()
-        too_large: list[int] = []
         try:
-            futures = []
-            for index, (key, record) in enumerate(records):
-                try:
-                    futures.append((index, self._send(producer, key, record)))
-                except _SIZE_ERRORS:  # refused by the producer before sending
-                    too_large.append(index)
-            # no flush(): linger_ms lets concurrent requests share produce requests; each waits for its own acks.
-            # The timeout is on progress, not on the batch: a shipper batch of 50,000 lines is still being sent
-            # for seconds after the last send() returns, and a fixed deadline failed it on a healthy broker.
-            for index, future in futures:
-                try:
+            sent = self._send_all(producer, records)
+            # no flush(): concurrent requests share produce requests; each waits for its own acks. The timeout is
+            # on progress, not on the batch: a shipper batch of 50,000 lines is still being sent for seconds
+            # after the last send() returns, and a fixed deadline failed it on a healthy broker.
+            for _, future in sent.futures:
+                with contextlib.suppress(*_SIZE_ERRORS):  # refused by the broker: judged in _settle
                     future.get(timeout=self.settings.request_timeout_seconds)
-                except _SIZE_ERRORS:  # refused by the broker: the topic's max.message.bytes
-                    too_large.append(index)
         except KafkaError as error:
-            self._reset()
-            raise BrokerUnavailable(f"kafka {self.settings.bootstrap_servers}: {error!r}") from error
+            self._fail(error)
+        self._settle(sent, records)
+
+    def send_nowait(self, records: Sequence[tuple[str | None, RawRecord]], on_done: Callable[[], None]) -> Sent | None:
+        """Sends without blocking, or returns None if that could block (no producer yet, or a topic this producer
+        has not delivered to: ``send()`` would wait for its metadata), and the caller uses ``deliver`` in a
+        thread instead. ``on_done`` is called once every record is acknowledged or failed, from Kafka's I/O
+        thread (or this one); then ``settle(sent, records)`` raises as ``deliver`` would. The webhook's event loop
+        calls this, so a serial registry's POST costs no thread hop but Kafka's own."""
+        with self._lock:
+            producer = self._producer
+            if producer is None or not self._ready.issuperset(self.topics[record.kind] for _, record in records):
+                return None
+        try:
+            sent = self._send_all(producer, records)
+        except KafkaError as error:
+            self._fail(error)
+        sent.notify(on_done)
+        return sent
+
+    def settle(self, sent: Sent, records: Sequence[tuple[str | None, RawRecord]]) -> None:
+        """After ``send_nowait``'s ``on_done``: raise BrokerUnavailable or RecordsTooLarge as ``deliver`` does."""
+        self._settle(sent, records)
+
+    def _send_all(self, producer: KafkaProducer, records: Sequence[tuple[str | None, RawRecord]]) -> Sent:
+        sent = Sent(producer)
+        for index, (key, record) in enumerate(records):
+            try:
+                sent.futures.append((index, self._send(producer, key, record)))
+            except _SIZE_ERRORS:  # refused by the producer before sending
+                sent.too_large.append(index)
+        return sent
+
+    def _settle(self, sent: Sent, records: Sequence[tuple[str | None, RawRecord]]) -> None:
+        too_large = list(sent.too_large)
+        for index, future in sent.futures:
+            error = future.exception if future.is_done else KafkaTimeoutError("no acknowledgement in time")
+            if isinstance(error, _SIZE_ERRORS):  # refused by the broker: the topic's max.message.bytes
+                too_large.append(index)
+            elif error is not None:
+                self._fail(error)
         if too_large:
             self._reset()  # kafka-python's idempotent producer treats the broker's refusal as fatal: start afresh
             raise RecordsTooLarge(sorted(too_large), self.max_request_size)
+        with self._lock:
+            if self._producer is sent.producer:  # not one reset meanwhile: a new producer learns its topics anew
+                self._ready.update(self.topics[record.kind] for _, record in records)
+
+    def _fail(self, error: BaseException) -> NoReturn:
+        self._reset()
+        raise BrokerUnavailable(f"kafka {self.settings.bootstrap_servers}: {error!r}") from error
 
     def _send(self, producer: KafkaProducer, key: str | None, record: RawRecord) -> Any:
         return producer.send(
@@ -187,5 +257,6 @@ class KafkaRecordSink:
     def close(self) -> None:
         with self._lock:
             producer, self._producer = self._producer, None
+            self._ready.clear()
         if producer is not None:
             producer.close(timeout=self.settings.request_timeout_seconds)
