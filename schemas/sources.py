@@ -47,6 +47,11 @@ CAPABILITIES: Mapping[str, frozenset[Data]] = {
         {Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.IDENTITY, Data.HEAD_CHECKS, Data.REFUSALS, Data.REQUESTS}
     ),  # fmt: skip
     "harbor": _REGISTRY,
+    "artifactory": frozenset({Data.PUSHES, Data.DIGESTS, Data.DELETES}),  # webhooks: tags pushed and deleted only
+    "artifactory-request": frozenset(
+        {Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.IDENTITY, Data.HEAD_CHECKS, Data.REQUESTS}
+    ),  # the request log, read like nginx's; a refused login names no user
+    "gitlab": _REGISTRY | {Data.BLOB_PULLS, Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.HEAD_CHECKS},  # a fork
 }
 
 
