@@ -70,6 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             create_app(config, sink),
             host=config.host,
             port=config.port,
+            http="httptools",  # C parser (a locked dependency): h11's pure Python cost a serial registry ~25%
             log_level=args.log_level.lower(),
             access_log=False,
             timeout_graceful_shutdown=10,
