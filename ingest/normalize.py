@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.artifactory.normalize import normalize_records as normalize_artifactory
 from regaudit.ingest.sources.ecr.normalize import normalize_records as normalize_ecr
 from regaudit.ingest.sources.harbor.normalize import normalize_records as normalize_harbor
 from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, RFC3339_PATTERN, TIME_WINDOW
@@ -32,7 +33,7 @@ EVENTS_SQL = resources.files("regaudit.ingest.sources.distribution").joinpath("n
 ACCESS_SQL = resources.files("regaudit.ingest.sources.nginx").joinpath("normalize_access.sql").read_text("utf-8")
 
 #: the normalizers of registry kinds other than Distribution's, by the kind their records carry (``RawRecord``)
-SOURCES = {"harbor": normalize_harbor, "ecr": normalize_ecr}
+SOURCES = {"harbor": normalize_harbor, "ecr": normalize_ecr, "artifactory": normalize_artifactory}
 
 EVENT_COLUMNS = (
     "registry", "event_id", "event_at", "action", "target_kind", "repository", "tag", "digest", "media_type",
