@@ -23,6 +23,9 @@ auth header is sent verbatim, so ``Bearer <token>`` and the bare token are both 
 JFrog Artifactory posts to ``/events/artifactory/<instance>`` the same way, one Docker-domain event per POST, with
 the webhook's secret in ``X-JFrog-Event-Auth``: the token itself, or with payload signing the hex HMAC-SHA256 of the
 body under it (so the body is read before that check; without the header, ``Authorization: Bearer`` as for all).
+AWS EventBridge API destinations post ECR's events to ``/events/ecr/<instance>``, one per POST (``ECR Image Action``,
+``ECR Image Scan``, or a CloudTrail record forwarded as ``AWS API Call via CloudTrail``), with the bearer token as
+the connection's API key header (``Authorization: Bearer <token>``).
 
 ``/healthz`` answers 200 or 503 by the sink's health; ``/metrics`` is Prometheus text.
 """
@@ -51,6 +54,7 @@ from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink, RecordsTooLarge, isolation
 from regaudit.ingest.sources.artifactory.post import split_post as split_jfrog_post
 from regaudit.ingest.sources.distribution.envelope import EnvelopeLimits, ParsedPost, content_key, split_envelope
+from regaudit.ingest.sources.ecr.post import split_post as split_ecr_post
 from regaudit.ingest.sources.harbor.post import split_post
 from regaudit.settings import WebhookSettings
 
@@ -121,6 +125,16 @@ def harbor_parser(limits: EnvelopeLimits) -> PostParser:
 def artifactory_parser(limits: EnvelopeLimits) -> PostParser:
     def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
         return split_jfrog_post(
+            body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
+            max_depth=limits.max_depth,
+        )  # fmt: skip
+
+    return parse
+
+
+def ecr_parser(limits: EnvelopeLimits) -> PostParser:
+    def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
+        return split_ecr_post(
             body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
             max_depth=limits.max_depth,
         )  # fmt: skip
@@ -222,7 +236,7 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
         title="regaudit webhook",
         version=__version__,
         description="Receives CNCF Distribution registry notifications (events.v1+json, events.v2+json), Harbor"
-        " webhooks (Default, CloudEvents) and JFrog Artifactory webhooks (Docker domain).",
+        " webhooks (Default, CloudEvents), JFrog Artifactory webhooks (Docker domain) and ECR EventBridge events.",
     )
     tokens = BearerTokens.from_settings(settings)  # TerminalError at start for an empty or short token
     limits = EnvelopeLimits(max_events=settings.max_events, max_depth=settings.max_json_depth)
@@ -233,6 +247,7 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
     deliver = delivery(sink)
     harbor = harbor_parser(limits)
     artifactory = artifactory_parser(limits)
+    ecr = ecr_parser(limits)
 
     async def receive(request: Request, registry: str, split: PostParser = distribution) -> JSONResponse:
         authorization = request.headers.get("authorization")
@@ -278,6 +293,10 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
     @app.post("/events/artifactory/{instance}", summary="Receive one JFrog Artifactory webhook event (Docker domain)")
     async def artifactory_events(instance: str, request: Request) -> JSONResponse:
         return await receive(request, instance, artifactory)
+
+    @app.post("/events/ecr/{instance}", summary="Receive one AWS ECR EventBridge event (an API destination's POST)")
+    async def ecr_events(instance: str, request: Request) -> JSONResponse:
+        return await receive(request, instance, ecr)
 
     @app.get("/healthz", summary="200 when the sink is reachable, 503 otherwise")
     async def healthz() -> JSONResponse:
