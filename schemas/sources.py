@@ -52,6 +52,7 @@ CAPABILITIES: Mapping[str, frozenset[Data]] = {
         {Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.IDENTITY, Data.HEAD_CHECKS, Data.REQUESTS}
     ),  # the request log, read like nginx's; a refused login names no user
     "gitlab": _REGISTRY | {Data.BLOB_PULLS, Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.HEAD_CHECKS},  # a fork
+    "ecr": _REGISTRY | {Data.BLOB_PULLS, Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.REFUSALS},  # CloudTrail
 }
 
 
