@@ -24,7 +24,7 @@ class AnonymousPrivatePull(Detection):
     title = "Anonymous pull of a non-public repository"
     severity = Severity.HIGH
     family = "pull"
-    needs = frozenset({Data.MANIFEST_PULLS, Data.CLIENT_ADDRESS})
+    needs = frozenset({Data.MANIFEST_PULLS, Data.IDENTITY})  # the address only tells clients apart
     description = (
         "A pull or manifest check without any identity succeeded on a repository that does not match "
         "org.public_repositories. Either the repository is meant to be public and the list is incomplete, or "

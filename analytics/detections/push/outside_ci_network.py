@@ -20,7 +20,8 @@ class PushOutsideCiNetwork(Detection):
         "A push from an address outside org.ci_networks by an identity in org.ci_identities, or by anyone to "
         "a repository matching org.protected_repositories, grouped per identity, repository and UTC day. CI "
         "tokens belong on runners and release repositories are written by pipelines: a laptop or an unknown "
-        "host pushing there is a stolen token or a bypassed pipeline. Quiet while org.ci_networks is empty."
+        "host pushing there is a stolen token or a bypassed pipeline. Quiet while org.ci_networks is empty, and "
+        "on pushes whose address the source does not report (Harbor's webhooks): unknown is not outside."
     )
     false_positives = (
         "New runner pools whose egress is not yet in org.ci_networks.",
@@ -50,7 +51,7 @@ class PushOutsideCiNetwork(Detection):
         FROM image_activity
         WHERE source = 'registry' AND action = 'push'
           AND len($ci_networks) > 0
-          AND NOT in_networks(client_addr, $ci_networks)
+          AND client_addr IS NOT NULL AND NOT in_networks(client_addr, $ci_networks)
           AND (list_contains($ci_identities, coalesce(actor, ''))
                OR glob_any(repository, $protected_repositories))
           AND occurred_at >= date_trunc('day', $since) AND occurred_at < $now
@@ -77,6 +78,16 @@ class PushOutsideCiNetwork(Detection):
                 push("2025-05-10T09:00", client_addr="10.8.3.4"),
                 push("2025-05-10T09:00", repository="prod/api", client_addr="10.8.3.4"),
                 push("2025-05-10T09:00", actor="alice", repository="sandbox/x", client_addr="192.168.1.21"),
+            ),
+            expect=0,
+            now=NOW,
+            org=ORG,
+        ),
+        Case(
+            "quiet for a CI push to a protected repository from an address the source never reports (Harbor)",
+            rows=(
+                push("2025-05-10T09:00", client_addr=None, user_agent=None),
+                push("2025-05-10T09:00", repository="prod/api", client_addr=None, user_agent=None),
             ),
             expect=0,
             now=NOW,
