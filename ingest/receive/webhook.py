@@ -49,6 +49,7 @@ from regaudit import __version__
 from regaudit.errors import TransientError
 from regaudit.ingest.metrics import Sample, by_label, family, text
 from regaudit.ingest.receive.delivery import Deliver, delivery
+from regaudit.ingest.receive.fast_path import EventsFastPath
 from regaudit.ingest.receive.webhook_auth import BearerTokens, valid_registry_name
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink, RecordsTooLarge, isolation
@@ -230,8 +231,9 @@ def _refusal(metrics: Metrics, allowed: bool, registry: str) -> JSONResponse | N
     return None
 
 
-def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
-    """The ASGI app; the sink decides where events go (Kafka, the store, or memory in unit tests)."""
+def create_app(settings: WebhookSettings, sink: RecordSink) -> EventsFastPath:
+    """The ASGI app (FastAPI behind ``EventsFastPath``); the sink decides where events go (Kafka, the store, or
+    memory in unit tests)."""
     app = FastAPI(
         title="regaudit webhook",
         version=__version__,
@@ -309,4 +311,4 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> FastAPI:
         text = metrics.render(up) + isolation.COUNTERS.render()  # the store sink's isolated records (--sink duckdb)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
-    return app
+    return EventsFastPath(app, receive, settings.registry)  # a registry's POSTs skip FastAPI's layers
