@@ -59,7 +59,7 @@ SELECT 'ev:default:' || i, 'default', moment, action, is_check,
        CASE WHEN action IN ('pull', 'push') AND NOT is_check AND NOT refused THEN hash(i, 'b') % 400000000 ELSE 0 END,
        CASE WHEN refused THEN 'proxy' ELSE 'registry' END, CASE WHEN refused THEN 'px-' || i END,
        CASE WHEN refused THEN CASE WHEN u % 2 = 0 THEN 401 ELSE 404 END WHEN u % 3 = 0 THEN 200 END,
-       NULL, NULL, NULL, NULL, NOT refused AND hash(i, 'g') % 20000 = 0, FALSE
+       NULL, NULL, NULL, NULL, NOT refused AND hash(i, 'g') % 20000 = 0, FALSE, NULL
 FROM shaped ORDER BY moment
 """
 
@@ -69,7 +69,7 @@ SELECT 'default', 'e' || i, moment, CASE WHEN i % 10 < 8 THEN 'pull' ELSE 'push'
        CASE WHEN i % 5 = 0 THEN 'manifest' ELSE 'blob' END, 'team' || (i % 40) || '/app' || (i % 800),
        NULL, 'sha256:' || md5(i::VARCHAR), NULL, i % 100000000, NULL, NULL, 'req-' || i, 'GET', '10.0.0.1',
        'registry.example.com', 'skopeo/1.9.3', 'user' || (i % 3000), 'registry-' || (i % 3) || ':5000', NULL,
-       NULL, moment + INTERVAL 1 SECOND, 'bench:' || i, i // 1000 + 1, '{}', 'distribution'
+       NULL, moment + INTERVAL 1 SECOND, 'bench:' || i, i // 1000 + 1, '{}', 'distribution', NULL
 FROM (SELECT i, $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // $events)::BIGINT) AS moment
       FROM range($events) AS r(i))
 """
