@@ -30,7 +30,7 @@ from regaudit.settings import load_settings
 COMMANDS: dict[str, str] = {
     "demo": "Synthesize a month of registry traffic, store it, detect, and show who did what.",
     "webhook": "Receive registry notifications over HTTP.",
-    "ship-logs": "Follow an nginx access log and ship each line.",
+    "ship-logs": "Follow an access log (nginx, or Artifactory's request log) and ship each line.",
     "import": "Backfill rotated access logs and notification dumps (plain or gzip) into the store, keyed as live.",
     "consume": "Move events and access lines from Kafka into DuckDB.",
     "store": "Create or upgrade the DuckDB store, or show its state.",
@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "detections test": "Run every detection's own cases.",
     "detections evaluate": "Precision and recall per family against the labeled traffic simulator.",
     "credentials import": "Import the credential inventory.",
+    "poll ecr": "Read an AWS ECR registry's CloudTrail log files from S3, saving the last one read.",
     "alerts dispatch": "Deliver queued alerts and new findings.",
     "alerts test": "Send a sample alert to one sink.",
     "dashboard": "Serve the Streamlit dashboard, or add a dashboard user.",

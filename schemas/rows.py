@@ -47,8 +47,8 @@ class RegistryEventRow(Row):
     batch_id: int = Field(description="The ingest batch that stored it (ingest_batches).")
     raw: str = Field(description="The event's JSON exactly as received, for forensics.")
     registry_kind: str = Field(
-        description="The registry software that sent it: distribution or harbor (docs/sources.md says what each"
-        " records; what a kind does not report is NULL)."
+        description="The registry software that sent it: distribution (GitLab's fork too), harbor, artifactory..."
+        " (docs/sources.md says what each records; what a kind does not report is NULL)."
     )
     outcome: str | None = Field(
         description="'failure' for an attempt the source reports refused (a failed login: action 'login'),"
@@ -81,7 +81,7 @@ class AccessLogRow(Row):
     proxy_request_id: str | None = Field(description="`$request_id` (not the registry's request.id).")
     tls_protocol: str | None = Field(description="`$ssl_protocol`.")
     server_host: str | None = Field(description="`$host`.")
-    log_format: str = Field(description="json or combined.")
+    log_format: str = Field(description="json or combined (nginx), or artifactory (its request log).")
     shipper: str = Field(description="bare, vector, filebeat, fluentbit or docker.")
     received_at: datetime = Field(description="When regaudit received the line.")
     origin: str = Field(description="Where the line came from.")
