@@ -1,6 +1,6 @@
-"""The overview: activity over time and in total, the busiest repositories and identities, open findings by
-severity, and the health of the ingest (last batch and delay per source, newest event per feed, dead letters and
-the records the store write isolated).
+"""The overview: activity over time and in total, each registry side by side, the busiest repositories and
+identities, open findings by severity, and the health of the ingest (last batch and delay per source, newest event
+per feed, dead letters and the records the store write isolated).
 """
 
 from __future__ import annotations
@@ -70,6 +70,31 @@ def top_lists(con: duckdb.DuckDBPyConnection, time: TimeRange, limit: int = 10) 
                  pushes_count DESC, name
     """  # noqa: S608 - constant fragments
     return frame(con, sql, {**time.bindings(), "limit": limit})
+
+
+def registries(con: duckdb.DuckDBPyConnection, time: TimeRange) -> pd.DataFrame:
+    """Each registry instance side by side for the range, whatever its kind (``registry_kind``: distribution,
+    harbor...): pushes, pulls, deletes, refusals, identities and repositories, and its newest activity. Counted
+    from ``counted_activity`` like the totals, so a Harbor instance and a Distribution registry compare as equals;
+    what a source does not record (Harbor's bytes, refusals) counts as nothing, never as an estimate."""
+    return frame(
+        con,
+        """
+        WITH kinds AS (SELECT registry, min(registry_kind) AS registry_kind FROM registry_events GROUP BY registry)
+        SELECT a.registry, k.registry_kind,
+               count(*) FILTER (WHERE counted_as = 'push') AS pushes_count,
+               count(*) FILTER (WHERE counted_as = 'pull') AS pulls_count,
+               count(*) FILTER (WHERE counted_as = 'delete') AS deletes_count,
+               count(*) FILTER (WHERE counted_as = 'refused') AS refused_count,
+               count(DISTINCT actor) AS identities_count,
+               count(DISTINCT nullif(repository, '')) AS repositories_count,
+               max(occurred_at) AS last_activity_at
+        FROM counted_activity AS a LEFT JOIN kinds AS k ON k.registry = a.registry
+        WHERE occurred_at >= $start AND occurred_at < $end
+        GROUP BY ALL ORDER BY a.registry
+        """,
+        time.bindings(),
+    )
 
 
 def open_findings_by_severity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Overview: pushes, pulls, deletes, identities and bytes over time; open findings by severity; ingest health."""
+"""Overview: pushes, pulls, deletes, identities and bytes over time; each registry side by side; open findings by
+severity; ingest health."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def render() -> None:
     repositories = tops[tops["list"] == "repository"].rename(columns={"name": "repository"})
     identities = tops[tops["list"] == "identity"].rename(columns={"name": "identity"})
     _activity(time, over_time, int(repositories["listed_count"].max()) if len(repositories) else 0)
+    _registries(runtime, time)
     left, right = st.columns(2)
     with left:
         st.subheader("Busiest repositories")
@@ -68,6 +70,19 @@ def _activity(time: TimeRange, over_time: pd.DataFrame, repositories_count: int)
         st.altair_chart(charts.counts_chart(series, pushes, time.bucket()), width="stretch")
         byte_lines = {"pulled_bytes": "pulled", "pushed_bytes": "pushed"}
         st.altair_chart(charts.line_chart(series, byte_lines, "bytes"), width="stretch")
+
+
+def _registries(runtime: Runtime, time: TimeRange) -> None:
+    """Each registry instance side by side (a Distribution registry beside a Harbor instance): shown once there is
+    more than one, since a single registry's row repeats the totals above."""
+    side = data.run(runtime, q.registries, time)
+    if len(side) < 2:
+        return
+    st.subheader("Registries")
+    st.caption("What each source does not record (Harbor: blob pulls, refusals) counts as nothing: docs/sources.md.")
+    columns = ["registry", "registry_kind", "pulls_count", "pushes_count", "deletes_count", "refused_count",
+               "identities_count", "repositories_count", "last_activity_at"]  # fmt: skip
+    st.dataframe(side[columns], hide_index=True, width="stretch")
 
 
 def _findings(runtime: Runtime) -> None:

@@ -97,6 +97,16 @@ def test_activity_over_time_has_a_total_row_and_buckets_that_add_up(con: duckdb.
     assert week["bucket_at"].dropna().tolist() == [datetime(2026, 11, 23, tzinfo=UTC)]  # weeks start on Monday
 
 
+def test_registries_side_by_side_add_up_to_the_totals(con: duckdb.DuckDBPyConnection) -> None:
+    side = overview.registries(con, DAY)
+    total = overview.activity_over_time(con, DAY, timedelta(hours=1))
+    total = total[total["bucket_at"].isna()].iloc[0]
+    for column in ("pulls_count", "pushes_count", "deletes_count", "refused_count"):
+        assert int(side[column].sum()) == int(total[column])
+    assert side["registry"].is_unique
+    assert set(side["registry_kind"].dropna()) <= {"distribution", "harbor"}
+
+
 def test_top_lists_and_findings_by_severity(con: duckdb.DuckDBPyConnection) -> None:
     tops = overview.top_lists(con, DAY)
     assert tops[["list", "name", "pulls_count", "pushes_count", "listed_count"]].values.tolist() == [
