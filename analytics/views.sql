@@ -78,14 +78,24 @@ WHERE source = 'registry' AND action = 'pull' AND tag IS NOT NULL AND digest IS 
 -- Basic user (the bare challenge that starts every login is not one), from `since_at` less a window up to `now_at`.
 -- Each is listed once per window that holds it: windows of `window_minutes` start every half window, so a burst
 -- across a boundary still falls whole into one. Brute force and password spraying count these per window.
+-- A registry whose own audit log reports failed logins (Quay's login_failure, Harbor's audit log: schema version
+-- 9's outcome 'failure', counted as refused) adds them under the identity they claimed; their line_key is the
+-- image_activity row's id, and evidence_id names each row's table.
 CREATE OR REPLACE TEMP MACRO failed_login_windows(since_at, now_at, window_minutes) AS TABLE
 WITH events AS (
-    SELECT client_addr, remote_user, request_at, line_key,
+    SELECT client_addr, remote_user, request_at, line_key, 'access_log:' || line_key AS evidence_id,
            time_bucket(to_seconds(window_minutes * 30), request_at) AS half_at
     FROM access_log
     WHERE status = 401 AND endpoint IN ('ping', 'token') AND coalesce(remote_user, '') <> ''
       AND request_at >= time_bucket(to_seconds(window_minutes * 30), since_at) - to_seconds(window_minutes * 60)
       AND request_at < now_at
+    UNION ALL
+    SELECT client_addr, actor, occurred_at, activity_id, 'image_activity:' || activity_id,
+           time_bucket(to_seconds(window_minutes * 30), occurred_at)
+    FROM counted_activity
+    WHERE source = 'registry' AND action = 'login' AND counted_as = 'refused' AND coalesce(actor, '') <> ''
+      AND occurred_at >= time_bucket(to_seconds(window_minutes * 30), since_at) - to_seconds(window_minutes * 60)
+      AND occurred_at < now_at
 )
 SELECT e.*, e.half_at - to_seconds(window_minutes * 30) * h.back AS window_at
 FROM events AS e CROSS JOIN range(2) AS h(back);

@@ -24,9 +24,10 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -38,23 +39,30 @@ from regaudit.evidence.canonical import epoch_us
 from regaudit.ingest.consumer_metrics import ConsumerMetrics
 from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.loop import run_batches
-from regaudit.ingest.normalize import BATCH_SCHEMA, NormalizedBatch, Normalizer
+from regaudit.ingest.normalize import BATCH_SCHEMA, SOURCES, NormalizedBatch, Normalizer
 from regaudit.ingest.records import RecordKind
 from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
 from regaudit.ingest.sinks.kafka import HEADER_PREFIX, kafka_client_options
+from regaudit.ingest.sources.quay.logs import load_kinds
+from regaudit.ingest.sources.quay.normalize import normalize_records as normalize_quay
 from regaudit.schemas.registry import outside_window
 from regaudit.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Table:
+def kafka_batch(
+    messages: Sequence[Any], kinds: dict[str, RecordKind], foreign: Mapping[str, tuple[str, str]] | None = None
+) -> pa.Table:
     """Lay Kafka messages out as the normalizer's raw-record columns (``BATCH_SCHEMA``), in one pass.
 
     Our receivers send the record's fields as ``regaudit-*`` headers; a foreign producer sends none, and the
-    record then has the topic's kind, the message timestamp as its receive time and no registry. Building the
-    columns here instead of a RawRecord per message took a third of the polling thread's Python time.
+    record then has the topic's kind, the message timestamp as its receive time and no registry. A registry that
+    writes a topic itself (Quay's log forwarding) sends no headers either: ``foreign`` names, per such topic, the
+    registry kind and instance its records are (``quay.topics``). Building the columns here instead of a RawRecord
+    per message took a third of the polling thread's Python time.
     """
+    foreign = foreign or {}
     kind_column: list[str] = []
     values: list[bytes] = []
     texts: list[str | None] = []
@@ -71,6 +79,8 @@ def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Tab
         origin = f"kafka:{message.topic}/{message.partition}/{message.offset}"
         received = message.timestamp * 1000
         registry = key = content_type = reason = registry_kind = None
+        if message.topic in foreign:
+            registry_kind, registry = foreign[message.topic]
         if message.headers:
             headers = {name[len(HEADER_PREFIX) :]: raw.decode("utf-8", "replace")
                        for name, raw in message.headers if name.startswith(HEADER_PREFIX)}  # fmt: skip
@@ -79,11 +89,11 @@ def kafka_batch(messages: Sequence[Any], kinds: dict[str, RecordKind]) -> pa.Tab
                 kind = declared
             declared_at = _received_us(headers.get("received-at"))
             received = received if declared_at is None else declared_at
-            registry = headers.get("registry")
+            registry = headers.get("registry", registry)
             key = headers.get("key")
             content_type = headers.get("content-type")
             reason = headers.get("reason")
-            registry_kind = headers.get("registry-kind")
+            registry_kind = headers.get("registry-kind", registry_kind)
         kind_column.append(kind)
         values.append(value)
         texts.append(value.decode("utf-8", "replace") if kind == "access" else None)
@@ -145,7 +155,12 @@ class Consumer:
             kafka.access_topic: "access",
             kafka.deadletter_topic: "deadletter",
         }
-        self.normalizer = Normalizer(registry)
+        quay = settings.quay
+        #: topics a registry writes itself, with no headers: topic -> (registry kind, instance)
+        self.foreign = {topic: ("quay", instance) for topic, instance in quay.topics.items()}
+        self.kinds.update(dict.fromkeys(quay.topics, "event"))
+        quay_kinds = load_kinds(quay.log_kinds_file)
+        self.normalizer = Normalizer(registry, {**SOURCES, "quay": partial(normalize_quay, kinds=quay_kinds)})
         self.sink = DuckDBSink(
             settings.store.path, settings.store.lock_timeout_seconds, registry, hooks=load_hooks(settings)
         )
@@ -221,7 +236,7 @@ class Consumer:
         return messages
 
     def _normalize(self, messages: list[Any]) -> NormalizedBatch:
-        return self.normalizer.normalize_table(kafka_batch(messages, self.kinds))
+        return self.normalizer.normalize_table(kafka_batch(messages, self.kinds, self.foreign))
 
     def _write(self, normalized: NormalizedBatch) -> WriteResult:
         """On the writer thread: one DuckDB transaction, then ``on_batch`` (it only wakes the dispatcher)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -26,14 +26,22 @@ from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sources.artifactory.normalize import normalize_records as normalize_artifactory
 from regaudit.ingest.sources.ecr.normalize import normalize_records as normalize_ecr
 from regaudit.ingest.sources.harbor.normalize import normalize_records as normalize_harbor
+from regaudit.ingest.sources.quay.normalize import normalize_records as normalize_quay
 from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, RFC3339_PATTERN, TIME_WINDOW
 
 #: Each source's normalizer lives in its source package (``regaudit.ingest.sources.<kind>``).
 EVENTS_SQL = resources.files("regaudit.ingest.sources.distribution").joinpath("normalize_events.sql").read_text("utf-8")
 ACCESS_SQL = resources.files("regaudit.ingest.sources.nginx").joinpath("normalize_access.sql").read_text("utf-8")
 
+#: a source's normalizer: its records of the batch, the events schema and the default registry in, events rows out
+SourceNormalizer = Callable[[pa.Table, pa.Schema, str], pa.Table]
 #: the normalizers of registry kinds other than Distribution's, by the kind their records carry (``RawRecord``)
-SOURCES = {"harbor": normalize_harbor, "ecr": normalize_ecr, "artifactory": normalize_artifactory}
+SOURCES: dict[str, SourceNormalizer] = {
+    "harbor": normalize_harbor,
+    "ecr": normalize_ecr,
+    "quay": normalize_quay,
+    "artifactory": normalize_artifactory,
+}
 
 EVENT_COLUMNS = (
     "registry", "event_id", "event_at", "action", "target_kind", "repository", "tag", "digest", "media_type",
@@ -122,10 +130,14 @@ def to_arrow(records: Sequence[RawRecord]) -> pa.Table:
 class Normalizer:
     """Turns batches of raw records into canonical rows on its own in-memory DuckDB connection."""
 
-    def __init__(self, default_registry: str = "default") -> None:
+    def __init__(
+        self, default_registry: str = "default", sources: Mapping[str, SourceNormalizer] | None = None
+    ) -> None:
+        """``sources`` replaces ``SOURCES`` where a source needs its deployment's settings (Quay's log kinds)."""
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET TimeZone = 'UTC'")
         self._default_registry = default_registry
+        self._sources = dict(SOURCES if sources is None else sources)
 
     def close(self) -> None:
         self._con.close()
@@ -154,11 +166,11 @@ class Normalizer:
         kinds = pc.fill_null(batch.column("registry_kind"), "distribution")
         events = pc.equal(batch.column("kind"), "event")
         tables = []
-        for kind, normalize in SOURCES.items():
+        for kind, normalize in self._sources.items():
             records = batch.filter(pc.and_(events, pc.equal(kinds, kind)))
             if records.num_rows:
                 tables.append(normalize(records, schema, self._default_registry))
-        known = pa.array(["distribution", *SOURCES], pa.string())
+        known = pa.array(["distribution", *self._sources], pa.string())
         unknown = batch.filter(pc.and_(events, pc.invert(pc.is_in(kinds, value_set=known))))
         if unknown.num_rows:
             rows = [

@@ -33,6 +33,7 @@ from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
 from regaudit.evidence.settings import ChainSettings, RetentionSettings
+from regaudit.ingest.sources.quay.settings import QuaySettings
 
 
 class Section(BaseModel):
@@ -190,6 +191,7 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     chain: ChainSettings = Field(default_factory=ChainSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    quay: QuaySettings = Field(default_factory=QuaySettings)
 
     @classmethod
     def settings_customise_sources(

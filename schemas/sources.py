@@ -47,6 +47,11 @@ CAPABILITIES: Mapping[str, frozenset[Data]] = {
         {Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.IDENTITY, Data.HEAD_CHECKS, Data.REFUSALS, Data.REQUESTS}
     ),  # fmt: skip
     "harbor": _REGISTRY,
+    # Quay's usage logs: no digest of a push, and a HEAD is logged as a pull
+    "quay": frozenset(
+        {Data.PUSHES, Data.MANIFEST_PULLS, Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.IDENTITY, Data.REFUSALS}
+        | {Data.DELETES}
+    ),
     "artifactory": frozenset({Data.PUSHES, Data.DIGESTS, Data.DELETES}),  # webhooks: tags pushed and deleted only
     "artifactory-request": frozenset(
         {Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.IDENTITY, Data.HEAD_CHECKS, Data.REQUESTS}

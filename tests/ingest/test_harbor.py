@@ -178,10 +178,10 @@ def test_the_store_keeps_who_pushed_pulled_and_deleted_what_as_harbor_rows(tmp_p
 
 def test_an_event_of_an_unknown_registry_kind_is_a_dead_letter_not_dropped():
     body = fixture("artifact-pushed.default.json")
-    unknown = RawRecord("event", body, "k:1", RECEIVED_AT, "r", None, None, None, "quay")
+    unknown = RawRecord("event", body, "k:1", RECEIVED_AT, "r", None, None, None, "nexus")
     batch = normalized(unknown)
     assert batch.counts == (0, 0, 1)
-    assert batch.dead_letters.column("reason").to_pylist() == ["unknown registry kind 'quay'"]
+    assert batch.dead_letters.column("reason").to_pylist() == ["unknown registry kind 'nexus'"]
 
 
 @pytest.fixture
