@@ -14,6 +14,7 @@ from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.receive.shipper import Shipper
 from regaudit.ingest.receive.tail import FileTail
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sinks.duckdb import DuckDBSink
 from regaudit.ingest.sinks.memory import MemorySink
 from tests.samples import RECEIVED_AT
 
@@ -151,3 +152,15 @@ def test_import_backfills_request_logs_into_the_store(tmp_path):
             " FROM access_log GROUP BY ALL"
         ).fetchall()
     assert stored == [("artifactory", 13, 6, 4)]  # named: admin twice, tokenservices-build twice, user1, user
+
+
+def test_a_refused_manifest_request_is_a_refusal_by_its_user_and_address(tmp_path, normalizer):
+    refused = REAL.replace("|200|-1|1234|", "|403|-1|0|")  # the real GET answered 403 instead
+    batch = normalizer.normalize([RawRecord("access", refused.encode(), "file:h:/p:1.0:0", RECEIVED_AT)])
+    DuckDBSink(tmp_path / "store.duckdb").write(batch, "test")
+    with store.reader(tmp_path / "store.duckdb") as con:
+        activity = con.execute(
+            "SELECT action, actor, client_addr, repository, tag, source, proxy_status, counted_as FROM counted_activity"
+        ).fetchall()
+    assert activity == [("pull", "user", "1.2.3.4", "registry-docker-remote/alpine/curl", "latest", "proxy", 403,
+                         "refused")]  # fmt: skip
