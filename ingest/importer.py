@@ -24,11 +24,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from regaudit.ingest.loop import run_batches
 from regaudit.ingest.normalize import NormalizedBatch, Normalizer
 from regaudit.ingest.receive.backfill import (
-    HEAD_MAX_BYTES,
     Block,
     FileKind,
     FileReader,
@@ -43,6 +43,7 @@ from regaudit.ingest.receive.backfill import (
     live_path,
     read_blocks,
 )
+from regaudit.ingest.receive.incarnation import HEAD_MAX_BYTES
 from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,8 @@ class Importer:
             return None
         rows = self.normalizer.normalize_table(batch_table(block, kind, "head:", self.registry))
         times = rows.access.column("request_at") if kind == "access" else rows.events.column("event_at")
-        return pa.compute.min(times).as_py() if len(times) else None  # type: ignore[no-any-return]
+        first = pc.min(times).as_py() if len(times) else None
+        return first if isinstance(first, datetime) else None
 
     def run(self, files: Sequence[HistoryFile], progress: Progress | None = None) -> ImportSummary:
         """Import every file; a file that breaks is named in ``failed`` and the others go on."""
