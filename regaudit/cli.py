@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "detections test": "Run every detection's own cases.",
     "detections evaluate": "Precision and recall per family against the labeled traffic simulator.",
     "credentials import": "Import the credential inventory.",
+    "poll ecr": "Read an AWS ECR registry's CloudTrail log files from S3, saving the last one read.",
     "alerts dispatch": "Deliver queued alerts and new findings.",
     "alerts test": "Send a sample alert to one sink.",
     "dashboard": "Serve the Streamlit dashboard, or add a dashboard user.",

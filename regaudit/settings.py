@@ -33,6 +33,7 @@ from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
 from regaudit.evidence.settings import ChainSettings, RetentionSettings
+from regaudit.ingest.sources.ecr.settings import EcrSettings
 from regaudit.ingest.sources.quay.settings import QuaySettings
 
 
@@ -191,6 +192,7 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     chain: ChainSettings = Field(default_factory=ChainSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    ecr: EcrSettings = Field(default_factory=EcrSettings)
     quay: QuaySettings = Field(default_factory=QuaySettings)
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from regaudit.ingest.receive.poller import CursorFile, Poller
 from regaudit.ingest.sinks.store import StoreRecordSink
 from regaudit.ingest.sources.ecr.trail import CloudTrailBucket, TrailLocation
 from tests.ingest.moto_server import CREDENTIALS, moto_endpoint
-from tests.ingest.processes import free_port
+from tests.ingest.processes import REGAUDIT, free_port, regaudit_env
 
 __all__ = ["moto_endpoint"]  # the server fixture, shared with the credential report's test
 
@@ -145,3 +146,20 @@ def test_an_unreachable_s3_endpoint_is_transient(tmp_path):
     with pytest.raises(TransientError, match="S3"):
         source.fetch(None)
     client.close()
+
+
+def test_regaudit_poll_ecr_reads_the_trail_into_the_store_and_resumes(s3, tmp_path, moto_endpoint):
+    client, bucket = s3
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1650Z", "a1"), Body=log_file("cloudtrail_put_image"))
+    db, cursor = tmp_path / "store.duckdb", tmp_path / "ecr.cursor.json"
+    env = regaudit_env(db, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106
+                       AWS_DEFAULT_REGION="us-east-1", REGAUDIT_ECR__POLL_SECONDS="0.1")  # fmt: skip
+    command = [*REGAUDIT, "poll", "ecr", "--bucket", bucket, "--prefix", "team", "--instance", "ecr-prod",
+               "--endpoint-url", moto_endpoint, "--cursor", str(cursor), "--sink", "duckdb",
+               "--until-idle", "0.5"]  # fmt: skip
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    assert "polled=1 files=1" in first.stdout
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert "polled=0 files=0" in again.stdout  # the saved position: nothing read twice
+    assert [row[:3] for row in stored(db)] == [("2bfd4ee2-2178-4a82-a27d-b12939923f0f", "push", "ecr-prod")]

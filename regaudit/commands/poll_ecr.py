@@ -1,0 +1,69 @@
+"""``regaudit poll ecr``: read an ECR registry's CloudTrail log files from S3, deliver each, then save the position."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from regaudit.errors import TerminalError
+from regaudit.ingest.receive.receivers import add_sink_arguments, build_sink, sink_overrides
+from regaudit.settings import Settings
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bucket", help="The trail's S3 bucket (default: ecr.bucket).")
+    parser.add_argument("--prefix", help="The trail's S3 key prefix, before AWSLogs/ (default: ecr.prefix).")
+    parser.add_argument("--instance", help="Registry name stored with the events (default: ecr.instance).")
+    parser.add_argument("--endpoint-url", help="S3 endpoint URL (default: ecr.endpoint_url, else AWS's).")
+    parser.add_argument("--cursor", type=Path, help="Position file (default: ecr.cursor_path).")
+    parser.add_argument(
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="Exit after SECONDS with no new log file (scripts, tests).",
+    )
+    add_sink_arguments(parser)
+
+
+def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    ecr = {
+        "bucket": args.bucket,
+        "prefix": args.prefix,
+        "instance": args.instance,
+        "endpoint_url": args.endpoint_url,
+        "cursor_path": args.cursor,
+        "sink": args.sink,
+    }
+    return {"ecr": ecr, **sink_overrides(args)}
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import boto3
+
+    from regaudit.ingest.receive.poller import CursorFile, Poller
+    from regaudit.ingest.sources.ecr.trail import CloudTrailBucket, TrailLocation
+
+    config = settings.ecr
+    if not config.bucket:
+        raise TerminalError("poll ecr needs ecr.bucket (--bucket): the S3 bucket the trail delivers to")
+    client = boto3.client("s3", region_name=config.region, endpoint_url=config.endpoint_url)
+    location = TrailLocation(config.bucket, config.prefix, config.instance)
+    source = CloudTrailBucket(client, location, lambda: datetime.now(UTC))
+    cursor = config.cursor_path or Path(f"regaudit-ecr-{config.instance}.cursor")
+    sink = build_sink(settings, config.sink, config.instance, source="poll-ecr")
+    poller = Poller(source, sink, CursorFile(cursor), config.poll_seconds)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        poller.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        delivered = poller.run(max_idle_seconds=args.until_idle)
+    finally:
+        sink.close()
+    print(f"polled={delivered} files={poller.pages} other_services_skipped={source.skipped}")
+    return 0
