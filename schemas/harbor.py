@@ -129,3 +129,45 @@ class CloudEvent(WireModel):
     data: EventData | None = None
     requestid: OptionalText = None
     operator: StrictStr | None = None
+
+
+class AuditLogEntry(WireModel):
+    """One row of Harbor's audit log API: ``AuditLog`` (``GET /api/v2.0/audit-logs``, the table before 2.13) or
+    ``AuditLogExt`` (``GET /api/v2.0/auditlog-exts``, 2.13+, which adds ``operation_description`` and
+    ``operation_result``); ``api/v2.0/swagger.yaml`` in goharbor/harbor.
+
+    ``resource`` is ``<repository>:<tag>`` or ``<repository>@<digest>`` for artifacts and tags, the repository, the
+    project or the user name otherwise; ``username`` is ``anonymous`` for an anonymous pull."""
+
+    id: StrictInt
+    username: StrictStr | None = None
+    resource: StrictStr | None = None
+    resource_type: StrictStr | None = None
+    operation: NonEmptyText
+    operation_description: StrictStr | None = None
+    operation_result: StrictBool | None = None
+    op_time: UtcTimestamp
+
+
+class RobotPermission(WireModel):
+    """``RobotPermission``: the namespace (a project, or ``*``) and the kind (``project``, ``system``)."""
+
+    kind: OptionalText = None
+    namespace: OptionalText = None
+    access: list[dict[str, Any]] | None = None
+
+
+class Robot(WireModel):
+    """One robot account of ``GET /api/v2.0/robots`` (``Robot`` in the swagger); ``secret`` is never returned by a
+    list. ``expires_at`` is Unix seconds, -1 for never; ``name`` is the full ``robot$...`` name Harbor logs."""
+
+    id: StrictInt | None = None
+    name: NonEmptyText
+    description: StrictStr | None = None
+    level: OptionalText = None
+    duration: StrictInt | None = None
+    disable: StrictBool | None = None
+    expires_at: StrictInt | None = None
+    permissions: list[RobotPermission] | None = None
+    creation_time: UtcTimestamp | None = None
+    update_time: UtcTimestamp | None = None

@@ -5,6 +5,8 @@ history; the current inventory is each import source's newest import (view ``cur
 htpasswd file only names credentials, so its rows carry over owner and dates from the newest earlier row of
 the same name (typically from a CSV or JSON inventory). Password hashes are never read beyond the name.
 
+Harbor's robot API answer (``--format harbor-robots``) is read by ``regaudit.ingest.sources.harbor.robots``.
+
 Kind: ``robot`` for names starting with ``robot$`` (Harbor's robot accounts), ``user`` otherwise, unless the
 inventory says so (``user``, ``robot`` or ``token``).
 """
@@ -28,7 +30,7 @@ from regaudit.analytics.errors import InventoryError
 log = logging.getLogger(__name__)
 
 Kind = Literal["user", "robot", "token"]
-Format = Literal["htpasswd", "csv", "json"]
+Format = Literal["htpasswd", "csv", "json", "harbor-robots"]
 
 
 def kind_of(name: str) -> Kind:
@@ -105,6 +107,16 @@ def parse_json(text: str) -> list[CredentialEntry]:
     return [CredentialEntry.model_validate({_header(k): v for k, v in item.items()}) for item in items]
 
 
+def parse_harbor_robots(text: str) -> list[CredentialEntry]:
+    """Harbor's robot accounts as ``GET /api/v2.0/robots`` lists them (a JSON list of ``Robot``): each a ``robot``
+    credential under the name Harbor logs it by, created at ``creation_time``, expiring at ``expires_at`` (-1:
+    never, NULL). Harbor says nothing of rotations (``update_time`` also moves on any edit), so ``rotated_at`` is
+    NULL. A disabled robot cannot authenticate, so it is no live credential and is left out."""
+    from regaudit.ingest.sources.harbor.robots import robot_entries
+
+    return [CredentialEntry.model_validate(entry) for entry in robot_entries(text)]
+
+
 def detect_format(path: Path) -> Format:
     suffix = path.suffix.lower()
     return "csv" if suffix == ".csv" else "json" if suffix == ".json" else "htpasswd"
@@ -112,7 +124,7 @@ def detect_format(path: Path) -> Format:
 
 def parse(path: Path, file_format: Format | None = None) -> list[CredentialEntry]:
     """The entries of one inventory file; InventoryError names the file when it cannot be read."""
-    parsers = {"htpasswd": parse_htpasswd, "csv": parse_csv, "json": parse_json}
+    parsers = {"htpasswd": parse_htpasswd, "csv": parse_csv, "json": parse_json, "harbor-robots": parse_harbor_robots}
     try:
         return parsers[file_format or detect_format(path)](path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:  # ValidationError is a ValueError

@@ -1,4 +1,5 @@
-"""``regaudit credentials import``: record the credential inventory from htpasswd, CSV or JSON files."""
+"""``regaudit credentials import``: record the credential inventory from htpasswd, CSV or JSON files, or Harbor's
+robot accounts (the JSON of ``GET /api/v2.0/robots``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from regaudit.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", type=Path, help="htpasswd files, or CSV/JSON inventories.")
+    parser.add_argument(
+        "files", nargs="+", type=Path, help="htpasswd files, CSV/JSON inventories, or Harbor's robot list (JSON)."
+    )
     parser.add_argument(
         "--format",
-        choices=["htpasswd", "csv", "json"],
-        help="File format (default: by extension; else htpasswd).",
+        choices=["htpasswd", "csv", "json", "harbor-robots"],
+        help="File format (default: by extension; else htpasswd). harbor-robots: what GET /api/v2.0/robots answers.",
     )
     parser.add_argument("--db", help="DuckDB file (default: store.path).")
 

@@ -1,0 +1,222 @@
+"""``regaudit listen-syslog``: receive syslog lines over TCP and UDP and deliver them as raw records.
+
+Harbor forwards its audit log with Go's ``log/syslog`` over plain TCP, one ``\\n``-terminated line per record and a
+new connection per record (FORMATS-more-registries.md 7); a relay (rsyslog, syslog-ng) may instead send RFC 6587
+octet-counted frames (``<length> <message>``) over TCP, or one message per UDP datagram. All three are read here; a
+frame's content is not judged (the Harbor normalizer does that, a line it cannot read becomes a dead letter).
+
+Delivery: the listener threads put each line on a bounded queue; one delivery thread hands batches to the record
+sink (Kafka acks=all, or the DuckDB commit), retrying while it is down. A full queue blocks the TCP readers, so a
+slow sink pushes back on the senders instead of dropping lines; UDP has no such back-pressure (the kernel drops
+datagrams a full buffer cannot take; syslog over UDP is lossy by design). Lines still queued at shutdown are
+delivered before ``run`` returns. A line longer than ``max_line_bytes`` is kept clipped as a dead letter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import queue
+import socketserver
+import threading
+from datetime import UTC, datetime
+
+from regaudit.backoff import Backoff, no_jitter
+from regaudit.errors import TransientError
+from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sinks import RecordSink
+
+log = logging.getLogger(__name__)
+
+_QUEUE_LINES = 10_000
+#: a connection silent this long is closed (Harbor opens one per record and never closes the old ones)
+IDLE_CONNECTION_SECONDS = 30.0
+
+
+class SyslogListener:
+    """TCP and UDP syslog servers feeding one delivery thread; records carry ``registry_kind`` and content type."""
+
+    def __init__(
+        self,
+        sink: RecordSink,
+        *,
+        host: str,
+        port: int,
+        protocols: list[str],
+        instance: str,
+        registry_kind: str,
+        content_type: str,
+        batch_lines: int = 1000,
+        max_line_bytes: int = 65536,
+    ) -> None:
+        self.sink = sink
+        self.instance = instance
+        self.registry_kind = registry_kind
+        self.content_type = content_type
+        self.batch_lines = batch_lines
+        self.max_line_bytes = max_line_bytes
+        self.delivered = 0
+        self._queue: queue.Queue[RawRecord] = queue.Queue(_QUEUE_LINES)
+        self._stop = threading.Event()
+        self._servers: list[socketserver.BaseServer] = []
+        if "tcp" in protocols:
+            self._servers.append(_TCPServer((host, port), _TCPHandler, self))
+        if "udp" in protocols:
+            udp_port = port or (self.tcp_port if self._servers else 0)
+            self._servers.append(_UDPServer((host, udp_port), _UDPHandler, self))
+
+    @property
+    def tcp_port(self) -> int:
+        return next(s.server_address[1] for s in self._servers if isinstance(s, _TCPServer))
+
+    @property
+    def udp_port(self) -> int:
+        return next(s.server_address[1] for s in self._servers if isinstance(s, _UDPServer))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, max_idle_seconds: float | None = None) -> int:
+        """Serve until stopped (or idle for ``max_idle_seconds``), deliver what is queued; returns lines delivered."""
+        threads = [threading.Thread(target=s.serve_forever, name="syslog", daemon=True) for s in self._servers]
+        for thread in threads:
+            thread.start()
+        try:
+            self._deliver_until_stopped(max_idle_seconds)
+        finally:
+            for server in self._servers:
+                server.shutdown()
+                server.server_close()
+            self._deliver_batch(self._take(block=False))  # what the last connections queued
+        return self.delivered
+
+    def accept(self, line: bytes, peer: str, transport: str) -> None:
+        """From a listener thread: one received message as a record (blocks while the queue is full)."""
+        line = line.rstrip(b"\r\n")
+        if not line:
+            return
+        received_at = datetime.now(UTC)
+        digest = hashlib.sha256(line).hexdigest()
+        origin = f"syslog:{transport}:{peer}:{digest[:16]}"
+        if len(line) > self.max_line_bytes:
+            reason = f"syslog line of {len(line)} bytes, over {self.max_line_bytes}: first bytes kept, sha256 {digest}"
+            record = RawRecord("deadletter", line[: self.max_line_bytes], origin, received_at, self.instance,
+                               digest[:32], self.content_type, reason, self.registry_kind)  # fmt: skip
+        else:
+            record = RawRecord("event", line, origin, received_at, self.instance, None, self.content_type, None,
+                               self.registry_kind)  # fmt: skip
+        self._queue.put(record)
+
+    def _deliver_until_stopped(self, max_idle_seconds: float | None) -> None:
+        idle_since = datetime.now(UTC)
+        while not self._stop.is_set():
+            batch = self._take(block=True)
+            if batch:
+                self._deliver_batch(batch)
+                idle_since = datetime.now(UTC)
+            elif max_idle_seconds is not None and (datetime.now(UTC) - idle_since).total_seconds() > max_idle_seconds:
+                return
+
+    def _take(self, block: bool) -> list[RawRecord]:
+        batch: list[RawRecord] = []
+        try:
+            batch.append(self._queue.get(timeout=0.05) if block else self._queue.get_nowait())
+            while len(batch) < self.batch_lines:
+                batch.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        return batch
+
+    def _deliver_batch(self, batch: list[RawRecord]) -> None:
+        """Deliver, retrying while the sink is down (the queue fills meanwhile and pushes back on TCP senders)."""
+        if not batch:
+            return
+        backoff = Backoff(0.1, 30.0, jitter=no_jitter)
+        while True:
+            try:
+                self.sink.deliver([(None, record) for record in batch])
+                self.delivered += len(batch)
+                log.info("syslog delivered=%d total=%d", len(batch), self.delivered)
+                return
+            except TransientError as error:
+                rest = backoff.failed()
+                log.warning("deliver failed, retrying in %.1fs: %s", rest, error)
+                threading.Event().wait(rest)
+
+
+class _TCPServer(socketserver.ThreadingTCPServer):
+    # handler threads are joined on close, so the lines of connections still open are queued before the last
+    # delivery; an idle connection ends after its handler's timeout (Harbor leaves its connections open)
+    daemon_threads = False
+    block_on_close = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type, listener: SyslogListener) -> None:
+        self.listener = listener
+        super().__init__(address, handler)
+
+
+class _UDPServer(socketserver.ThreadingUDPServer):
+    daemon_threads = False
+    block_on_close = True
+    max_packet_size = 65535
+
+    def __init__(self, address: tuple[str, int], handler: type, listener: SyslogListener) -> None:
+        self.listener = listener
+        super().__init__(address, handler)
+
+
+class _TCPHandler(socketserver.StreamRequestHandler):
+    """One connection: newline-terminated lines, or RFC 6587 octet-counted frames (a frame starting with digits)."""
+
+    timeout = IDLE_CONNECTION_SECONDS
+
+    def handle(self) -> None:
+        listener: SyslogListener = self.server.listener  # type: ignore[attr-defined]
+        peer = f"{self.client_address[0]}:{self.client_address[1]}"
+        limit = listener.max_line_bytes + 1
+        try:
+            while (message := _read_frame(self.rfile, limit)) is not None:
+                listener.accept(message, peer, "tcp")
+        except (TimeoutError, ConnectionError):
+            return  # an idle or broken connection: what it sent whole was accepted
+
+
+def _read_frame(stream: io.BufferedIOBase, limit: int) -> bytes | None:
+    """The next message: ``<digits> <message>`` (octet counting) or a line; None at the end of the stream. At most
+    ``limit`` bytes of a message are kept (the listener dead-letters a clipped one); the rest is read past."""
+    first = stream.read(1)
+    if not first:
+        return None
+    if first.isdigit():
+        digits = first
+        while (char := stream.read(1)).isdigit() and len(digits) < 9:
+            digits += char
+        if char == b" ":
+            count = int(digits)
+            message = stream.read(min(count, limit))
+            _skip(stream, count - len(message))
+            return message
+        return digits + char + _rest_of_line(stream, limit)
+    return first + _rest_of_line(stream, limit)
+
+
+def _rest_of_line(stream: io.BufferedIOBase, limit: int) -> bytes:
+    line = stream.readline(limit)
+    tail = line
+    while tail and not tail.endswith(b"\n"):  # longer than the limit: keep the head, read past the rest
+        tail = stream.readline(limit)
+    return line
+
+
+def _skip(stream: io.BufferedIOBase, count: int) -> None:
+    while count > 0 and (chunk := stream.read(min(count, 1 << 16))):
+        count -= len(chunk)
+
+
+class _UDPHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        listener: SyslogListener = self.server.listener  # type: ignore[attr-defined]
+        data = self.request[0]
+        listener.accept(data, f"{self.client_address[0]}:{self.client_address[1]}", "udp")

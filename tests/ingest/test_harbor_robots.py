@@ -1,0 +1,52 @@
+"""Harbor's robot accounts as a credential inventory source: the JSON of ``GET /api/v2.0/robots``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from regaudit.cli import main
+from regaudit.ingest import store
+from regaudit.ingest.sources.harbor.robots import robot_entries
+
+ROBOTS = Path(__file__).parents[1] / "fixtures" / "harbor" / "audit" / "robots.portal-spec.json"
+
+
+def test_the_robot_list_is_imported_as_robot_credentials_owned_by_their_projects(tmp_path, capsys):
+    db = tmp_path / "store.duckdb"
+    assert main(["credentials", "import", "--format", "harbor-robots", "--db", str(db), str(ROBOTS)]) == 0
+    assert "3 credentials (harbor-robots)" in capsys.readouterr().out
+    with store.reader(db) as con:
+        rows = con.execute("SELECT name, kind, owner, created_at, expires_at FROM credentials ORDER BY name")
+        assert rows.fetchall() == [(f"robot{n}", "robot", f"project{n}", None, None) for n in (1, 2, 3)]
+
+
+def test_dates_never_expiring_and_disabled_robots_follow_harbors_swagger():
+    robots = [
+        {"name": "robot$library+ci", "creation_time": "2025-04-01T08:00:00.000Z", "expires_at": 1777276800,
+         "disable": False, "permissions": [{"kind": "project", "namespace": "library"}]},
+        {"name": "robot$forever", "expires_at": -1, "disable": False, "level": "system"},
+        {"name": "robot$library+old", "disable": True},
+    ]  # fmt: skip
+    entries = robot_entries(json.dumps(robots))
+    assert [(e["name"], e["owner"], e["created_at"], e["expires_at"]) for e in entries] == [
+        ("robot$library+ci", "library", datetime(2025, 4, 1, 8, tzinfo=UTC), datetime(2026, 4, 27, 8, tzinfo=UTC)),
+        ("robot$forever", None, None, None),
+    ]
+
+
+def test_a_file_that_is_not_a_robot_list_is_refused_with_its_name(tmp_path, caplog):
+    path = tmp_path / "robots.json"
+    path.write_text('{"errors":[{"code":"UNAUTHORIZED","message":"unauthorized"}]}')
+    assert main(["credentials", "import", "--format", "harbor-robots", "--db", str(tmp_path / "s.duckdb"),
+                 str(path)]) == 2  # fmt: skip
+    assert "robots.json: Harbor's robot list is a JSON list" in caplog.text
+
+
+@pytest.mark.parametrize("bad", ['[{"id": 1}]', "[1]", "not json"])
+def test_malformed_robot_lists_raise_value_errors(bad):
+    with pytest.raises(ValueError):  # noqa: PT011 - pydantic's and json's errors are ValueErrors
+        robot_entries(bad)
