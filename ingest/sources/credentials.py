@@ -5,7 +5,8 @@ history; the current inventory is each import source's newest import (view ``cur
 htpasswd file only names credentials, so its rows carry over owner and dates from the newest earlier row of
 the same name (typically from a CSV or JSON inventory). Password hashes are never read beyond the name.
 
-Harbor's robot API answer (``--format harbor-robots``) is read by ``regaudit.ingest.sources.harbor.robots``.
+Harbor's robot API answer (``--format harbor-robots``) is read by ``regaudit.ingest.sources.harbor.robots``, IAM's
+credential report (``--format aws-credential-report``) by ``regaudit.ingest.sources.ecr.credential_report``.
 
 Kind: ``robot`` for names starting with ``robot$`` (Harbor's robot accounts), ``user`` otherwise, unless the
 inventory says so (``user``, ``robot`` or ``token``).
@@ -30,7 +31,7 @@ from regaudit.analytics.errors import InventoryError
 log = logging.getLogger(__name__)
 
 Kind = Literal["user", "robot", "token"]
-Format = Literal["htpasswd", "csv", "json", "harbor-robots"]
+Format = Literal["htpasswd", "csv", "json", "harbor-robots", "aws-credential-report"]
 
 
 def kind_of(name: str) -> Kind:
@@ -117,6 +118,14 @@ def parse_harbor_robots(text: str) -> list[CredentialEntry]:
     return [CredentialEntry.model_validate(entry) for entry in robot_entries(text)]
 
 
+def parse_aws_credential_report(text: str) -> list[CredentialEntry]:
+    """IAM's credential report CSV: each principal with an active access key, named by its ARN (the identity
+    CloudTrail records for ECR), rotated at its oldest active key's rotation."""
+    from regaudit.ingest.sources.ecr.credential_report import report_entries
+
+    return [CredentialEntry.model_validate(entry) for entry in report_entries(text)]
+
+
 def detect_format(path: Path) -> Format:
     suffix = path.suffix.lower()
     return "csv" if suffix == ".csv" else "json" if suffix == ".json" else "htpasswd"
@@ -124,7 +133,8 @@ def detect_format(path: Path) -> Format:
 
 def parse(path: Path, file_format: Format | None = None) -> list[CredentialEntry]:
     """The entries of one inventory file; InventoryError names the file when it cannot be read."""
-    parsers = {"htpasswd": parse_htpasswd, "csv": parse_csv, "json": parse_json, "harbor-robots": parse_harbor_robots}
+    parsers = {"htpasswd": parse_htpasswd, "csv": parse_csv, "json": parse_json, "harbor-robots": parse_harbor_robots,
+               "aws-credential-report": parse_aws_credential_report}  # fmt: skip
     try:
         return parsers[file_format or detect_format(path)](path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:  # ValidationError is a ValueError

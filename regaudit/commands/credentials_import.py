@@ -1,5 +1,6 @@
-"""``regaudit credentials import``: record the credential inventory from htpasswd, CSV or JSON files, or Harbor's
-robot accounts (the JSON of ``GET /api/v2.0/robots``)."""
+"""``regaudit credentials import``: record the credential inventory from htpasswd, CSV or JSON files, Harbor's
+robot accounts (the JSON of ``GET /api/v2.0/robots``), or IAM's credential report (the CSV of
+``aws iam get-credential-report``)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=["htpasswd", "csv", "json", "harbor-robots"],
-        help="File format (default: by extension; else htpasswd). harbor-robots: what GET /api/v2.0/robots answers.",
+        choices=["htpasswd", "csv", "json", "harbor-robots", "aws-credential-report"],
+        help="File format (default: by extension; else htpasswd). harbor-robots: what GET /api/v2.0/robots answers;"
+        " aws-credential-report: IAM's credential report CSV (aws iam get-credential-report).",
     )
     parser.add_argument("--db", help="DuckDB file (default: store.path).")
 

@@ -8,6 +8,9 @@ import time
 import boto3
 import pytest
 
+from regaudit.analytics.runner import prepare
+from regaudit.cli import main
+from regaudit.ingest import store
 from regaudit.ingest.sources.ecr.credential_report import report_entries
 from tests.ingest.moto_server import CREDENTIALS, moto_endpoint
 
@@ -52,3 +55,17 @@ def test_the_oldest_active_key_is_the_rotation_and_missing_values_are_none():
     [entry] = report_entries(f"{header}\n{row}\n")
     assert entry["rotated_at"].isoformat() == "2014-09-01T22:28:48+00:00"
     assert entry["owner"] == "aagrawal"
+
+
+def test_credentials_import_takes_the_report_and_its_principals_are_current(report, tmp_path):
+    path = tmp_path / "credential-report.csv"
+    path.write_text(report, encoding="utf-8")
+    db = tmp_path / "store.duckdb"
+    assert main(["credentials", "import", "--db", str(db), "--format", "aws-credential-report", str(path)]) == 0
+    with store.reader(db) as con:
+        prepare(con)
+        current = con.execute("SELECT name, kind, rotated_at IS NOT NULL FROM current_credentials").fetchall()
+    # moto's IAM state outlives one test: each test's ci user is there, as one user credential each
+    assert {(kind, rotated) for name, kind, rotated in current if "/ci-" in name} == {("user", True)}
+    assert not [name for name, _, _ in current if "/alice-" in name or "/console-" in name]
+    assert all(name.startswith("arn:aws:iam::") for name, _, _ in current)
