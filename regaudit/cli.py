@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "detections evaluate": "Precision and recall per family against the labeled traffic simulator.",
     "credentials import": "Import the credential inventory.",
     "poll ecr": "Read an AWS ECR registry's CloudTrail log files from S3, saving the last one read.",
+    "poll quay": "Read a Red Hat Quay's usage logs from its logs API, saving the day and page read.",
     "alerts dispatch": "Deliver queued alerts and new findings.",
     "alerts test": "Send a sample alert to one sink.",
     "dashboard": "Serve the Streamlit dashboard, or add a dashboard user.",
