@@ -43,6 +43,8 @@ COMMANDS: dict[str, str] = {
     "credentials import": "Import the credential inventory.",
     "poll ecr": "Read an AWS ECR registry's CloudTrail log files from S3, saving the last one read.",
     "poll quay": "Read a Red Hat Quay's usage logs from its logs API, saving the day and page read.",
+    "poll harbor": "Read Harbor's audit log from its API, saving a cursor after each delivered page.",
+    "listen-syslog": "Receive Harbor's forwarded audit log over syslog (TCP and UDP).",
     "alerts dispatch": "Deliver queued alerts and new findings.",
     "alerts test": "Send a sample alert to one sink.",
     "dashboard": "Serve the Streamlit dashboard, or add a dashboard user.",

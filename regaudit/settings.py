@@ -34,6 +34,7 @@ from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
 from regaudit.evidence.settings import ChainSettings, RetentionSettings
 from regaudit.ingest.sources.ecr.settings import EcrSettings
+from regaudit.ingest.sources.harbor.settings import HarborAuditSettings, HarborSyslogSettings
 from regaudit.ingest.sources.quay.settings import QuaySettings
 
 
@@ -194,6 +195,8 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     ecr: EcrSettings = Field(default_factory=EcrSettings)
     quay: QuaySettings = Field(default_factory=QuaySettings)
+    harbor_audit: HarborAuditSettings = Field(default_factory=HarborAuditSettings)
+    harbor_syslog: HarborSyslogSettings = Field(default_factory=HarborSyslogSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -52,17 +52,13 @@ class HarborAuditSettings(_Section):
 Transport = Literal["tcp", "udp"]
 
 
-def _both() -> list[Transport]:
-    return ["tcp", "udp"]
-
-
 class HarborSyslogSettings(_Section):
     """``regaudit listen-syslog``: Harbor's audit log forwarding (audit_log_forward_endpoint)."""
 
     host: str = Field("127.0.0.1", description="Address the syslog listener binds.")
     port: int = Field(1514, ge=0, le=65535, description="Port of the TCP and UDP listeners.")
     protocols: list[Transport] = Field(
-        default_factory=_both, description="Transports to listen on (Harbor forwards over TCP)."
+        ["tcp", "udp"], description="Transports to listen on (Harbor forwards over TCP)."
     )
     instance: str = Field("harbor", pattern=_INSTANCE_PATTERN, description="Registry name stored with the events.")
     batch_lines: int = Field(1000, gt=0, description="Lines delivered per batch at most.")
