@@ -205,17 +205,19 @@ def _lines(data: bytes, base: int) -> Block:
     offsets = np.empty(len(ends) + 1, np.int64)
     offsets[0], offsets[1:] = 0, ends + 1
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    raw = pc.binary_slice(pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends), buffers), 0, -1)
-    try:
-        text = raw.cast(pa.large_string())
-    except pa.ArrowInvalid:  # some line is not UTF-8: decode as ship-logs does, with replacement
-        text = pa.array([line.decode("utf-8", "replace") for line in raw.to_pylist()], pa.large_string())
-    if pc.any(pc.ends_with(raw, pattern="\r")).as_py():  # rare: strip line-end \r from the bytes too
-        raw = pa.array([line.rstrip(b"\r") for line in raw.to_pylist()], pa.large_binary())
-        text = pc.utf8_rtrim(text, "\r")
-    keep = pc.greater(pc.binary_length(raw), 0)  # empty lines are skipped; their bytes count in the offsets
+    raw = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends), buffers)
     starts = pa.array(base + offsets[:-1], pa.int64())
-    return Block(pc.filter(text, keep), pc.filter(raw, keep), pc.filter(starts, keep))
+    try:  # UTF-8 checked in place, then one copy without the line ends
+        text = pc.utf8_rtrim(raw.cast(pa.large_string()), "\r\n").cast(pa.string())
+        value = text.cast(pa.binary())
+    except pa.ArrowInvalid:  # some line is not UTF-8: its bytes kept, its text decoded with replacement
+        lines = [line.rstrip(b"\r\n") for line in raw.to_pylist()]
+        value = pa.array(lines, pa.binary())
+        text = pa.array([line.decode("utf-8", "replace") for line in lines], pa.string())
+    keep = pc.greater(pc.binary_length(value), 0)  # empty lines are skipped; their bytes count in the offsets
+    if pc.all(keep).as_py():
+        return Block(text, value, starts)
+    return Block(pc.filter(text, keep), pc.filter(value, keep), pc.filter(starts, keep))
 
 
 def leftover_block(leftover: Leftover) -> Block:
@@ -232,8 +234,8 @@ def batch_table(block: Block, kind: FileKind, key_prefix: str, registry: str | N
     nothing = pa.nulls(count, pa.string())
     columns = {
         "kind": pa.repeat(pa.scalar(kind, pa.string()), count),
-        "value": block.value.cast(pa.binary()),
-        "text": block.text.cast(pa.string()) if kind == "access" else nothing,
+        "value": block.value,
+        "text": block.text if kind == "access" else nothing,
         "origin": pc.binary_join_element_wise("file:", keys, ""),
         "received_at": pa.repeat(pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC")), count),
         "registry": pa.repeat(pa.scalar(registry, pa.string()), count),
