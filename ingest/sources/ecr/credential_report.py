@@ -25,8 +25,6 @@ from typing import Any
 
 from regaudit.schemas.ecr import CredentialReportRow
 
-ROOT = "<root_account>"
-
 
 def report_entries(text: str) -> list[dict[str, Any]]:
     """The credential inventory entries of one report (``credentials.CredentialEntry`` fields); ValueError
