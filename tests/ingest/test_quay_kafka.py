@@ -44,7 +44,7 @@ def test_quay_forwarded_logs_are_consumed_from_quays_topic(kafka_broker, kafka_t
     produce_as_quay(kafka_broker.bootstrap, topic, [*messages, broken, *messages])  # Quay's retries: stored once
     env = processes.regaudit_env(db, kafka_broker.bootstrap, kafka_topics,
                                  REGAUDIT_QUAY__TOPICS=json.dumps({topic: "quay-omr"}))  # fmt: skip
-    consumer = processes.start(["consume", "--until-idle", "3"], env, tmp_path / "consume.log")
+    consumer = processes.start(["consume", "--until-idle", "5"], env, tmp_path / "consume.log")
     assert consumer.wait(120) == 0, (tmp_path / "consume.log").read_text()
 
     assert query(db, "SELECT registry, registry_kind, count(*) FROM registry_events GROUP BY ALL") == [
