@@ -123,9 +123,11 @@ def test_a_hostile_page_is_a_dead_letter_and_polling_goes_on(tmp_path):
         ({"operation": "create", "resource_type": "artifact", "resource": "library/hello-world:latest"},
          ("push", "manifest", "library/hello-world", "latest", None, None)),
         ({"operation": "delete", "resource_type": "tag", "resource": "library/hello-world:latest"},
-         ("delete_tag", "tag", "library/hello-world", "latest", None, None)),
+         ("delete", "tag", "library/hello-world", "latest", None, None)),
         ({"operation": "delete", "resource_type": "repository", "resource": "library/hello-world"},
-         ("delete_repository", "repository", "library/hello-world", None, None, None)),
+         ("delete", "repository", "library/hello-world", None, None, None)),
+        ({"operation": "create", "resource_type": "tag", "resource": "library/hello-world:test"},
+         ("create_tag", "artifact", "library/hello-world", "test", None, None)),
         # a refused UI login (auditext/event/login/login.go: resource is the principal tried)
         ({"operation": "login", "resource_type": "user", "resource": "user01", "username": "",
           "operation_description": "login", "operation_result": False},

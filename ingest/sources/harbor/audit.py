@@ -9,9 +9,10 @@ Both say the same thing (FORMATS.md 2.5, FORMATS-more-registries.md 7): an ``ope
   GET, like the webhook's: Harbor audits neither HEAD nor blobs);
 * ``login``/``logout`` of a ``user`` (2.13+, UI and OIDC logins only: ``docker login`` is not audited): action
   ``login``/``logout`` about a ``login``, as Quay's logins (schema version 9);
-* everything else: Harbor's own event-type key ``<operation>_<resource_type>`` as the action (``create_tag``,
-  ``delete_tag``, ``delete_repository``, ``create_robot``, ``update_configuration``...), kept in ``registry_events``
-  and never counted as image activity.
+* ``delete`` of a ``tag`` or a ``repository``: ``delete`` of that ``tag`` or ``repository``, as Distribution's;
+* everything else: Harbor's own event-type key ``<operation>_<resource_type>`` as the action (``create_tag``, as the
+  webhook's, ``create_project``, ``create_robot``, ``update_configuration``...), kept in ``registry_events`` and never
+  counted as image activity.
 
 ``outcome`` (schema version 9): ``failure`` when an extended row's ``operation_result`` is false (a refused UI login,
 the one failure Harbor audits), ``success`` for a login it says succeeded, else NULL: the legacy table and a syslog
@@ -101,9 +102,13 @@ def _action(operation: str, resource_type: str) -> tuple[str, str]:
     if resource_type == "artifact" and operation in _ARTIFACT_ACTIONS:
         action = _ARTIFACT_ACTIONS[operation]
         return action, "digest" if action == "delete" else "manifest"
+    if operation == "delete" and resource_type in ("tag", "repository"):
+        return "delete", resource_type  # as Distribution's tag and repository deletes
     if resource_type == "user" and operation in ("login", "logout"):
         return operation, "login"
-    return f"{operation}_{resource_type or 'unknown'}", resource_type or "unknown"
+    # kept out of image_activity (its target kinds are manifest, tag, digest, repository), as the webhook's create_tag
+    kind = "artifact" if resource_type in ("", "tag", "repository") else resource_type
+    return f"{operation}_{resource_type or 'unknown'}", kind
 
 
 def split_resource(resource: str, resource_type: str) -> tuple[str, str | None, str | None]:
