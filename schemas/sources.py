@@ -47,6 +47,8 @@ CAPABILITIES: Mapping[str, frozenset[Data]] = {
         {Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.IDENTITY, Data.HEAD_CHECKS, Data.REFUSALS, Data.REQUESTS}
     ),  # fmt: skip
     "harbor": _REGISTRY,
+    "harbor-audit": _REGISTRY | {Data.REFUSALS},  # the audit log API: refused UI logins (2.13+), no request data
+    "harbor-syslog": _REGISTRY,  # the same rows forwarded, without the result flag
     # Quay's usage logs: no digest of a push, and a HEAD is logged as a pull
     "quay": frozenset(
         {Data.PUSHES, Data.MANIFEST_PULLS, Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.IDENTITY, Data.REFUSALS}
