@@ -2,6 +2,7 @@
 
 from regaudit.analytics.alerts import stream
 from regaudit.evidence import chain
+from regaudit.ingest.receive import syslog
 from regaudit.ingest.sinks.memory import MemorySink
 from regaudit.schemas.access import COMBINED_PATTERN
 from regaudit.schemas.rows import CANONICAL_ROWS, UPGRADED_ROWS
@@ -15,4 +16,5 @@ _ = (
     COMBINED_PATTERN,  # the combined line's wire contract with CombinedLine (the consumer parses it in SQL)
     CANONICAL_ROWS,  # the row models by table: tests/schemas holds them to the store's DDL
     UPGRADED_ROWS,
+    syslog._UDPServer.max_packet_size,  # read by socketserver.UDPServer.get_request
 )

@@ -88,7 +88,8 @@ class SyslogListener:
             for server in self._servers:
                 server.shutdown()
                 server.server_close()
-            self._deliver_batch(self._take(block=False))  # what the last connections queued
+            while batch := self._take(block=False):  # what the last connections queued
+                self._deliver_batch(batch)
         return self.delivered
 
     def accept(self, line: bytes, peer: str, transport: str) -> None:
@@ -146,10 +147,9 @@ class SyslogListener:
 
 
 class _TCPServer(socketserver.ThreadingTCPServer):
-    # handler threads are joined on close, so the lines of connections still open are queued before the last
-    # delivery; an idle connection ends after its handler's timeout (Harbor leaves its connections open)
-    daemon_threads = False
-    block_on_close = True
+    # socketserver's defaults (non-daemon threads, block_on_close) join the handler threads on close, so the lines
+    # of connections still open are queued before the last delivery; an idle connection ends after its handler's
+    # timeout (Harbor leaves its connections open)
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type, listener: SyslogListener) -> None:
@@ -158,9 +158,7 @@ class _TCPServer(socketserver.ThreadingTCPServer):
 
 
 class _UDPServer(socketserver.ThreadingUDPServer):
-    daemon_threads = False
-    block_on_close = True
-    max_packet_size = 65535
+    max_packet_size = 65535  # a syslog datagram can be as long as UDP allows (socketserver reads 8192 otherwise)
 
     def __init__(self, address: tuple[str, int], handler: type, listener: SyslogListener) -> None:
         self.listener = listener
