@@ -120,6 +120,7 @@ def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
             ("overview.open_findings_by_severity", overview.open_findings_by_severity, ()),
             ("overview.ingest_sources", overview.ingest_sources, ()),
             ("overview.feed_freshness", overview.feed_freshness, ()),
+            ("overview.notification_lag", overview.notification_lag, ()),
             ("overview.dead_letter_summary", overview.dead_letter_summary, ()),
         ],
         "activity explorer": [

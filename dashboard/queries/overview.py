@@ -1,6 +1,6 @@
 """The overview: activity over time and in total, each registry side by side, the busiest repositories and
 identities, open findings by severity, and the health of the ingest (last batch and delay per source, newest event
-per feed, dead letters and the records the store write isolated).
+per feed, each registry's notification lag, dead letters and the records the store write isolated).
 """
 
 from __future__ import annotations
@@ -149,6 +149,29 @@ def feed_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         FROM access_log GROUP BY ALL
         ORDER BY feed DESC, name
         """,
+    )
+
+
+def notification_lag(con: duckdb.DuckDBPyConnection, hours: int = 6) -> pd.DataFrame:
+    """Per registry, how long its notifications took from the event to their receipt (``received_at`` minus
+    ``event_at``: p50, p99 and the largest, in seconds), over the ``hours`` before the newest receipt. A registry
+    delivers one event at a time from an in-memory queue (FORMATS.md section 1.6): a p99 that grows means its
+    queue (``Pending`` on its debug endpoint) is growing, and a restart would lose what is in it. A negative lag
+    is clock skew between the registry and the webhook."""
+    return frame(
+        con,
+        """
+        WITH recent AS (
+            SELECT registry, epoch(received_at) - epoch(event_at) AS lag_seconds FROM registry_events
+            WHERE received_at >= (SELECT max(received_at) FROM registry_events) - to_hours($hours)
+        )
+        SELECT registry, count(*) AS events_count,
+               quantile_cont(lag_seconds, 0.5) AS lag_p50_seconds,
+               quantile_cont(lag_seconds, 0.99) AS lag_p99_seconds,
+               max(lag_seconds) AS lag_max_seconds
+        FROM recent GROUP BY registry ORDER BY lag_p99_seconds DESC, registry
+        """,
+        {"hours": hours},
     )
 
 

@@ -12,6 +12,9 @@ from regaudit.dashboard.queries import overview as q
 from regaudit.dashboard.queries.common import TimeRange
 from regaudit.dashboard.runtime import Runtime
 
+#: the window of the notification lag table: recent enough to show a queue building up now
+LAG_HOURS = 6
+
 
 def render() -> None:
     runtime, _ = widgets.context()
@@ -118,6 +121,7 @@ def _ingest_health(runtime: Runtime) -> None:
     with left:
         st.caption("Newest record per feed")
         links.table(data.run(runtime, q.feed_freshness), "feed_freshness")
+        _notification_lag(runtime)
     with right:
         dead = data.run(runtime, q.dead_letter_summary)
         total = int(pd.to_numeric(dead["dead_letters_count"]).sum()) if not dead.empty else 0
@@ -131,6 +135,20 @@ def _ingest_health(runtime: Runtime) -> None:
         )
         if not dead.empty:
             links.table(dead, "dead_letters")
+
+
+def _notification_lag(runtime: Runtime) -> None:
+    lag = data.run(runtime, q.notification_lag, LAG_HOURS)
+    if lag.empty:
+        return
+    st.caption(
+        f"Notification lag per registry, event time to receipt, over the last {LAG_HOURS} hours of receipts. A "
+        "registry sends one event at a time from a queue in memory: a growing p99 is that queue backing up (its "
+        "Pending count on the registry's debug endpoint, see the README), and a registry restart loses it."
+    )
+    for name in ("lag_p50", "lag_p99", "lag_max"):
+        lag[name] = [widgets.duration(seconds) for seconds in lag.pop(f"{name}_seconds")]
+    links.table(lag, "notification_lag")
 
 
 if __name__ == "__main__":

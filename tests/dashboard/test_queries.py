@@ -158,6 +158,36 @@ def test_ingest_health_counts_the_records_the_store_write_isolated(tmp_path: Pat
     assert dead["reason"].str.startswith("store write failed on this record alone: PoisonError").tolist() == [True]
 
 
+def lagging_event(registry: str, n: int, lag: timedelta, received_at: datetime) -> RawRecord:
+    timestamp = (received_at - lag).isoformat().replace("+00:00", "Z")
+    event = {"id": f"{registry}-{n}", "timestamp": timestamp, "action": "pull", "target": {"repository": "a"}}
+    return RawRecord("event", json.dumps(event).encode(), f"webhook:{registry}-{n}", received_at, registry)
+
+
+def test_notification_lag_is_receipt_minus_event_time_per_registry_over_the_recent_hours(tmp_path: Path) -> None:
+    newest = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
+    raw = [lagging_event("main", n, timedelta(seconds=n), newest - timedelta(seconds=n)) for n in range(1, 101)]
+    raw += [lagging_event("eu", n, timedelta(seconds=2), newest - timedelta(minutes=n)) for n in range(10)]
+    raw.append(lagging_event("main", 0, timedelta(hours=3), newest - timedelta(hours=7)))  # older than 6 hours
+    raw.append(lagging_event("skewed", 0, timedelta(seconds=-3), newest))  # its clock is ahead of ours
+    db = tmp_path / "audit.duckdb"
+    normalizer = Normalizer("main")
+    try:
+        DuckDBSink(db).write(normalizer.normalize(raw), "test")
+    finally:
+        normalizer.close()
+    with store.reader(db) as fresh:
+        lag = overview.notification_lag(fresh, hours=6)
+    rows = lag.set_index("registry")
+    assert list(lag["registry"]) == ["main", "eu", "skewed"]  # the worst p99 first
+    assert rows.loc["main", "events_count"] == 100
+    assert rows.loc["main", "lag_p50_seconds"] == pytest.approx(50.5)
+    assert rows.loc["main", "lag_p99_seconds"] == pytest.approx(99.01)
+    assert rows.loc["main", "lag_max_seconds"] == pytest.approx(100)
+    assert rows.loc["eu", ["events_count", "lag_p50_seconds", "lag_p99_seconds"]].tolist() == [10, 2, 2]
+    assert rows.loc["skewed", "lag_p50_seconds"] == pytest.approx(-3)
+
+
 def test_repository_queries(con: duckdb.DuckDBPyConnection) -> None:
     summary = repository.repository_summary(con, "team/app").iloc[0]
     assert (summary["pulls_count"], summary["pushes_count"], summary["overwrites_count"]) == (2, 4, 2)
