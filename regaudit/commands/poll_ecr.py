@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise TerminalError("poll ecr needs ecr.bucket (--bucket): the S3 bucket the trail delivers to")
     client = boto3.client("s3", region_name=config.region, endpoint_url=config.endpoint_url)
     location = TrailLocation(config.bucket, config.prefix, config.instance)
-    source = CloudTrailBucket(client, location, lambda: datetime.now(UTC))
+    source = CloudTrailBucket(client, location, lambda: datetime.now(UTC), config.settle_seconds)
     cursor = config.cursor_path or Path(f"regaudit-ecr-{config.instance}.cursor")
     sink = build_sink(settings, config.sink, config.instance, source="poll-ecr")
     poller = Poller(source, sink, CursorFile(cursor), config.poll_seconds)

@@ -163,3 +163,15 @@ def test_regaudit_poll_ecr_reads_the_trail_into_the_store_and_resumes(s3, tmp_pa
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert "polled=0 files=0" in again.stdout  # the saved position: nothing read twice
     assert [row[:3] for row in stored(db)] == [("2bfd4ee2-2178-4a82-a27d-b12939923f0f", "push", "ecr-prod")]
+
+
+def test_a_log_file_is_read_only_once_the_minute_of_its_name_has_settled(s3):
+    client, bucket = s3
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1650Z", "a1"), Body=log_file("cloudtrail_put_image"))
+    now = [datetime(2019, 4, 15, 16, 55, 59, tzinfo=UTC)]  # 5 minutes into 16:50's minute: not yet
+    source = CloudTrailBucket(client, TrailLocation(bucket, "team", "ecr-prod"), lambda: now[0], settle_seconds=300)
+    assert source.fetch(None) is None
+    now[0] = datetime(2019, 4, 15, 16, 56, 0, tzinfo=UTC)  # 16:51 + 300 s: a file of 16:50 can no longer arrive
+    page = source.fetch(None)
+    assert page is not None
+    assert len(page.records) == 1

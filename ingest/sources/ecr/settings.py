@@ -31,4 +31,10 @@ class EcrSettings(BaseModel):
     poll_seconds: float = Field(
         60.0, gt=0, description="Pause when no log file is new (CloudTrail delivers about every 5 minutes)."
     )
+    settle_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="A log file is read once the minute in its name is this old: files delivered in the same minute"
+        " sort by a random suffix, so one landing late would sort before a file already read.",
+    )
     sink: Literal["kafka", "duckdb"] = Field("kafka", description="Where the records go: Kafka, or the store.")

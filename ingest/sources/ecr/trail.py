@@ -10,6 +10,10 @@ service's are skipped, counted in the log line), or the file itself as a dead le
 cursor only after the sink acknowledged the page, so a crash re-reads at most that file, whose records carry the
 same ``eventID`` and are stored once. Digest files (``CloudTrail-Digest/``) are not under ``CloudTrail/``.
 
+A key is read only once the time in its name (the delivery's, to the minute) is ``settle_seconds`` old: two files
+delivered in the same minute sort by their random suffix, not by arrival, so a file landing just after a later-sorting
+one was read would sort before the saved key and never be read. Waiting until the minute has settled closes that gap.
+
 ``S3Client`` is the part of boto3's S3 client used here, so tests give the real client an S3 server (moto's).
 """
 
@@ -17,10 +21,11 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 LOG_SUFFIX = ".json.gz"
 #: what is kept of a log file that is not one (the reason says why; a real log file is never refused)
 MAX_DEAD_BYTES = 1024 * 1024
+#: the delivery time in a log file's name: ``<account>_CloudTrail_<region>_20190415T1650Z_<id>.json.gz``
+_DELIVERED = re.compile(r"_(\d{8}T\d{4}Z)_[^/]*$")
 
 
 class S3Client(Protocol):
@@ -57,10 +64,11 @@ class TrailLocation:
 class CloudTrailBucket:
     """Reads a trail's log files one at a time, per account and region in key order (see the module docstring)."""
 
-    def __init__(self, client: S3Client, location: TrailLocation, clock: Any) -> None:
+    def __init__(self, client: S3Client, location: TrailLocation, clock: Any, settle_seconds: float = 300.0) -> None:
         self._client = client
         self._location = location
         self._clock = clock  # () -> aware datetime: when a record was received (a source may read the clock)
+        self._settle = timedelta(seconds=settle_seconds)
         self.skipped = 0
 
     def fetch(self, cursor: Cursor | None) -> Page | None:
@@ -68,7 +76,7 @@ class CloudTrailBucket:
         after: dict[str, str] = dict((cursor or {}).get("after", {}))
         for prefix in self._region_prefixes():
             key = self._next_key(prefix, after.get(prefix))
-            if key is None:
+            if key is None or not self._settled(key):
                 continue
             records = self._records(key)
             return Page(records=records, cursor={"after": {**after, prefix: key}})
@@ -76,6 +84,15 @@ class CloudTrailBucket:
 
     def close(self) -> None:
         """boto3 clients hold no connection to close."""
+
+    def _settled(self, key: str) -> bool:
+        """Whether the minute the key's name says it was delivered in is ``settle_seconds`` past (a name without
+        that time is read at once)."""
+        match = _DELIVERED.search(key)
+        if match is None:
+            return True
+        delivered = datetime.strptime(match.group(1), "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+        return bool(self._clock() - delivered >= self._settle + timedelta(minutes=1))
 
     def _region_prefixes(self) -> Iterator[str]:
         """``.../AWSLogs/<account>/CloudTrail/<region>/`` for every account (and organization) and region."""
