@@ -9,12 +9,16 @@ there** (its kind as in ``schemas/sources.py``'s ``CAPABILITIES``).
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from tests.ingest import processes
+from tests.ingest.harbor_api import HarborAuditAPI
 from tests.ingest.test_harbor_kafka import FIXTURES, HARBOR_POSTS
 from tests.samples import SAMPLES, posts
 
@@ -29,11 +33,13 @@ HARBOR_ROBOT = "robot$harbor+wHSYCuGD-Trivy-8e2e7505-d1e6-11ed-9e71-0242ac130009
 
 @dataclass(frozen=True)
 class Wire:
-    """Where the running pipeline takes input: the webhook's URL, a folder for files, and how to ship a log."""
+    """Where the running pipeline takes input: the webhook's URL, a folder for files, how to ship a log, and the
+    environment a receiver process of the pipeline runs with (its store, broker and topics)."""
 
     url: str
     workdir: Path
     ship: Callable[[Path], None]
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,54 @@ def post_harbor_fixtures(wire: Wire) -> None:
             assert response.status_code == 200, response.text
 
 
+HARBOR_AUDIT = FIXTURES / "audit"
+AUDIT_ROBOT, AUDIT_SECRET = "robot$audit-reader", "sources-e2e-audit-secret"  # noqa: S105 - the test API's account
+
+
+def poll_harbor_audit_log(wire: Wire) -> None:
+    """``regaudit poll harbor`` against Harbor's audit-log API (a real HTTP server serving the audit rows of the
+    webhook session's events), into Kafka, until it has read everything."""
+    rows = json.loads((HARBOR_AUDIT / "audit-log-exts.webhook-events.json").read_text())
+    env = wire.env | {"REGAUDIT_HARBOR_AUDIT__PASSWORD": AUDIT_SECRET}
+    argv = ["poll", "harbor", "--instance", "harbor-audit", "--username", AUDIT_ROBOT, "--until-idle", "1",
+            "--cursor", str(wire.workdir / "harbor-audit.cursor")]  # fmt: skip
+    with HarborAuditAPI(rows, AUDIT_ROBOT, AUDIT_SECRET) as api:
+        poller = processes.start([*argv, "--url", api.url], env, wire.workdir / "poll-harbor.log")
+        assert poller.wait(60) == 0, (wire.workdir / "poll-harbor.log").read_text()[-2000:]
+
+
+def forward_harbor_audit_log(wire: Wire) -> None:
+    """``regaudit listen-syslog`` receiving the same rows as Harbor's audit log forwarding sends them: one TCP
+    connection per line."""
+    port = processes.free_port()
+    argv = ["listen-syslog", "--port", str(port), "--instance", "harbor-syslog", "--until-idle", "2"]
+    listener = processes.start(argv, wire.env, wire.workdir / "listen-syslog.log")
+    for line in (HARBOR_AUDIT / "audit-forward.webhook-events.log").read_bytes().splitlines(keepends=True):
+        _send_when_listening(port, line)
+    assert listener.wait(60) == 0, (wire.workdir / "listen-syslog.log").read_text()[-2000:]
+
+
+def _send_when_listening(port: int, line: bytes) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                connection.sendall(line)
+                return
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+#: who did what in the audit log of the webhook session: the same people, the delete by digest (no tag)
+HARBOR_AUDIT_ACTIVITY = frozenset({
+    ("admin", "pull", "library/busybox", None, "registry"),
+    ("harbor-jobservice", "push", "harbor/alpine", None, "registry"),
+    (HARBOR_ROBOT, "pull", "harbor/alpine", None, "registry"),
+    ("harbor-jobservice", "delete", "harbor/alpine", None, "registry"),
+})  # fmt: skip
+
 SOURCES = [
     WireSource("distribution", DEFAULT_REGISTRY, post_distribution,
                frozenset({("ci-bot", "push", "team/app", "v1.0.0", "registry"),
@@ -84,4 +138,6 @@ SOURCES = [
                           ("harbor-jobservice", "push", "harbor/alpine", None, "registry"),
                           (HARBOR_ROBOT, "pull", "harbor/alpine", None, "registry"),
                           ("harbor-jobservice", "delete", "harbor/alpine", "3.8", "registry")})),
+    WireSource("harbor-audit", "harbor-audit", poll_harbor_audit_log, HARBOR_AUDIT_ACTIVITY),
+    WireSource("harbor-syslog", "harbor-syslog", forward_harbor_audit_log, HARBOR_AUDIT_ACTIVITY),
 ]  # fmt: skip

@@ -53,7 +53,7 @@ def stored(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) 
     with ExitStack() as stack:
         url = stack.enter_context(processes.webhook(env, workdir / "webhook.log", [WEBHOOK_TOKEN]))
         for source in SOURCES:
-            source.send(Wire(url, workdir, ship))
+            source.send(Wire(url, workdir, ship, env))
         for shipper in shippers:
             assert shipper.wait(60) == 0
     consumer = processes.start(["consume", "--until-idle", "3"], env, workdir / "consume.log")
