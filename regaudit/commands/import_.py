@@ -6,6 +6,7 @@ The module is ``import_`` because ``import`` is a Python keyword (``regaudit.cli
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         files = importer.plan(args.paths, args.log_path, args.kind)
         show = sys.stderr.isatty() if args.progress is None else args.progress
         bar = ProgressBar(sys.stderr) if show else None
+        if bar:  # the bar stands for the sink's line per batch, which would break it up
+            logging.getLogger("regaudit.ingest.sinks.duckdb").setLevel(logging.WARNING)
         summary = importer.run(files, bar.update if bar else None)
         if bar:
             bar.close()

@@ -178,3 +178,16 @@ def test_import_keys_equal_ship_logs_keys_in_process(tmp_path):
     stored = rows(tmp_path / "audit.duckdb", "SELECT line_key FROM access_log")
     assert sorted(key for (key,) in stored) == sorted(expected)
     assert len(expected) == len(JSON_LOG.read_bytes().splitlines())
+
+
+def test_the_progress_bar_redraws_one_line_and_ends_full(tmp_path):
+    """On a terminal (or with --progress) the bar is one line redrawn in place; the summary goes to stdout."""
+    log = tmp_path / "access.log.1"
+    log.write_bytes(COMBINED.read_bytes())
+    done = regaudit(tmp_path / "audit.duckdb", "import", str(log), "--progress", "--batch-lines", "5")
+    assert done.returncode == 0, done.stderr
+    bar = done.stderr.splitlines()[-1]  # text mode reads each \r as a line end
+    assert bar.startswith("[" + "#" * 30 + "] 100%")
+    assert f"{len(COMBINED.read_bytes().splitlines())} lines" in bar
+    assert "batch=" not in done.stderr  # the sink's line per batch would break the bar up
+    assert summary(done)["stored"] == str(len(COMBINED.read_bytes().splitlines()))
