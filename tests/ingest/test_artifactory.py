@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from regaudit.ingest import store
 from regaudit.ingest.normalize import Normalizer
@@ -186,3 +188,15 @@ def test_the_webhook_answers_200_for_another_domain_and_keeps_it_as_a_dead_lette
     assert (response.status_code, response.json()["dead_letters"]) == (200, 1)
     [(_, dead)] = sink.delivered
     assert (dead.kind, dead.reason) == ("deadletter", "not a Docker-domain JFrog event: domain 'artifact'")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=300), st.builds(lambda d: json.dumps(d).encode(), st.dictionaries(
+    st.sampled_from(["domain", "event_type", "data", "source"]),
+    st.one_of(st.none(), st.integers(), st.text(max_size=8), st.just("docker"), st.dictionaries(
+        st.sampled_from(["repo_key", "image_name", "tag", "sha256", "size"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=8), st.just("a" * 64)), max_size=5)),
+    max_size=4))))  # fmt: skip
+def test_parse_never_raises_and_always_says_why_not(body):
+    row, reason = parse(body, RECEIVED_AT)
+    assert (row is None) != (reason is None)
