@@ -8,6 +8,8 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from regaudit.analytics.errors import InventoryError
+from regaudit.errors import TerminalError
 from regaudit.ingest import store
 from regaudit.ingest.sources import credentials
 from regaudit.settings import Settings
@@ -15,7 +17,13 @@ from regaudit.settings import Settings
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "files", nargs="+", type=Path, help="htpasswd files, CSV/JSON inventories, or Harbor's robot list (JSON)."
+        "files", nargs="*", type=Path, help="htpasswd files, CSV/JSON inventories, or Harbor's robot list (JSON)."
+    )
+    parser.add_argument(
+        "--from-harbor",
+        metavar="URL",
+        help="Read Harbor's robot accounts from its API (GET /api/v2.0/robots) as harbor_audit.username and "
+        "harbor_audit.password (an account that may list robots).",
     )
     parser.add_argument(
         "--format",
@@ -31,14 +39,33 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.files and not args.from_harbor:
+        raise TerminalError("credentials import needs inventory files or --from-harbor URL")
     parsed = []
     for path in args.files:
         file_format = args.format or credentials.detect_format(path)
-        parsed.append((path, file_format, credentials.parse(path, file_format)))
+        parsed.append((str(path), str(path.resolve()), file_format, credentials.parse(path, file_format)))
+    if args.from_harbor:
+        robots = _harbor_robots(args.from_harbor, settings)
+        parsed.append((args.from_harbor, args.from_harbor, "harbor-robots", robots))
     imported_at = datetime.now(UTC)
     with store.writer(settings.store.path, settings.store.lock_timeout_seconds) as con:
-        for path, file_format, entries in parsed:
-            source = f"{file_format}:{path.resolve()}"
+        for path, where, file_format, entries in parsed:
+            source = f"{file_format}:{where}"
             count = credentials.store_import(con, entries, source, imported_at, carry_over=file_format == "htpasswd")
             print(f"{path}: {count} credentials ({file_format})")
     return 0
+
+
+def _harbor_robots(url: str, settings: Settings) -> list[credentials.CredentialEntry]:
+    from regaudit.ingest.sources.harbor.client import HarborClient
+    from regaudit.ingest.sources.harbor.robots import fetch_robots
+
+    config = settings.harbor_audit
+    client = HarborClient(
+        url, config.username, config.password, timeout_seconds=config.timeout_seconds, ca_file=config.ca_file
+    )
+    try:
+        return credentials.parse_harbor_robots(fetch_robots(client))
+    except ValueError as error:  # ValidationError is a ValueError
+        raise InventoryError(f"{url}: {error}") from error

@@ -1,10 +1,9 @@
-"""A Harbor audit-log API on a real HTTP server, for the poller's tests.
-
-It answers ``GET /api/v2.0/auditlog-exts`` and ``/api/v2.0/audit-logs`` as Harbor's handler does
-(``src/server/v2.0/handler/auditlog.go``, ``src/lib/q/builder.go``): Basic auth (401 with Harbor's error body
-otherwise), ``q=op_time=[<from>~<to>]`` in whole UTC seconds, both ends inclusive, ``sort=op_time,id``, ``page`` and
-``page_size``, ``X-Total-Count`` and ``Link`` headers. The rows it serves are the fixtures (tests/fixtures/harbor);
-``hostile`` replaces the next answers' bodies to play a broken or malicious server.
+"""A Harbor audit-log API on a real HTTP server, for the poller's tests. It answers ``GET /api/v2.0/auditlog-exts`` and
+``/api/v2.0/audit-logs`` as Harbor's handler does (``src/server/v2.0/handler/auditlog.go``,
+``src/lib/q/builder.go``): Basic auth (401 with Harbor's error body otherwise), ``q=op_time=[<from>~<to>]`` in whole
+UTC seconds, both ends inclusive, ``sort=op_time,id``, ``page`` and ``page_size``, ``X-Total-Count`` and ``Link``
+headers; and ``GET /api/v2.0/robots`` paged the same way. The rows it serves are the fixtures
+(tests/fixtures/harbor); ``hostile`` replaces the next answers' bodies to play a broken or malicious server.
 """
 
 from __future__ import annotations
@@ -25,8 +24,9 @@ def op_time(row: dict) -> datetime:
 
 
 class HarborAuditAPI:
-    def __init__(self, rows: list[dict], username: str, secret: str) -> None:
+    def __init__(self, rows: list[dict], username: str, secret: str, robots: list[dict] | None = None) -> None:
         self.rows = list(rows)
+        self.robots = list(robots or [])
         self.credentials = base64.b64encode(f"{username}:{secret}".encode()).decode()
         self.hostile: list[bytes] = []
         self.requests: list[dict[str, str]] = []
@@ -55,6 +55,11 @@ class HarborAuditAPI:
         if handler.headers.get("Authorization") != f"Basic {self.credentials}":
             return self._send(handler, 401, UNAUTHORIZED, {})
         path, _, query = handler.path.partition("?")
+        if path == "/api/v2.0/robots":
+            params = {key: values[0] for key, values in urllib.parse.parse_qs(query).items()}
+            page, size = int(params.get("page", "1")), int(params.get("page_size", "10"))
+            body = json.dumps(self.robots[(page - 1) * size : page * size]).encode()
+            return self._send(handler, 200, body, {"X-Total-Count": str(len(self.robots))})
         if path not in ("/api/v2.0/auditlog-exts", "/api/v2.0/audit-logs"):
             return self._send(handler, 404, b'{"errors":[{"code":"NOT_FOUND","message":"not found"}]}', {})
         params = {key: values[0] for key, values in urllib.parse.parse_qs(query).items()}

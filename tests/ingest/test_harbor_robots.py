@@ -11,6 +11,7 @@ import pytest
 from regaudit.cli import main
 from regaudit.ingest import store
 from regaudit.ingest.sources.harbor.robots import robot_entries
+from tests.ingest.harbor_api import HarborAuditAPI
 
 ROBOTS = Path(__file__).parents[1] / "fixtures" / "harbor" / "audit" / "robots.portal-spec.json"
 
@@ -22,6 +23,26 @@ def test_the_robot_list_is_imported_as_robot_credentials_owned_by_their_projects
     with store.reader(db) as con:
         rows = con.execute("SELECT name, kind, owner, created_at, expires_at FROM credentials ORDER BY name")
         assert rows.fetchall() == [(f"robot{n}", "robot", f"project{n}", None, None) for n in (1, 2, 3)]
+
+
+def test_the_robot_list_is_read_from_harbors_api_page_by_page(tmp_path, capsys):
+    fixture = json.loads(ROBOTS.read_text()) * 40  # 120 robots: two pages of the API's 100
+    robots = [{**robot, "name": f"robot{number}"} for number, robot in enumerate(fixture)]
+    db = tmp_path / "store.duckdb"
+    with HarborAuditAPI([], "admin", "Harbor12345", robots=robots) as api:
+        environ = {"REGAUDIT_HARBOR_AUDIT__USERNAME": "admin", "REGAUDIT_HARBOR_AUDIT__PASSWORD": "Harbor12345"}
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in environ.items():
+                patch.setenv(name, value)
+            assert main(["credentials", "import", "--from-harbor", api.url, "--db", str(db)]) == 0
+            patch.setenv("REGAUDIT_HARBOR_AUDIT__PASSWORD", "wrong")
+            assert main(["credentials", "import", "--from-harbor", api.url, "--db", str(db)]) == 2
+    assert f"{api.url}: 120 credentials (harbor-robots)" in capsys.readouterr().out
+    with store.reader(db) as con:
+        assert con.execute("SELECT count(*), min(import_source) FROM credentials").fetchone() == (
+            120,
+            f"harbor-robots:{api.url}",
+        )
 
 
 def test_dates_never_expiring_and_disabled_robots_follow_harbors_swagger():

@@ -17,20 +17,16 @@ belongs to. Seconds are Harbor's only range unit and many rows share one, so a p
 normal: its delivered rows are skipped by id, and a full page moves ``page`` on. Anything delivered twice anyway (a
 crash between delivery and the cursor's save) has the same event id and is stored once.
 
-Errors (``regaudit.ingest.receive.poller``): 401 and 403 are terminal (the credentials are wrong or lack the
-permission), other 4xx terminal (a bad query: a bug or an old Harbor), 5xx and network failures transient. A body
+Errors (``regaudit.ingest.receive.poller``, as ``client.HarborClient`` sorts them): 401 and 403 are terminal (the
+credentials are wrong or lack the permission), other 4xx terminal (a bad query: a bug or an old Harbor), 5xx and
+network failures transient. A body
 that is not a JSON list is returned as one dead letter and the cursor stays; a row that is not an audit row is
 delivered as it is, for the normalizer to dead-letter, and does not move the cursor.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import ssl
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,18 +35,17 @@ from typing import Any, Literal
 import orjson
 from pydantic import SecretStr, ValidationError
 
-from regaudit.errors import TerminalError, TransientError
+from regaudit.errors import TerminalError
 from regaudit.ingest.receive.poller import Cursor, Page
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sources.harbor.audit import AUDIT_LOG_EXT_TYPE, AUDIT_LOG_TYPE
+from regaudit.ingest.sources.harbor.client import HarborClient
 from regaudit.ingest.sources.harbor.events import REGISTRY_KIND
 from regaudit.schemas.harbor import AuditLogEntry
 
 Endpoint = Literal["auditlog-exts", "audit-logs"]
 CONTENT_TYPES: dict[str, str] = {"auditlog-exts": AUDIT_LOG_EXT_TYPE, "audit-logs": AUDIT_LOG_TYPE}
 _Q_TIME = "%Y-%m-%dT%H:%M:%S"
-#: a page of 100 rows is a few tens of KiB; far beyond it the body is kept clipped as a dead letter
-MAX_PAGE_BYTES = 16 * 1024 * 1024
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -72,19 +67,14 @@ class HarborAuditSource:
         ca_file: Path | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            raise TerminalError(f"Harbor's URL must be http:// or https://, not {url!r}")
-        self.api_url = f"{url.rstrip('/')}/api/v2.0/{endpoint}"
+        self.client = HarborClient(url, username, password, timeout_seconds=timeout_seconds, ca_file=ca_file)
+        self.api_url = f"{self.client.api}/{endpoint}"
         self.instance = instance
         self.endpoint = endpoint
         self.page_size = page_size
         self.lag = timedelta(seconds=lag_seconds)
         self.start = (start or _EPOCH).astimezone(UTC)
-        self.timeout_seconds = timeout_seconds
         self.clock = clock
-        token = base64.b64encode(f"{username}:{password.get_secret_value()}".encode()).decode()
-        self._authorization = f"Basic {token}"
-        self._tls = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
     def close(self) -> None:
         pass  # one urllib request per page: no connection is kept
@@ -94,14 +84,13 @@ class HarborAuditSource:
         until = (self.clock() - self.lag).replace(microsecond=0)
         if until < since:
             return None
-        query = {
+        query: dict[str, str | int] = {
             "q": f"op_time=[{since.strftime(_Q_TIME)}~{until.strftime(_Q_TIME)}]",
             "sort": "op_time,id",
             "page": page,
             "page_size": self.page_size,
         }
-        url = f"{self.api_url}?{urllib.parse.urlencode(query)}"
-        body = self._get(url)
+        body = self.client.get(f"/{self.endpoint}", query)
         received_at = self.clock()
         try:
             rows = orjson.loads(body)
@@ -166,30 +155,7 @@ class HarborAuditSource:
         """A page that is no page: one dead letter (keyed by its content, so a re-fetch stores it once)."""
         key = hashlib.sha256(self.api_url.encode() + b"\0" + body).hexdigest()[:32]
         record = RawRecord(
-            "deadletter", body[:MAX_PAGE_BYTES], f"harbor-api:{self.api_url}", received_at, self.instance, key,
+            "deadletter", body, f"harbor-api:{self.api_url}", received_at, self.instance, key,
             "application/json", f"Harbor audit-log page refused: {reason}"[:500], REGISTRY_KIND,
         )  # fmt: skip
         return Page([(None, record)], cursor if cursor is not None else self._cursor(*self._position(None)))
-
-    def _get(self, url: str) -> bytes:
-        headers = {"Authorization": self._authorization, "Accept": "application/json"}
-        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) only, checked in __init__
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds, context=self._tls) as response:  # noqa: S310
-                body: bytes = response.read(MAX_PAGE_BYTES + 1)
-                return body
-        except urllib.error.HTTPError as error:
-            raise _http_error(self.api_url, error.code) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
-            raise TransientError(f"Harbor audit log {self.api_url} unreachable: {error}") from error
-
-
-def _http_error(api_url: str, status: int) -> TerminalError | TransientError:
-    if status in (401, 403):
-        return TerminalError(
-            f"Harbor at {api_url} refused the credentials ({status}): check the robot account's name, its secret "
-            "and that it may list the audit log"
-        )
-    if status >= 500 or status == 429:
-        return TransientError(f"Harbor audit log {api_url} answered {status}")
-    return TerminalError(f"Harbor audit log {api_url} answered {status} to the query")

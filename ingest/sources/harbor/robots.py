@@ -1,4 +1,5 @@
-"""Harbor's robot accounts (``GET /api/v2.0/robots``) as credential inventory entries.
+"""Harbor's robot accounts (``GET /api/v2.0/robots``, read from a file or from the API) as credential inventory
+entries.
 
 The answer is a JSON list of ``Robot`` (``api/v2.0/swagger.yaml``; ``schemas.harbor.Robot``). Each enabled robot is
 one ``robot`` credential: ``name`` as Harbor logs it (``robot$<project>+<name>`` or ``robot$<name>``),
@@ -16,6 +17,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from regaudit.ingest.sources.harbor.client import HarborClient
 from regaudit.schemas.harbor import Robot
 
 _ROBOTS = TypeAdapter(list[Robot])
@@ -42,3 +44,22 @@ def _entry(robot: Robot) -> dict[str, Any]:
         "created_at": robot.creation_time,
         "expires_at": expires,
     }
+
+
+#: robots per request (the API's most) and the most pages read: far beyond any Harbor, a hostile server stops here
+_PAGE_SIZE = 100
+_MAX_PAGES = 1000
+
+
+def fetch_robots(client: HarborClient) -> str:
+    """Every robot account ``GET /api/v2.0/robots`` lists, page by page, as one JSON list (``robot_entries``'
+    input); ValueError when a page is not a list."""
+    robots: list[Any] = []
+    for page in range(1, _MAX_PAGES + 1):
+        rows = json.loads(client.get("/robots", {"page": page, "page_size": _PAGE_SIZE}))
+        if not isinstance(rows, list):
+            raise ValueError(f"Harbor's robot list page {page} is not a JSON list")
+        robots.extend(rows)
+        if len(rows) < _PAGE_SIZE:
+            break
+    return json.dumps(robots)
