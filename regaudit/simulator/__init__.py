@@ -13,7 +13,8 @@ labels of every injected incident (see ``model.KIND_FAMILY``). The same seed alw
 Module map: ``organisation``/``catalog``/``identities`` (who and what), ``sessions``/``flows`` (HTTP requests
 and the events they cause), ``routines``/``fleet``/``habits`` (normal behaviour, habits included),
 ``incidents``/``attacks``/``tampering``/``intrusions``/``variants`` (injected incidents), ``engine`` (the day loop),
-``wire`` (bytes), ``output`` (front doors).
+``wire`` (bytes), ``output`` (front doors), ``harbor`` (a Harbor instance's webhooks beside the registry:
+``simulate_harbor``).
 """
 
 from __future__ import annotations
