@@ -85,6 +85,10 @@ def test_import_then_ship_logs_stores_every_line_once_and_the_same_image_activit
     assert rows(backfilled, ACTIVITY) == rows(live, ACTIVITY) != []
     verified = regaudit(backfilled, "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr  # the chain seals the import's batches
+    webhook = StoreRecordSink(backfilled, 30.0, "default", "webhook")  # the same notifications, received live
+    webhook.deliver([(None, record) for record in event_records(COMBINED_EVENTS, "default")])
+    webhook.close()
+    assert rows(backfilled, "SELECT count(*) FROM registry_events") == [(events,)]
 
 
 def test_a_rotated_file_shipped_live_is_imported_once_and_gzip_rotations_in_time_order(tmp_path):
