@@ -70,6 +70,11 @@ class RecordingReceiver:
         with self._lock:
             self._failures.extend([status] * count)
 
+    def recover(self) -> None:
+        """Answer every later POST 2xx again, whatever ``fail_next`` still had queued."""
+        with self._lock:
+            self._failures.clear()
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every POST so far, failed ones included, in arrival order."""
