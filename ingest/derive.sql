@@ -349,45 +349,120 @@ WHERE l.endpoint = 'manifest' AND l.status BETWEEN 200 AND 299 AND l.http_method
 ON CONFLICT DO NOTHING;
 
 -- name: rebuild_tag_history
--- Per (registry, repository, tag) touched by the batch: the digest intervals, rebuilt from all its events.
--- Consecutive pushes of the same digest are one interval; a tag delete ends one; a push of a different digest
--- over a live interval is an overwrite. A push or delete the source reports refused (outcome 'failure') moved nothing.
+-- Per (registry, repository, tag) the batch moved: its digest intervals from the batch's first move of it
+-- ("since") on. Consecutive pushes of the same digest are one interval; a tag delete ends one; a push of a
+-- different digest over a live interval is an overwrite; a push or delete the source reports refused (outcome
+-- 'failure') moved nothing. Everything before since is summed up by the last interval that began before it:
+-- live at since (the tag pointed at its digest, so it seeds the moves since as a push) or ended by a delete (the
+-- moves since start afresh). So only the moves since are read, and the rows are those a rebuild from all the
+-- tag's events gives (tests/ingest/test_tag_history.py): a tag moved daily costs a batch's minutes, not its whole
+-- past, and the cost per batch stays flat as the store grows. Run once per batch, not per time range ($earliest:
+-- the time of the batch's earliest new row), since the moves since reach past a range.
+-- 1. the live prior interval ends at the first change since (or stays open)
+UPDATE tag_history AS h SET valid_to_at = i.next_at
+FROM (
+    WITH keys AS (  -- each tag the batch moved, from its first move in the batch
+        SELECT registry, repository, tag, min(event_at) AS since
+        FROM registry_events
+        WHERE batch_id = $batch_id AND tag IS NOT NULL
+          AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
+          AND outcome IS DISTINCT FROM 'failure'
+        GROUP BY ALL
+    ),
+    prior AS (  -- the last interval that began before since: live at since, or ended by a delete
+        SELECT h.*, k.since
+        FROM tag_history h JOIN keys k USING (registry, repository, tag)
+        WHERE h.valid_from_at < k.since
+        QUALIFY row_number() OVER (PARTITION BY h.registry, h.repository, h.tag
+                                   ORDER BY h.valid_from_at DESC, h.event_id DESC) = 1
+    ),
+    moves AS (  -- the moves since, after the live prior interval's push as the seed
+        SELECT e.registry, e.repository, e.tag, e.action, e.digest, e.event_at, e.actor, e.client_addr,
+               e.user_agent, e.event_id, FALSE AS seed
+        FROM registry_events e JOIN keys k USING (registry, repository, tag)
+        WHERE e.event_at >= k.since
+          AND e.event_at >= $earliest  -- implied by the one above; stated so the scan reads from the batch on
+          AND ((e.action = 'push' AND e.target_kind = 'manifest') OR (e.action = 'delete' AND e.target_kind = 'tag'))
+          AND e.outcome IS DISTINCT FROM 'failure'
+        UNION ALL
+        SELECT registry, repository, tag, 'push', digest, valid_from_at, moved_by, client_addr, user_agent, event_id,
+               TRUE
+        FROM prior WHERE valid_to_at IS NULL OR valid_to_at >= since
+    ),
+    ordered AS (
+        SELECT *,
+               lag(action) OVER w AS prev_action,
+               lag(digest) OVER w AS prev_digest
+        FROM moves WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
+    ),
+    changes AS (
+        SELECT * FROM ordered
+        WHERE action = 'delete' OR prev_action IS DISTINCT FROM 'push' OR prev_digest IS DISTINCT FROM digest
+    ),
+    intervals AS (
+        SELECT *, lead(event_at) OVER w AS next_at
+        FROM changes WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
+    )
+    SELECT * FROM intervals WHERE seed
+) AS i
+WHERE h.registry = i.registry AND h.repository = i.repository AND h.tag = i.tag AND h.event_id = i.event_id
+  AND h.valid_to_at IS DISTINCT FROM i.next_at;
+
+-- 2. the intervals since are derived again
 DELETE FROM tag_history t
-USING (SELECT DISTINCT registry, repository, tag FROM registry_events
-       WHERE batch_id = $batch_id AND tag IS NOT NULL AND action IN ('push', 'delete')
-         AND outcome IS DISTINCT FROM 'failure') k
-WHERE t.registry = k.registry AND t.repository = k.repository AND t.tag = k.tag;
+USING (SELECT registry, repository, tag, min(event_at) AS since FROM registry_events
+       WHERE batch_id = $batch_id AND tag IS NOT NULL
+         AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
+         AND outcome IS DISTINCT FROM 'failure'
+       GROUP BY ALL) k
+WHERE t.registry = k.registry AND t.repository = k.repository AND t.tag = k.tag AND t.valid_from_at >= k.since;
 
 INSERT INTO tag_history
-WITH keys AS (
-    SELECT DISTINCT registry, repository, tag FROM registry_events
-    WHERE batch_id = $batch_id AND tag IS NOT NULL AND action IN ('push', 'delete')
-      AND outcome IS DISTINCT FROM 'failure'
-),
-moves AS (
-    SELECT e.registry, e.repository, e.tag, e.action, e.digest, e.event_at, e.actor, e.client_addr,
-           e.user_agent, e.event_id
-    FROM registry_events e JOIN keys USING (registry, repository, tag)
-    WHERE ((e.action = 'push' AND e.target_kind = 'manifest') OR (e.action = 'delete' AND e.target_kind = 'tag'))
-      AND e.outcome IS DISTINCT FROM 'failure'
-),
-ordered AS (
-    SELECT *,
-           lag(action) OVER w AS prev_action,
-           lag(digest) OVER w AS prev_digest
-    FROM moves WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
-),
-changes AS (
-    SELECT * FROM ordered
-    WHERE action = 'delete' OR prev_action IS DISTINCT FROM 'push' OR prev_digest IS DISTINCT FROM digest
-),
-intervals AS (
-    SELECT *, lead(event_at) OVER w AS next_at
-    FROM changes WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
-)
+    WITH keys AS (  -- each tag the batch moved, from its first move in the batch
+        SELECT registry, repository, tag, min(event_at) AS since
+        FROM registry_events
+        WHERE batch_id = $batch_id AND tag IS NOT NULL
+          AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
+          AND outcome IS DISTINCT FROM 'failure'
+        GROUP BY ALL
+    ),
+    prior AS (  -- the last interval that began before since: live at since, or ended by a delete
+        SELECT h.*, k.since
+        FROM tag_history h JOIN keys k USING (registry, repository, tag)
+        WHERE h.valid_from_at < k.since
+        QUALIFY row_number() OVER (PARTITION BY h.registry, h.repository, h.tag
+                                   ORDER BY h.valid_from_at DESC, h.event_id DESC) = 1
+    ),
+    moves AS (  -- the moves since, after the live prior interval's push as the seed
+        SELECT e.registry, e.repository, e.tag, e.action, e.digest, e.event_at, e.actor, e.client_addr,
+               e.user_agent, e.event_id, FALSE AS seed
+        FROM registry_events e JOIN keys k USING (registry, repository, tag)
+        WHERE e.event_at >= k.since
+          AND e.event_at >= $earliest  -- implied by the one above; stated so the scan reads from the batch on
+          AND ((e.action = 'push' AND e.target_kind = 'manifest') OR (e.action = 'delete' AND e.target_kind = 'tag'))
+          AND e.outcome IS DISTINCT FROM 'failure'
+        UNION ALL
+        SELECT registry, repository, tag, 'push', digest, valid_from_at, moved_by, client_addr, user_agent, event_id,
+               TRUE
+        FROM prior WHERE valid_to_at IS NULL OR valid_to_at >= since
+    ),
+    ordered AS (
+        SELECT *,
+               lag(action) OVER w AS prev_action,
+               lag(digest) OVER w AS prev_digest
+        FROM moves WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
+    ),
+    changes AS (
+        SELECT * FROM ordered
+        WHERE action = 'delete' OR prev_action IS DISTINCT FROM 'push' OR prev_digest IS DISTINCT FROM digest
+    ),
+    intervals AS (
+        SELECT *, lead(event_at) OVER w AS next_at
+        FROM changes WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
+    )
 SELECT registry, repository, tag, digest, event_at, next_at,
        CASE WHEN prev_action = 'push' THEN prev_digest END,
        coalesce(prev_action = 'push' AND prev_digest IS DISTINCT FROM digest, FALSE),
        actor, client_addr, user_agent, event_id
 FROM intervals
-WHERE action = 'push';
+WHERE action = 'push' AND NOT seed;

@@ -3,9 +3,12 @@
 The file is opened for the batch and closed after it (DESIGN.md section 3), so readers and batch jobs get
 their turn between flushes. Inside the transaction:
 
-1. canonical rows are inserted with ``ON CONFLICT DO NOTHING`` on their natural keys (registry + event id;
-   the access line's source coordinates; the dead letter's origin + bytes), duplicates inside the batch removed
-   first, so a replay after a crash stores nothing twice;
+1. canonical rows are inserted on their natural keys (registry + event id; the access line's source
+   coordinates; the dead letter's origin + bytes) so that a replay after a crash stores nothing twice: first as a
+   plain INSERT, which the primary key refuses if any row is stored already or twice in the batch, and then
+   (the transaction rolled back and begun again) with ``ON CONFLICT DO NOTHING``, which skips those rows. The
+   plain INSERT stores a batch of new rows at under half the CPU (25,000 events: 0.24 s against 0.58 s, ON
+   CONFLICT checking each row against the key on its own); a replay pays both;
 2. the rows that were new get this batch's id, and the derived tables (``image_activity``, ``tag_history``)
    are brought up to date for what they can have changed (``derive.sql``);
 3. the batch hooks run (``regaudit.ingest.hooks``: the hash chain, queued alerts), in the same transaction;
@@ -101,18 +104,28 @@ class DuckDBSink:
             # One DuckDB thread: the ingest processes read the next batch on another thread meanwhile, and a
             # second DuckDB thread measured 5% faster alone but 200 MiB more resident at 1M stored events.
             con.execute("SET threads = 1")
-            con.execute("BEGIN TRANSACTION")
             try:
-                result = self._write(con, batch, source)
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT has rolled back already
-                    con.execute("ROLLBACK")
-                raise
+                result = self._attempt(con, batch, source, skip_stored=False)
+            except _StoredAlready:
+                result = self._attempt(con, batch, source, skip_stored=True)
         log.info(
             "batch=%d source=%s events=%d access=%d dead_letters=%d",
             result.batch_id, source, result.events_count, result.access_count, result.dead_letters_count,
         )  # fmt: skip
+        return result
+
+    def _attempt(
+        self, con: duckdb.DuckDBPyConnection, batch: NormalizedBatch, source: str, skip_stored: bool
+    ) -> WriteResult:
+        """The batch's transaction; without ``skip_stored``, it raises ``_StoredAlready`` when a key refuses a row."""
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = self._write(con, batch, source, skip_stored)
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT has rolled back already
+                con.execute("ROLLBACK")
+            raise
         return result
 
     def _isolated_before(self, ids: list[str]) -> set[str]:
@@ -125,11 +138,13 @@ class DuckDBSink:
             ).fetchall()
         return {str(row[0]) for row in found}
 
-    def _write(self, con: duckdb.DuckDBPyConnection, batch: NormalizedBatch, source: str) -> WriteResult:
+    def _write(
+        self, con: duckdb.DuckDBPyConnection, batch: NormalizedBatch, source: str, skip_stored: bool
+    ) -> WriteResult:
         batch_id = store.next_batch_id(con)
-        events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, batch_id)
-        access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id)
-        dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id)
+        events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, batch_id, skip_stored)
+        access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id, skip_stored)
+        dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id, skip_stored)
         if events or access:
             self._derive(con, batch_id)
         for hook in self.hooks:
@@ -166,6 +181,7 @@ def derive(con: duckdb.DuckDBPyConnection, batch_id: int, default_registry: str,
         "gap_grace_seconds": gap_grace_seconds,
     }
     ranges = _time_ranges(con, batch_id)
+    params["earliest"] = ranges[0][0]  # for a step run once per batch that reads from the batch's start on
     for statement, names in _DERIVE_STATEMENTS:
         windowed = "lo" in names or "hi" in names
         for lo, hi in ranges if windowed else [(None, None)]:
@@ -226,16 +242,23 @@ def _time_ranges(con: duckdb.DuckDBPyConnection, batch_id: int) -> list[tuple[da
     return [(lo, hi) for lo, hi in rows]
 
 
+class _StoredAlready(Exception):  # noqa: N818 - a signal between two methods, not an error anyone sees
+    """A plain INSERT met a key stored already (or twice in the batch): the batch is written again skipping them."""
+
+
 def _insert(
     con: duckdb.DuckDBPyConnection,
     table: str,
     rows: pa.Table,
     columns: tuple[str, ...],
     batch_id: int,
+    skip_stored: bool,
 ) -> int:
     """Insert rows not yet stored (by key), tagging them with the batch id; returns how many were new.
 
-    Duplicates inside the batch are left to ON CONFLICT as well: DuckDB keeps the first and skips the rest.
+    Without ``skip_stored`` every row must be new: a key refusing one raises ``_StoredAlready`` (the transaction
+    is then aborted). With it, ON CONFLICT skips the stored ones, and duplicates inside the batch too: DuckDB
+    keeps the first and skips the rest.
     """
     if rows.num_rows == 0:
         return 0
@@ -243,14 +266,14 @@ def _insert(
     try:
         before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]  # noqa: S608 - fixed names
         names = ", ".join(columns)
-        con.execute(
-            f"""
-            INSERT INTO {table} ({names}, batch_id)
-            SELECT {names}, $batch_id FROM incoming
-            ON CONFLICT DO NOTHING
-            """,  # noqa: S608 - fixed table and column names; values are bound
-            {"batch_id": batch_id},
-        )
+        sql = f"INSERT INTO {table} ({names}, batch_id) SELECT {names}, $batch_id FROM incoming"  # noqa: S608
+        try:
+            con.execute(sql + (" ON CONFLICT DO NOTHING" if skip_stored else ""), {"batch_id": batch_id})
+        except duckdb.ConstraintException as error:
+            if skip_stored:
+                raise
+            con.execute("ROLLBACK")  # the aborted transaction, so that the view can be dropped
+            raise _StoredAlready(table) from error
         after = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]  # noqa: S608 - fixed names
     finally:
         con.unregister("incoming")

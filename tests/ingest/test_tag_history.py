@@ -1,0 +1,132 @@
+"""tag_history as derive.sql keeps it batch by batch: the same rows as a rebuild from all of each tag's events.
+
+The step reads only the moves since a batch's first move of a tag, and sums up the past by the interval before
+it (``rebuild_tag_history``). These cases hold it to the rebuild from every event, ``REBUILD`` below (the step as
+it was before), over random sequences of pushes and tag deletes with ties in time, late events days back, and
+replays, delivered in random batches and orders.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from regaudit.ingest import store
+from regaudit.ingest.normalize import Normalizer
+from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sinks.duckdb import DuckDBSink
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+#: every tag's intervals from all its events: consecutive pushes of a digest are one, a delete ends one
+REBUILD = """
+WITH moves AS (
+    SELECT registry, repository, tag, action, digest, event_at, actor, client_addr, user_agent, event_id
+    FROM registry_events
+    WHERE tag IS NOT NULL
+      AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
+      AND outcome IS DISTINCT FROM 'failure'
+),
+ordered AS (
+    SELECT *, lag(action) OVER w AS prev_action, lag(digest) OVER w AS prev_digest
+    FROM moves WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
+),
+changes AS (
+    SELECT * FROM ordered
+    WHERE action = 'delete' OR prev_action IS DISTINCT FROM 'push' OR prev_digest IS DISTINCT FROM digest
+),
+intervals AS (
+    SELECT *, lead(event_at) OVER w AS next_at
+    FROM changes WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
+)
+SELECT registry, repository, tag, digest, event_at, next_at,
+       CASE WHEN prev_action = 'push' THEN prev_digest END,
+       coalesce(prev_action = 'push' AND prev_digest IS DISTINCT FROM digest, FALSE),
+       actor, client_addr, user_agent, event_id
+FROM intervals WHERE action = 'push'
+ORDER BY ALL
+"""
+
+
+def move(number: int, seconds: float, tag: str, digest_name: str | None, actor: str) -> RawRecord:
+    """A manifest push of ``digest_name`` to ``tag`` (or, with none, a delete of the tag), as Distribution sends
+    them: a tag delete names the tag and no digest or media type."""
+    target: dict[str, object] = {"repository": "team/app", "tag": tag}
+    if digest_name is not None:
+        target |= {"mediaType": MANIFEST, "digest": "sha256:" + digest_name * 64, "size": 500}
+    body = {
+        "id": f"ev-{number:04d}",
+        "timestamp": (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z"),
+        "action": "push" if digest_name is not None else "delete",
+        "target": target,
+        "request": {"id": f"rq-{number}", "addr": "10.0.0.7", "method": "PUT" if digest_name else "DELETE"},
+        "actor": {"name": actor},
+    }
+    return RawRecord("event", json.dumps(body).encode(), f"test:{number}", T0, "main")
+
+
+def moves(rng: random.Random, count: int) -> list[RawRecord]:
+    """Pushes of three digests and deletes over three tags, at times that tie often and lie days apart."""
+    days = [0, 0, 0, 1, 3]
+    return [
+        move(
+            number,
+            rng.choice(days) * 86_400 + rng.randrange(0, 40, 2),
+            rng.choice(["latest", "latest", "v1", "main"]),
+            rng.choice(["a", "a", "b", "c", None]),
+            rng.choice(["alice", "ci"]),
+        )
+        for number in range(count)
+    ]
+
+
+def store_batches(db, batches: list[list[RawRecord]]) -> None:
+    normalizer = Normalizer("main")
+    try:
+        for batch in batches:
+            DuckDBSink(db, default_registry="main").write(normalizer.normalize(batch), "test")
+    finally:
+        normalizer.close()
+
+
+def stored_and_rebuilt(db) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The stored rows and the rebuild's, after checking every event was stored (none isolated)."""
+    with store.reader(db) as con:
+        assert con.execute("SELECT count(*) FROM dead_letters").fetchall() == [(0,)]
+        return con.execute("SELECT * FROM tag_history ORDER BY ALL").fetchall(), con.execute(REBUILD).fetchall()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tag_history_kept_per_batch_equals_the_rebuild_from_all_events(tmp_path, seed):
+    rng = random.Random(seed)
+    records = moves(rng, 36)
+    rng.shuffle(records)
+    cuts = sorted(rng.sample(range(1, len(records)), 3))
+    batches = [records[a:b] for a, b in zip([0, *cuts], [*cuts, len(records)], strict=True)]
+    batches.append(rng.sample(records, 6))  # a replay of some of them, stored once
+    db = tmp_path / "audit.duckdb"
+    store_batches(db, batches)
+    stored, rebuilt = stored_and_rebuilt(db)
+    assert stored == rebuilt
+    assert any(row[7] for row in rebuilt) or seed  # the sequences do overwrite
+
+
+def test_a_late_push_before_a_delete_splits_the_interval_the_rebuild_way(tmp_path):
+    db = tmp_path / "audit.duckdb"
+    store_batches(
+        db,
+        [
+            [move(1, 0, "latest", "a", "ci"), move(2, 10, "latest", "a", "ci"), move(3, 20, "latest", None, "ci")],
+            [move(4, 30, "latest", "a", "ci")],  # after the delete: a new interval, no overwrite
+            [move(5, 5, "latest", "b", "alice")],  # late: overwrites a, and the push at 10 moves a back
+        ],
+    )
+    stored, rebuilt = stored_and_rebuilt(db)
+    assert stored == rebuilt
+    assert sorted((row[4].second, row[3][-1], row[7]) for row in stored) == [
+        (0, "a", False), (5, "b", True), (10, "a", True), (30, "a", False)
+    ]  # fmt: skip
