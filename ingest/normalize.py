@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.acr.normalize import normalize_records as normalize_acr
 from regaudit.ingest.sources.artifactory.normalize import normalize_records as normalize_artifactory
 from regaudit.ingest.sources.ecr.normalize import normalize_records as normalize_ecr
 from regaudit.ingest.sources.harbor.normalize import normalize_records as normalize_harbor
@@ -41,6 +42,7 @@ SOURCES: dict[str, SourceNormalizer] = {
     "ecr": normalize_ecr,
     "quay": normalize_quay,
     "artifactory": normalize_artifactory,
+    "acr": normalize_acr,
 }
 
 EVENT_COLUMNS = (

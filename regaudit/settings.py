@@ -33,6 +33,7 @@ from regaudit.analytics.reports.settings import ReportsSettings
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
 from regaudit.evidence.settings import ChainSettings, RetentionSettings
+from regaudit.ingest.sources.acr.settings import AcrSettings
 from regaudit.ingest.sources.ecr.settings import EcrSettings
 from regaudit.ingest.sources.harbor.settings import HarborAuditSettings, HarborSyslogSettings
 from regaudit.ingest.sources.quay.settings import QuaySettings
@@ -197,6 +198,7 @@ class Settings(BaseSettings):
     quay: QuaySettings = Field(default_factory=QuaySettings)
     harbor_audit: HarborAuditSettings = Field(default_factory=HarborAuditSettings)
     harbor_syslog: HarborSyslogSettings = Field(default_factory=HarborSyslogSettings)
+    acr: AcrSettings = Field(default_factory=AcrSettings)
 
     @classmethod
     def settings_customise_sources(

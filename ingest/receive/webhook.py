@@ -25,7 +25,9 @@ the webhook's secret in ``X-JFrog-Event-Auth``: the token itself, or with payloa
 body under it (so the body is read before that check; without the header, ``Authorization: Bearer`` as for all).
 AWS EventBridge API destinations post ECR's events to ``/events/ecr/<instance>``, one per POST (``ECR Image Action``,
 ``ECR Image Scan``, or a CloudTrail record forwarded as ``AWS API Call via CloudTrail``), with the bearer token as
-the connection's API key header (``Authorization: Bearer <token>``).
+the connection's API key header (``Authorization: Bearer <token>``). Azure Container Registry webhooks post to
+``/events/acr/<instance>``, one event per POST, with only the custom headers the webhook was given: give it
+``Authorization: Bearer <token>`` (``az acr webhook create --headers``).
 
 ``/healthz`` answers 200 or 503 by the sink's health; ``/metrics`` is Prometheus text.
 """
@@ -53,6 +55,7 @@ from regaudit.ingest.receive.fast_path import EventsFastPath
 from regaudit.ingest.receive.webhook_auth import BearerTokens, valid_registry_name
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink, RecordsTooLarge, isolation
+from regaudit.ingest.sources.acr.post import split_post as split_acr_post
 from regaudit.ingest.sources.artifactory.post import split_post as split_jfrog_post
 from regaudit.ingest.sources.distribution.envelope import EnvelopeLimits, ParsedPost, content_key, split_envelope
 from regaudit.ingest.sources.ecr.post import split_post as split_ecr_post
@@ -136,6 +139,16 @@ def artifactory_parser(limits: EnvelopeLimits) -> PostParser:
 def ecr_parser(limits: EnvelopeLimits) -> PostParser:
     def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
         return split_ecr_post(
+            body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
+            max_depth=limits.max_depth,
+        )  # fmt: skip
+
+    return parse
+
+
+def acr_parser(limits: EnvelopeLimits) -> PostParser:
+    def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
+        return split_acr_post(
             body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
             max_depth=limits.max_depth,
         )  # fmt: skip
@@ -238,7 +251,8 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> EventsFastPath:
         title="regaudit webhook",
         version=__version__,
         description="Receives CNCF Distribution registry notifications (events.v1+json, events.v2+json), Harbor"
-        " webhooks (Default, CloudEvents), JFrog Artifactory webhooks (Docker domain) and ECR EventBridge events.",
+        " webhooks (Default, CloudEvents), JFrog Artifactory webhooks (Docker domain), ECR EventBridge events and"
+        " ACR webhooks.",
     )
     tokens = BearerTokens.from_settings(settings)  # TerminalError at start for an empty or short token
     limits = EnvelopeLimits(max_events=settings.max_events, max_depth=settings.max_json_depth)
@@ -250,6 +264,7 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> EventsFastPath:
     harbor = harbor_parser(limits)
     artifactory = artifactory_parser(limits)
     ecr = ecr_parser(limits)
+    acr = acr_parser(limits)
 
     async def receive(request: Request, registry: str, split: PostParser = distribution) -> JSONResponse:
         authorization = request.headers.get("authorization")
@@ -299,6 +314,10 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> EventsFastPath:
     @app.post("/events/ecr/{instance}", summary="Receive one AWS ECR EventBridge event (an API destination's POST)")
     async def ecr_events(instance: str, request: Request) -> JSONResponse:
         return await receive(request, instance, ecr)
+
+    @app.post("/events/acr/{instance}", summary="Receive one Azure Container Registry webhook event")
+    async def acr_events(instance: str, request: Request) -> JSONResponse:
+        return await receive(request, instance, acr)
 
     @app.get("/healthz", summary="200 when the sink is reachable, 503 otherwise")
     async def healthz() -> JSONResponse:
