@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from regaudit.cli import main
 from regaudit.ingest import store
@@ -164,3 +166,16 @@ def test_a_refused_manifest_request_is_a_refusal_by_its_user_and_address(tmp_pat
         ).fetchall()
     assert activity == [("pull", "user", "1.2.3.4", "registry-docker-remote/alpine/curl", "latest", "proxy", 403,
                          "refused")]  # fmt: skip
+
+
+FIELD = st.one_of(st.text(max_size=12), st.sampled_from(["-1", "200", "GET", "2023-06-15T12:34:56.789Z", PATH, ""]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(FIELD, min_size=9, max_size=13).map("|".join), min_size=1, max_size=10))
+def test_pipe_separated_junk_never_raises_and_every_line_lands(normalizer, generated):
+    records = [
+        RawRecord("access", line.encode(), f"file:h:/p:1.0:{n}", RECEIVED_AT) for n, line in enumerate(generated)
+    ]
+    batch = normalizer.normalize(records)
+    assert batch.access.num_rows + batch.dead_letters.num_rows == len(records)
