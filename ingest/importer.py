@@ -101,12 +101,16 @@ class Importer:
         host: str,
         registry: str,
         batch_lines: int = DEFAULT_BATCH_LINES,
+        registry_kind: str | None = None,
     ) -> None:
+        """``registry_kind`` marks every event line as that source's (``acr``: a storage account's resource log
+        blobs), as the header a receiver sets; None: Distribution's notification dumps."""
         self.sink = sink
         self.normalizer = normalizer
         self.host = host
         self.registry = registry
         self.batch_lines = batch_lines
+        self.registry_kind = registry_kind
         self._done_bytes = 0
 
     def plan(
@@ -131,7 +135,7 @@ class Importer:
         block = next((b for b in read_blocks(iter([b"\n".join(head) + b"\n"])) if isinstance(b, Block)), None)
         if block is None:
             return None
-        rows = self.normalizer.normalize_table(batch_table(block, kind, "head:", self.registry))
+        rows = self.normalizer.normalize_table(self._batch_table(block, kind, "head:"))
         times = rows.access.column("request_at") if kind == "access" else rows.events.column("event_at")
         first = pc.min(times).as_py() if len(times) else None
         return first if isinstance(first, datetime) else None
@@ -187,9 +191,17 @@ class Importer:
                     summary.unfinished += 1
                     continue
                 block = leftover_block(block)  # a finished (compressed) file's last line, unterminated
-            table = batch_table(block, history.kind, prefix, self.registry)
+            table = self._batch_table(block, history.kind, prefix)
             for start in range(0, table.num_rows, self.batch_lines):
                 yield table.slice(start, self.batch_lines)
+
+    def _batch_table(self, block: Block, kind: FileKind, prefix: str) -> pa.Table:
+        table = batch_table(block, kind, prefix, self.registry)
+        if self.registry_kind is None or kind != "event":
+            return table
+        index = table.schema.get_field_index("registry_kind")
+        kinds = pa.repeat(pa.scalar(self.registry_kind, pa.string()), table.num_rows)
+        return table.set_column(index, "registry_kind", kinds)
 
 
 _LEFTOVER_REASON = "bytes after the last complete line of a compressed file that ends early"

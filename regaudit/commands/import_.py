@@ -30,6 +30,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "access.log.2.gz -> access.log).",
     )
     parser.add_argument("--kind", choices=["access", "event"], help="What the files hold (default: by first line).")
+    parser.add_argument(
+        "--source",
+        choices=["acr"],
+        help="Event files of another source: acr, an Azure storage account's resource log blobs (PT1H.json, JSON "
+        "Lines of ContainerRegistryRepositoryEvents and ContainerRegistryLoginEvents records); implies --kind event "
+        "(default: Distribution's notification dumps).",
+    )
     parser.add_argument("--host", help="Host name in the line keys, as ship-logs --host (default: ship_logs.host).")
     parser.add_argument("--registry", help="Registry name of the events (default: webhook.registry).")
     parser.add_argument("--db", help="DuckDB file (default: store.path).")
@@ -57,8 +64,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     sink = DuckDBSink(settings.store.path, settings.store.lock_timeout_seconds, registry, hooks=load_hooks(settings))
     normalizer = Normalizer(registry)
     try:
-        importer = Importer(sink, normalizer, settings.ship_logs.host, registry, args.batch_lines)
-        files = importer.plan(args.paths, args.log_path, args.kind)
+        importer = Importer(sink, normalizer, settings.ship_logs.host, registry, args.batch_lines, args.source)
+        files = importer.plan(args.paths, args.log_path, "event" if args.source else args.kind)
         show = sys.stderr.isatty() if args.progress is None else args.progress
         bar = ProgressBar(sys.stderr) if show else None
         if bar:  # the bar stands for the sink's line per batch, which would break it up
