@@ -153,3 +153,15 @@ def test_an_anonymous_pull_has_no_actor_and_the_description_gives_the_digest():
            "operation_result": True, "op_time": "2025-04-14T08:00:00Z"}  # fmt: skip
     (event,), _ = parse_entry(json.dumps(row).encode(), AUDIT_LOG_EXT_TYPE)
     assert (event["actor"], event["tag"], event["digest"], event["http_method"]) == (None, "latest", ALPINE, "GET")
+
+
+def test_a_refused_ui_login_is_stored_as_a_refused_login_of_the_principal_tried(tmp_path):
+    login = {"id": 9, "username": "", "resource": "user01", "resource_type": "user", "operation": "login",
+             "operation_description": "login", "operation_result": False,
+             "op_time": "2025-04-14T08:00:00.000Z"}  # fmt: skip
+    db = tmp_path / "store.duckdb"
+    with HarborAuditAPI([login, {**login, "id": 10, "username": "user01", "operation_result": True}], ROBOT,
+                        SECRET) as api:  # fmt: skip
+        poll(api, db, tmp_path / "harbor.cursor")
+    counted = stored(db, "SELECT action, actor, outcome, counted_as FROM counted_activity ORDER BY outcome")
+    assert counted == [("login", "user01", "failure", "refused"), ("login", "user01", "success", "none")]

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.harbor.audit import AUDIT_LOG_EXT_TYPE, parse_entry
 from regaudit.ingest.sources.harbor.post import split_post
+from regaudit.ingest.sources.harbor.syslog import parse_line
 from tests.samples import RECEIVED_AT
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -80,3 +82,22 @@ def test_arbitrary_bytes_never_raise_and_land_once(normalizer, body):
 @given(st.sampled_from(DOCUMENTS), KEYS, JSON_VALUES)
 def test_published_payloads_with_any_field_replaced_never_raise(normalizer, document, path, value):
     land(normalizer, json.dumps(mutate(document, path, value)).encode())
+
+
+AUDIT = Path(__file__).parents[1] / "fixtures" / "harbor" / "audit"
+AUDIT_ROWS = json.loads((AUDIT / "audit-log-exts.webhook-events.json").read_text())
+FORWARDED = (AUDIT / "audit-forward.webhook-events.log").read_bytes().splitlines()
+
+
+@SETTINGS
+@given(row=st.sampled_from(AUDIT_ROWS), key=st.sampled_from(sorted(AUDIT_ROWS[0])), value=JSON_VALUES)
+def test_an_audit_row_with_any_field_replaced_is_one_event_or_a_reason(row, key, value):
+    rows, reason = parse_entry(json.dumps({**row, key: value}).encode(), AUDIT_LOG_EXT_TYPE)
+    assert (len(rows), reason is None) in ((1, True), (0, False))
+
+
+@SETTINGS
+@given(line=st.sampled_from(FORWARDED), cut=st.integers(0, 400), noise=st.binary(max_size=40))
+def test_a_forwarded_line_cut_or_spliced_with_any_bytes_is_one_event_or_a_reason(line, cut, noise):
+    rows, reason = parse_line(line[:cut] + noise + line[cut:])
+    assert (len(rows), reason is None) in ((1, True), (0, False))
