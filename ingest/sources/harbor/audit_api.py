@@ -38,7 +38,7 @@ from pydantic import SecretStr, ValidationError
 from regaudit.errors import TerminalError
 from regaudit.ingest.receive.poller import Cursor, Page
 from regaudit.ingest.records import RawRecord
-from regaudit.ingest.sources.harbor.audit import AUDIT_LOG_EXT_TYPE, AUDIT_LOG_TYPE
+from regaudit.ingest.sources.harbor.audit import AUDIT_LOG_EXT_TYPE, AUDIT_LOG_TYPE, split_resource
 from regaudit.ingest.sources.harbor.client import HarborClient
 from regaudit.ingest.sources.harbor.events import REGISTRY_KIND
 from regaudit.schemas.harbor import AuditLogEntry
@@ -120,7 +120,7 @@ class HarborAuditSource:
         records: list[tuple[str | None, RawRecord]] = []
         newest = since
         delivered: list[tuple[datetime, int]] = []
-        for index, row in enumerate(rows):
+        for row in rows:
             value = orjson.dumps(row)
             try:
                 entry = AuditLogEntry.model_validate(row)
@@ -133,8 +133,9 @@ class HarborAuditSource:
                 continue
             newest = max(newest, second)
             delivered.append((second, entry.id))
-            records.append((None, self._record(value, f"harbor-api:{self.api_url}#{entry.id}", received_at)))
-            del index
+            repository = split_resource(entry.resource or "", (entry.resource_type or "").lower())[0] or None
+            origin = f"harbor-api:{self.api_url}#{entry.id}"
+            records.append((repository, self._record(value, origin, received_at)))  # keyed like a webhook event
         if newest > since:
             next_cursor = self._cursor(newest, 1, {row_id for second, row_id in delivered if second == newest})
         else:
