@@ -129,8 +129,8 @@ class HarborAuditSource:
                 records.append((None, self._record(value, origin, received_at)))
                 continue
             second = entry.op_time.replace(microsecond=0)
-            if second == since and entry.id in seen:
-                continue
+            if second < since or (second == since and entry.id in seen):
+                continue  # behind the cursor (the query asked for none: a server that ignores q), or delivered
             newest = max(newest, second)
             delivered.append((second, entry.id))
             repository = split_resource(entry.resource or "", (entry.resource_type or "").lower())[0] or None
