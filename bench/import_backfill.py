@@ -15,6 +15,8 @@ included); each side is run ``--repeat`` times, alternating, and the best of eac
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -36,15 +38,29 @@ def import_seconds(path: Path, db: Path) -> tuple[float, int, dict[str, str]]:
     return seconds, peak, dict(item.split("=", 1) for item in line.split())
 
 
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds so far of this process (RUSAGE_SELF) or of its waited-for children."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def compare(name: str, path: Path, count: int, floor: object, repeat: int) -> dict[str, object]:
-    """Best of ``repeat`` alternating runs of the floor and the import, and their ratio."""
-    floors, imports, peak, stored = [], [], 0, ""
+    """Best of ``repeat`` alternating runs of the floor and the import, and their ratio.
+
+    CPU seconds are recorded too: on a machine other work loads, they say what each side costs whatever it waited.
+    """
+    floors, imports, floor_cpu, import_cpu, peak, stored = [], [], [], [], 0, ""
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp:
         for attempt in range(repeat):
             work = Path(tmp) / str(attempt)
             work.mkdir()
+            before = cpu_seconds(resource.RUSAGE_SELF)
             floors.append(floor(path, work))  # type: ignore[operator]
+            floor_cpu.append(cpu_seconds(resource.RUSAGE_SELF) - before)
+            before = cpu_seconds(resource.RUSAGE_CHILDREN)
             seconds, peak, summary = import_seconds(path, work / "import.duckdb")
+            import_cpu.append(cpu_seconds(resource.RUSAGE_CHILDREN) - before)
             imports.append(seconds)
             stored = summary["stored"]
     best_floor, best_import = min(floors), min(imports)
@@ -59,6 +75,10 @@ def compare(name: str, path: Path, count: int, floor: object, repeat: int) -> di
         "ratio_import_vs_floor": round(best_floor / best_import, 3),
         "import_runs_seconds": [round(s, 2) for s in imports],
         "floor_runs_seconds": [round(s, 2) for s in floors],
+        "floor_cpu_seconds": round(min(floor_cpu), 2),
+        "import_cpu_seconds": round(min(import_cpu), 2),
+        "ratio_cpu_import_vs_floor": round(min(floor_cpu) / min(import_cpu), 3),
+        "load_average_1m": round(max(load, os.getloadavg()[0]), 1),
         "peak_rss_mib": round(peak / 2**20),
     }
 

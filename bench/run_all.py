@@ -157,8 +157,18 @@ def import_rows(rec: Record) -> list[str]:
         f"| backfill, {what}, `regaudit import` (process wall time, derived tables and chain) | "
         f"{n(rec['import_lines_per_second'])} lines/s ({rec['import_seconds']} s), peak RSS "
         f"{n(rec['peak_rss_mib'])} MiB | {floor}: {n(rec['floor_lines_per_second'])} lines/s "
-        f"({rec['floor_seconds']} s) | {ratio} of the floor | (new) | ≥ 0.7: {met(ratio >= 0.7)} |"
+        f"({rec['floor_seconds']} s){_cpu(rec)} | {ratio} of the floor | (new) | ≥ 0.7: {met(ratio >= 0.7)} |"
     ]
+
+
+def _cpu(rec: Record) -> str:
+    """CPU seconds of both sides and the machine's load, where the run recorded them (a shared machine)."""
+    if "import_cpu_seconds" not in rec:
+        return ""
+    return (
+        f"; CPU {rec['import_cpu_seconds']} s against {rec['floor_cpu_seconds']} s "
+        f"({rec['ratio_cpu_import_vs_floor']}), load average {rec['load_average_1m']}"
+    )
 
 
 def webhook_rows(rec: Record) -> list[str]:
