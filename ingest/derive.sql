@@ -41,7 +41,9 @@ FROM (
             AND (p.media_type LIKE '%index%' OR p.media_type LIKE '%manifest.list%'))
         OR p.digest = c.digest)
 ) AS children
-WHERE a.activity_id = children.activity_id;
+WHERE a.activity_id = children.activity_id
+  -- implied by the key (the same row); stated so the scan of a reads only the range
+  AND a.occurred_at BETWEEN $lo AND $hi + INTERVAL 60 SECOND;
 
 -- name: lookups_before_delete
 -- A delete by tag is two requests: the client GETs the tag to learn its digest, then DELETEs that digest
@@ -57,6 +59,8 @@ FROM (
      AND coalesce(d.actor, '') = coalesce(g.actor, '') AND coalesce(d.client_addr, '') = coalesce(g.client_addr, '')
      AND d.action = 'delete' AND d.source = 'registry'
      AND d.occurred_at >= g.occurred_at AND d.occurred_at - g.occurred_at <= INTERVAL 10 SECOND
+     -- implied by the two above; stated so the scan of d reads only the range, not the whole table
+     AND d.occurred_at BETWEEN $lo - INTERVAL 10 SECOND AND $hi + INTERVAL 10 SECOND
     WHERE g.action = 'pull' AND g.counts_as_pull AND g.source = 'registry' AND g.tag IS NOT NULL
       AND g.occurred_at BETWEEN $lo - INTERVAL 10 SECOND AND $hi
       AND NOT EXISTS (
@@ -64,9 +68,12 @@ FROM (
           WHERE b.registry = g.registry AND b.repository = g.repository AND b.target_kind = 'blob'
             AND b.action = 'pull' AND b.http_method = 'GET'
             AND coalesce(b.actor, '') = coalesce(g.actor, '') AND coalesce(b.client_addr, '') = coalesce(g.client_addr, '')
-            AND b.event_at BETWEEN g.occurred_at AND d.occurred_at)
+            AND b.event_at BETWEEN g.occurred_at AND d.occurred_at
+            AND b.event_at BETWEEN $lo - INTERVAL 10 SECOND AND $hi + INTERVAL 10 SECOND)  -- implied, like d's
 ) AS lookups
-WHERE a.activity_id = lookups.activity_id;
+WHERE a.activity_id = lookups.activity_id
+  -- implied by the key (the same row); stated so the scan of a reads only the range
+  AND a.occurred_at BETWEEN $lo - INTERVAL 10 SECOND AND $hi;
 
 -- name: fold_blob_bytes
 -- Each blob event is folded into exactly one image action of the same identity, client and repository, so
@@ -112,7 +119,9 @@ FROM (
       AND o.occurred_at BETWEEN $lo - INTERVAL 10 MINUTE AND $hi + INTERVAL 10 MINUTE
     GROUP BY o.activity_id
 ) AS folded
-WHERE a.activity_id = folded.activity_id AND a.blob_bytes IS DISTINCT FROM folded.bytes;
+WHERE a.activity_id = folded.activity_id AND a.blob_bytes IS DISTINCT FROM folded.bytes
+  -- implied by the key (the same row); stated so the scan of a reads only the range
+  AND a.occurred_at BETWEEN $lo - INTERVAL 10 MINUTE AND $hi + INTERVAL 10 MINUTE;
 
 -- name: blob_only_downloads
 -- Blob downloads that belong to no manifest pull (no counted pull of the same identity, client and repository in
@@ -241,7 +250,9 @@ FROM (
     FROM (SELECT * FROM strict UNION ALL SELECT * FROM relaxed) AS pair
     JOIN lines l USING (line_key)
 ) AS m
-WHERE a.activity_id = m.activity_id;
+WHERE a.activity_id = m.activity_id
+  -- implied by the key (the same row); stated so the scan of a reads only the range
+  AND a.occurred_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE;
 
 -- name: join_proxy_mounts
 -- A mount gets the access-log line of its request, POST /v2/<repository>/blobs/uploads/?mount=<digest>&from=
@@ -291,7 +302,9 @@ FROM (
     JOIN lines l ON l.line_key = rl.line_key
     WHERE EXISTS (SELECT 1 FROM pairs p WHERE p.activity_id = ra.activity_id AND p.line_key = rl.line_key)
 ) AS m
-WHERE a.activity_id = m.activity_id;
+WHERE a.activity_id = m.activity_id
+  -- implied by the key (the same row); stated so the scan of a reads only the range
+  AND a.occurred_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE;
 
 -- name: tag_deletes_share_their_request
 -- A manifest DELETE is one request and one access-log line, but Distribution notifies a delete of the digest
