@@ -37,6 +37,7 @@ MIGRATIONS: dict[int, str] = {
     7: resources.files("regaudit.ingest").joinpath("blob_only.sql").read_text(encoding="utf-8"),
     8: resources.files("regaudit.ingest").joinpath("registry_kind.sql").read_text(encoding="utf-8"),
     9: resources.files("regaudit.ingest").joinpath("outcome.sql").read_text(encoding="utf-8"),
+    10: resources.files("regaudit.ingest").joinpath("identities.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
