@@ -34,8 +34,10 @@ PORTAL = rows("audit-log-exts.portal-spec.json")  # 18 rows in one second
 EVENTS = rows("audit-log-exts.webhook-events.json")  # a pull, a push, a pull by a robot, a delete
 
 
-def poll(api: HarborAuditAPI, db: Path, cursor: Path, *, secret: str = SECRET, page_size: int = 5) -> Poller:
-    source = HarborAuditSource(api.url, "harbor-prod", ROBOT, SecretStr(secret), page_size=page_size, clock=lambda: NOW)
+def poll(api: HarborAuditAPI, db: Path, cursor: Path, *, secret: str = SECRET, page_size: int = 5,
+         endpoint: str = "auditlog-exts") -> Poller:  # fmt: skip
+    source = HarborAuditSource(api.url, "harbor-prod", ROBOT, SecretStr(secret), page_size=page_size,
+                               clock=lambda: NOW, endpoint=endpoint)  # fmt: skip
     sink = StoreRecordSink(db, 10.0, "harbor-prod", "poll-harbor")
     poller = Poller(source, sink, CursorFile(cursor), poll_seconds=0.01)
     try:
@@ -165,3 +167,15 @@ def test_a_refused_ui_login_is_stored_as_a_refused_login_of_the_principal_tried(
         poll(api, db, tmp_path / "harbor.cursor")
     counted = stored(db, "SELECT action, actor, outcome, counted_as FROM counted_activity ORDER BY outcome")
     assert counted == [("login", "user01", "failure", "refused"), ("login", "user01", "success", "none")]
+
+
+def test_the_legacy_audit_log_before_2_13_is_read_the_same_under_its_own_ids(tmp_path):
+    legacy = [{key: row[key] for key in ("id", "username", "resource", "resource_type", "operation", "op_time")}
+              for row in EVENTS]  # AuditLog: no description, no result  # fmt: skip
+    db = tmp_path / "store.duckdb"
+    with HarborAuditAPI(legacy, ROBOT, SECRET) as api:
+        poll(api, db, tmp_path / "harbor.cursor", endpoint="audit-logs")
+    assert {request.get("q", "")[:8] for request in api.requests} == {"op_time="}
+    events = stored(db, "SELECT event_id, action, digest IS NOT NULL, outcome FROM registry_events ORDER BY event_id")
+    assert events == [("harbor-audit:1", "pull", True, None), ("harbor-audit:2", "push", True, None),
+                      ("harbor-audit:3", "pull", True, None), ("harbor-audit:4", "delete", True, None)]  # fmt: skip
