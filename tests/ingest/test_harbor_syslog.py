@@ -86,3 +86,13 @@ def test_octet_counted_frames_and_a_hostile_stream_are_read_and_the_listener_goe
 def test_go_time_text_with_a_monotonic_reading_and_an_offset_is_utc():
     assert go_time("2025-05-01 14:05:10.123456789 +0200 CEST m=+31.5").isoformat() == "2025-05-01T12:05:10.123456+00:00"
     assert go_time("not a time") is None
+
+
+def test_a_line_a_relay_reframed_as_rfc_5424_or_3164_reads_the_same():
+    line = LINES[2].rstrip(b"\n")
+    message = line[line.index(b"audit[1]: ") + len(b"audit[1]: ") :]
+    (direct,), _ = parse_line(line)
+    for header in (b"<6>1 2023-04-03T06:12:52Z harbor-core audit 1 - - ", b"<6>Apr  3 06:12:52 harbor-core audit[1]: "):
+        (relayed,), reason = parse_line(header + message)
+        assert reason is None
+        assert relayed == direct  # the same event id: the Harbor message, not the header, identifies the row
