@@ -20,6 +20,7 @@ and the events they cause), ``routines``/``fleet``/``habits`` (normal behaviour,
 from __future__ import annotations
 
 from regaudit.simulator.engine import DEFAULT_START, Chunk, Simulation
+from regaudit.simulator.harbor import HarborPost, HarborTraffic, simulate_harbor
 from regaudit.simulator.model import (
     KIND_FAMILY,
     CredentialRow,
@@ -44,6 +45,8 @@ __all__ = [
     "KIND_FAMILY",
     "Chunk",
     "CredentialRow",
+    "HarborPost",
+    "HarborTraffic",
     "Identity",
     "Label",
     "Notification",
@@ -54,6 +57,7 @@ __all__ = [
     "iter_notifications",
     "org_toml",
     "simulate",
+    "simulate_harbor",
     "write_credentials_csv",
     "write_credentials_json",
     "write_files",
