@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -172,3 +173,9 @@ def test_failed_quay_logins_feed_the_brute_force_detection(tmp_path):
     [hit] = report.hits
     assert hit.subject == "init+ci" or "init+ci" in hit.summary
     assert len(hit.evidence_ids) == 16
+    # each failure's evidence names the row it is: Quay's failed logins are image_activity rows, not proxy lines
+    ids = [evidence.removeprefix("image_activity:") for evidence in hit.evidence_ids]
+    assert all(evidence.startswith("image_activity:") for evidence in hit.evidence_ids)
+    with duckdb.connect(str(db), read_only=True) as con:
+        found = con.execute("SELECT count(*) FROM image_activity WHERE list_contains(?, activity_id)", [ids])
+        assert found.fetchone() == (16,)
