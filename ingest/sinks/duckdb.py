@@ -146,7 +146,7 @@ class DuckDBSink:
         access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id, skip_stored)
         dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id, skip_stored)
         if events or access:
-            self._derive(con, batch_id)
+            self._derive(con, batch_id, skip_stored)
         for hook in self.hooks:
             hook(con, batch_id)
         origins = sorted(
@@ -168,13 +168,29 @@ class DuckDBSink:
         )
         return WriteResult(batch_id, events, access, dead)
 
-    def _derive(self, con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
-        derive(con, batch_id, self.default_registry, self.gap_grace_seconds)
+    def _derive(self, con: duckdb.DuckDBPyConnection, batch_id: int, skip_stored: bool) -> None:
+        try:
+            derive(con, batch_id, self.default_registry, self.gap_grace_seconds, skip_stored)
+        except duckdb.ConstraintException as error:
+            if skip_stored:
+                raise
+            con.execute("ROLLBACK")
+            raise _StoredAlready("derive") from error
 
 
-def derive(con: duckdb.DuckDBPyConnection, batch_id: int, default_registry: str, gap_grace_seconds: int) -> None:
+def derive(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: int,
+    default_registry: str,
+    gap_grace_seconds: int,
+    skip_stored: bool = True,
+) -> None:
     """Bring the derived tables up to date for one stored batch; also how ``regaudit verify`` rebuilds them
-    (``regaudit.evidence.verify_derived``), so the two can never drift apart."""
+    (``regaudit.evidence.verify_derived``), so the two can never drift apart.
+
+    Without ``skip_stored``, the steps that derive one row per new row of the batch (``NEW_ROWS_ONLY``) insert
+    plainly instead of ``ON CONFLICT DO NOTHING``, as the sink's first attempt does: a key refusing a row raises
+    ``duckdb.ConstraintException``, and the sink writes the batch again with it."""
     params: dict[str, Any] = {
         "batch_id": batch_id,
         "default_registry": default_registry,
@@ -182,7 +198,7 @@ def derive(con: duckdb.DuckDBPyConnection, batch_id: int, default_registry: str,
     }
     ranges = _time_ranges(con, batch_id)
     params["earliest"] = ranges[0][0]  # for a step run once per batch that reads from the batch's start on
-    for statement, names in _DERIVE_STATEMENTS:
+    for statement, names in _DERIVE_STATEMENTS if skip_stored else _DERIVE_NEW_STATEMENTS:
         windowed = "lo" in names or "hi" in names
         for lo, hi in ranges if windowed else [(None, None)]:
             bound = params | {"lo": lo, "hi": hi}
@@ -210,6 +226,20 @@ def _only_comments(part: str) -> bool:
 _DERIVE_STATEMENTS: list[tuple[str, frozenset[str]]] = [
     (statement, frozenset(re.findall(r"\$(\w+)", statement)))
     for _name, sql in DERIVE_STEPS
+    for statement in _statements(sql)
+]
+#: Steps whose rows are keyed by a new row of the batch (an event's or an access line's key), so that they meet no
+#: stored key unless the batch's rows were stored before. ON CONFLICT checks row by row against image_activity's
+#: key, and that grows with it: 10,000 rows cost 0.32-0.42 s CPU at 10M stored events, 0.02 s plainly.
+NEW_ROWS_ONLY = frozenset({"activity_from_events", "proxy_only_failures"})
+_CONFLICT = "\nON CONFLICT DO NOTHING"
+#: the same statements, with the steps of ``NEW_ROWS_ONLY`` inserting plainly
+_DERIVE_NEW_STATEMENTS: list[tuple[str, frozenset[str]]] = [
+    (
+        statement.removesuffix(_CONFLICT) if name in NEW_ROWS_ONLY else statement,
+        frozenset(re.findall(r"\$(\w+)", statement)),
+    )
+    for name, sql in DERIVE_STEPS
     for statement in _statements(sql)
 ]
 
