@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "detections test": "Run every detection's own cases.",
     "detections evaluate": "Precision and recall per family against the labeled traffic simulator.",
     "credentials import": "Import the credential inventory.",
+    "identities import": "Import which raw identities of which registries are one person (CSV or SCIM).",
     "poll ecr": "Read an AWS ECR registry's CloudTrail log files from S3, saving the last one read.",
     "poll quay": "Read a Red Hat Quay's usage logs from its logs API, saving the day and page read.",
     "poll harbor": "Read Harbor's audit log from its API, saving a cursor after each delivered page.",
