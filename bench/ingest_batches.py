@@ -1,0 +1,208 @@
+"""The consumer's writer, one batch at a time, on stores of different sizes: does a batch cost more as the store grows?
+
+For each base store (``bench/make_store.py``, hash-seeded), a copy gets ``--batches`` batches of 25,000 real
+notification events (the simulator's, the file ``ingest_events.py`` produces to Kafka), normalized as ``regaudit
+consume`` does, shifted in time to after the store's last event (live ingest appends at the end of the store),
+and written through the DuckDB sink with the batch hooks (hash chain, stream alerts) exactly as the consumer's
+writer thread does. Every statement is timed and grouped: the inserts under the primary keys, each derive step,
+the hooks and the rest, COMMIT, and opening and closing the file (DuckDB checkpoints the batch into the file when
+the writer closes it). The first batch warms up and is left out; the figure per group is the median over the rest.
+
+    .venv/bin/python bench/make_store.py /tmp/base-1m.duckdb --events 1000000
+    .venv/bin/python bench/make_store.py /tmp/base-10m.duckdb --events 10000000
+    .venv/bin/python bench/ingest_batches.py /tmp/base-1m.duckdb /tmp/base-10m.duckdb
+
+A flat cost per batch reads the same at both sizes; a step that reads the whole store grows with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import itertools
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import events_file, record  # noqa: E402
+
+from regaudit.ingest import store  # noqa: E402
+from regaudit.ingest.hooks import load_hooks  # noqa: E402
+from regaudit.ingest.normalize import BATCH_SCHEMA, NormalizedBatch, Normalizer  # noqa: E402
+from regaudit.ingest.sinks import duckdb as sink_module  # noqa: E402
+from regaudit.settings import Settings  # noqa: E402
+
+BATCH = 25_000
+#: statement text -> the derive step it belongs to (also as the sink's first attempt runs it, without ON CONFLICT)
+STEPS = {
+    text: name
+    for name, sql in sink_module.DERIVE_STEPS
+    for statement in sink_module._statements(sql)
+    for text in (statement, statement.removesuffix("\nON CONFLICT DO NOTHING"))
+}
+
+
+class Clock:
+    """Wall and CPU seconds (this process: DuckDB runs the writer's statements on one thread, ``SET threads = 1``)
+    per group. CPU time is what the machine's load does not inflate; wall time includes the file's I/O."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
+
+    @contextlib.contextmanager
+    def timing(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall[name] += time.perf_counter() - wall
+            self.cpu[name] += time.process_time() - cpu
+
+
+class TimedConnection:
+    """A DuckDB connection whose statements are timed under their group."""
+
+    def __init__(self, con: Any, clock: Clock) -> None:
+        self._con = con
+        self._clock = clock
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        with self._clock.timing(group(sql)):
+            return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def group(sql: str) -> str:
+    if sql in STEPS:
+        return f"derive.{STEPS[sql]}"
+    words = " ".join(sql.split())
+    if words.startswith(("INSERT INTO registry_events", "INSERT INTO access_log", "INSERT INTO dead_letters")):
+        return "insert"
+    if words.startswith("SELECT count(*) FROM registry_events") or words == "COMMIT":
+        return "insert" if words != "COMMIT" else "commit"
+    return "hooks_and_rest"
+
+
+def timed_writer(clock: Clock) -> Any:
+    real_writer = store.writer
+
+    @contextlib.contextmanager
+    def writer(path: Path, timeout: float = 30.0) -> Iterator[TimedConnection]:
+        opened = real_writer(path, timeout)
+        with clock.timing("open"):
+            con = opened.__enter__()
+        try:
+            yield TimedConnection(con, clock)
+        except BaseException:
+            opened.__exit__(*sys.exc_info())
+            raise
+        with clock.timing("close_checkpoint"):
+            opened.__exit__(None, None, None)
+
+    return writer
+
+
+def batches(events: Path, count: int, shift: timedelta) -> Iterator[NormalizedBatch]:
+    """``count`` normalized batches of the events file, their event times moved by ``shift``."""
+    normalizer = Normalizer("default")
+    received = pa.scalar(int(time.time() * 1e6), pa.timestamp("us", tz="UTC"))
+    try:
+        with events.open("rb") as lines:
+            for number in range(count):
+                values = [line.rstrip(b"\n") for line in itertools.islice(lines, BATCH)]
+                size = len(values)
+                table = pa.table(
+                    [pa.array(["event"] * size), pa.array(values, pa.binary()), pa.nulls(size, pa.string()),
+                     pa.array([f"bench:{number}:{i}" for i in range(size)]), pa.repeat(received, size),
+                     pa.nulls(size, pa.string()), pa.nulls(size, pa.string()), pa.repeat("application/json", size),
+                     pa.nulls(size, pa.string()), pa.nulls(size, pa.string())],
+                    schema=BATCH_SCHEMA,
+                )  # fmt: skip
+                normalized = normalizer.normalize_table(table)
+                index = normalized.events.schema.get_field_index("event_at")
+                moved = pc.add(normalized.events.column(index), pa.scalar(shift, pa.duration("us")))
+                yield dataclasses.replace(normalized, events=normalized.events.set_column(index, "event_at", moved))
+    finally:
+        normalizer.close()
+
+
+def measure(base: Path, events: Path, count: int, work: Path) -> dict[str, object]:
+    """Median seconds per batch and group on a copy of ``base``."""
+    path = work / base.name
+    shutil.copy(base, path)
+    with store.writer(path) as con:
+        stored, last = con.execute("SELECT count(*), max(event_at) FROM registry_events").fetchall()[0]
+        first = con.execute("SELECT min(event_at) FROM registry_events").fetchall()[0][0]
+    with events.open("rb") as handle:
+        earliest = Normalizer("default").normalize_table(
+            pa.table([pa.array(["event"]), pa.array([handle.readline().rstrip(b"\n")], pa.binary())]
+                     + [pa.nulls(1, f.type) for f in list(BATCH_SCHEMA)[2:]], schema=BATCH_SCHEMA)
+        ).events.column("event_at")[0].as_py()  # fmt: skip
+    shift = (last - earliest) + timedelta(minutes=1)
+    clocks: list[Clock] = []
+    for batch in batches(events, count, shift):
+        clock = Clock()
+        sink_module.store.writer = timed_writer(clock)  # type: ignore[attr-defined]
+        sink = sink_module.DuckDBSink(path, 60, "default", hooks=load_hooks(Settings()))
+        try:
+            with clock.timing("total"):
+                sink.write(batch, "bench")
+        finally:
+            sink_module.store.writer = store.writer  # type: ignore[attr-defined]
+        clocks.append(clock)
+    measured = clocks[1:]
+    return {
+        "store_events": stored,
+        "store_days": round((last - first).total_seconds() / 86_400, 1),
+        "store_bytes": base.stat().st_size,
+        "batches": len(measured),
+        "cpu_seconds_per_batch": medians([c.cpu for c in measured]),
+        "wall_seconds_per_batch": medians([c.wall for c in measured]),
+    }
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    names = sorted({name for run in runs for name in run})
+    return {name: round(statistics.median(run.get(name, 0.0) for run in runs), 4) for name in names}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stores", type=Path, nargs="+", help="base stores (bench/make_store.py), smallest first")
+    parser.add_argument("--batches", type=int, default=6, help="batches of 25,000 events per store (first: warm-up)")
+    args = parser.parse_args()
+    events = events_file(1_000_000)
+    with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp:
+        results = [measure(base, events, args.batches, Path(tmp)) for base in args.stores]
+    small, large = results[0]["cpu_seconds_per_batch"], results[-1]["cpu_seconds_per_batch"]
+    assert isinstance(small, dict)
+    assert isinstance(large, dict)
+    record(
+        "ingest_batches",
+        {
+            "batch_events": BATCH,
+            "stores": results,
+            "cpu_growth_largest_vs_smallest": {
+                name: round(large[name] / small[name], 2) for name in small if small[name] > 0.001 and name in large
+            },
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
