@@ -51,7 +51,9 @@ ATTACK_ID = r"^T\d{4}(\.\d{3})?$"
 DETECTION_ID = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 #: What must never appear in detection SQL: formatting braces, printf and positional placeholders.
 FORBIDDEN_SQL = re.compile(r"[{}]|%s|%\(|\?|\$\d")
-TABLES = frozenset({"registry_events", "access_log", "image_activity", "tag_history", "credentials", "dead_letters"})
+TABLES = frozenset(
+    {"registry_events", "access_log", "image_activity", "tag_history", "credentials", "identities", "dead_letters"}
+)
 
 
 class Severity(StrEnum):

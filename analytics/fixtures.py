@@ -158,6 +158,22 @@ def credential(name: str, imported: str | datetime, **values: object) -> Row:
     return Row("credentials", row)
 
 
+def identity_mapping(raw_identity: str, person_id: str, imported: str | datetime, **values: object) -> Row:
+    """An ``identities`` row: ``raw_identity`` belongs to ``person_id`` on every registry (``registry=`` or
+    ``registry_kind=`` scopes it), from the import at ``imported``."""
+    row: dict[str, object] = {
+        "raw_identity": raw_identity,
+        "registry": None,
+        "registry_kind": None,
+        "person_id": person_id,
+        "display_name": None,
+        "import_source": "identities.csv",
+        "imported_at": at(imported),
+    }
+    row.update(_times(values))
+    return Row("identities", row)
+
+
 def _vary(values: dict[str, object], index: int) -> dict[str, object]:
     return {k: v(index) if callable(v) else v for k, v in values.items()}
 

@@ -14,30 +14,42 @@ QUALIFY row_number() OVER (PARTITION BY c.name ORDER BY c.imported_at DESC) = 1;
 -- Every time an identity was presented: image-level actions (refused ones included, from the proxy) and
 -- logins (/v2/ and token endpoint) the proxy answered with a claimed Basic user. Refused is the store's
 -- counting rule (counted_activity, ingest/counting.sql).
+-- `identity` is the person the identity mapping names (identified_activity, schema version 10; the proxy's users
+-- by an unscoped mapping or one for kind nginx), else the raw identity, so the baselines learnt per identity
+-- (identity_days, identity_history) follow one person across registries; with no mapping it is the raw identity.
+-- `raw_identity` is what the registry recorded: a detection about a credential itself (never used, expired,
+-- shared from many networks at once) reads that.
 CREATE OR REPLACE TEMP VIEW identity_activity AS
 SELECT
-    actor AS identity,
+    identity,
     occurred_at AS seen_at,
     client_addr,
     coalesce(user_agent, proxy_user_agent) AS user_agent,
     action,
     repository,
     counted_as <> 'refused' AS accepted,
-    'image_activity:' || activity_id AS evidence_id
-FROM counted_activity
+    'image_activity:' || activity_id AS evidence_id,
+    actor AS raw_identity
+FROM identified_activity
 WHERE coalesce(actor, '') <> ''
 UNION ALL
 SELECT
-    remote_user,
-    request_at,
-    client_addr,
-    user_agent,
+    coalesce(m.person_id, l.remote_user),
+    l.request_at,
+    l.client_addr,
+    l.user_agent,
     'login',
     NULL,
     TRUE,
-    'access_log:' || line_key
-FROM access_log
-WHERE coalesce(remote_user, '') <> '' AND endpoint IN ('ping', 'token') AND status < 400;
+    'access_log:' || l.line_key,
+    l.remote_user
+FROM access_log AS l
+LEFT JOIN (
+    SELECT raw_identity, person_id FROM current_identities
+    WHERE registry IS NULL AND coalesce(registry_kind, 'nginx') = 'nginx'
+    QUALIFY row_number() OVER (PARTITION BY raw_identity ORDER BY registry_kind NULLS LAST) = 1
+) AS m ON m.raw_identity = l.remote_user
+WHERE coalesce(l.remote_user, '') <> '' AND l.endpoint IN ('ping', 'token') AND l.status < 400;
 
 -- Every move of a tag to another digest. Besides tag_history's overwrites, a tag's first interval in the store
 -- is a move too when pulls observed the tag resolving to another digest before it: the earlier push predates

@@ -47,7 +47,7 @@ class CredentialExpiredInUse(Detection):
             count(*) FILTER (WHERE a.accepted) AS accepted_count,
             count(*) FILTER (WHERE NOT a.accepted) AS refused_count
         FROM current_credentials AS c
-        JOIN identity_activity AS a ON a.identity = c.name
+        JOIN identity_activity AS a ON a.raw_identity = c.name  -- the credential as presented, not its person
         WHERE c.expires_at IS NOT NULL AND a.seen_at > c.expires_at
           AND a.seen_at >= date_trunc('day', $since) AND a.seen_at < $now
         GROUP BY c.name, c.expires_at, date_trunc('day', a.seen_at)

@@ -44,7 +44,7 @@ class CredentialManyAddresses(Detection):
     parameters = Params
     sql = """
         WITH recent AS (
-            SELECT identity, seen_at, evidence_id, client_addr,
+            SELECT raw_identity AS identity, seen_at, evidence_id, client_addr,  -- one credential, not a person
                    time_bucket(to_seconds($window_minutes * 30), seen_at) AS half_at
             FROM identity_activity
             WHERE accepted AND client_addr IS NOT NULL

@@ -40,9 +40,9 @@ class CredentialUnused(Detection):
     parameters = Params
     sql = """
         WITH last_use AS (
-            SELECT identity, max(seen_at) AS last_at, arg_max(evidence_id, seen_at) AS evidence_id,
-                   arg_max(client_addr, seen_at) AS client_addr
-            FROM identity_activity WHERE accepted AND seen_at < $now GROUP BY identity
+            SELECT raw_identity AS identity, max(seen_at) AS last_at,  -- the credential as presented, not its person
+                   arg_max(evidence_id, seen_at) AS evidence_id, arg_max(client_addr, seen_at) AS client_addr
+            FROM identity_activity WHERE accepted AND seen_at < $now GROUP BY raw_identity
         ),
         watched AS (  -- the store's latest observation: a feed that stopped proves no credential unused
             SELECT max(seen_at) AS until_at FROM identity_activity WHERE seen_at < $now

@@ -7,10 +7,11 @@ from datetime import timedelta
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
-from regaudit.analytics.fixtures import at, history, pull
+from regaudit.analytics.fixtures import at, history, identity_mapping, pull
 from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
+ALICE_ARN = "arn:aws:iam::123456789012:user/alice"
 
 
 class Params(Parameters):
@@ -45,7 +46,10 @@ class CredentialNewNetwork(Detection):
         "network configured, private address space (fallback_networks) is the organisation's own. Baselines "
         "learn before they judge: the identity needs min_history_days since its first activity and "
         "min_active_days of activity in the prior baseline_days (identity_history), all read from days before "
-        "the day judged, so a backfill finds what live runs would. An unconfigured network inside a /16 (/48) "
+        "the day judged, so a backfill finds what live runs would. An identity is the person the identity mapping "
+        "names (regaudit identities import), so a person's history under one registry's name is the baseline of "
+        "the names the person uses on the others; the finding lists the raw identities used. An unconfigured "
+        "network inside a /16 (/48) "
         "where the identity already used pool_networks others is its address pool (runners, nodes, DHCP), not "
         "news. People moving between offices and VPNs stay quiet."
     )
@@ -58,7 +62,7 @@ class CredentialNewNetwork(Detection):
     parameters = Params
     sql = """
         WITH recent AS (
-            SELECT identity, client_addr, seen_at, date_trunc('day', seen_at) AS day, evidence_id
+            SELECT identity, client_addr, seen_at, date_trunc('day', seen_at) AS day, evidence_id, raw_identity
             FROM identity_activity
             WHERE accepted AND client_addr IS NOT NULL
               AND seen_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days AND seen_at < $now
@@ -74,7 +78,8 @@ class CredentialNewNetwork(Detection):
             )
         ),
         seen AS MATERIALIZED (
-            SELECT r.identity, n.network, n.pool, n.known, r.client_addr, r.seen_at, r.day, r.evidence_id
+            SELECT r.identity, n.network, n.pool, n.known, r.client_addr, r.seen_at, r.day, r.evidence_id,
+                   r.raw_identity
             FROM recent AS r JOIN networks AS n ON n.client_addr = r.client_addr
         ),
         used AS (  -- each identity's networks per day
@@ -117,10 +122,13 @@ class CredentialNewNetwork(Detection):
             n.day + INTERVAL 1 DAY AS window_end_at,
             n.identity || ' used from new network ' || n.network || ' (' || count(*) || ' requests, first at '
                 || strftime(n.first_at, '%H:%M') || ' UTC); known since ' || CAST(n.first_day AS DATE)
+                || CASE WHEN bool_and(s.raw_identity = n.identity) THEN ''  -- a mapped person: the names it used
+                        ELSE ' (as ' || string_agg(DISTINCT s.raw_identity, ', ' ORDER BY s.raw_identity) || ')' END
                 AS summary,
             list(s.evidence_id ORDER BY s.seen_at) AS evidence_ids,
             n.network,
-            list(DISTINCT s.client_addr ORDER BY s.client_addr) AS client_addrs
+            list(DISTINCT s.client_addr ORDER BY s.client_addr) AS client_addrs,
+            list(DISTINCT s.raw_identity ORDER BY s.raw_identity) AS raw_identities
         FROM judged AS n
         JOIN seen AS s ON s.identity = n.identity AND s.network = n.network AND s.day = n.day
         GROUP BY n.identity, n.network, n.day, n.first_at, n.first_day
@@ -207,6 +215,31 @@ class CredentialNewNetwork(Detection):
             now=NOW,
             org={"internal_networks": ["192.168.0.0/16"]},
             subjects=("runner from 198.51.100.0/24",),
+        ),
+        Case(
+            "fires when a person's new ECR name pulls from the internet after weeks on the office registry as alice",
+            rows=(
+                *history(pull, NOW, days=20, per_day=3, actor="alice", client_addr="10.8.0.1"),
+                pull("2025-05-10T02:00", actor=ALICE_ARN, registry="ecr-prod", client_addr="203.0.113.50"),
+                identity_mapping("alice", "alice@corp.example", "2025-05-01T00:00", registry="default"),
+                identity_mapping(ALICE_ARN, "alice@corp.example", "2025-05-01T00:00", registry="ecr-prod"),
+            ),
+            expect=1,
+            about=({"identity": "alice@corp.example", "client_addr": "203.0.113.50"},),
+            now=NOW,
+            subjects=("alice@corp.example from 203.0.113.0/24",),
+        ),
+        Case(
+            "quiet for a person's name new to a network the person used under another name the week before",
+            rows=(
+                *history(pull, NOW, days=20, per_day=3, actor=ALICE_ARN, registry="ecr-prod", client_addr="10.8.0.1"),
+                *(pull(NOW - timedelta(days=d, hours=8), actor="alice", client_addr="203.0.113.7") for d in (2, 5)),
+                pull("2025-05-10T02:00", actor=ALICE_ARN, registry="ecr-prod", client_addr="203.0.113.50"),
+                identity_mapping("alice", "alice@corp.example", "2025-05-01T00:00"),
+                identity_mapping(ALICE_ARN, "alice@corp.example", "2025-05-01T00:00"),
+            ),
+            expect=0,
+            now=NOW,
         ),
         Case(
             "quiet for a person moving to another private network when no network is configured",

@@ -136,8 +136,10 @@ class OffHoursPush(Detection):
                    CASE WHEN d.first_day <= date_trunc('day', r.occurred_at) - INTERVAL 1 DAY * $min_history_days
                         THEN $habit_days ELSE 1 END AS habit_threshold
             FROM ranked AS r
-            LEFT JOIN (SELECT identity, min(day) AS first_day FROM identity_days GROUP BY identity) AS d
-                ON d.identity = r.actor
+            LEFT JOIN (  -- by the raw identity, as the push habits above: identity_days' first day when unmapped
+                SELECT raw_identity, date_trunc('day', min(seen_at)) AS first_day
+                FROM identity_activity WHERE accepted GROUP BY raw_identity
+            ) AS d ON d.raw_identity = r.actor
             WHERE r.off_hours AND r.occurred_at >= date_trunc('day', $since)
         ),
         habits AS (  -- earlier days of the baseline with pushes (off-hours ones) at least as sensitive
