@@ -1,25 +1,60 @@
 """One identity: its repositories, client addresses and user agents, first and last seen, and the credential
 inventory's record of it. ``identities`` lists them for the picker. Rows without an identity are
-``(anonymous)``."""
+``(anonymous)``.
+
+An identity is a person of the identity mapping (``regaudit identities import``, the store's
+``identified_activity``) or a raw identity as a registry recorded it: a person's page gathers what every registry
+recorded of the person under every name (``alice``, an IAM ARN, an email, a Harbor robot), and says per row which
+registry, which kind of registry and which raw identity (``identity_repositories``, ``identity_names``); a raw
+identity's page shows that name's own rows."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import duckdb
 import pandas as pd
 
-from regaudit.dashboard.queries.common import IDENTITY, frame, identity_condition
+from regaudit.dashboard.queries.common import ANONYMOUS, IDENTITY, frame
+
+#: each registry instance's kind, as its events say (image_activity has none)
+REGISTRY_KINDS = "(SELECT registry, min(registry_kind) AS registry_kind FROM registry_events GROUP BY registry)"
+
+
+def identity_condition(identity: str) -> tuple[str, dict[str, Any]]:
+    """The rows of ``identified_activity`` that belong to ``identity``: the person's under every name it maps, or
+    the raw identity's own. ``actor IN (...)`` first, so the scan reads only the names that can match."""
+    if identity == ANONYMOUS:
+        return "actor IS NULL", {}
+    names = "SELECT $identity UNION SELECT raw_identity FROM current_identities WHERE person_id = $identity"
+    return f"actor IN ({names}) AND (identity = $identity OR actor = $identity)", {"identity": identity}
 
 
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every identity with activity or a credential record, with when it was last seen."""
+    """Every identity (a mapped person, or a raw identity nothing maps) with activity or a credential record, with
+    when it was last seen."""
     sql = f"""
         SELECT identity, max(last_at) AS last_at FROM (
-            SELECT {IDENTITY} AS identity, max(occurred_at) AS last_at FROM image_activity GROUP BY identity
+            SELECT coalesce(identity, '{ANONYMOUS}') AS identity, max(occurred_at) AS last_at
+            FROM identified_activity GROUP BY ALL
             UNION ALL
             SELECT name, NULL FROM credentials
         ) GROUP BY identity ORDER BY identity
     """  # noqa: S608 - constant fragments
     return frame(con, sql)
+
+
+def identity_names(con: duckdb.DuckDBPyConnection, identity: str) -> pd.DataFrame:
+    """The raw identities the identity's rows carry, per registry and kind, with the mapping's display name."""
+    condition, params = identity_condition(identity)
+    sql = f"""
+        SELECT a.registry, k.registry_kind, {IDENTITY} AS raw_identity, any_value(a.person_name) AS display_name,
+               count(*) AS actions_count, min(a.occurred_at) AS first_at, max(a.occurred_at) AS last_at
+        FROM (SELECT * FROM identified_activity WHERE {condition}) AS a
+        LEFT JOIN {REGISTRY_KINDS} AS k ON k.registry = a.registry
+        GROUP BY ALL ORDER BY last_at DESC, raw_identity LIMIT 1000
+    """  # noqa: S608 - constant fragments
+    return frame(con, sql, params)
 
 
 def identity_summary(con: duckdb.DuckDBPyConnection, identity: str) -> pd.DataFrame:
@@ -37,23 +72,25 @@ def identity_summary(con: duckdb.DuckDBPyConnection, identity: str) -> pd.DataFr
                coalesce(sum(blob_bytes) FILTER (WHERE counted_as = 'pull'), 0) AS pulled_bytes
         FROM (SELECT occurred_at, repository, client_addr, blob_bytes, counted_as,
                      coalesce(user_agent, proxy_user_agent) AS agent
-              FROM counted_activity WHERE {condition})
+              FROM identified_activity WHERE {condition})
     """  # noqa: S608 - constant fragments
     return frame(con, sql, params)
 
 
 def identity_repositories(con: duckdb.DuckDBPyConnection, identity: str) -> pd.DataFrame:
-    """Per repository the identity touched: pulls, pushes, deletes, refusals, first and last time."""
+    """Per repository the identity touched, on each registry (with its kind) and under each raw identity: pulls,
+    pushes, deletes, refusals, first and last time."""
     condition, params = identity_condition(identity)
     sql = f"""
-        SELECT repository,
+        SELECT a.repository, a.registry, k.registry_kind, {IDENTITY} AS raw_identity,
                count(*) FILTER (WHERE counted_as = 'pull') AS pulls_count,
                count(*) FILTER (WHERE counted_as = 'push') AS pushes_count,
                count(*) FILTER (WHERE counted_as = 'delete') AS deletes_count,
                count(*) FILTER (WHERE counted_as = 'refused') AS refused_count,
                min(occurred_at) AS first_at, max(occurred_at) AS last_at
-        FROM counted_activity WHERE {condition} AND repository <> ''
-        GROUP BY repository ORDER BY last_at DESC, repository LIMIT 1000
+        FROM (SELECT * FROM identified_activity WHERE {condition} AND repository <> '') AS a
+        LEFT JOIN {REGISTRY_KINDS} AS k ON k.registry = a.registry
+        GROUP BY ALL ORDER BY last_at DESC, repository, registry, raw_identity LIMIT 1000
     """  # noqa: S608 - constant fragments
     return frame(con, sql, params)
 
@@ -65,7 +102,7 @@ def identity_addresses(con: duckdb.DuckDBPyConnection, identity: str) -> pd.Data
         SELECT client_addr, count(*) AS actions_count,
                count(*) FILTER (WHERE counted_as = 'refused') AS refused_count,
                min(occurred_at) AS first_at, max(occurred_at) AS last_at
-        FROM counted_activity WHERE {condition}
+        FROM identified_activity WHERE {condition}
         GROUP BY client_addr ORDER BY last_at DESC, client_addr LIMIT 1000
     """  # noqa: S608 - constant fragments
     return frame(con, sql, params)
@@ -77,7 +114,7 @@ def identity_user_agents(con: duckdb.DuckDBPyConnection, identity: str) -> pd.Da
     sql = f"""
         SELECT coalesce(user_agent, proxy_user_agent) AS user_agent, count(*) AS actions_count,
                min(occurred_at) AS first_at, max(occurred_at) AS last_at
-        FROM image_activity WHERE {condition}
+        FROM identified_activity WHERE {condition}
         GROUP BY ALL ORDER BY last_at DESC LIMIT 1000
     """  # noqa: S608 - constant fragments
     return frame(con, sql, params)

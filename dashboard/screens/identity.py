@@ -1,5 +1,7 @@
 """Identity view: one identity's repositories, addresses, user agents, first and last seen, its credential
-record (created, rotated, expires, owner) and its findings. ``?identity=alice`` opens one."""
+record (created, rotated, expires, owner) and its findings. ``?identity=alice`` opens one. An identity the identity
+mapping names (``regaudit identities import``) is one person across registries: its rows under every name, and a
+table of the registries, kinds and raw identities they came from."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ def render() -> None:
         if tab.open:
             with tab:
                 draw(runtime, identity)
+    _names(runtime, identity)
     st.page_link(
         links.PAGES["activity"],
         label=f"All activity of {identity}",
@@ -44,6 +47,16 @@ TABS = ["Repositories", "Client addresses", "User agents", "Findings"]
 def _repositories(runtime: Runtime, identity: str) -> None:
     frame = data.run(runtime, q.identity_repositories, identity)
     links.table(frame, "identity_repositories", {"repository": "repository"})
+
+
+def _names(runtime: Runtime, identity: str) -> None:
+    """Which registry recorded the identity under which raw name: one row when nothing maps it."""
+    st.subheader("Registries and names")
+    names = data.run(runtime, q.identity_names, identity)
+    if len(names) > 1:
+        names_count, registries_count = names["raw_identity"].nunique(), names["registry"].nunique()
+        st.caption(f"{identity} is {names_count:,} names on {registries_count:,} registries.")
+    links.table(names, "identity_names")
 
 
 def _addresses(runtime: Runtime, identity: str) -> None:
