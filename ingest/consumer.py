@@ -58,9 +58,10 @@ def kafka_batch(
 
     Our receivers send the record's fields as ``regaudit-*`` headers; a foreign producer sends none, and the
     record then has the topic's kind, the message timestamp as its receive time and no registry. A registry that
-    writes a topic itself (Quay's log forwarding, Azure Monitor's Event Hub) sends no headers either: ``foreign``
-    names, per such topic, the registry kind and instance its records are (``quay.topics``, ``acr.topics``).
-    Building the columns here instead of a RawRecord per message took a third of the polling thread's Python time.
+    writes a topic itself (Quay's log forwarding, Azure Monitor's Event Hub, a Pub/Sub bridge) sends no headers
+    either: ``foreign`` names, per such topic, the registry kind and instance its records are (``quay.topics``,
+    ``acr.topics``, ``gar.topics``). Building the columns here instead of a RawRecord per message took a third of
+    the polling thread's Python time.
     """
     foreign = foreign or {}
     kind_column: list[str] = []
@@ -159,6 +160,7 @@ class Consumer:
         #: topics a registry writes itself, with no headers: topic -> (registry kind, instance)
         self.foreign = {topic: ("quay", instance) for topic, instance in quay.topics.items()}
         self.foreign |= {topic: ("acr", instance) for topic, instance in settings.acr.topics.items()}
+        self.foreign |= {topic: ("gar", instance) for topic, instance in settings.gar.topics.items()}
         self.kinds.update(dict.fromkeys(self.foreign, "event"))
         quay_kinds = load_kinds(quay.log_kinds_file)
         self.normalizer = Normalizer(registry, {**SOURCES, "quay": partial(normalize_quay, kinds=quay_kinds)})

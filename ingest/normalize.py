@@ -26,6 +26,7 @@ from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sources.acr.normalize import normalize_records as normalize_acr
 from regaudit.ingest.sources.artifactory.normalize import normalize_records as normalize_artifactory
 from regaudit.ingest.sources.ecr.normalize import normalize_records as normalize_ecr
+from regaudit.ingest.sources.gar.normalize import normalize_records as normalize_gar
 from regaudit.ingest.sources.harbor.normalize import normalize_records as normalize_harbor
 from regaudit.ingest.sources.quay.normalize import normalize_records as normalize_quay
 from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, RFC3339_PATTERN, TIME_WINDOW
@@ -43,6 +44,7 @@ SOURCES: dict[str, SourceNormalizer] = {
     "quay": normalize_quay,
     "artifactory": normalize_artifactory,
     "acr": normalize_acr,
+    "gar": normalize_gar,
 }
 
 EVENT_COLUMNS = (

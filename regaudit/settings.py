@@ -35,6 +35,7 @@ from regaudit.dashboard.settings import DashboardSettings
 from regaudit.evidence.settings import ChainSettings, RetentionSettings
 from regaudit.ingest.sources.acr.settings import AcrSettings
 from regaudit.ingest.sources.ecr.settings import EcrSettings
+from regaudit.ingest.sources.gar.settings import GarSettings
 from regaudit.ingest.sources.harbor.settings import HarborAuditSettings, HarborSyslogSettings
 from regaudit.ingest.sources.quay.settings import QuaySettings
 
@@ -199,6 +200,7 @@ class Settings(BaseSettings):
     harbor_audit: HarborAuditSettings = Field(default_factory=HarborAuditSettings)
     harbor_syslog: HarborSyslogSettings = Field(default_factory=HarborSyslogSettings)
     acr: AcrSettings = Field(default_factory=AcrSettings)
+    gar: GarSettings = Field(default_factory=GarSettings)
 
     @classmethod
     def settings_customise_sources(

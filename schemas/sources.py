@@ -61,6 +61,7 @@ CAPABILITIES: Mapping[str, frozenset[Data]] = {
     "gitlab": _REGISTRY | {Data.BLOB_PULLS, Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.HEAD_CHECKS},  # a fork
     "ecr": _REGISTRY | {Data.BLOB_PULLS, Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.REFUSALS},  # CloudTrail
     "acr": _REGISTRY | {Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.REFUSALS},  # resource logs; webhooks: no actor
+    "gar": _REGISTRY | {Data.BLOB_PULLS, Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.HEAD_CHECKS, Data.REFUSALS},
 }
 
 

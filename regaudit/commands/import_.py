@@ -32,9 +32,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=["access", "event"], help="What the files hold (default: by first line).")
     parser.add_argument(
         "--source",
-        choices=["acr"],
+        choices=["acr", "gar"],
         help="Event files of another source: acr, an Azure storage account's resource log blobs (PT1H.json, JSON "
-        "Lines of ContainerRegistryRepositoryEvents and ContainerRegistryLoginEvents records); implies --kind event "
+        "Lines of ContainerRegistryRepositoryEvents and ContainerRegistryLoginEvents records); gar, a Log Router "
+        "sink's Cloud Storage files of Artifact Registry audit log entries (JSON Lines); implies --kind event "
         "(default: Distribution's notification dumps).",
     )
     parser.add_argument("--host", help="Host name in the line keys, as ship-logs --host (default: ship_logs.host).")
