@@ -54,7 +54,7 @@ FROM read_json($path, format = 'newline_delimited', columns = {
     actor: 'STRUCT(name VARCHAR)', source: 'STRUCT(addr VARCHAR, instanceID VARCHAR)'})
 """
 
-NAIVE_INSERT = "INSERT INTO registry_events VALUES (" + ", ".join(["?"] * 26) + ")"  # noqa: S608 - placeholders
+NAIVE_INSERT = "INSERT INTO registry_events VALUES (" + ", ".join(["?"] * 27) + ")"  # noqa: S608 - placeholders
 
 
 def read_json_baseline(events: Path, work: Path) -> float:
@@ -78,7 +78,7 @@ def naive_baseline(bootstrap: str, topic: str, work: Path, sample: int) -> float
                 t.get("digest"), t.get("mediaType"), t.get("size"), t.get("fromRepository"), t.get("url"),
                 r.get("id"), r.get("method"), r.get("addr"), r.get("host"), r.get("useragent"), a.get("name"),
                 s.get("addr"), s.get("instanceID"), None, "2026-01-01T00:00:00Z", "naive", 1, message.value.decode(),
-                "distribution",
+                "distribution", None,
             ])  # fmt: skip
             done += 1
             if done == sample:
