@@ -31,12 +31,17 @@ QUALIFY row_number() OVER (
 -- The registry-scoped mappings per registry instance: an instance's own mapping of a raw identity before one for
 -- its kind. image_activity has no registry_kind: an instance's kind is the one its events carry.
 CREATE OR REPLACE VIEW scoped_identities AS
-WITH scoped AS (
+WITH kinds AS (  -- the mapping's kinds on the build side: with none, the scan of registry_events stops at once
+    SELECT DISTINCT e.registry, e.registry_kind
+    FROM (SELECT DISTINCT registry_kind FROM current_identities WHERE registry IS NULL) AS m
+    JOIN registry_events AS e ON e.registry_kind = m.registry_kind
+),
+scoped AS (
     SELECT raw_identity, registry, person_id, display_name, 1 AS rank FROM current_identities WHERE registry IS NOT NULL
     UNION ALL
     SELECT m.raw_identity, k.registry, m.person_id, m.display_name, 2
     FROM current_identities AS m
-    JOIN (SELECT DISTINCT registry, registry_kind FROM registry_events) AS k ON k.registry_kind = m.registry_kind
+    JOIN kinds AS k ON k.registry_kind = m.registry_kind
     WHERE m.registry IS NULL AND m.registry_kind IS NOT NULL
 )
 SELECT raw_identity, registry, person_id, display_name
