@@ -146,17 +146,19 @@ def access_floor(rec: Record) -> str:
 def import_rows(rec: Record) -> list[str]:
     """``regaudit import`` (issue 19 section 2) against DuckDB alone on the same file, in the same run."""
     ratio = rec["ratio_import_vs_floor"]
+    unit = "lines/s"
     if rec["format"] == "notifications":
         what = f"notification dump, {n(rec['lines'])} events (JSON Lines)"
         floor = "DuckDB `read_json` into `registry_events`"
+        unit = "events/s"
     else:
         what = f"access log, {n(rec['lines'])} `{rec['format']}` lines"
         parse = "regex" if rec["format"] == "combined" else "JSON parse"
         floor = f"floor, DuckDB alone (parallel read, one {parse} a line, access_log's shape, key and raw line)"
     return [
         f"| backfill, {what}, `regaudit import` (process wall time, derived tables and chain) | "
-        f"{n(rec['import_lines_per_second'])} lines/s ({rec['import_seconds']} s), peak RSS "
-        f"{n(rec['peak_rss_mib'])} MiB | {floor}: {n(rec['floor_lines_per_second'])} lines/s "
+        f"{n(rec['import_lines_per_second'])} {unit} ({rec['import_seconds']} s), peak RSS "
+        f"{n(rec['peak_rss_mib'])} MiB | {floor}: {n(rec['floor_lines_per_second'])} {unit} "
         f"({rec['floor_seconds']} s){_cpu(rec)} | {ratio} of the floor | (new) | ≥ 0.7: {met(ratio >= 0.7)} |"
     ]
 
