@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sources.acr.normalize import normalize_records as normalize_acr
 from regaudit.ingest.sources.artifactory.normalize import normalize_records as normalize_artifactory
+from regaudit.ingest.sources.dockerhub.normalize import normalize_records as normalize_dockerhub
 from regaudit.ingest.sources.ecr.normalize import normalize_records as normalize_ecr
 from regaudit.ingest.sources.gar.normalize import normalize_records as normalize_gar
 from regaudit.ingest.sources.harbor.normalize import normalize_records as normalize_harbor
@@ -45,6 +46,7 @@ SOURCES: dict[str, SourceNormalizer] = {
     "artifactory": normalize_artifactory,
     "acr": normalize_acr,
     "gar": normalize_gar,
+    "dockerhub": normalize_dockerhub,
 }
 
 EVENT_COLUMNS = (

@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "poll ecr": "Read an AWS ECR registry's CloudTrail log files from S3, saving the last one read.",
     "poll quay": "Read a Red Hat Quay's usage logs from its logs API, saving the day and page read.",
     "poll harbor": "Read Harbor's audit log from its API, saving a cursor after each delivered page.",
+    "poll dockerhub": "Read a Docker Hub organization's audit log from its API, saving the window and page read.",
     "listen-syslog": "Receive Harbor's forwarded audit log over syslog (TCP and UDP).",
     "alerts dispatch": "Deliver queued alerts and new findings.",
     "alerts test": "Send a sample alert to one sink.",

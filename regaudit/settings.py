@@ -34,6 +34,7 @@ from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
 from regaudit.dashboard.settings import DashboardSettings
 from regaudit.evidence.settings import ChainSettings, RetentionSettings
 from regaudit.ingest.sources.acr.settings import AcrSettings
+from regaudit.ingest.sources.dockerhub.settings import DockerHubSettings
 from regaudit.ingest.sources.ecr.settings import EcrSettings
 from regaudit.ingest.sources.gar.settings import GarSettings
 from regaudit.ingest.sources.harbor.settings import HarborAuditSettings, HarborSyslogSettings
@@ -201,6 +202,7 @@ class Settings(BaseSettings):
     harbor_syslog: HarborSyslogSettings = Field(default_factory=HarborSyslogSettings)
     acr: AcrSettings = Field(default_factory=AcrSettings)
     gar: GarSettings = Field(default_factory=GarSettings)
+    dockerhub: DockerHubSettings = Field(default_factory=DockerHubSettings)
 
     @classmethod
     def settings_customise_sources(

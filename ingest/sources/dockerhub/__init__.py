@@ -1,0 +1,1 @@
+"""Docker Hub: the organization audit log (``audit.py``), read by ``regaudit poll dockerhub`` (``audit_api.py``)."""
