@@ -49,7 +49,6 @@ HARBOR_KINDS = frozenset(
         "first_push_to_repo",
         "off_hours_push",
         "human_push_ci_repo",
-        "unsigned_production_pull",
         "dormant_credential",
         "expired_credential_used",
         "never_used_credential",

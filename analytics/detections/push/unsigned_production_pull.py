@@ -28,14 +28,17 @@ class UnsignedProductionPull(Detection):
     title = "Production pull of an unsigned digest"
     severity = Severity.HIGH
     family = "push"
-    needs = frozenset({Data.PUSHES, Data.MANIFEST_PULLS, Data.DIGESTS, Data.IDENTITY})
+    needs = frozenset({Data.PUSHES, Data.MANIFEST_PULLS, Data.DIGESTS, Data.IDENTITY, Data.CLIENT_ADDRESS})
     description = (
         "An identity in org.production_identities pulled a digest for which no cosign signature tag "
         "(sha256-<hex>.sig, looked up in every repository because of COSIGN_REPOSITORY) existed by the pull "
         "time plus grace_minutes. A platform manifest counts as signed when its index is: the index lists it "
         "in its push event (target.references) or was pulled by the same client just before. Only digests "
         "whose push (or whose index's push) the store holds are judged, since older images may have been "
-        "signed before the store began. Event data proves a signature was pushed, not that it verifies."
+        "signed before the store began, and only pulls whose client address the source reports: without it a "
+        "platform manifest cannot be tied to its index (Harbor reports neither address nor media type, and "
+        "each platform manifest of a multi-platform pull as a pull of its own). Event data proves a signature "
+        "was pushed, not that it verifies."
     )
     false_positives = (
         "Images signed with OCI 1.1 referrers or notation only, which leave no .sig tag.",
@@ -63,6 +66,7 @@ class UnsignedProductionPull(Detection):
         pulls AS (
             SELECT * FROM image_activity
             WHERE source = 'registry' AND action = 'pull' AND NOT is_check AND digest IS NOT NULL
+              AND client_addr IS NOT NULL  -- without it a platform manifest cannot be tied to its index pull
               AND list_contains($production_identities, coalesce(actor, ''))
               AND occurred_at >= date_trunc('day', $since)
               AND occurred_at < $now - INTERVAL 1 MINUTE * $grace_minutes
@@ -155,6 +159,26 @@ class UnsignedProductionPull(Detection):
                 tag_move("2025-05-09T09:00", tag=signature_of(DIGEST_C)),
                 pull("2025-05-10T09:00:00", actor="kube-prod", digest=DIGEST_C, media_type=INDEX_MEDIA_TYPE),
                 pull("2025-05-10T09:00:01", actor="kube-prod", digest=DIGEST_B, tag=None),
+            ),
+            expect=0,
+            now=NOW,
+            org=ORG,
+        ),
+        Case(
+            "quiet for a platform manifest after its signed index from a source that reports no address (Harbor)",
+            rows=(
+                event("2025-05-09T08:00", digest=DIGEST_C),
+                event("2025-05-09T08:00", digest=DIGEST_B),
+                tag_move("2025-05-09T09:00", tag=signature_of(DIGEST_C)),
+                pull("2025-05-10T09:00:00", actor="kube-prod", digest=DIGEST_C, client_addr=None, user_agent=None),
+                pull(
+                    "2025-05-10T09:00:01",
+                    actor="kube-prod",
+                    digest=DIGEST_B,
+                    tag=None,
+                    client_addr=None,
+                    user_agent=None,
+                ),
             ),
             expect=0,
             now=NOW,
