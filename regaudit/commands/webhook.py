@@ -71,6 +71,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             host=config.host,
             port=config.port,
             http="httptools",  # C parser (a locked dependency): h11's pure Python cost a serial registry ~25%
+            loop="auto",  # uvloop where installed (a dependency except on Windows), else asyncio's own loop
             log_level=args.log_level.lower(),
             access_log=False,
             timeout_graceful_shutdown=10,
