@@ -2,7 +2,10 @@
 
 A file is read in large blocks and cut into lines with numpy and Arrow (``np.flatnonzero`` over the block,
 zero-copy offsets), never line by line in Python: a batch comes out as the columns the normalizer reads
-(``regaudit.ingest.normalize.BATCH_SCHEMA``), and the store's normal batch path takes it from there.
+(``regaudit.ingest.normalize.BATCH_SCHEMA``), and the store's normal batch path takes it from there. Not DuckDB's
+``read_csv``/``read_text``: they give neither a line's byte offset (its key, below) nor the bytes of a line that
+is not UTF-8 (a dead letter keeps them), and a gzip file is one stream that either reader inflates on one thread.
+Cutting lines costs about 2 µs a line here, a tenth of what the normalize and store steps after it cost.
 
 Keys are the ones ``ship-logs`` gives the same line (``tail.py``): ``<host>:<path>:<incarnation>:<offset>``,
 where ``path`` is the log ``ship-logs`` follows (``access.log`` for ``access.log.1``), the incarnation is named
