@@ -191,7 +191,8 @@ def webhook_serial_rows(rec: Record) -> list[str]:
         f"{rec['envelopes']} captured envelopes), Kafka acks=all | {n(serial['per_second'])} notifications/s, p50 "
         f"{n(serial['p50_ms'])} ms, p99 {n(serial['p99_ms'])} ms | floor: kafka-python alone, one acks=all produce "
         f"awaited at a time, alternating with the webhook in {rec['rounds']} rounds: {n(floor['per_second'])}/s, "
-        f"p50 {n(floor['p50_ms'])} ms, p99 {n(floor['p99_ms'])} ms | {ratio} of the floor | "
+        f"p50 {n(floor['p50_ms'])} ms, p99 {n(floor['p99_ms'])} ms; load average {rec.get('load_average', '?')} | "
+        f"{ratio} of the floor | "
         f"{n(old['per_second'])}/s, p99 {n(old['p99_ms'])} ms, {old['ratio_serial_vs_floor']} (66f0121) | ≥ 0.5: "
         f"{met(ratio >= 0.5)}; p99 < 10 ms: {met(serial['p99_ms'] < 10)} |",
         f"| same server, {rec['connections']} connections | {n(concurrent['per_second'])} notifications/s, p50 "

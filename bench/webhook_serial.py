@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -198,6 +199,7 @@ def figures(
         "connections": args.connections,
         "concurrent": concurrent,
         "ratio_concurrent_vs_before": round(concurrent["per_second"] / BEFORE_32_PER_SECOND, 2),
+        "load_average": round(os.getloadavg()[0], 1),  # the machine's 1-minute load at the end: others' jobs too
     }
 
 
