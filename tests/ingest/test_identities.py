@@ -11,8 +11,9 @@ import duckdb
 import pytest
 
 from regaudit.analytics.cases import load_rows, run_case
-from regaudit.analytics.detection import Case
+from regaudit.analytics.detection import Case, Detection
 from regaudit.analytics.detections.pull.new_network import CredentialNewNetwork
+from regaudit.analytics.detections.pull.volume_baseline import PullVolumeBaseline
 from regaudit.analytics.errors import InventoryError
 from regaudit.analytics.fixtures import activity, event, identity_mapping
 from regaudit.cli import main
@@ -147,15 +148,22 @@ def test_identity_page_shows_one_person_across_registries_with_each_raw_name(tmp
         assert identity_q.identity_summary(con, ARN).iloc[0]["pulls_count"] == 2
 
 
-NEW_NETWORK_JOINED = [c for c in CredentialNewNetwork.cases if any(r.table == "identities" for r in c.rows)]
+JOINED = [
+    pytest.param(detection, case, id=f"{detection.id}: {case.name[:40]}")
+    for detection in (CredentialNewNetwork, PullVolumeBaseline)
+    for case in detection.cases
+    if any(row.table == "identities" for row in case.rows)
+]
 
 
-@pytest.mark.parametrize("case", NEW_NETWORK_JOINED, ids=lambda c: c.name[:40])
-def test_new_network_decides_the_joined_cases_only_with_the_mapping(case: Case, tmp_path: Path) -> None:
-    """Without its identities rows each case decides the other way: the mapping is what decides them."""
-    assert run_case(CredentialNewNetwork, case, tmp_path / "mapped.duckdb").passed
+@pytest.mark.parametrize(("detection", "case"), JOINED)
+def test_joined_cases_decide_the_other_way_without_the_mapping(
+    detection: type[Detection], case: Case, tmp_path: Path
+) -> None:
+    """Each case with identities rows fires or stays quiet only because of them: the mapping decides it."""
+    assert run_case(detection, case, tmp_path / "mapped.duckdb").passed
     unmapped = dataclasses.replace(case, rows=tuple(r for r in case.rows if r.table != "identities"))
-    assert len(run_case(CredentialNewNetwork, unmapped, tmp_path / "raw.duckdb").hits) == 1 - case.expect
+    assert len(run_case(detection, unmapped, tmp_path / "raw.duckdb").hits) == 1 - case.expect
 
 
 def test_a_store_before_version_10_gains_an_empty_mapping(tmp_path: Path) -> None:

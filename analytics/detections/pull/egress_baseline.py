@@ -54,20 +54,20 @@ class PullEgressBaseline(Detection):
     parameters = Params
     sql = """
         WITH daily AS (
-            SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
+            SELECT coalesce(identity, 'anonymous@' || client_addr) AS identity,
                    date_trunc('day', occurred_at) AS day,
                    sum(greatest(blob_bytes, coalesce(proxy_bytes_sent, 0))) AS bytes_count,
                    list('image_activity:' || activity_id ORDER BY occurred_at) AS ids
-            FROM image_activity
+            FROM identified_activity  -- identity: the mapped person, else actor
             WHERE source = 'registry' AND action = 'pull' AND NOT is_check
               AND occurred_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
               AND occurred_at < $now
             GROUP BY ALL
         ),
         first_seen AS (  -- from all earlier data, not the window: a live run and a backfill agree
-            SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
+            SELECT coalesce(identity, 'anonymous@' || client_addr) AS identity,
                    date_trunc('day', min(occurred_at)) AS first_day
-            FROM image_activity
+            FROM identified_activity
             WHERE source = 'registry' AND action = 'pull' AND NOT is_check AND occurred_at < $now
             GROUP BY ALL
         ),

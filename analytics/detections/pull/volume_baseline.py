@@ -5,10 +5,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
-from regaudit.analytics.fixtures import at, burst, history, pull
+from regaudit.analytics.fixtures import at, burst, history, identity_mapping, pull
 from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
+CI_ARN = "arn:aws:iam::123456789012:role/ci"
 
 
 class Params(Parameters):
@@ -31,7 +32,8 @@ class PullVolumeBaseline(Detection):
         "compares the day with the same identity's prior days, zero-filled since its first activity: it "
         "fires when the count exceeds median + mad_factor * max(1.4826 * MAD, min_spread). A stolen CI token "
         "used to clone images shows up as a day far outside the token's own routine, whatever the registry's "
-        "global traffic."
+        "global traffic. An identity is the person the identity mapping names (regaudit identities import), "
+        "so a person's pulls on every registry, under every name, are counted together."
         " It learns before it judges: min_history_days since the identity's first pull (read from all earlier "
         "data, so a live run and a backfill agree) and min_active_days with pulls among the prior days."
     )
@@ -44,20 +46,20 @@ class PullVolumeBaseline(Detection):
     parameters = Params
     sql = """
         WITH daily AS (
-            SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
+            SELECT coalesce(identity, 'anonymous@' || client_addr) AS identity,
                    date_trunc('day', occurred_at) AS day,
                    count(*) AS pulls_count,
                    list('image_activity:' || activity_id ORDER BY occurred_at) AS ids
-            FROM image_activity
+            FROM identified_activity  -- identity: the mapped person, else actor
             WHERE source = 'registry' AND counts_as_pull
               AND occurred_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
               AND occurred_at < $now
             GROUP BY ALL
         ),
         first_seen AS (  -- from all earlier data, not the window: a live run and a backfill agree
-            SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
+            SELECT coalesce(identity, 'anonymous@' || client_addr) AS identity,
                    date_trunc('day', min(occurred_at)) AS first_day
-            FROM image_activity
+            FROM identified_activity
             WHERE source = 'registry' AND counts_as_pull AND occurred_at < $now
             GROUP BY ALL
         ),
@@ -101,6 +103,30 @@ class PullVolumeBaseline(Detection):
           AND c.pulls_count > b.median_count + $mad_factor * greatest(1.4826 * b.mad_count, $min_spread)
     """
     cases = (
+        Case(
+            "fires when a CI principal's pulls split over two registries reach the threshold only together",
+            rows=(
+                *history(pull, NOW, days=14, per_day=5, actor="ci-bot"),
+                *burst(pull, "2025-05-10T10:00", 20, actor="ci-bot"),
+                *burst(pull, "2025-05-10T11:00", 20, actor=CI_ARN, registry="ecr-prod"),
+                identity_mapping(CI_ARN, "ci-bot", "2025-05-01T00:00", registry="ecr-prod"),
+            ),
+            expect=1,
+            about=({"identity": "ci-bot"},),
+            now=NOW,
+            subjects=("ci-bot",),
+        ),
+        Case(
+            "quiet when a person's pulls move from one registry to the other: the person's total is its routine",
+            rows=(
+                *history(pull, NOW, days=8, per_day=12, actor="kube-prod"),
+                *history(pull, NOW, days=8, per_day=12, actor=CI_ARN, registry="ecr-prod"),
+                *burst(pull, "2025-05-10T10:00", 30, actor="kube-prod"),
+                identity_mapping(CI_ARN, "kube-prod", "2025-05-01T00:00"),
+            ),
+            expect=0,
+            now=NOW,
+        ),
         Case(
             "fires when a CI token pulls 60 times after two weeks of about 5 a day",
             rows=(
