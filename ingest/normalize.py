@@ -28,6 +28,7 @@ from regaudit.ingest.sources.artifactory.normalize import normalize_records as n
 from regaudit.ingest.sources.dockerhub.normalize import normalize_records as normalize_dockerhub
 from regaudit.ingest.sources.ecr.normalize import normalize_records as normalize_ecr
 from regaudit.ingest.sources.gar.normalize import normalize_records as normalize_gar
+from regaudit.ingest.sources.ghcr.normalize import normalize_records as normalize_ghcr
 from regaudit.ingest.sources.harbor.normalize import normalize_records as normalize_harbor
 from regaudit.ingest.sources.quay.normalize import normalize_records as normalize_quay
 from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, RFC3339_PATTERN, TIME_WINDOW
@@ -47,6 +48,7 @@ SOURCES: dict[str, SourceNormalizer] = {
     "acr": normalize_acr,
     "gar": normalize_gar,
     "dockerhub": normalize_dockerhub,
+    "ghcr": normalize_ghcr,
 }
 
 EVENT_COLUMNS = (

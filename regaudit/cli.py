@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "poll quay": "Read a Red Hat Quay's usage logs from its logs API, saving the day and page read.",
     "poll harbor": "Read Harbor's audit log from its API, saving a cursor after each delivered page.",
     "poll dockerhub": "Read a Docker Hub organization's audit log from its API, saving the window and page read.",
+    "poll ghcr": "Read the package events of a GitHub organization's audit log (GHCR), saving the page read.",
     "listen-syslog": "Receive Harbor's forwarded audit log over syslog (TCP and UDP).",
     "alerts dispatch": "Deliver queued alerts and new findings.",
     "alerts test": "Send a sample alert to one sink.",

@@ -37,6 +37,7 @@ from regaudit.ingest.sources.acr.settings import AcrSettings
 from regaudit.ingest.sources.dockerhub.settings import DockerHubSettings
 from regaudit.ingest.sources.ecr.settings import EcrSettings
 from regaudit.ingest.sources.gar.settings import GarSettings
+from regaudit.ingest.sources.ghcr.settings import GhcrSettings
 from regaudit.ingest.sources.harbor.settings import HarborAuditSettings, HarborSyslogSettings
 from regaudit.ingest.sources.quay.settings import QuaySettings
 
@@ -203,6 +204,7 @@ class Settings(BaseSettings):
     acr: AcrSettings = Field(default_factory=AcrSettings)
     gar: GarSettings = Field(default_factory=GarSettings)
     dockerhub: DockerHubSettings = Field(default_factory=DockerHubSettings)
+    ghcr: GhcrSettings = Field(default_factory=GhcrSettings)
 
     @classmethod
     def settings_customise_sources(
