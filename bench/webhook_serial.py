@@ -184,8 +184,8 @@ def figures(
         "requests": requests,
         "errors": sum(r["errors"] for r in rounds),
         "per_second": round(requests / sum(r["seconds"] for r in rounds)),
-        "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
-        "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
+        "p50_ms": round(statistics.median(r["p50_ms"] for r in rounds), 2),
+        "p99_ms": round(statistics.median(r["p99_ms"] for r in rounds), 2),
         "worst_round_p99_ms": max(r["p99_ms"] for r in rounds),
     }
     floor_figures = floor.summary()
