@@ -5,7 +5,7 @@ robot accounts (the JSON of ``GET /api/v2.0/robots``), or IAM's credential repor
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from regaudit.analytics.errors import InventoryError
@@ -48,10 +48,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.from_harbor:
         robots = _harbor_robots(args.from_harbor, settings)
         parsed.append((args.from_harbor, args.from_harbor, "harbor-robots", robots))
-    imported_at = datetime.now(UTC)
+    started_at = datetime.now(UTC)
     with store.writer(settings.store.path, settings.store.lock_timeout_seconds) as con:
-        for path, where, file_format, entries in parsed:
+        for index, (path, where, file_format, entries) in enumerate(parsed):
             source = f"{file_format}:{where}"
+            # each file its own moment: a name in two inventories of one command (a robot in a CSV and Harbor's
+            # list) is two rows of the history, keyed by (name, imported_at), in the order given
+            imported_at = started_at + timedelta(microseconds=index)
             count = credentials.store_import(con, entries, source, imported_at, carry_over=file_format == "htpasswd")
             print(f"{path}: {count} credentials ({file_format})")
     return 0

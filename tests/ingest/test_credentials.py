@@ -82,6 +82,21 @@ def test_import_command_keeps_history_and_carries_inventory_dates_onto_htpasswd(
     assert robot[3] == datetime(2025, 6, 29, 22, tzinfo=UTC)
 
 
+def test_one_command_imports_two_inventories_that_name_the_same_credential(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    (tmp_path / "inventory.csv").write_text(CSV, encoding="utf-8")
+    (tmp_path / "htpasswd").write_text(HTPASSWD, encoding="utf-8")
+    files = [str(tmp_path / "inventory.csv"), str(tmp_path / "htpasswd")]
+    assert main(["credentials", "import", "--db", str(db), *files]) == 0
+
+    with store.reader(db) as con:
+        rows = con.execute(
+            "SELECT import_source LIKE 'csv:%', owner FROM credentials WHERE name = 'robot$ci+deploy' "
+            "ORDER BY imported_at"
+        ).fetchall()
+    assert rows == [(True, "platform"), (False, "platform")]  # the htpasswd row, imported second, carries over
+
+
 def test_import_of_an_unreadable_file_exits_with_usage_error(tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
     assert main(["credentials", "import", "--db", str(db), str(tmp_path / "missing.csv")]) == 2
