@@ -49,7 +49,11 @@ def delivery(sink: RecordSink) -> Deliver:
     async def from_loop(records: Records) -> None:
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        sent = nonblocking.send_nowait(records, lambda: loop.call_soon_threadsafe(_finish, done))
+
+        def wake() -> None:  # from Kafka's I/O thread
+            loop.call_soon_threadsafe(_finish, done)
+
+        sent = nonblocking.send_nowait(records, wake)
         if sent is None:
             await in_thread(records)
             return
