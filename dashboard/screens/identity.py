@@ -32,13 +32,17 @@ def render() -> None:
         if tab.open:
             with tab:
                 draw(runtime, identity)
-    _names(runtime, identity)
-    st.page_link(
-        links.PAGES["activity"],
-        label=f"All activity of {identity}",
-        icon=":material/manage_search:",
-        query_params={"identity": identity, "range": "all"},
-    )
+    raw_names = _names(runtime, identity) or [identity]
+    for name in raw_names[:_MAX_LINKS]:  # the activity explorer filters by the raw identity rows carry
+        st.page_link(
+            links.PAGES["activity"],
+            label=f"All activity of {name}",
+            icon=":material/manage_search:",
+            query_params={"identity": name, "range": "all"},
+        )
+
+
+_MAX_LINKS = 10
 
 
 TABS = ["Repositories", "Client addresses", "User agents", "Findings"]
@@ -49,14 +53,16 @@ def _repositories(runtime: Runtime, identity: str) -> None:
     links.table(frame, "identity_repositories", {"repository": "repository"})
 
 
-def _names(runtime: Runtime, identity: str) -> None:
-    """Which registry recorded the identity under which raw name: one row when nothing maps it."""
+def _names(runtime: Runtime, identity: str) -> list[str]:
+    """Which registry recorded the identity under which raw name (one row when nothing maps it); returns the
+    raw names."""
     st.subheader("Registries and names")
     names = data.run(runtime, q.identity_names, identity)
     if len(names) > 1:
         names_count, registries_count = names["raw_identity"].nunique(), names["registry"].nunique()
         st.caption(f"{identity} is {names_count:,} names on {registries_count:,} registries.")
     links.table(names, "identity_names")
+    return [str(name) for name in dict.fromkeys(names["raw_identity"])]
 
 
 def _addresses(runtime: Runtime, identity: str) -> None:
