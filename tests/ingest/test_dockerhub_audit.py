@@ -144,6 +144,22 @@ def test_the_poller_walks_a_windows_pages_then_the_next_windows(hub, tmp_path):
     ]  # fmt: skip
 
 
+def test_a_caught_up_source_asks_nothing_until_a_minute_of_new_window_has_closed(hub):
+    now = [NOW]
+    polling = DockerHubAuditSource(hub, "hub", "example-org", USER, SecretStr(PAT), start=NOW - timedelta(hours=1),
+                                   clock=lambda: now[0])  # fmt: skip
+    page = polling.fetch(None)  # the one window up to the clock less lag_seconds
+    assert page is not None
+    asked = len(HubApi.requests)
+    now[0] += timedelta(milliseconds=10)  # a real clock between two fetches: no window worth a request
+    assert polling.fetch(page.cursor) is None
+    now[0] += timedelta(seconds=59)
+    assert polling.fetch(page.cursor) is None
+    assert len(HubApi.requests) == asked
+    now[0] += timedelta(seconds=2)
+    assert polling.fetch(page.cursor) is not None
+
+
 def test_a_restart_resumes_from_the_saved_cursor_and_stores_nothing_twice(hub, tmp_path):
     cursor = tmp_path / "hub.cursor"
     first = source(hub).fetch(None)

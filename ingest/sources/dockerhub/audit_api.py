@@ -46,6 +46,9 @@ MAX_PAGE_BYTES = 16 * 1024 * 1024
 TOKEN_SECONDS = 540.0
 #: how far the next window reaches back over the last one's end
 EDGE = timedelta(seconds=1)
+#: a caught-up poller waits until the next window is this long: on a moving clock every fetch would otherwise find a
+#: window a few milliseconds long, ask Hub for it at once and never rest (hundreds of requests a second, never idle)
+SHORTEST_WINDOW = timedelta(seconds=60)
 
 
 class DockerHubAuditSource:
@@ -90,7 +93,7 @@ class DockerHubAuditSource:
         start, end, page_number = self._position(cursor)
         if end is None:
             end = min(start + self.window, self.clock() - self.lag)
-            if end <= start + EDGE:  # nothing but the second read already
+            if end < start + EDGE + SHORTEST_WINDOW:  # caught up: nothing new worth a request yet
                 return None
         query = {"from": _iso(start), "to": _iso(end), "page": page_number, "page_size": self.page_size}
         body = self._get(f"{self.api_url}?{urllib.parse.urlencode(query)}")
