@@ -26,6 +26,7 @@ from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sources.acr.normalize import normalize_records as normalize_acr
 from regaudit.ingest.sources.artifactory.normalize import normalize_records as normalize_artifactory
 from regaudit.ingest.sources.dockerhub.normalize import normalize_records as normalize_dockerhub
+from regaudit.ingest.sources.dockerhub.normalize import normalize_usage as normalize_dockerhub_usage
 from regaudit.ingest.sources.ecr.normalize import normalize_records as normalize_ecr
 from regaudit.ingest.sources.gar.normalize import normalize_records as normalize_gar
 from regaudit.ingest.sources.ghcr.normalize import normalize_records as normalize_ghcr
@@ -48,6 +49,7 @@ SOURCES: dict[str, SourceNormalizer] = {
     "acr": normalize_acr,
     "gar": normalize_gar,
     "dockerhub": normalize_dockerhub,
+    "dockerhub-usage": normalize_dockerhub_usage,  # the Usage page's CSV lines: rows of kind dockerhub
     "ghcr": normalize_ghcr,
 }
 

@@ -1,6 +1,8 @@
 """Docker Hub's raw records into rows of the events table, beside what ``normalize_events.sql`` makes of
 Distribution's. Like Quay's (``regaudit.ingest.sources.quay.normalize``): Hub's audit log holds few events, each
-parsed with the wire models (``audit.parse``). Pure: no clock, no I/O; bad input becomes a dead-letter row."""
+parsed with the wire models (``audit.parse``). The usage export's lines (``usage.parse``, registry kind
+``dockerhub-usage`` on the raw record) become that many pull and check rows of kind ``dockerhub``: the same
+registry as the audit log's. Pure: no clock, no I/O; bad input becomes a dead-letter row."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from regaudit.ingest.sources.dockerhub.audit import parse
+from regaudit.ingest.sources.dockerhub import usage
+from regaudit.ingest.sources.dockerhub.audit import REGISTRY_KIND, parse
 
 #: the batch columns this reads (``regaudit.ingest.normalize.BATCH_SCHEMA``)
 _READ = ("value", "origin", "received_at", "registry", "content_type")
@@ -32,3 +35,44 @@ def _row(record: dict[str, Any], default_registry: str) -> dict[str, Any]:
     if not events:
         return {**base, "reason": reason or "no event", "value": value}
     return {**base, **events[0], "envelope_type": None, "raw": value.decode("utf-8")}
+
+
+def normalize_usage(records: pa.Table, schema: pa.Schema, default_registry: str) -> pa.Table:
+    """Per usage line: its pulls as GET and its version checks as HEAD manifest rows at the hour's start (the
+    header line: none), or a dead-letter row with its reason, in ``schema``'s columns."""
+    tables = [_usage_rows(record, schema, default_registry) for record in records.select(list(_READ)).to_pylist()]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _usage_rows(record: dict[str, Any], schema: pa.Schema, default_registry: str) -> pa.Table:
+    value: bytes = record["value"] or b""
+    base = {
+        "origin": record["origin"],
+        "received_at": record["received_at"],
+        "registry": record["registry"] or default_registry,
+        "content_type": record["content_type"],
+    }
+    row, reason = usage.parse(value)
+    if row is None:
+        rows = [{**base, "reason": reason, "value": value}] if reason else []
+        return pa.Table.from_pylist(rows, schema=schema)
+    one = {
+        **base,
+        "event_at": row.hour,
+        "action": "pull",
+        "target_kind": "manifest",
+        "repository": row.repository,
+        "tag": row.tag,
+        "digest": row.digest,
+        "client_addr": row.client_addr,
+        "actor": row.actor,
+        "registry_kind": REGISTRY_KIND,
+        "raw": value.decode("utf-8").rstrip("\r\n"),  # parse read it: UTF-8
+    }
+    template = pa.Table.from_pylist([one], schema=schema)
+    # one row repeated by index, its id and method set per row: columns, not a dict per pull
+    table = template.take(pa.array([0] * (row.pulls + row.checks), pa.int64()))
+    ids = [row.event_id("p", i) for i in range(row.pulls)] + [row.event_id("c", i) for i in range(row.checks)]
+    methods = pa.array(["GET"] * row.pulls + ["HEAD"] * row.checks, pa.string())
+    table = table.set_column(schema.get_field_index("event_id"), "event_id", pa.array(ids, pa.string()))
+    return table.set_column(schema.get_field_index("http_method"), "http_method", methods)
