@@ -2,6 +2,12 @@
 -- restricted to what the batch can have changed ($batch_id; a time range $lo..$hi of its rows: statements that
 -- use one run once per range, see RANGE_GAP in sinks/duckdb.py), so events and access lines may arrive in any
 -- order, in any batch, and a replay changes nothing.
+--
+-- LINE_REACH: a row that carries an access-log line (proxy_line_key) is at most 70 seconds from the line's time:
+-- join_proxy and join_proxy_mounts pair within 10 seconds, a tag delete takes the line of its manifest delete
+-- within a minute (tag_deletes_share_their_request), proxy rows and audit gaps are at the line's own time. So the
+-- checks "no row carries this line yet" read image_activity 3 minutes around the lines they check, not all of it
+-- (0.2-0.4 s CPU a batch each at 10M stored events otherwise).
 
 -- name: activity_from_events
 -- One row per image-level action: manifest pulls (HEAD kept as a check), pushes, deletes, mounts, and the logins
@@ -209,7 +215,8 @@ FROM (
         FROM access_log l
         WHERE l.endpoint = 'manifest' AND l.status < 400
           AND l.request_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE
-          AND NOT EXISTS (SELECT 1 FROM image_activity u WHERE u.proxy_line_key = l.line_key AND u.source = 'registry')
+          AND NOT EXISTS (SELECT 1 FROM image_activity u WHERE u.proxy_line_key = l.line_key AND u.source = 'registry'
+                          AND u.occurred_at BETWEEN $lo - INTERVAL 3 MINUTE AND $hi + INTERVAL 3 MINUTE)  -- LINE_REACH
     ),
     -- pass 1: the address agrees (grp = the address)
     pairs1 AS (
@@ -277,7 +284,8 @@ FROM (
         FROM access_log l
         WHERE endpoint = 'upload' AND http_method = 'POST' AND status = 201 AND uri LIKE '%mount=%'
           AND request_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE
-          AND NOT EXISTS (SELECT 1 FROM image_activity u WHERE u.proxy_line_key = l.line_key)
+          AND NOT EXISTS (SELECT 1 FROM image_activity u WHERE u.proxy_line_key = l.line_key
+                          AND u.occurred_at BETWEEN $lo - INTERVAL 3 MINUTE AND $hi + INTERVAL 3 MINUTE)  -- LINE_REACH
     ),
     pairs AS (
         SELECT a.activity_id, a.occurred_at, l.line_key, l.request_at, a.repository, a.digest, a.from_repository
@@ -347,7 +355,9 @@ ON CONFLICT DO NOTHING;
 DELETE FROM image_activity
 WHERE audit_gap AND proxy_line_key IN (
     SELECT proxy_line_key FROM image_activity WHERE source = 'registry' AND proxy_line_key IS NOT NULL
-      AND occurred_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE);
+      AND occurred_at BETWEEN $lo - INTERVAL 1 MINUTE AND $hi + INTERVAL 1 MINUTE)
+  -- LINE_REACH: a gap is at its line's time
+  AND occurred_at BETWEEN $lo - INTERVAL 3 MINUTE AND $hi + INTERVAL 3 MINUTE;
 
 -- name: mark_audit_gaps
 -- A manifest request the proxy served successfully with no matching notification, once the notification feed
@@ -363,7 +373,8 @@ FROM access_log l
 WHERE l.endpoint = 'manifest' AND l.status BETWEEN 200 AND 299 AND l.http_method IN ('GET', 'HEAD', 'PUT', 'DELETE')
   AND l.request_at BETWEEN $lo - INTERVAL 1 HOUR AND $hi
   AND l.request_at < (SELECT max(event_at) FROM registry_events) - to_seconds($gap_grace_seconds)
-  AND NOT EXISTS (SELECT 1 FROM image_activity a WHERE a.proxy_line_key = l.line_key)
+  AND NOT EXISTS (SELECT 1 FROM image_activity a WHERE a.proxy_line_key = l.line_key
+                  AND a.occurred_at BETWEEN $lo - INTERVAL 63 MINUTE AND $hi + INTERVAL 3 MINUTE)  -- LINE_REACH
 ON CONFLICT DO NOTHING;
 
 -- name: rebuild_tag_history
@@ -387,12 +398,11 @@ FROM (
           AND outcome IS DISTINCT FROM 'failure'
         GROUP BY ALL
     ),
-    prior AS (  -- the last interval that began before since: live at since, or ended by a delete
+    prior AS (  -- the interval live at since that began before it: at most one, as each ends where the next begins
         SELECT h.*, k.since
         FROM tag_history h JOIN keys k USING (registry, repository, tag)
-        WHERE h.valid_from_at < k.since
-        QUALIFY row_number() OVER (PARTITION BY h.registry, h.repository, h.tag
-                                   ORDER BY h.valid_from_at DESC, h.event_id DESC) = 1
+        WHERE h.valid_from_at < k.since AND (h.valid_to_at IS NULL OR h.valid_to_at >= k.since)
+          AND (h.valid_to_at IS NULL OR h.valid_to_at >= $earliest)  -- implied; lets the scan skip closed row groups
     ),
     moves AS (  -- the moves since, after the live prior interval's push as the seed
         SELECT e.registry, e.repository, e.tag, e.action, e.digest, e.event_at, e.actor, e.client_addr,
@@ -405,7 +415,7 @@ FROM (
         UNION ALL
         SELECT registry, repository, tag, 'push', digest, valid_from_at, moved_by, client_addr, user_agent, event_id,
                TRUE
-        FROM prior WHERE valid_to_at IS NULL OR valid_to_at >= since
+        FROM prior
     ),
     ordered AS (
         SELECT *,
@@ -433,7 +443,9 @@ USING (SELECT registry, repository, tag, min(event_at) AS since FROM registry_ev
          AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
          AND outcome IS DISTINCT FROM 'failure'
        GROUP BY ALL) k
-WHERE t.registry = k.registry AND t.repository = k.repository AND t.tag = k.tag AND t.valid_from_at >= k.since;
+WHERE t.registry = k.registry AND t.repository = k.repository AND t.tag = k.tag AND t.valid_from_at >= k.since
+  -- implied by the one above; stated so the scan reads from the batch on
+  AND t.valid_from_at >= $earliest;
 
 INSERT INTO tag_history
     WITH keys AS (  -- each tag the batch moved, from its first move in the batch
@@ -444,12 +456,11 @@ INSERT INTO tag_history
           AND outcome IS DISTINCT FROM 'failure'
         GROUP BY ALL
     ),
-    prior AS (  -- the last interval that began before since: live at since, or ended by a delete
+    prior AS (  -- the interval live at since that began before it: at most one, as each ends where the next begins
         SELECT h.*, k.since
         FROM tag_history h JOIN keys k USING (registry, repository, tag)
-        WHERE h.valid_from_at < k.since
-        QUALIFY row_number() OVER (PARTITION BY h.registry, h.repository, h.tag
-                                   ORDER BY h.valid_from_at DESC, h.event_id DESC) = 1
+        WHERE h.valid_from_at < k.since AND (h.valid_to_at IS NULL OR h.valid_to_at >= k.since)
+          AND (h.valid_to_at IS NULL OR h.valid_to_at >= $earliest)  -- implied; lets the scan skip closed row groups
     ),
     moves AS (  -- the moves since, after the live prior interval's push as the seed
         SELECT e.registry, e.repository, e.tag, e.action, e.digest, e.event_at, e.actor, e.client_addr,
@@ -462,7 +473,7 @@ INSERT INTO tag_history
         UNION ALL
         SELECT registry, repository, tag, 'push', digest, valid_from_at, moved_by, client_addr, user_agent, event_id,
                TRUE
-        FROM prior WHERE valid_to_at IS NULL OR valid_to_at >= since
+        FROM prior
     ),
     ordered AS (
         SELECT *,
