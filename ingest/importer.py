@@ -45,6 +45,7 @@ from regaudit.ingest.receive.backfill import (
 )
 from regaudit.ingest.receive.incarnation import HEAD_MAX_BYTES
 from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
+from regaudit.ingest.sources.dockerhub import usage
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_LINES = 100_000
 #: lines of a file's start normalized to find its first record time
 _HEAD_LINES = 64
+#: the raw records' kind of Docker Hub's usage export (CSV lines that each become up to 2e6 rows)
+USAGE_KIND = "dockerhub-usage"
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ class Importer:
         registry_kind: str | None = None,
     ) -> None:
         """``registry_kind`` marks every event line as that source's (``acr``: a storage account's resource log
-        blobs), as the header a receiver sets; None: Distribution's notification dumps."""
+        blobs; ``dockerhub-usage``: Hub's usage CSV, whose batches are cut by the rows each line becomes), as the
+        header a receiver sets; None: Distribution's notification dumps."""
         self.sink = sink
         self.normalizer = normalizer
         self.host = host
@@ -132,6 +136,8 @@ class Importer:
     def _first_at(self, path: Path, kind: FileKind) -> datetime | None:
         """The earliest record time among the file's first lines (None when none of them parses)."""
         head = head_of(path, HEAD_MAX_BYTES * _HEAD_LINES).split(b"\n")[:_HEAD_LINES]
+        if self.registry_kind == USAGE_KIND:  # its lines are read alone: normalized, one may be a million rows
+            return usage.first_hour(head)
         block = next((b for b in read_blocks(iter([b"\n".join(head) + b"\n"])) if isinstance(b, Block)), None)
         if block is None:
             return None
@@ -192,6 +198,9 @@ class Importer:
                     continue
                 block = leftover_block(block)  # a finished (compressed) file's last line, unterminated
             table = self._batch_table(block, history.kind, prefix)
+            if self.registry_kind == USAGE_KIND:
+                yield from _weighted_slices(table, self.batch_lines)
+                continue
             for start in range(0, table.num_rows, self.batch_lines):
                 yield table.slice(start, self.batch_lines)
 
@@ -205,6 +214,20 @@ class Importer:
 
 
 _LEFTOVER_REASON = "bytes after the last complete line of a compressed file that ends early"
+
+
+def _weighted_slices(table: pa.Table, budget: int) -> Iterator[pa.Table]:
+    """Slices of usage lines that become about ``budget`` rows together (a line alone when it becomes more):
+    a batch's memory follows the rows it holds, not its lines."""
+    start = held = 0
+    for index, value in enumerate(table.column("value").to_pylist()):
+        rows = usage.weight(value or b"")
+        if held and held + rows > budget:
+            yield table.slice(start, index - start)
+            start, held = index, 0
+        held += rows
+    if start < table.num_rows:
+        yield table.slice(start)
 
 
 def _time_order(history: HistoryFile) -> tuple[bool, float, int, str]:

@@ -32,11 +32,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=["access", "event"], help="What the files hold (default: by first line).")
     parser.add_argument(
         "--source",
-        choices=["acr", "gar"],
+        choices=["acr", "gar", "dockerhub-usage"],
         help="Event files of another source: acr, an Azure storage account's resource log blobs (PT1H.json, JSON "
         "Lines of ContainerRegistryRepositoryEvents and ContainerRegistryLoginEvents records); gar, a Log Router "
-        "sink's Cloud Storage files of Artifact Registry audit log entries (JSON Lines); implies --kind event "
-        "(default: Distribution's notification dumps).",
+        "sink's Cloud Storage files of Artifact Registry audit log entries (JSON Lines); dockerhub-usage, the "
+        "pulls CSV Docker Hub's Usage page emails (hourly counts: each pull and version check a row at the hour's "
+        "start, stored under dockerhub.instance unless --registry); implies --kind event (default: Distribution's "
+        "notification dumps).",
     )
     parser.add_argument("--host", help="Host name in the line keys, as ship-logs --host (default: ship_logs.host).")
     parser.add_argument("--registry", help="Registry name of the events (default: webhook.registry).")
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"regaudit import: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     registry = settings.webhook.registry
+    if args.source == "dockerhub-usage" and not args.registry:  # the Hub organization the audit log poller names
+        registry = settings.dockerhub.instance
     sink = DuckDBSink(settings.store.path, settings.store.lock_timeout_seconds, registry, hooks=load_hooks(settings))
     normalizer = Normalizer(registry)
     try:

@@ -146,3 +146,9 @@ def weight(value: bytes) -> int:
     batches by this, so a batch holds about as many rows as ``--batch-lines``, not that many hours."""
     row, _ = parse(value)
     return max(1, row.pulls + row.checks) if row else 1
+
+
+def first_hour(lines: list[bytes]) -> datetime | None:
+    """The earliest hour among a file's first lines (the importer's time order), without making their rows."""
+    hours = [row.hour for row, _ in map(parse, lines) if row is not None]
+    return min(hours, default=None)
