@@ -11,47 +11,24 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
+from regaudit.dashboard.queries.common import ANONYMOUS
+from tests.e2e import sources_hosted as hosted
+from tests.e2e import sources_self_hosted as self_hosted
+from tests.e2e.wire import WEBHOOK_TOKEN, Wire, WireSource
 from tests.ingest import processes
 from tests.ingest.harbor_api import HarborAuditAPI
 from tests.ingest.test_harbor_kafka import FIXTURES, HARBOR_POSTS
 from tests.samples import SAMPLES, posts
 
-WEBHOOK_TOKEN = "sources-e2e-webhook-token"  # noqa: S105 - the webhook's bearer token in these tests
 #: the webhook's registry name for a POST to /events with none (webhook.registry's default)
 DEFAULT_REGISTRY = "default"
 NGINX_LOG = SAMPLES / "nginx-1.22-registry.access.json.log"
 #: Distribution 2.8 behind that nginx: the same skopeo session, seen by the registry
 DISTRIBUTION_CAPTURE = SAMPLES / "distribution-2.8.2-behind-nginx.events.jsonl"
 HARBOR_ROBOT = "robot$harbor+wHSYCuGD-Trivy-8e2e7505-d1e6-11ed-9e71-0242ac130009"
-
-
-@dataclass(frozen=True)
-class Wire:
-    """Where the running pipeline takes input: the webhook's URL, a folder for files, how to ship a log, and the
-    environment a receiver process of the pipeline runs with (its store, broker and topics)."""
-
-    url: str
-    workdir: Path
-    ship: Callable[[Path], None]
-    env: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class WireSource:
-    """One source's fixtures: how to send them, where they land, and who did what: (identity, action, repository,
-    tag, row source) as the activity explorer lists them (row source: ``registry`` for a registry's own event,
-    ``proxy`` for a request only the proxy saw)."""
-
-    kind: str
-    registry: str
-    send: Callable[[Wire], None]
-    activity: frozenset[tuple[str | None, str, str, str | None, str]]
 
 
 def post_distribution(wire: Wire) -> None:
@@ -140,4 +117,29 @@ SOURCES = [
                           ("harbor-jobservice", "delete", "harbor/alpine", "3.8", "registry")})),
     WireSource("harbor-audit", "harbor-audit", poll_harbor_audit_log, HARBOR_AUDIT_ACTIVITY),
     WireSource("harbor-syslog", "harbor-syslog", forward_harbor_audit_log, HARBOR_AUDIT_ACTIVITY),
+    WireSource("quay", self_hosted.QUAY_REGISTRY, self_hosted.produce_quay_forwarded_logs,
+               frozenset({("init", "push", "init/test-image", "v1", "registry"),
+                          ("init", "push", "init/shared", "v2", "registry")}), self_hosted.quay_settings),
+    WireSource("artifactory", self_hosted.ARTIFACTORY_REGISTRY, self_hosted.post_artifactory_webhook,
+               frozenset({(ANONYMOUS, "push", "docker-remote-cache/library/ubuntu", "latest", "registry")})),
+    WireSource("gitlab", self_hosted.GITLAB_REGISTRY, self_hosted.post_gitlab_notifications,
+               frozenset({("root", "push", "root/test", "latest", "registry")})),
+    WireSource("ecr", hosted.ECR_REGISTRY, hosted.deliver_ecr,
+               frozenset({(hosted.ECR_ARN, "pull", "testrepo", "latest", "registry"),
+                          (hosted.ECR_ARN, "push", "testrepo", "latest", "registry"),
+                          (ANONYMOUS, "delete", "testrepo", None, "registry"),  # the lifecycle policy's expiry
+                          (ANONYMOUS, "push", "my-repository-name", "latest", "registry")}),  # EventBridge's
+               hosted.ecr_settings),
+    WireSource("acr", hosted.ACR_REGISTRY, hosted.deliver_acr,
+               frozenset({(ANONYMOUS, "push", "hello-world", "v1", "registry"),  # webhooks name no actor
+                          (ANONYMOUS, "delete", "hello-world", None, "registry"),
+                          (hosted.ACR_IDENTITY, "pull", "tipster-service", None, "registry")})),  # refused: 404
+    WireSource("gar", hosted.GAR_REGISTRY, hosted.produce_gar_messages,
+               frozenset({(ANONYMOUS, "push", "freshly-docker/freshly", "PIG-267-refactor-email-service", "registry"),
+                          (hosted.GAR_PULLER, "pull", "ons-blaise-v2-prod/gcf-artifacts/publish_msg/cache", None,
+                           "registry")}),  # refused: the manifest is not found
+               hosted.gar_settings),
+    WireSource("dockerhub", hosted.DOCKERHUB_REGISTRY, hosted.poll_dockerhub,
+               frozenset({(hosted.DOCKERHUB_ACTOR, "push", "example-org/example-repo", "latest", "registry"),
+                          ("docker", "push", "docker/example", "latest", "registry")}), hosted.dockerhub_settings),
 ]  # fmt: skip

@@ -26,7 +26,9 @@ from tests.e2e.sources import SOURCES, WEBHOOK_TOKEN, Wire, WireSource
 from tests.infra.fixtures import fresh_topics
 from tests.infra.kafka import KafkaBroker
 from tests.ingest import processes
+from tests.ingest.moto_server import moto_endpoint
 
+__all__ = ["moto_endpoint"]  # the session's S3 server, for ECR's trail
 pytestmark = [pytest.mark.kafka]
 EVERYTHING = TimeRange(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
@@ -38,12 +40,14 @@ class Stored:
 
 
 @pytest.fixture(scope="module")
-def stored(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Stored:
+def stored(kafka_broker: KafkaBroker, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Stored:
     """Every source's fixtures sent through the real receivers into one store, then analysed once."""
     workdir = tmp_path_factory.mktemp("sources-e2e")
     db = workdir / "audit.duckdb"
     topics = fresh_topics(kafka_broker, "sources-e2e")
-    env = processes.regaudit_env(db, kafka_broker.bootstrap, topics)
+    env = processes.regaudit_env(db, kafka_broker.bootstrap, topics, AWS_ENDPOINT_URL=moto_endpoint)  # ECR's S3
+    for source in SOURCES:
+        env |= source.settings(topics.events)
     shippers = []
 
     def ship(log: Path) -> None:
