@@ -67,7 +67,7 @@ def _usage_rows(record: dict[str, Any], schema: pa.Schema, default_registry: str
         "client_addr": row.client_addr,
         "actor": row.actor,
         "registry_kind": REGISTRY_KIND,
-        "raw": value.decode("utf-8").rstrip("\r\n"),  # parse read it: UTF-8
+        "raw": row.raw,
     }
     template = pa.Table.from_pylist([one], schema=schema)
     # one row repeated by index, its id and method set per row: columns, not a dict per pull

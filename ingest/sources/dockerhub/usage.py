@@ -3,7 +3,8 @@
 The columns, in order, are those docker/docs ``content/manuals/docker-hub/usage/pulls.md`` documents (``COLUMNS``;
 FORMATS-more-registries.md section 3.2). A row is **an hourly aggregate, not an event**: how many manifest pulls
 (``pulls``) and HEAD version checks (``version_checks``) one user made of one repository (and tag or digest) in
-one hour, from the addresses in ``ips``. A multi-arch pull counts once per architecture, as Hub counts it.
+one hour, from the addresses in ``ips``. A multi-arch pull counts once per architecture, as Hub counts it. The
+store keeps a row's cells as a JSON object by column name (its ``raw``, a JSON column), ``ips`` whole.
 
 The normalizer (``regaudit.ingest.sources.dockerhub.normalize.normalize_usage``) turns the counts into that many
 pull (GET) and check (HEAD) rows at the hour's start. Their ids are a digest of what identifies the row (every
@@ -19,6 +20,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import orjson
 
 from regaudit.schemas.registry import outside_window
 
@@ -51,6 +54,8 @@ class UsageRow:
     pulls: int
     checks: int
     key: str
+    #: the row's cells by column name as a JSON object (the store's ``raw`` is JSON): ``ips`` whole, the token
+    raw: str
 
     def event_id(self, kind: str, index: int) -> str:
         """The id of this row's ``index``-th pull (``kind`` ``p``) or check (``c``): the same row imported again
@@ -101,6 +106,7 @@ def _row(cells: dict[str, str]) -> tuple[UsageRow | None, str | None]:
             pulls=pulls,
             checks=checks,
             key=hashlib.sha256(identity.encode()).hexdigest()[:32],
+            raw=orjson.dumps(cells).decode(),
         ),
         None,
     )
