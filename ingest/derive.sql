@@ -43,6 +43,9 @@ FROM (
      AND p.occurred_at BETWEEN $lo - INTERVAL 60 SECOND AND $hi + INTERVAL 60 SECOND
     WHERE c.action = 'pull' AND c.counts_as_pull AND NOT c.blob_only AND NOT p.blob_only
       AND c.occurred_at BETWEEN $lo AND $hi + INTERVAL 60 SECOND
+      -- a row of Docker Hub's usage export (event id usage:...) is a pull Hub counted in its hour, not a request
+      -- to judge: its N pulls share one time, digest and user and would count as one
+      AND NOT starts_with(c.activity_id, 'ev:' || c.registry || ':usage:')
       AND ((c.tag IS NULL AND p.digest IS DISTINCT FROM c.digest
             AND (p.media_type LIKE '%index%' OR p.media_type LIKE '%manifest.list%'))
         OR p.digest = c.digest)
