@@ -63,6 +63,8 @@ CAPABILITIES: Mapping[str, frozenset[Data]] = {
     "acr": _REGISTRY | {Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.REFUSALS},  # resource logs; webhooks: no actor
     "gar": _REGISTRY | {Data.BLOB_PULLS, Data.CLIENT_ADDRESS, Data.USER_AGENT, Data.HEAD_CHECKS, Data.REFUSALS},
     "dockerhub": frozenset({Data.PUSHES, Data.DIGESTS, Data.IDENTITY, Data.DELETES}),  # audit log: no pulls, logins
+    # the Usage page's pulls CSV: hourly counts per user, repository, tag or digest; an address only when alone
+    "dockerhub-usage": frozenset({Data.MANIFEST_PULLS, Data.HEAD_CHECKS, Data.IDENTITY, Data.DIGESTS}),
     "ghcr": frozenset({Data.PUSHES, Data.DIGESTS, Data.IDENTITY, Data.DELETES}),  # GitHub audit log: no pulls
 }
 
