@@ -117,7 +117,8 @@ def _hour(value: str) -> tuple[datetime | None, str | None]:
     if match is None:
         return None, f"datehour {value[:40]!r} is not yyyy/mm/dd/hh"
     try:
-        hour = datetime(*(int(part) for part in match.groups()), tzinfo=UTC)  # type: ignore[misc]
+        year, month, day, hour_of_day = (int(part) for part in match.groups())
+        hour = datetime(year, month, day, hour_of_day, tzinfo=UTC)
     except ValueError as error:
         return None, f"datehour {value!r}: {error}"
     return (None, reason) if (reason := outside_window(hour)) else (hour, None)
