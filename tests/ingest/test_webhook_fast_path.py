@@ -137,37 +137,3 @@ def test_a_failed_ack_on_the_fast_path_is_a_broker_failure_and_the_next_post_sta
     assert failing.closed
     assert sink._producer is None
     assert sink.send_nowait([("team/app", record)], lambda: None) is None  # a thread creates the next producer
-
-
-class Accumulator:
-    def __init__(self) -> None:
-        self.config = {"linger_ms": 0}
-
-
-class PendingProducer:
-    """A producer whose sends stay unacknowledged until the test completes them; its accumulator holds linger."""
-
-    def __init__(self) -> None:
-        self._accumulator = Accumulator()
-        self.futures: list[Future] = []
-
-    def send(self, topic, value, key, headers):
-        self.futures.append(Future())
-        return self.futures[-1]
-
-
-def test_linger_is_zero_for_one_post_in_flight_and_batches_several():
-    sink = KafkaRecordSink(KafkaSettings())
-    producer = sink._producer = PendingProducer()  # type: ignore[assignment]
-    sink._ready.add(sink.topics["event"])
-    record = [("team/app", RawRecord("event", b"{}", "webhook:1", datetime.now(UTC), registry="main", key="k"))]
-    linger = producer._accumulator.config
-
-    sink.send_nowait(record, lambda: None)
-    assert linger["linger_ms"] == 0  # a serial registry's POST is sent at once
-    sink.send_nowait(record, lambda: None)
-    assert linger["linger_ms"] == 1  # several in flight: their records share produce requests
-    producer.futures[0].success(None)
-    assert linger["linger_ms"] == 0
-    producer.futures[1].success(None)
-    assert (sink._in_flight, linger["linger_ms"]) == (0, 0)
