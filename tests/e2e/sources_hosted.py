@@ -2,15 +2,15 @@
 ``tests/e2e/sources.py``: ``regaudit poll ecr`` reading a CloudTrail log file from moto's S3 server and EventBridge's
 POSTs to the webhook; ACR's webhooks and ``regaudit import --source acr`` of a storage-account blob (not a second,
 SASL broker: ``tests/ingest/test_acr_kafka.py`` covers the Event Hub endpoint); Artifact Registry's Pub/Sub
-messages on a Kafka topic of ``gar.topics``; ``regaudit poll dockerhub`` against a real HTTP server speaking Hub's
-API with its recorded pages."""
+messages on a Kafka topic of ``gar.topics``; ``regaudit poll dockerhub`` and ``regaudit poll ghcr`` against real
+HTTP servers speaking Hub's and GitHub's APIs with their recorded pages."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import threading
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -23,9 +23,12 @@ from tests.ingest import processes
 from tests.ingest.moto_server import CREDENTIALS
 from tests.ingest.test_dockerhub_audit import PAT, USER, HubApi
 from tests.ingest.test_gar_kafka import envelope
+from tests.ingest.test_ghcr_audit import TOKEN as GITHUB_TOKEN
+from tests.ingest.test_ghcr_audit import GitHubApi
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 ECR_REGISTRY, ACR_REGISTRY, GAR_REGISTRY, DOCKERHUB_REGISTRY = "ecr-prod", "acr-prod", "gar-prod", "dockerhub"
+GHCR_REGISTRY = "ghcr"
 #: moto accepts any credentials; boto3 needs some to sign with. The pipeline's fixture adds AWS_ENDPOINT_URL.
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 TRAIL = "team/AWSLogs/123456789012/CloudTrail/us-east-2/2019/04/15/"
@@ -110,14 +113,35 @@ def poll_dockerhub(wire: Wire) -> None:
     """``regaudit poll dockerhub`` into Kafka from a real HTTP server answering ``POST /v2/auth/token`` and
     ``GET /v2/auditlogs/example-org`` with the spec's and a Hub client's recorded pages."""
     HubApi.requests, HubApi.logins, HubApi.status, HubApi.hostile, HubApi.expire_once = [], 0, 200, [], False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HubApi)
+    poll_api(wire, HubApi, ["dockerhub", "--account", "example-org", "--identifier", USER, "--instance",
+                            DOCKERHUB_REGISTRY])  # fmt: skip
+
+
+def ghcr_settings(events_topic: str) -> dict[str, str]:
+    del events_topic
+    return {"REGAUDIT_GHCR__TOKEN": GITHUB_TOKEN, "REGAUDIT_GHCR__PER_PAGE": "3", "REGAUDIT_GHCR__POLL_SECONDS": "0.1"}
+
+
+def poll_ghcr(wire: Wire) -> None:
+    """``regaudit poll ghcr`` into Kafka from a real HTTP server answering ``GET /orgs/Example-Org/audit-log`` with an
+    organization's recorded events in two pages joined by a ``Link`` header."""
+    GitHubApi.requests, GitHubApi.status, GitHubApi.rate_limited, GitHubApi.hostile, GitHubApi.added = (
+        [], 200, False, [], []
+    )  # fmt: skip
+    poll_api(wire, GitHubApi, ["ghcr", "--org", "Example-Org", "--instance", GHCR_REGISTRY], url_option="--api-url")
+
+
+def poll_api(wire: Wire, api: type[BaseHTTPRequestHandler], argv: list[str], url_option: str = "--url") -> None:
+    """``regaudit poll <argv>`` against ``api`` served on a free port, until it has been idle a second."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), api)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    name = argv[0]
+    log = wire.workdir / f"poll-{name}.log"
     try:
-        argv = ["poll", "dockerhub", "--url", f"http://127.0.0.1:{server.server_address[1]}", "--account",
-                "example-org", "--identifier", USER, "--instance", DOCKERHUB_REGISTRY,
-                "--cursor", str(wire.workdir / "dockerhub.cursor"), "--until-idle", "1"]  # fmt: skip
-        poller = processes.start(argv, wire.env, wire.workdir / "poll-dockerhub.log")
-        assert poller.wait(60) == 0, (wire.workdir / "poll-dockerhub.log").read_text()[-2000:]
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        poll = ["poll", *argv, url_option, url, "--cursor", str(wire.workdir / f"{name}.cursor"), "--until-idle", "1"]
+        poller = processes.start(poll, wire.env, log)
+        assert poller.wait(60) == 0, log.read_text()[-2000:]
     finally:
         server.shutdown()
         server.server_close()

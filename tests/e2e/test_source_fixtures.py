@@ -1,15 +1,17 @@
 """Every source's real fixtures end to end (issue 17, deliverable 6): wire ▶ store ▶ analyze ▶ dashboard queries.
 
 One pipeline of the real processes for all sources (``tests/e2e/sources.py``): ``regaudit webhook`` for the POSTs,
-``regaudit ship-logs`` for the logs, the session's Kafka broker, ``regaudit consume`` into one DuckDB store, then
-``regaudit analyze``. Per source, the dashboard's query functions must show who pushed or pulled what, and every
-finding about the source's registry must come from a detection that applies to it (``detections list --source``):
-a detection that needs data the source lacks stays quiet on it rather than guessing.
+``regaudit ship-logs`` for the logs, ``regaudit poll`` and ``listen-syslog`` against real HTTP, S3 and syslog peers,
+sources' own topics on the session's Kafka broker, ``regaudit consume`` (and ``import`` of a blob) into one
+DuckDB store, then ``regaudit analyze``. Per source, the dashboard's query functions must show who pushed or pulled
+what, and every finding about the source's registry must come from a detection that applies to it (``detections
+list --source``): a detection that needs data the source lacks stays quiet on it rather than guessing.
 
 The same store is issue 18's Checked by: Distribution, Harbor, ECR, ACR, Artifact Registry and Docker Hub side by
-side in the overview; with an identities mapping (``regaudit identities import``, on a copy) tying one person's raw
-names on five of them, the identity page's queries show the person's activity on each under each raw name; and
-``regaudit detections list --source`` says for every source kind which detections apply and what the others lack.
+side in the overview, GHCR's rows among its feeds; with an identities mapping (``regaudit identities import``, on a
+copy) tying one person's raw names on five of them, the identity page's queries show the person's activity on each
+under each raw name; and ``regaudit detections list --source`` says for every source kind which detections apply and
+what the others lack.
 """
 
 from __future__ import annotations
@@ -140,6 +142,9 @@ def test_the_overview_lists_managed_and_hosted_registries_side_by_side(stored: S
     assert (rows.loc[hosted.ECR_REGISTRY, "pushes_count"], rows.loc[hosted.ECR_REGISTRY, "pulls_count"]) == (2, 1)
     assert rows.loc[hosted.ACR_REGISTRY, "refused_count"] == 1  # the resource log's 404 pull
     assert rows.loc[hosted.DOCKERHUB_REGISTRY, "pulls_count"] == 0  # Hub's audit log records no pulls
+    # GHCR's recorded events are organization events, no package's: stored as log entries, no activity to count
+    feeds = query(stored.db, overview.feed_freshness).set_index("name")
+    assert feeds.loc[hosted.GHCR_REGISTRY, "rows_count"] == 5
 
 
 def test_the_identity_page_shows_one_person_across_registries_under_each_raw_identity(mapped: Path) -> None:
