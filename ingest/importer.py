@@ -176,9 +176,8 @@ class Importer:
             reader = FileReader(history.path)
             try:
                 for table in self._tables(history, reader, summary):
-                    yield _Batch(
-                        self.normalizer.normalize_table(table), table.num_rows, self._done_bytes + reader.consumed
-                    )
+                    lines = _usage_lines(table) if self.registry_kind == USAGE_KIND else table.num_rows
+                    yield _Batch(self.normalizer.normalize_table(table), lines, self._done_bytes + reader.consumed)
             except TruncatedFile as error:
                 log.error("%s", error)
                 summary.failed.append(str(error))
@@ -217,17 +216,30 @@ _LEFTOVER_REASON = "bytes after the last complete line of a compressed file that
 
 
 def _weighted_slices(table: pa.Table, budget: int) -> Iterator[pa.Table]:
-    """Slices of usage lines that become about ``budget`` rows together (a line alone when it becomes more):
-    a batch's memory follows the rows it holds, not its lines."""
+    """Slices of usage lines that become at most ``budget`` rows together, a line of more rows in parts of
+    ``budget`` rows (its record repeated, keyed by the part): a batch's memory follows its rows, not its lines."""
     start = held = 0
     for index, value in enumerate(table.column("value").to_pylist()):
         rows = usage.weight(value or b"")
         if held and held + rows > budget:
             yield table.slice(start, index - start)
             start, held = index, 0
+        if rows > budget:  # one line of more rows than a batch holds: a record per part of its rows
+            key = table.schema.get_field_index("key")
+            for first in range(0, rows, budget):
+                part = pa.array([usage.part_key(first, min(first + budget, rows))], pa.string())
+                yield table.slice(index, 1).set_column(key, "key", part)
+            start = index + 1
+            continue
         held += rows
     if start < table.num_rows:
         yield table.slice(start)
+
+
+def _usage_lines(table: pa.Table) -> int:
+    """The usage lines a table holds: a line cut into parts counts once, with its first part."""
+    first = f"{usage.PART_PREFIX}0:"
+    return sum(1 for key in table.column("key").to_pylist() if key is None or key.startswith(first))
 
 
 def _time_order(history: HistoryFile) -> tuple[bool, float, int, str]:

@@ -81,19 +81,26 @@ def test_hostile_rows_become_dead_letters_and_the_good_row_is_stored(tmp_path):
 
 
 def test_a_row_of_many_pulls_is_cut_into_batches_by_the_rows_it_becomes(tmp_path):
-    """--batch-lines bounds a batch's rows: 40 lines of 10 pulls each in batches of at most 100 rows."""
+    """--batch-lines bounds a batch's rows: 40 lines of 10 pulls, then one of 250 pulls and 30 checks in parts."""
     header = USAGE_CSV.read_bytes().splitlines()[0]
     lines = [f"2021/02/19/{hour:02d},docker,docker/example,,192.0.2.1,private,latest,,0,10".encode()
              for hour in range(20)] * 2  # fmt: skip
+    heavy = b"2021/02/20/00,docker,docker/example,,192.0.2.1,private,latest,,30,250"
     path = tmp_path / "usage.csv"
-    path.write_bytes(b"\n".join([header, *lines]) + b"\n")
-    sink = DuckDBSink(tmp_path / "audit.duckdb", 10.0, "dockerhub")
+    path.write_bytes(b"\n".join([header, *lines, heavy]) + b"\n")
+    db = tmp_path / "audit.duckdb"
+    sink = DuckDBSink(db, 10.0, "dockerhub")
     normalizer = Normalizer("dockerhub")
     try:
         importer = Importer(sink, normalizer, "edge-1", "dockerhub", 100, "dockerhub-usage")
         done = importer.run(importer.plan([path], kind="event"))
     finally:
         normalizer.close()
-    assert (done.stored, done.duplicates, done.dead_letters) == (200, 200, 0)  # the second 20 lines repeat the first
-    # the header weighs 1: the header and 9 lines, then 10 lines a batch, then the last line
-    assert rows(tmp_path / "audit.duckdb", "SELECT max(events_count), count(*) FROM ingest_batches") == [(100, 5)]
+    # the second 20 lines repeat the first; the heavy line counts once though it came in three parts
+    assert (done.lines, done.stored, done.duplicates, done.dead_letters) == (42, 480, 200, 0)
+    # the header weighs 1: the header and 9 lines, 10 lines a batch thrice, the last line, the heavy one's 3 parts
+    assert rows(db, "SELECT max(events_count), count(*) FROM ingest_batches") == [(100, 8)]
+    heavy_rows = (
+        "SELECT counted_as::VARCHAR, count(*) FROM counted_activity WHERE occurred_at >= DATE '2021-02-20' GROUP BY 1"
+    )
+    assert sorted(rows(db, heavy_rows)) == [("check", 30), ("pull", 250)]

@@ -15,6 +15,8 @@ from regaudit.ingest.sources.dockerhub.audit import REGISTRY_KIND, parse
 
 #: the batch columns this reads (``regaudit.ingest.normalize.BATCH_SCHEMA``)
 _READ = ("value", "origin", "received_at", "registry", "content_type")
+#: and the usage lines' key: the part of a line's rows a record stands for (``usage.part_of``)
+_READ_USAGE = (*_READ, "key")
 
 
 def normalize_records(records: pa.Table, schema: pa.Schema, default_registry: str) -> pa.Table:
@@ -40,7 +42,7 @@ def _row(record: dict[str, Any], default_registry: str) -> dict[str, Any]:
 def normalize_usage(records: pa.Table, schema: pa.Schema, default_registry: str) -> pa.Table:
     """Per usage line: its pulls as GET and its version checks as HEAD manifest rows at the hour's start (the
     header line: none), or a dead-letter row with its reason, in ``schema``'s columns."""
-    tables = [_usage_rows(record, schema, default_registry) for record in records.select(list(_READ)).to_pylist()]
+    tables = [_usage_rows(rec, schema, default_registry) for rec in records.select(list(_READ_USAGE)).to_pylist()]
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
@@ -71,8 +73,9 @@ def _usage_rows(record: dict[str, Any], schema: pa.Schema, default_registry: str
     }
     template = pa.Table.from_pylist([one], schema=schema)
     # one row repeated by index, its id and method set per row: columns, not a dict per pull
-    table = template.take(pa.array([0] * (row.pulls + row.checks), pa.int64()))
-    ids = [row.event_id("p", i) for i in range(row.pulls)] + [row.event_id("c", i) for i in range(row.checks)]
-    methods = pa.array(["GET"] * row.pulls + ["HEAD"] * row.checks, pa.string())
+    part = usage.part_of(record["key"], row.pulls + row.checks)  # rows: the pulls, then the checks
+    table = template.take(pa.array([0] * len(part), pa.int64()))
+    ids = [row.event_id("p", i) if i < row.pulls else row.event_id("c", i - row.pulls) for i in part]
+    methods = pa.array(["GET" if i < row.pulls else "HEAD" for i in part], pa.string())
     table = table.set_column(schema.get_field_index("event_id"), "event_id", pa.array(ids, pa.string()))
     return table.set_column(schema.get_field_index("http_method"), "http_method", methods)

@@ -37,6 +37,9 @@ _DATEHOUR = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})")
 _COUNT = re.compile(r"\d{1,7}")
 #: a line longer than this is not a usage row (the csv module would parse any length)
 MAX_LINE_BYTES = 64 * 1024
+#: the raw record's key when it stands for part of a line's rows only: ``rows:<first>:<end>`` (the importer cuts a
+#: line of more rows than a batch holds into such records, so no batch holds more than ``--batch-lines`` rows)
+PART_PREFIX = "rows:"
 #: the delimiters an aggregated ``ips`` cell may use: the docs do not say which (FORMATS 3.2)
 _IPS_SPLIT = re.compile(r"[\s,;|]+")
 
@@ -159,3 +162,16 @@ def first_hour(lines: list[bytes]) -> datetime | None:
     """The earliest hour among a file's first lines (the importer's time order), without making their rows."""
     hours = [row.hour for row, _ in map(parse, lines) if row is not None]
     return min(hours, default=None)
+
+
+def part_key(first: int, end: int) -> str:
+    """The key of a record standing for rows ``first`` to ``end`` (exclusive) of its line: pulls, then checks."""
+    return f"{PART_PREFIX}{first}:{end}"
+
+
+def part_of(key: str | None, rows: int) -> range:
+    """Which of a line's ``rows`` a record stands for: all of them, unless its key names a part."""
+    if key is None or not key.startswith(PART_PREFIX):
+        return range(rows)
+    first, _, end = key.removeprefix(PART_PREFIX).partition(":")
+    return range(max(0, int(first)), min(rows, int(end)))
