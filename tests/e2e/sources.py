@@ -122,6 +122,8 @@ SOURCES = [
                           ("init", "push", "init/shared", "v2", "registry")}), self_hosted.quay_settings),
     WireSource("artifactory", self_hosted.ARTIFACTORY_REGISTRY, self_hosted.post_artifactory_webhook,
                frozenset({(ANONYMOUS, "push", "docker-remote-cache/library/ubuntu", "latest", "registry")})),
+    WireSource("artifactory-request", DEFAULT_REGISTRY, self_hosted.ship_artifactory_request_log,  # no registry name
+               frozenset({("user", "pull", "registry-docker-remote/alpine/curl", "latest", "proxy")})),
     WireSource("gitlab", self_hosted.GITLAB_REGISTRY, self_hosted.post_gitlab_notifications,
                frozenset({("root", "push", "root/test", "latest", "registry")})),
     WireSource("ecr", hosted.ECR_REGISTRY, hosted.deliver_ecr,

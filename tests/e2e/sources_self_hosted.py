@@ -55,3 +55,12 @@ def post_gitlab_notifications(wire: Wire) -> None:
                "Content-Type": "application/vnd.docker.distribution.events.v1+json"}  # fmt: skip
     response = httpx.post(f"{wire.url}/events/{GITLAB_REGISTRY}", content=body, headers=headers)
     assert response.status_code == 200, response.text
+
+
+def ship_artifactory_request_log(wire: Wire) -> None:
+    """Artifactory's request log (``artifactory-request.log``) followed by ``regaudit ship-logs``, which tells it by
+    its shape: the documented Docker pull line and JFrog's parser tests' lines."""
+    log = wire.workdir / "artifactory-request.log"
+    names = ("request-log.docs.log", "request-log.parser-tests.log", "request-log.helm-401.log")
+    log.write_bytes(b"".join((FIXTURES / "artifactory" / name).read_bytes() for name in names))
+    wire.ship(log)
