@@ -32,7 +32,8 @@ from regaudit.dashboard.queries.common import TimeRange
 from regaudit.ingest import store
 from regaudit.schemas.sources import CAPABILITIES, missing
 from tests.e2e import sources_hosted as hosted
-from tests.e2e.sources import DEFAULT_REGISTRY, SOURCES, WEBHOOK_TOKEN, Wire, WireSource
+from tests.e2e.sources import DEFAULT_REGISTRY, SOURCES
+from tests.e2e.wire import WEBHOOK_TOKEN, Wire, WireSource
 from tests.infra.fixtures import fresh_topics
 from tests.infra.kafka import KafkaBroker
 from tests.ingest import processes
