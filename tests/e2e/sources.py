@@ -63,7 +63,8 @@ def poll_harbor_audit_log(wire: Wire) -> None:
     """``regaudit poll harbor`` against Harbor's audit-log API (a real HTTP server serving the audit rows of the
     webhook session's events), into Kafka, until it has read everything."""
     rows = json.loads((HARBOR_AUDIT / "audit-log-exts.webhook-events.json").read_text())
-    env = wire.env | {"REGAUDIT_HARBOR_AUDIT__PASSWORD": AUDIT_SECRET}
+    # caught up, the poller rests poll_seconds (30) before it finds nothing new: --until-idle 1 would wait them out
+    env = wire.env | {"REGAUDIT_HARBOR_AUDIT__PASSWORD": AUDIT_SECRET, "REGAUDIT_HARBOR_AUDIT__POLL_SECONDS": "0.1"}
     argv = ["poll", "harbor", "--instance", "harbor-audit", "--username", AUDIT_ROBOT, "--until-idle", "1",
             "--cursor", str(wire.workdir / "harbor-audit.cursor")]  # fmt: skip
     with HarborAuditAPI(rows, AUDIT_ROBOT, AUDIT_SECRET) as api:
