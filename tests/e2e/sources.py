@@ -145,6 +145,9 @@ SOURCES = [
     WireSource("dockerhub", hosted.DOCKERHUB_REGISTRY, hosted.poll_dockerhub,
                frozenset({(hosted.DOCKERHUB_ACTOR, "push", "example-org/example-repo", "latest", "registry"),
                           ("docker", "push", "docker/example", "latest", "registry")}), hosted.dockerhub_settings),
+    WireSource("dockerhub-usage", hosted.DOCKERHUB_REGISTRY, hosted.import_dockerhub_usage,
+               frozenset({(hosted.DOCKERHUB_ACTOR, "pull", "example-org/example-repo", None, "registry"),
+                          ("docker", "pull", "docker/example", "latest", "registry")})),  # an hour's pulls
     # GitHub publishes no real package event: the recorded organization's events are log entries, no activity
     WireSource("ghcr", hosted.GHCR_REGISTRY, hosted.poll_ghcr, frozenset(), hosted.ghcr_settings),
 ]  # fmt: skip

@@ -117,6 +117,15 @@ def poll_dockerhub(wire: Wire) -> None:
                             DOCKERHUB_REGISTRY])  # fmt: skip
 
 
+def import_dockerhub_usage(wire: Wire) -> None:
+    """Hub's usage export (the pulls CSV an organization owner downloads) through ``regaudit import --source
+    dockerhub-usage``, straight into the store before ``regaudit consume`` opens it, beside the audit log's rows."""
+    usage = FIXTURES / "dockerhub" / "usage-pulls-constructed.csv"
+    argv = ["import", "--source", "dockerhub-usage", "--registry", DOCKERHUB_REGISTRY, "--no-progress", str(usage)]
+    imported = processes.start(argv, wire.env, wire.workdir / "import-dockerhub-usage.log")
+    assert imported.wait(60) == 0, (wire.workdir / "import-dockerhub-usage.log").read_text()[-2000:]
+
+
 def ghcr_settings(events_topic: str) -> dict[str, str]:
     del events_topic
     return {"REGAUDIT_GHCR__TOKEN": GITHUB_TOKEN, "REGAUDIT_GHCR__PER_PAGE": "3", "REGAUDIT_GHCR__POLL_SECONDS": "0.1"}

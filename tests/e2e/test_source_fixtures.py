@@ -142,7 +142,7 @@ def test_the_overview_lists_managed_and_hosted_registries_side_by_side(stored: S
     rows = listed.set_index("registry")
     assert (rows.loc[hosted.ECR_REGISTRY, "pushes_count"], rows.loc[hosted.ECR_REGISTRY, "pulls_count"]) == (2, 1)
     assert rows.loc[hosted.ACR_REGISTRY, "refused_count"] == 1  # the resource log's 404 pull
-    assert rows.loc[hosted.DOCKERHUB_REGISTRY, "pulls_count"] == 0  # Hub's audit log records no pulls
+    assert rows.loc[hosted.DOCKERHUB_REGISTRY, "pulls_count"] == 8  # the usage export's only: the audit log has none
     # GHCR's recorded events are organization events, no package's: stored as log entries, no activity to count
     feeds = query(stored.db, overview.feed_freshness).set_index("name")
     assert feeds.loc[hosted.GHCR_REGISTRY, "rows_count"] == 5
@@ -168,10 +168,10 @@ def test_the_identity_page_shows_one_person_across_registries_under_each_raw_ide
     person = query(mapped, identity.identity_summary, PERSON).iloc[0]
     arn = query(mapped, identity.identity_summary, hosted.ECR_ARN).iloc[0]  # a raw name's page: its own rows
     assert (arn["pulls_count"], arn["pushes_count"], arn["refused_count"]) == (1, 1, 0)
-    # Distribution's pull and Harbor admin's three (webhook, audit API, syslog), the ARN's; Hub's push and the ARN's;
-    # alice's refused requests at the proxy and ACR's refused pull
+    # Distribution's pull, Harbor admin's three (webhook, audit API, syslog), the ARN's and Hub's usage export's;
+    # Hub's push and the ARN's; alice's refused requests at the proxy and ACR's refused pull
     counts = ["pulls_count", "pushes_count", "refused_count", "repositories_count"]
-    assert tuple(person[counts]) == (5, 2, 3, 5)
+    assert tuple(person[counts]) == (6, 2, 3, 5)
 
 
 @pytest.mark.parametrize("kind", sorted(CAPABILITIES))
