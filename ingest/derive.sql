@@ -197,7 +197,8 @@ GROUP BY registry, repository, hour, who, addr;
 -- second resolution, so unmatched actions and unmatched lines are paired in order within each such group, and a
 -- pair is accepted when the two are at most 10 seconds apart. A second pass pairs what is left without the
 -- address (a proxy location that does not forward X-Forwarded-For makes the registry see the proxy itself),
--- requiring the same identity and at most 2 seconds.
+-- requiring the same identity and at most 2 seconds. A third pairs pushes and deletes whose source reports neither
+-- (Artifactory's webhooks) with a line up to 60 seconds before them.
 UPDATE image_activity AS a
 SET proxy_line_key = m.line_key, proxy_status = m.status, proxy_bytes_sent = m.body_bytes,
     proxy_request_seconds = m.request_seconds, proxy_tls = m.tls_protocol, proxy_user_agent = m.user_agent
@@ -255,9 +256,29 @@ FROM (
               FROM (SELECT DISTINCT line_key, request_at, repository, method, ref, grp FROM pairs2)) rl
           USING (repository, method, ref, grp, n)
         WHERE EXISTS (SELECT 1 FROM pairs2 p WHERE p.activity_id = ra.activity_id AND p.line_key = rl.line_key)
+    ),
+    -- pass 3: a push or delete whose source names neither identity nor address (JFrog's webhooks, timed when
+    -- regaudit received them) takes the line of the same request up to a minute before it
+    pairs3 AS (
+        SELECT a.activity_id, a.occurred_at, a.repository, a.method, a.ref, l.line_key, l.request_at
+        FROM acts a JOIN lines l
+          ON l.repository = a.repository AND l.http_method = a.method AND l.reference = a.ref
+         AND l.request_at BETWEEN a.occurred_at - INTERVAL 60 SECOND AND a.occurred_at + INTERVAL 2 SECOND
+        WHERE a.client_addr IS NULL AND a.who = '' AND a.method IN ('PUT', 'DELETE')
+          AND a.activity_id NOT IN (SELECT activity_id FROM strict UNION ALL SELECT activity_id FROM relaxed)
+          AND l.line_key NOT IN (SELECT line_key FROM strict UNION ALL SELECT line_key FROM relaxed)
+    ),
+    blind AS (
+        SELECT ra.activity_id, rl.line_key
+        FROM (SELECT *, row_number() OVER (PARTITION BY repository, method, ref ORDER BY occurred_at, activity_id) AS n
+              FROM (SELECT DISTINCT activity_id, occurred_at, repository, method, ref FROM pairs3)) ra
+        JOIN (SELECT *, row_number() OVER (PARTITION BY repository, method, ref ORDER BY request_at, line_key) AS n
+              FROM (SELECT DISTINCT line_key, request_at, repository, method, ref FROM pairs3)) rl
+          USING (repository, method, ref, n)
+        WHERE EXISTS (SELECT 1 FROM pairs3 p WHERE p.activity_id = ra.activity_id AND p.line_key = rl.line_key)
     )
     SELECT pair.activity_id, l.line_key, l.status, l.body_bytes, l.request_seconds, l.tls_protocol, l.user_agent
-    FROM (SELECT * FROM strict UNION ALL SELECT * FROM relaxed) AS pair
+    FROM (SELECT * FROM strict UNION ALL SELECT * FROM relaxed UNION ALL SELECT * FROM blind) AS pair
     JOIN lines l USING (line_key)
 ) AS m
 WHERE a.activity_id = m.activity_id
@@ -353,6 +374,21 @@ WHERE batch_id = $batch_id AND status >= 400
   AND (endpoint = 'manifest' OR (endpoint IN ('ping', 'token') AND status IN (401, 403) AND remote_user IS NOT NULL))
 ON CONFLICT DO NOTHING;
 
+-- name: proxy_only_pulls
+-- A manifest download that only a request log reports, where the registry's own feed reports no pulls at all:
+-- Artifactory's request log beside its webhooks, which report pushes and deletes only (docs/sources.md). It is the
+-- record of the pull (a GET counts as one, a HEAD is a check), not a gap in an audit feed that never had pulls.
+INSERT INTO image_activity (activity_id, registry, occurred_at, action, is_check, counts_as_pull, actor,
+    client_addr, user_agent, repository, tag, digest, source, proxy_line_key, proxy_status, proxy_bytes_sent,
+    proxy_request_seconds, proxy_tls, proxy_user_agent, audit_gap)
+SELECT 'px:' || line_key, $default_registry, request_at, 'pull', http_method = 'HEAD', http_method = 'GET',
+       remote_user, client_addr, user_agent, repository, tag, digest, 'proxy', line_key, status, body_bytes,
+       request_seconds, tls_protocol, user_agent, FALSE
+FROM access_log
+WHERE batch_id = $batch_id AND log_format = 'artifactory' AND endpoint = 'manifest' AND status BETWEEN 200 AND 299
+  AND http_method IN ('GET', 'HEAD') AND repository IS NOT NULL
+ON CONFLICT DO NOTHING;
+
 -- name: clear_closed_gaps
 -- A gap closes when its notification arrives late: the registry row now carries the line.
 DELETE FROM image_activity
@@ -374,6 +410,7 @@ SELECT 'px:' || l.line_key, $default_registry, l.request_at,
        'proxy', l.line_key, l.status, l.body_bytes, l.request_seconds, l.tls_protocol, l.user_agent, TRUE
 FROM access_log l
 WHERE l.endpoint = 'manifest' AND l.status BETWEEN 200 AND 299 AND l.http_method IN ('GET', 'HEAD', 'PUT', 'DELETE')
+  AND NOT (l.log_format = 'artifactory' AND l.http_method IN ('GET', 'HEAD'))  -- proxy_only_pulls: no feed of pulls
   AND l.request_at BETWEEN $lo - INTERVAL 1 HOUR AND $hi
   AND l.request_at < (SELECT max(event_at) FROM registry_events) - to_seconds($gap_grace_seconds)
   AND NOT EXISTS (SELECT 1 FROM image_activity a WHERE a.proxy_line_key = l.line_key

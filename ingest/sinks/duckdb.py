@@ -231,7 +231,7 @@ _DERIVE_STATEMENTS: list[tuple[str, frozenset[str]]] = [
 #: Steps whose rows are keyed by a new row of the batch (an event's or an access line's key), so that they meet no
 #: stored key unless the batch's rows were stored before. ON CONFLICT checks row by row against image_activity's
 #: key, and that grows with it: 10,000 rows cost 0.32-0.42 s CPU at 10M stored events, 0.02 s plainly.
-NEW_ROWS_ONLY = frozenset({"activity_from_events", "proxy_only_failures"})
+NEW_ROWS_ONLY = frozenset({"activity_from_events", "proxy_only_failures", "proxy_only_pulls"})
 _CONFLICT = "\nON CONFLICT DO NOTHING"
 #: the same statements, with the steps of ``NEW_ROWS_ONLY`` inserting plainly
 _DERIVE_NEW_STATEMENTS: list[tuple[str, frozenset[str]]] = [

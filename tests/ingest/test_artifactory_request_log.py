@@ -4,6 +4,7 @@ tests/fixtures/artifactory/PROVENANCE.md: told by its shape, through ship-logs, 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,48 @@ def test_pipe_separated_junk_never_raises_and_every_line_lands(normalizer, gener
     ]
     batch = normalizer.normalize(records)
     assert batch.access.num_rows + batch.dead_letters.num_rows == len(records)
+
+
+WEBHOOK = (FIXTURES / "docker-pushed.keel.json").read_bytes()  # docker-remote-cache/library/ubuntu:latest pushed
+PUSH_LINE = (  # the real line of a manifest GET, as the PUT of the webhook's push that came 5 seconds after it
+    REAL.replace("|GET|", "|PUT|")
+    .replace(PATH, "/api/docker/docker-remote-cache/v2/library/ubuntu/manifests/latest")
+    .replace("|200|", "|201|")
+)
+
+
+def write(db: Path, normalizer, record: RawRecord) -> None:
+    DuckDBSink(db).write(normalizer.normalize([record]), "test")
+
+
+def webhook(received_at) -> RawRecord:
+    return RawRecord("event", WEBHOOK, "test:hook", received_at, "rt-prod", None, "application/json", None,
+                     "artifactory")  # fmt: skip
+
+
+def activity(db: Path) -> list[tuple]:
+    with store.reader(db) as con:
+        return con.execute(
+            "SELECT action, source, actor, client_addr, repository, proxy_status, audit_gap, counted_as"
+            " FROM counted_activity ORDER BY occurred_at, source"
+        ).fetchall()
+
+
+def test_a_pull_in_the_request_log_is_a_pull_not_a_gap_in_webhooks_that_never_report_pulls(tmp_path, normalizer):
+    db = tmp_path / "store.duckdb"
+    when = datetime(2023, 6, 15, 13, 0, tzinfo=UTC)  # the webhooks' feed is past the pull by far more than its grace
+    write(db, normalizer, webhook(when))
+    write(db, normalizer, RawRecord("access", REAL.encode(), "file:h:/p:1.0:0", when))
+    pulls = [row for row in activity(db) if row[1] == "proxy"]
+    assert pulls == [("pull", "proxy", "user", "1.2.3.4", "registry-docker-remote/alpine/curl", 200, False, "pull")]
+
+
+@pytest.mark.parametrize("webhook_first", [True, False], ids=["webhook-first", "line-first"])
+def test_a_webhook_push_takes_the_request_line_of_its_push(tmp_path, normalizer, webhook_first):
+    db = tmp_path / "store.duckdb"
+    line = RawRecord("access", PUSH_LINE.encode(), "file:h:/p:1.0:0", RECEIVED_AT)
+    hook = webhook(datetime(2023, 6, 15, 12, 35, 1, tzinfo=UTC))  # JFrog's POST, 5 s after the request
+    for record in (hook, line) if webhook_first else (line, hook):
+        write(db, normalizer, record)
+    # one push, the webhook's, with the request line's answer; the line is not a second push nor an audit gap
+    assert [row[:2] + row[5:] for row in activity(db)] == [("push", "registry", 201, False, "push")]
