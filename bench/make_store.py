@@ -25,7 +25,9 @@ from regaudit.ingest import store
 
 # u: 0..9999 per row, picks the action; i: the row number; r(name): a 0..1 draw per row and name.
 ACTIVITY = """
-INSERT INTO image_activity
+INSERT INTO image_activity (activity_id, registry, occurred_at, action, is_check, counts_as_pull, actor, client_addr,
+    user_agent, repository, tag, digest, media_type, request_id, blob_bytes, source, proxy_line_key, proxy_status,
+    audit_gap, blob_only)
 WITH base AS (
     SELECT i, hash(i, 'u') % 10000 AS u,
            floor($identities * pow((hash(i, 'a') % 1000000) / 1e6, 2.5))::BIGINT AS who,
@@ -55,27 +57,31 @@ SELECT 'ev:default:' || i, 'default', moment, action, is_check,
        CASE WHEN action IN ('pull', 'push', 'delete') AND NOT refused THEN 'sha256:' || sha256(repository || ':' || tag
             || ':' || CASE WHEN tag IN ('latest', 'main') THEN (moment::DATE)::VARCHAR
                            WHEN hash(i, 'o') % 2000 = 0 THEN 'rebuilt' ELSE '' END) END,
-       'application/vnd.oci.image.manifest.v1+json', NULL, 'req-' || i,
+       'application/vnd.oci.image.manifest.v1+json', 'req-' || i,
        CASE WHEN action IN ('pull', 'push') AND NOT is_check AND NOT refused THEN hash(i, 'b') % 400000000 ELSE 0 END,
        CASE WHEN refused THEN 'proxy' ELSE 'registry' END, CASE WHEN refused THEN 'px-' || i END,
        CASE WHEN refused THEN CASE WHEN u % 2 = 0 THEN 401 ELSE 404 END WHEN u % 3 = 0 THEN 200 END,
-       NULL, NULL, NULL, NULL, NOT refused AND hash(i, 'g') % 20000 = 0, FALSE, NULL
+       NOT refused AND hash(i, 'g') % 20000 = 0, FALSE
 FROM shaped ORDER BY moment
 """
 
 EVENTS = """
-INSERT INTO registry_events
+INSERT INTO registry_events (registry, event_id, event_at, action, target_kind, repository, digest, size_bytes,
+    request_id, http_method, client_addr, request_host, user_agent, actor, source_addr, received_at, origin,
+    batch_id, raw, registry_kind)
 SELECT 'default', 'e' || i, moment, CASE WHEN i % 10 < 8 THEN 'pull' ELSE 'push' END,
        CASE WHEN i % 5 = 0 THEN 'manifest' ELSE 'blob' END, 'team' || (i % 40) || '/app' || (i % 800),
-       NULL, 'sha256:' || md5(i::VARCHAR), NULL, i % 100000000, NULL, NULL, 'req-' || i, 'GET', '10.0.0.1',
-       'registry.example.com', 'skopeo/1.9.3', 'user' || (i % 3000), 'registry-' || (i % 3) || ':5000', NULL,
-       NULL, moment + INTERVAL 1 SECOND, 'bench:' || i, i // 1000 + 1, '{}', 'distribution', NULL
+       'sha256:' || md5(i::VARCHAR), i % 100000000, 'req-' || i, 'GET', '10.0.0.1',
+       'registry.example.com', 'skopeo/1.9.3', 'user' || (i % 3000), 'registry-' || (i % 3) || ':5000',
+       moment + INTERVAL 1 SECOND, 'bench:' || i, i // 1000 + 1, '{}', 'distribution'
 FROM (SELECT i, $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // $events)::BIGINT) AS moment
       FROM range($events) AS r(i))
 """
 
 ACCESS = """
-INSERT INTO access_log
+INSERT INTO access_log (line_key, request_at, log_host, client_addr, remote_user, auth_scheme, http_method, uri,
+    endpoint, repository, status, body_bytes, request_length, request_seconds, user_agent, tls_protocol,
+    server_host, log_format, shipper, received_at, origin, batch_id, raw)
 WITH base AS (
     SELECT i, hash(i, 'k') % 1000 AS k,
            floor($identities * pow((hash(i, 'a') % 1000000) / 1e6, 2.5))::BIGINT AS who,
@@ -95,23 +101,24 @@ shaped AS (
 )
 SELECT 'l' || i, moment, 'nginx-' || (i % 3),
        CASE WHEN attack THEN '203.0.113.' || (i % 3 + 7)
-            ELSE '10.' || (who % 200) || '.' || (who // 200 % 250) || '.' || (hash(i, 'c') % 4 + 1) END, NULL,
+            ELSE '10.' || (who % 200) || '.' || (who // 200 % 250) || '.' || (hash(i, 'c') % 4 + 1) END,
        CASE WHEN attack THEN 'user' || (hash(i, 'v') % 60) WHEN k < 20 THEN NULL
             WHEN who % 10 = 0 THEN 'robot$team' || (who % 40) || '+ci' ELSE 'user' || who END, 'basic',
        CASE WHEN endpoint = 'blob' AND k % 4 = 0 THEN 'HEAD' ELSE 'GET' END,
        CASE endpoint WHEN 'ping' THEN '/v2/' WHEN 'token' THEN '/token' WHEN 'catalog' THEN '/v2/_catalog'
                      WHEN 'tags' THEN '/v2/' || repository || '/tags/list'
                      ELSE '/v2/' || repository || '/' || endpoint || 's/x' END,
-       endpoint, CASE WHEN endpoint IN ('tags', 'manifest', 'blob') THEN repository END,
-       NULL, NULL, NULL, status, CASE WHEN status = 200 THEN hash(i, 'b') % 100000 ELSE 0 END, 300, 0.01,
+       endpoint, CASE WHEN endpoint IN ('tags', 'manifest', 'blob') THEN repository END, status,
+       CASE WHEN status = 200 THEN hash(i, 'b') % 100000 ELSE 0 END, 300, 0.01,
        ['skopeo/1.9.3', 'docker/27.3.1 go/go1.22.7', 'containerd/v1.7.22', 'kaniko/1.23.2',
-        'Go-http-client/1.1'][who % 5 + 1], NULL, 'TLSv1.3', 'registry.example.com',
+        'Go-http-client/1.1'][who % 5 + 1], 'TLSv1.3', 'registry.example.com',
        'json', 'bare', moment + INTERVAL 1 SECOND, 'bench:' || i, i // 1000 + 1, '{}'
 FROM shaped
 """
 
 TAGS = """
-INSERT INTO tag_history
+INSERT INTO tag_history (registry, repository, tag, digest, valid_from_at, valid_to_at, previous_digest, is_overwrite,
+    moved_by, client_addr, user_agent, event_id)
 SELECT registry, repository, tag, digest, occurred_at, lead(occurred_at) OVER w, lag(digest) OVER w,
        coalesce(lag(digest) OVER w <> digest, FALSE), actor, client_addr, user_agent, activity_id
 FROM image_activity WHERE action = 'push' AND source = 'registry' AND tag IS NOT NULL
@@ -119,12 +126,13 @@ WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY occurred_at)
 """
 
 REST = [
-    """INSERT INTO ingest_batches
+    """INSERT INTO ingest_batches (batch_id, committed_at, source, events_count, access_count, dead_letters_count,
+           origin_first, origin_last)
        SELECT b, $start::TIMESTAMPTZ + to_microseconds((b::HUGEINT * $span_us // ($events // 1000 + 1))::BIGINT),
               'consumer', 1000, 1000, CASE WHEN b % 100 = 0 THEN 1 ELSE 0 END, 'bench:' || (b * 1000),
               'bench:' || (b * 1000 + 999)
        FROM range(1, $events // 1000 + 2) AS r(b)""",
-    """INSERT INTO credentials
+    """INSERT INTO credentials (name, kind, owner, created_at, rotated_at, expires_at, imported_at, import_source)
        WITH people AS (
            SELECT 'user' || n AS name, 'user' AS kind, 'team' || (n % 40) AS owner, n
            FROM range($identities + 300) AS r(n) WHERE n % 10 <> 0
@@ -137,15 +145,18 @@ REST = [
        FROM people CROSS JOIN (VALUES ($start::TIMESTAMPTZ - INTERVAL 7 DAY), ($start::TIMESTAMPTZ + INTERVAL 15 DAY))
             AS i(imported_at)
        WHERE imported_at < $start::TIMESTAMPTZ OR n % 97 <> 0""",
-    """INSERT INTO findings SELECT md5('f' || n), ['pull.volume_baseline', 'tag.release_overwrite',
+    """INSERT INTO findings (finding_id, detection_id, severity, subject, first_seen_at, last_seen_at, summary,
+           evidence, status, registry, repository, identity)
+       SELECT md5('f' || n), ['pull.volume_baseline', 'tag.release_overwrite',
        'credential.unused', 'proxy.bruteforce_by_user'][n % 4 + 1], ['high', 'high', 'low', 'medium'][n % 4 + 1],
-       'user' || (n % 3000), NULL, NULL, $start::TIMESTAMPTZ + to_microseconds(n * 500000000),
+       'user' || (n % 3000), $start::TIMESTAMPTZ + to_microseconds(n * 500000000),
        $start::TIMESTAMPTZ + to_microseconds(n * 500000000), 'synthetic finding ' || n,
        json_object('ids', ['image_activity:ev:default:' || (n * 1999), 'image_activity:ev:default:' || (n * 2003)],
-                   'ids_count', 2), CASE WHEN n % 10 = 0 THEN 'suppressed' ELSE 'open' END, NULL, NULL, NULL,
-       'default', 'team' || (n % 800) || '/app', NULL, NULL, 'user' || (n % 3000), NULL
+                   'ids_count', 2), CASE WHEN n % 10 = 0 THEN 'suppressed' ELSE 'open' END,
+       'default', 'team' || (n % 800) || '/app', 'user' || (n % 3000)
        FROM range(5000) AS r(n)""",
-    """INSERT INTO dead_letters SELECT md5('d' || n), $start::TIMESTAMPTZ + to_microseconds(n * 5000000000),
+    """INSERT INTO dead_letters (dead_letter_id, received_at, source, origin, reason, content_type, batch_id, raw)
+       SELECT md5('d' || n), $start::TIMESTAMPTZ + to_microseconds(n * 5000000000),
        'events', 'bench:' || n, 'not JSON', 'application/json', n + 1, '\\x00'::BLOB FROM range(500) AS r(n)""",
 ]
 
