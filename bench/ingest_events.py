@@ -54,11 +54,30 @@ FROM read_json($path, format = 'newline_delimited', columns = {
     actor: 'STRUCT(name VARCHAR)', source: 'STRUCT(addr VARCHAR, instanceID VARCHAR)'})
 """
 
-NAIVE_INSERT = "INSERT INTO registry_events VALUES (" + ", ".join(["?"] * 27) + ")"  # noqa: S608 - placeholders
+#: the columns the naive consumer writes, named so that a column a later schema adds cannot shift them
+NAIVE_COLUMNS = (
+    "registry, event_id, event_at, action, target_kind, repository, tag, digest, media_type, size_bytes, "
+    "from_repository, url, request_id, http_method, client_addr, request_host, user_agent, actor, source_addr, "
+    "source_instance, received_at, origin, batch_id, raw"
+)
+NAIVE_PLACEHOLDERS = ", ".join("?" for _ in NAIVE_COLUMNS.split(","))
+NAIVE_INSERT = f"INSERT INTO registry_events ({NAIVE_COLUMNS}) VALUES ({NAIVE_PLACEHOLDERS})"  # noqa: S608
 
 
 def read_json_baseline(events: Path, work: Path) -> float:
     return timed_statement(work / "read_json.duckdb", READ_JSON_INSERT, {"path": str(events)})
+
+
+def naive_row(value: bytes) -> list[object]:
+    """The NAIVE_INSERT values of one message: ``json.loads`` and a lookup per field."""
+    e = json.loads(value)
+    t, r, a, s = e.get("target", {}), e.get("request", {}), e.get("actor", {}), e.get("source", {})
+    return [
+        "bench", e["id"], e["timestamp"], e["action"], "manifest", t.get("repository"), t.get("tag"), t.get("digest"),
+        t.get("mediaType"), t.get("size"), t.get("fromRepository"), t.get("url"), r.get("id"), r.get("method"),
+        r.get("addr"), r.get("host"), r.get("useragent"), a.get("name"), s.get("addr"), s.get("instanceID"),
+        "2026-01-01T00:00:00Z", "naive", 1, value.decode(),
+    ]  # fmt: skip
 
 
 def naive_baseline(bootstrap: str, topic: str, work: Path, sample: int) -> float:
@@ -71,15 +90,7 @@ def naive_baseline(bootstrap: str, topic: str, work: Path, sample: int) -> float
     started = time.perf_counter()
     try:
         for message in consumer:
-            e = json.loads(message.value)
-            t, r, a, s = e.get("target", {}), e.get("request", {}), e.get("actor", {}), e.get("source", {})
-            con.execute(NAIVE_INSERT, [
-                "bench", e["id"], e["timestamp"], e["action"], "manifest", t.get("repository"), t.get("tag"),
-                t.get("digest"), t.get("mediaType"), t.get("size"), t.get("fromRepository"), t.get("url"),
-                r.get("id"), r.get("method"), r.get("addr"), r.get("host"), r.get("useragent"), a.get("name"),
-                s.get("addr"), s.get("instanceID"), None, "2026-01-01T00:00:00Z", "naive", 1, message.value.decode(),
-                "distribution", None,
-            ])  # fmt: skip
+            con.execute(NAIVE_INSERT, naive_row(message.value))
             done += 1
             if done == sample:
                 break
