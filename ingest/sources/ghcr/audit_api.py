@@ -32,6 +32,7 @@ import orjson
 from pydantic import SecretStr
 
 from regaudit.errors import TerminalError, TransientError
+from regaudit.ingest.receive.api_http import open_api, read_bounded
 from regaudit.ingest.receive.poller import Cursor, Page
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sources.ghcr.audit import REGISTRY_KIND, event_id
@@ -119,8 +120,8 @@ class GhcrAuditSource:
     def _get(self, url: str) -> tuple[bytes, str]:
         request = urllib.request.Request(url, headers=self._headers)  # noqa: S310 - http(s) only, checked in __init__
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds, context=self._tls) as response:  # noqa: S310 - the configured URL
-                body: bytes = response.read(MAX_PAGE_BYTES + 1)
+            with open_api(request, timeout=self.timeout_seconds, context=self._tls) as response:
+                body: bytes = read_bounded(response, MAX_PAGE_BYTES + 1)
                 return body, response.headers.get("Link", "")
         except urllib.error.HTTPError as error:
             raise _http_error(self.endpoint, error.code, error.headers.get("X-RateLimit-Remaining")) from None

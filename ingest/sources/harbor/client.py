@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from regaudit.errors import TerminalError, TransientError
+from regaudit.ingest.receive.api_http import open_api, read_bounded
 
 #: a page of 100 audit rows or robots is a few tens of KiB; the body is cut beyond this (and then is no JSON)
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -47,8 +48,8 @@ class HarborClient:
         url = f"{self.api}{path}?{urllib.parse.urlencode(query)}"
         request = urllib.request.Request(url, headers=self._headers)  # noqa: S310 - http(s) only, checked above
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds, context=self._tls) as response:  # noqa: S310
-                body: bytes = response.read(MAX_BODY_BYTES)
+            with open_api(request, timeout=self.timeout_seconds, context=self._tls) as response:
+                body: bytes = read_bounded(response, MAX_BODY_BYTES)
                 return body
         except urllib.error.HTTPError as error:
             raise _http_error(f"{self.api}{path}", error.code) from None

@@ -37,6 +37,7 @@ import orjson
 from pydantic import SecretStr, ValidationError
 
 from regaudit.errors import TerminalError, TransientError
+from regaudit.ingest.receive.api_http import open_api, read_bounded
 from regaudit.ingest.receive.poller import Cursor, Page
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sources.quay.logs import REGISTRY_KIND, api_event_id
@@ -141,8 +142,8 @@ class QuayLogsSource:
         headers = {"Authorization": self._authorization, "Accept": "application/json"}
         request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) only, checked in __init__
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds, context=self._tls) as response:  # noqa: S310 - the configured URL
-                body: bytes = response.read(MAX_PAGE_BYTES + 1)
+            with open_api(request, timeout=self.timeout_seconds, context=self._tls) as response:
+                body: bytes = read_bounded(response, MAX_PAGE_BYTES + 1)
                 return body
         except urllib.error.HTTPError as error:
             raise _http_error(self.api_url, error.code) from None
