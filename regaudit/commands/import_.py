@@ -20,8 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "paths",
         nargs="+",
         type=Path,
-        help="Files to import, plain or gzip, in any order: rotated nginx access logs (combined or JSON, bare or in "
-        "a shipper's envelope) and JSON Lines dumps of notification envelopes or events.",
+        help="Files to import, plain or gzip, in any order: rotated access logs (nginx's, combined or JSON, bare or "
+        "in a shipper's envelope, or Artifactory's request log) and JSON Lines dumps of notification envelopes or "
+        "events.",
     )
     parser.add_argument(
         "--log-path",
@@ -41,7 +42,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "notification dumps).",
     )
     parser.add_argument("--host", help="Host name in the line keys, as ship-logs --host (default: ship_logs.host).")
-    parser.add_argument("--registry", help="Registry name of the events (default: webhook.registry).")
+    parser.add_argument(
+        "--registry",
+        help="Registry name of the events (default: webhook.registry; with --source dockerhub-usage, "
+        "dockerhub.instance).",
+    )
     parser.add_argument("--db", help="DuckDB file (default: store.path).")
     parser.add_argument("--batch-lines", type=int, default=100_000, help="Lines per transaction (default: 100000).")
     parser.add_argument(
