@@ -10,16 +10,25 @@ sink (Kafka acks=all, or the DuckDB commit), retrying while it is down. A full q
 slow sink pushes back on the senders instead of dropping lines; UDP has no such back-pressure (the kernel drops
 datagrams a full buffer cannot take; syslog over UDP is lossy by design). Lines still queued at shutdown are
 delivered before ``run`` returns. A line longer than ``max_line_bytes`` is kept clipped as a dead letter.
+
+Hostile peers: UDP is read by one thread that never waits for the queue (a datagram finding it full is dropped and
+counted in ``dropped``), so a flood costs no thread per datagram and cannot pile up blocked threads. TCP takes a
+thread per connection, at most ``max_connections`` of them: a connection beyond that hangs up the oldest one open,
+so thousands of idle or slowly dripping connections (or Harbor's abandoned ones) cannot exhaust threads or memory,
+and the newest senders are the ones served. An idle connection also ends after ``IDLE_CONNECTION_SECONDS``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
 import queue
+import socket
 import socketserver
 import threading
+import time
 from datetime import UTC, datetime
 
 from regaudit.backoff import Backoff, no_jitter
@@ -30,6 +39,8 @@ from regaudit.ingest.sinks import RecordSink
 log = logging.getLogger(__name__)
 
 _QUEUE_LINES = 10_000
+#: TCP connections served at once; one more hangs up the oldest (see the module docstring)
+MAX_CONNECTIONS = 1000
 #: a connection silent this long is closed (Harbor opens one per record and never closes the old ones)
 IDLE_CONNECTION_SECONDS = 30.0
 
@@ -49,6 +60,8 @@ class SyslogListener:
         content_type: str,
         batch_lines: int = 1000,
         max_line_bytes: int = 65536,
+        max_connections: int = MAX_CONNECTIONS,
+        queue_lines: int = _QUEUE_LINES,
     ) -> None:
         self.sink = sink
         self.instance = instance
@@ -57,11 +70,12 @@ class SyslogListener:
         self.batch_lines = batch_lines
         self.max_line_bytes = max_line_bytes
         self.delivered = 0
-        self._queue: queue.Queue[RawRecord] = queue.Queue(_QUEUE_LINES)
+        self.dropped = 0  # UDP datagrams that found the queue full
+        self._queue: queue.Queue[RawRecord] = queue.Queue(queue_lines)
         self._stop = threading.Event()
         self._servers: list[socketserver.BaseServer] = []
         if "tcp" in protocols:
-            self._servers.append(_TCPServer((host, port), _TCPHandler, self))
+            self._servers.append(_TCPServer((host, port), _TCPHandler, self, max_connections))
         if "udp" in protocols:
             udp_port = port or (self.tcp_port if self._servers else 0)
             self._servers.append(_UDPServer((host, udp_port), _UDPHandler, self))
@@ -93,7 +107,7 @@ class SyslogListener:
         return self.delivered
 
     def accept(self, line: bytes, peer: str, transport: str) -> None:
-        """From a listener thread: one received message as a record (blocks while the queue is full)."""
+        """From a listener thread: one received message as a record (TCP waits while the queue is full, UDP drops)."""
         line = line.rstrip(b"\r\n")
         if not line:
             return
@@ -107,7 +121,15 @@ class SyslogListener:
         else:
             record = RawRecord("event", line, origin, received_at, self.instance, None, self.content_type, None,
                                self.registry_kind)  # fmt: skip
-        self._queue.put(record)
+        if transport != "udp":
+            self._queue.put(record)
+            return
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 10_000 == 0:
+                log.warning("syslog queue full: %d UDP datagrams dropped so far", self.dropped)
 
     def _deliver_until_stopped(self, max_idle_seconds: float | None) -> None:
         idle_since = datetime.now(UTC)
@@ -151,13 +173,40 @@ class _TCPServer(socketserver.ThreadingTCPServer):
     # of connections still open are queued before the last delivery; an idle connection ends after its handler's
     # timeout (Harbor leaves its connections open)
     allow_reuse_address = True
+    request_queue_size = socket.SOMAXCONN  # socketserver's 5 refuses a burst of Harbor's one-connection records
 
-    def __init__(self, address: tuple[str, int], handler: type, listener: SyslogListener) -> None:
+    def __init__(self, address: tuple[str, int], handler: type, listener: SyslogListener, most: int) -> None:
         self.listener = listener
+        self.most = most
+        self._open: dict[socket.socket, float] = {}  # connection -> when it was accepted
+        self._open_lock = threading.Lock()
         super().__init__(address, handler)
 
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        """Serve the connection in a thread of its own, hanging up the oldest one open if ``most`` already are."""
+        with self._open_lock:
+            if len(self._open) >= self.most:
+                oldest = min(self._open, key=self._open.__getitem__)
+                del self._open[oldest]
+                _hang_up(oldest)
+            self._open[request] = time.monotonic()
+        super().process_request(request, client_address)
 
-class _UDPServer(socketserver.ThreadingUDPServer):
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self._open_lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+
+def _hang_up(connection: socket.socket) -> None:
+    """End a connection another thread reads: its read returns the end of the stream, and its handler returns."""
+    with contextlib.suppress(OSError):  # already closed by its peer
+        connection.shutdown(socket.SHUT_RDWR)
+
+
+class _UDPServer(socketserver.UDPServer):
+    # one thread reads every datagram and never waits for the queue (accept drops on a full one): a flood costs no
+    # thread per datagram
     max_packet_size = 65535  # a syslog datagram can be as long as UDP allows (socketserver reads 8192 otherwise)
 
     def __init__(self, address: tuple[str, int], handler: type, listener: SyslogListener) -> None:
