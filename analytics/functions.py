@@ -30,6 +30,15 @@ from typing import Any
 
 import duckdb
 
+#: Name globs of machine identities (robots, CI, deployers, clusters), the default of the detections that judge a
+#: machine's credential apart from a person's (``machine_patterns``), besides org.ci_identities and the inventory's
+#: robot and token kinds; matched with ``glob_any``.
+MACHINE_PATTERNS = (
+    "robot$*", "ci-*", "ci_*", "*-ci", "*+ci", "svc-*", "bot-*", "*-bot", "deploy-*", "*-deploy", "k8s-*", "kube-*",
+    "*-runner",
+)  # fmt: skip
+
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: (family, kind, user-agent pattern), first match wins.

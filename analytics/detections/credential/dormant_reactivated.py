@@ -6,6 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, credential, history, pull
+from regaudit.analytics.functions import MACHINE_PATTERNS
 from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
@@ -29,21 +30,7 @@ class Params(Parameters):
         description="Days the store must have watched a silent credential before its first use counts.",
     )
     machine_patterns: list[str] = Field(
-        [
-            "robot$*",
-            "ci-*",
-            "ci_*",
-            "*-ci",
-            "*+ci",
-            "svc-*",
-            "bot-*",
-            "*-bot",
-            "deploy-*",
-            "*-deploy",
-            "k8s-*",
-            "kube-*",
-            "*-runner",
-        ],
+        list(MACHINE_PATTERNS),
         description="Name globs of machine identities (robots, CI, deployers, clusters) besides "
         "org.ci_identities and the inventory's robot and token kinds.",
     )
