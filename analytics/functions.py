@@ -37,6 +37,10 @@ MACHINE_PATTERNS = (
     "robot$*", "ci-*", "ci_*", "*-ci", "*+ci", "svc-*", "bot-*", "*-bot", "deploy-*", "*-deploy", "k8s-*", "kube-*",
     "*-runner",
 )  # fmt: skip
+#: The address space an organisation without configured networks calls its own (RFC 1918, RFC 6598 shared
+#: address space for carrier-grade NAT and cluster overlays, RFC 4193 unique local IPv6): the default of
+#: ``fallback_networks`` where neither org.internal_networks nor org.ci_networks is set.
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

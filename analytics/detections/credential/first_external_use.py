@@ -6,7 +6,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, credential, history, pull
-from regaudit.analytics.functions import MACHINE_PATTERNS
+from regaudit.analytics.functions import MACHINE_PATTERNS, PRIVATE_NETWORKS
 from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
@@ -24,7 +24,7 @@ class Params(Parameters):
         "org.ci_identities and the inventory's robot and token kinds.",
     )
     fallback_networks: list[str] = Field(
-        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"],
+        list(PRIVATE_NETWORKS),
         description="What counts as inside when neither org.internal_networks nor org.ci_networks is set.",
     )
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from regaudit.analytics.detection import Case, Detection, Parameters, Severity
 from regaudit.analytics.fixtures import at, history, identity_mapping, pull
+from regaudit.analytics.functions import PRIVATE_NETWORKS
 from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
@@ -21,7 +22,7 @@ class Params(Parameters):
         4, ge=1, description="Days with activity in the prior baseline_days before the identity is judged."
     )
     fallback_networks: list[str] = Field(
-        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"],
+        list(PRIVATE_NETWORKS),
         description="What counts as a known network when neither org.internal_networks nor org.ci_networks is set.",
     )
     pool_networks: int = Field(
