@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import dataclasses
 import itertools
+import os
 import shutil
 import statistics
 import sys
@@ -185,8 +186,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stores", type=Path, nargs="+", help="base stores (bench/make_store.py), smallest first")
     parser.add_argument("--batches", type=int, default=6, help="batches of 25,000 events per store (first: warm-up)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="size of the simulated events file read from")
     args = parser.parse_args()
-    events = events_file(1_000_000)
+    if args.events < args.batches * BATCH:
+        parser.error(f"--events {args.events} holds fewer than --batches x {BATCH:,} events")
+    events = events_file(args.events)
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp:
         results = [measure(base, events, args.batches, Path(tmp)) for base in args.stores]
     small, large = results[0]["cpu_seconds_per_batch"], results[-1]["cpu_seconds_per_batch"]
@@ -196,6 +201,7 @@ def main() -> None:
         "ingest_batches",
         {
             "batch_events": BATCH,
+            "load_average": [round(load, 1), round(os.getloadavg()[0], 1)],  # before and after: a shared machine
             "stores": results,
             "cpu_growth_largest_vs_smallest": {
                 name: round(large[name] / small[name], 2) for name in small if small[name] > 0.001 and name in large
