@@ -17,6 +17,7 @@ from regaudit.errors import TransientError
 from regaudit.ingest import store
 from regaudit.ingest.receive.poller import CursorFile, Poller
 from regaudit.ingest.sinks.store import StoreRecordSink
+from regaudit.ingest.sources.ecr import trail
 from regaudit.ingest.sources.ecr.trail import CloudTrailBucket, TrailLocation
 from tests.ingest.moto_server import CREDENTIALS, moto_endpoint
 from tests.ingest.processes import REGAUDIT, free_port, regaudit_env
@@ -175,3 +176,34 @@ def test_a_log_file_is_read_only_once_the_minute_of_its_name_has_settled(s3):
     page = source.fetch(None)
     assert page is not None
     assert len(page.records) == 1
+
+
+def test_a_gzip_bomb_in_the_bucket_is_a_dead_letter_not_the_pollers_memory(s3, tmp_path, monkeypatch):
+    """Anyone who may write to the bucket can plant a file: one inflating past the limit (here 1 MB, 256 MB in use)
+    is refused as it inflates, and the next file is read."""
+    monkeypatch.setattr(trail, "MAX_LOG_BYTES", 1024 * 1024)
+    client, bucket = s3
+    db, cursor = tmp_path / "store.duckdb", tmp_path / "ecr.cursor.json"
+    padded = json.dumps({"Records": [fixture("cloudtrail_put_image")]}).encode() + b" " * (2 * 1024 * 1024)
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1650Z", "a1"), Body=gzip.compress(padded))
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1655Z", "a2"), Body=log_file("cloudtrail_batch_get_image"))
+    poll(client, bucket, db, cursor)
+    assert [row[1] for row in stored(db)] == ["pull"]
+    with store.reader(db) as con:
+        [(reason,)] = con.execute("SELECT reason FROM dead_letters").fetchall()
+    assert reason == f"not a CloudTrail log file: OverflowError: log file inflates past {1024 * 1024} bytes"
+
+
+def test_an_ecr_record_nested_deeper_than_orjson_writes_is_a_dead_letter_and_its_file_goes_on(s3, tmp_path):
+    client, bucket = s3
+    db, cursor = tmp_path / "store.duckdb", tmp_path / "ecr.cursor.json"
+    deep = fixture("cloudtrail_put_image")
+    deep["requestParameters"]["hostile"] = json.loads("[" * 300 + "]" * 300)
+    body = gzip.compress(json.dumps({"Records": [deep, fixture("cloudtrail_batch_get_image")]}).encode())
+    client.put_object(Bucket=bucket, Key=key(EAST, "20190415T1650Z", "a1"), Body=body)
+    poll(client, bucket, db, cursor)  # raised TypeError (orjson's recursion limit) out of fetch: the poller died
+    assert [row[1] for row in stored(db)] == ["pull"]
+    with store.reader(db) as con:
+        [(origin, reason)] = con.execute("SELECT origin, reason FROM dead_letters").fetchall()
+    assert origin == f"s3://{bucket}/{key(EAST, '20190415T1650Z', 'a1')}#0"
+    assert reason.startswith("ECR record 0 of the log file not re-encoded")

@@ -10,6 +10,11 @@ service's are skipped, counted in the log line), or the file itself as a dead le
 cursor only after the sink acknowledged the page, so a crash re-reads at most that file, whose records carry the
 same ``eventID`` and are stored once. Digest files (``CloudTrail-Digest/``) are not under ``CloudTrail/``.
 
+Whoever can write to the bucket can plant a file, so a file is read within bounds: at most ``MAX_LOG_BYTES``
+compressed and inflated (a gzip bomb of 10 MB inflating to 10 GB would otherwise kill the poller, which would read
+the same file again on restart and never get past it); a bigger one is a dead letter. An ECR record nested deeper
+than orjson writes back (254 levels; it reads 1024) is a dead letter too, instead of an exception out of ``fetch``.
+
 A key is read only once the time in its name (the delivery's, to the minute) is ``settle_seconds`` old: two files
 delivered in the same minute sort by their random suffix, not by arrival, so a file landing just after a later-sorting
 one was read would sort before the saved key and never be read. Waiting until the minute has settled closes that gap.
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 LOG_SUFFIX = ".json.gz"
 #: what is kept of a log file that is not one (the reason says why; a real log file is never refused)
 MAX_DEAD_BYTES = 1024 * 1024
+#: the most a log file may hold, compressed and inflated; CloudTrail's files are a few MB
+MAX_LOG_BYTES = 256 * 1024 * 1024
 #: the delivery time in a log file's name: ``<account>_CloudTrail_<region>_20190415T1650Z_<id>.json.gz``
 _DELIVERED = re.compile(r"_(\d{8}T\d{4}Z)_[^/]*$")
 
@@ -134,22 +141,26 @@ class CloudTrailBucket:
         return page
 
     def _records(self, key: str) -> list[tuple[str | None, RawRecord]]:
-        body = _call(lambda: self._client.get_object(Bucket=self._location.bucket, Key=key))["Body"].read()
+        body = _call(lambda: self._client.get_object(Bucket=self._location.bucket, Key=key))["Body"].read(
+            MAX_LOG_BYTES + 1
+        )
         origin = f"s3://{self._location.bucket}/{key}"
         received_at = self._clock()
         try:
-            records = orjson.loads(gzip.decompress(body))["Records"]
+            records = orjson.loads(_gunzip(body, MAX_LOG_BYTES))["Records"]
             if not isinstance(records, list):
                 raise TypeError("Records is not a list")
-        except (OSError, EOFError, zlib.error, orjson.JSONDecodeError, KeyError, TypeError) as error:
+        except (OSError, EOFError, zlib.error, orjson.JSONDecodeError, KeyError, TypeError, OverflowError) as error:
             reason = f"not a CloudTrail log file: {type(error).__name__}: {error}"[:1000]
-            dead = RawRecord("deadletter", body[:MAX_DEAD_BYTES], origin, received_at, self._location.instance,
-                             f"s3:{origin}", None, reason)  # fmt: skip
-            return [(None, dead)]
-        return self._ecr_records(records, origin, received_at)
+            return [(None, self._dead(body, origin, received_at, reason, f"s3:{origin}"))]
+        return self._ecr_records(records, body, origin, received_at)
+
+    def _dead(self, body: bytes, origin: str, received_at: datetime, reason: str, key: str) -> RawRecord:
+        return RawRecord("deadletter", body[:MAX_DEAD_BYTES], origin, received_at, self._location.instance, key,
+                         None, reason)  # fmt: skip
 
     def _ecr_records(
-        self, records: list[Any], origin: str, received_at: datetime
+        self, records: list[Any], body: bytes, origin: str, received_at: datetime
     ) -> list[tuple[str | None, RawRecord]]:
         """One raw record per ECR record (re-encoded alone, as CloudTrail wrote it); the other services' skipped."""
         out: list[tuple[str | None, RawRecord]] = []
@@ -159,11 +170,36 @@ class CloudTrailBucket:
                 continue
             parameters = record.get("requestParameters")
             repository = parameters.get("repositoryName") if isinstance(parameters, dict) else None
-            raw = RawRecord("event", orjson.dumps(record), f"{origin}#{index}", received_at,
+            try:
+                value = orjson.dumps(record)
+            except orjson.JSONEncodeError as error:  # nested deeper than orjson writes: the file is kept instead
+                reason = f"ECR record {index} of the log file not re-encoded: {error}"
+                out.append((None, self._dead(body, f"{origin}#{index}", received_at, reason, f"s3:{origin}#{index}")))
+                continue
+            raw = RawRecord("event", value, f"{origin}#{index}", received_at,
                             self._location.instance, None, "application/json", None, REGISTRY_KIND)  # fmt: skip
             out.append((repository if isinstance(repository, str) else None, raw))
         log.debug("file=%s ecr=%d skipped_total=%d", origin, len(out), self.skipped)
         return out
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    """``gzip.decompress`` that stops past ``limit`` inflated bytes (``OverflowError``) instead of filling memory."""
+    if len(body) > limit:
+        raise OverflowError(f"log file over {limit} bytes compressed")
+    out = bytearray()
+    rest = body
+    while rest:
+        if rest[:2] != b"\x1f\x8b":  # as gzip.decompress says it
+            raise gzip.BadGzipFile(f"Not a gzipped file ({rest[:2]!r})")
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip framing, one member at a time
+        out += inflater.decompress(rest, limit + 1 - len(out))
+        if len(out) > limit:
+            raise OverflowError(f"log file inflates past {limit} bytes")
+        if not inflater.eof:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        rest = inflater.unused_data.lstrip(b"\0")  # gzip.decompress also skips zero padding after a member
+    return bytes(out)
 
 
 def _call(request: Any) -> Any:
