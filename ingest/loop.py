@@ -61,11 +61,20 @@ def run_batches(
             elif max_idle_seconds is not None and time.monotonic() - idle_since > max_idle_seconds:
                 break
             if rest_seconds > 0:
-                stop.wait(rest_seconds)
+                stop.wait(_rest(rest_seconds, max_idle_seconds, idle_since))
         if in_flight is not None:
             _commit_after(in_flight, commit)
     finally:
         sender.shutdown(wait=True)
+
+
+def _rest(rest_seconds: float, max_idle_seconds: float | None, idle_since: float) -> float:
+    """The rest before the next read, cut to the idle time left: a poller resting poll_seconds (a minute) would
+    otherwise outlast ``--until-idle`` by up to that rest. At least 10 ms, so the loop never spins."""
+    if max_idle_seconds is None:
+        return rest_seconds
+    left = idle_since + max_idle_seconds - time.monotonic()
+    return min(rest_seconds, max(0.01, left + 0.01))
 
 
 def _commit_after(in_flight: tuple[Future[Ack], Batch], commit: Callable[[Batch, Ack], bool]) -> bool:

@@ -4,6 +4,7 @@ after its delivery returned; a failed delivery is never committed."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -74,3 +75,13 @@ def test_an_idle_loop_keeps_waiting_while_joining() -> None:
     run_batches(read, lambda batch: batch, lambda batch, ack: True, threading.Event(), thread_name="t",
                 max_idle_seconds=0, joining=lambda: next(joins))  # fmt: skip
     assert len(reads) == 3
+
+
+def test_an_idle_loop_ends_after_max_idle_seconds_not_after_its_rest() -> None:
+    """``--until-idle 1`` of a poller whose poll_seconds is 60 exits after about a second: the loop rests no longer
+    than the idle time left (it waited out the whole rest first, so ``regaudit poll dockerhub --until-idle 3`` took
+    a minute)."""
+    started = time.monotonic()
+    run_batches(reader([]), lambda batch: batch, lambda batch, ack: True, threading.Event(), thread_name="t",
+                max_idle_seconds=0.2, rest_seconds=60.0)  # fmt: skip
+    assert time.monotonic() - started < 5.0
