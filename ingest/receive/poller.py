@@ -53,6 +53,9 @@ Cursor = dict[str, Any]
 #: what is kept of a record the sink refuses for its size
 CLIPPED_BYTES = 64 * 1024
 CURSOR_VERSION = 1
+#: a page nested deeper than this is refused whole, as one that is no JSON is: audit rows nest a few levels, and
+#: orjson reads 1024 levels but writes only 254, so re-encoding a deeper row raised TypeError out of ``fetch``
+MAX_PAGE_DEPTH = 64
 
 
 @dataclass(frozen=True)

@@ -160,3 +160,35 @@ def test_a_dripped_body_is_given_up_in_bounded_time() -> None:
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+DEEP = b"[" * 300 + b"]" * 300  # orjson reads 1024 levels but writes 254: re-encoding a row raised TypeError
+DEEP_PAGES = {
+    "ghcr": b'[{"_document_id": "a", "action": "packages.package_version_published", "data": ' + DEEP + b"}]",
+    "quay": b'{"logs": [{"kind": "push_repo", "datetime": "Fri, 04 Dec 2026 10:00:00 -0000", "metadata": '
+    + DEEP
+    + b"}]}",
+    "harbor": b'[{"id": 1, "op_time": "2026-12-05T10:00:00Z", "resource": ' + DEEP + b"}]",
+    "dockerhub": b'{"logs": [{"action": "repo.tag.push", "data": ' + DEEP + b"}]}",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DEEP_PAGES))
+def test_a_row_nested_deeper_than_orjson_writes_is_a_dead_letter_not_a_crash(kind: str) -> None:
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if handler.command == "POST":
+            _json(handler, b'{"access_token": "jwt"}')
+        else:
+            _json(handler, DEEP_PAGES[kind])
+
+    server = _server(answer)
+    try:
+        page = _sources(f"http://127.0.0.1:{server.server_address[1]}")[kind].fetch(None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert page is not None
+    [(_, record)] = page.records
+    assert record.kind == "deadletter"
+    assert record.value == DEEP_PAGES[kind]
+    assert "nested deeper than" in (record.reason or "")

@@ -36,8 +36,9 @@ from pydantic import SecretStr, ValidationError
 
 from regaudit.errors import TerminalError, TransientError
 from regaudit.ingest.receive.api_http import open_api, read_bounded
-from regaudit.ingest.receive.poller import Cursor, Page
+from regaudit.ingest.receive.poller import MAX_PAGE_DEPTH, Cursor, Page
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.distribution.envelope import deeper_than
 from regaudit.ingest.sources.dockerhub.audit import REGISTRY_KIND, event_id
 from regaudit.schemas.dockerhub import AccessToken, AuditLogsPage
 
@@ -100,7 +101,10 @@ class DockerHubAuditSource:
         body = self._get(f"{self.api_url}?{urllib.parse.urlencode(query)}")
         received_at = self.clock()
         try:
-            logs = AuditLogsPage.model_validate(orjson.loads(body)).logs
+            document = orjson.loads(body)
+            if deeper_than(document, MAX_PAGE_DEPTH):
+                return self._refused(body, f"nested deeper than {MAX_PAGE_DEPTH} levels", received_at, cursor)
+            logs = AuditLogsPage.model_validate(document).logs
         except (orjson.JSONDecodeError, ValidationError) as error:
             return self._refused(body, f"not an audit logs page: {type(error).__name__}", received_at, cursor)
         records = [(None, self._record(log, received_at)) for log in logs]

@@ -33,8 +33,9 @@ from pydantic import SecretStr
 
 from regaudit.errors import TerminalError, TransientError
 from regaudit.ingest.receive.api_http import open_api, read_bounded
-from regaudit.ingest.receive.poller import Cursor, Page
+from regaudit.ingest.receive.poller import MAX_PAGE_DEPTH, Cursor, Page
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.distribution.envelope import deeper_than
 from regaudit.ingest.sources.ghcr.audit import REGISTRY_KIND, event_id
 
 MAX_PAGE_BYTES = 16 * 1024 * 1024
@@ -111,9 +112,10 @@ class GhcrAuditSource:
     def _refused(self, body: bytes, received_at: datetime, cursor: Cursor | None) -> Page:
         """A page that is no page: one dead letter (keyed by its content, so a re-fetch stores it once)."""
         key = hashlib.sha256(self.endpoint.encode() + b"\0" + body).hexdigest()[:32]
+        reason = f"GitHub audit log page refused: not a JSON list of events, or nested deeper than {MAX_PAGE_DEPTH}"
         record = RawRecord(
             "deadletter", body[:MAX_PAGE_BYTES], f"ghcr-api:{self.endpoint}", received_at, self.instance, key,
-            "application/json", "GitHub audit log page refused: not a JSON list of events", REGISTRY_KIND,
+            "application/json", reason, REGISTRY_KIND,
         )  # fmt: skip
         return Page([(None, record)], cursor if cursor is not None else self._cursor(None, set()))
 
@@ -134,7 +136,7 @@ def _events(body: bytes) -> list[Any] | None:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    return document if isinstance(document, list) else None
+    return document if isinstance(document, list) and not deeper_than(document, MAX_PAGE_DEPTH) else None
 
 
 def _next_after(link: str) -> str | None:

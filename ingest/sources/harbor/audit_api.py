@@ -36,8 +36,9 @@ import orjson
 from pydantic import SecretStr, ValidationError
 
 from regaudit.errors import TerminalError
-from regaudit.ingest.receive.poller import Cursor, Page
+from regaudit.ingest.receive.poller import MAX_PAGE_DEPTH, Cursor, Page
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.distribution.envelope import deeper_than
 from regaudit.ingest.sources.harbor.audit import AUDIT_LOG_EXT_TYPE, AUDIT_LOG_TYPE, split_resource
 from regaudit.ingest.sources.harbor.client import HarborClient
 from regaudit.ingest.sources.harbor.events import REGISTRY_KIND
@@ -98,6 +99,8 @@ class HarborAuditSource:
             return self._refused(body, f"not JSON: {error}", received_at, cursor)
         if not isinstance(rows, list):
             return self._refused(body, "not a JSON list of audit rows", received_at, cursor)
+        if deeper_than(rows, MAX_PAGE_DEPTH):
+            return self._refused(body, f"nested deeper than {MAX_PAGE_DEPTH} levels", received_at, cursor)
         return self._page(rows, since, page, seen, received_at, cursor)
 
     def _position(self, cursor: Cursor | None) -> tuple[datetime, int, set[int]]:

@@ -38,8 +38,9 @@ from pydantic import SecretStr, ValidationError
 
 from regaudit.errors import TerminalError, TransientError
 from regaudit.ingest.receive.api_http import open_api, read_bounded
-from regaudit.ingest.receive.poller import Cursor, Page
+from regaudit.ingest.receive.poller import MAX_PAGE_DEPTH, Cursor, Page
 from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sources.distribution.envelope import deeper_than
 from regaudit.ingest.sources.quay.logs import REGISTRY_KIND, api_event_id
 from regaudit.schemas.quay import LogsPage
 
@@ -93,7 +94,10 @@ class QuayLogsSource:
         body = self._get(f"{self.api_url}?{urllib.parse.urlencode(query)}")
         received_at = self.clock()
         try:
-            page = LogsPage.model_validate(orjson.loads(body))
+            document = orjson.loads(body)
+            if deeper_than(document, MAX_PAGE_DEPTH):
+                return self._refused(body, f"nested deeper than {MAX_PAGE_DEPTH} levels", received_at, cursor)
+            page = LogsPage.model_validate(document)
         except (orjson.JSONDecodeError, ValidationError) as error:
             return self._refused(body, f"not a logs page: {type(error).__name__}", received_at, cursor)
         records: list[tuple[str | None, RawRecord]] = []
