@@ -15,6 +15,7 @@ import argparse
 import importlib
 import keyword
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -135,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.run(args, settings))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # stdout's reader left (`| head`): not a failure of the command, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not raise again
+        return 141  # 128 + SIGPIPE, as a shell reports a command its pipe's reader stopped
     except Exception as error:  # the one catch-all: the entry point logs and sets the exit code
         from regaudit.errors import TerminalError, TransientError
 

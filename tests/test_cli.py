@@ -57,3 +57,16 @@ def test_every_command_module_exists_and_is_configured_by_the_full_parser():
         module = sys.modules[command_module(name)]
         assert callable(module.configure), name
         assert callable(module.run), name
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
+    """``regaudit detections list | head -3``, as a user reads a long list, printed a BrokenPipeError traceback."""
+    regaudit = [sys.executable, "-m", "regaudit.cli", "detections", "list", "--source", "distribution"]
+    with subprocess.Popen(regaudit, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as listing:
+        assert listing.stdout is not None
+        assert listing.stderr is not None
+        listing.stdout.close()  # the reader is gone before regaudit writes: every write gets EPIPE
+        stderr = listing.stderr.read().decode()
+    assert "Traceback" not in stderr, stderr
+    assert "BrokenPipeError" not in stderr, stderr
+    assert listing.returncode == 141
