@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from regaudit.ingest.loop import run_batches
 from regaudit.ingest.normalize import NormalizedBatch, Normalizer
 from regaudit.ingest.receive.backfill import (
+    MAX_LINE_BYTES,
     Block,
     FileKind,
     FileReader,
@@ -188,6 +189,9 @@ class Importer:
         prefix = f"{self.host}:{history.log_path}:{incarnation_name(history.path)}:"
         for block in read_blocks(reader.chunks()):
             if isinstance(block, Leftover):
+                if block.overlong:
+                    yield dead_letter_table(block.value, f"file:{prefix}{block.start}", _OVERLONG_REASON)
+                    continue
                 if block.truncated:
                     yield dead_letter_table(block.value, f"file:{prefix}{block.start}", _LEFTOVER_REASON)
                     continue
@@ -213,6 +217,7 @@ class Importer:
 
 
 _LEFTOVER_REASON = "bytes after the last complete line of a compressed file that ends early"
+_OVERLONG_REASON = f"a line longer than {MAX_LINE_BYTES} bytes: its first {MAX_LINE_BYTES} kept, the rest skipped"
 
 
 def _weighted_slices(table: pa.Table, budget: int) -> Iterator[pa.Table]:

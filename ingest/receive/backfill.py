@@ -19,6 +19,8 @@ bytes still count in the offsets), text that is not UTF-8 is decoded with replac
 last line is left for ``ship-logs`` (the file may still be written); a compressed file is finished, so its last
 line is read even without a newline. A compressed file that ends early (``gzip`` truncated) raises
 ``TruncatedFile`` after its complete lines; the bytes after the last newline come first as a dead letter.
+A line still unfinished after ``MAX_LINE_BYTES`` (a file of no newlines, or a gzip bomb of one line) is not held
+whole: its first ``MAX_LINE_BYTES`` come as an ``overlong`` leftover (a dead letter) and the rest is read past.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ FileKind = Literal["access", "event"]
 
 #: bytes read (after decompression) per block; lines are cut out of each block at once
 BLOCK_BYTES = 32 << 20
+#: the longest line held: past it a line's head is a dead letter and the rest is skipped (else memory grows with it
+#: and every block re-copies it); registries' log lines and events are KiB
+MAX_LINE_BYTES = 64 << 20
 #: rotation suffixes logrotate adds: ``.1``, ``.2.gz``, ``-20250301``, ``-20250301.gz``
 _ROTATION = re.compile(r"(\.\d+|-\d{8,10})?(\.gz)?$")
 
@@ -92,17 +97,22 @@ class FileReader:
         inflater, member_started = zlib.decompressobj(wbits=31), False
         while chunk := handle.read(self.chunk_bytes):
             self.consumed += len(chunk)
-            while chunk:
+            while True:  # at most chunk_bytes out per call: 8 MB of a gzip bomb would otherwise inflate to 8 GB at once
                 member_started = True
                 try:
-                    out = inflater.decompress(chunk)
+                    out = inflater.decompress(chunk, self.chunk_bytes)
                 except zlib.error as error:
                     raise TruncatedFile(f"{self.path}: not gzip after byte {self.consumed} ({error})") from error
                 if out:
                     yield out
-                chunk = b""
                 if inflater.eof:  # a gzip member ended: the next one (if any) starts in unused_data
                     chunk, inflater, member_started = inflater.unused_data, zlib.decompressobj(wbits=31), False
+                    if not chunk:
+                        break
+                    continue
+                chunk = inflater.unconsumed_tail
+                if not chunk and len(out) < self.chunk_bytes:  # all input taken and no output held back
+                    break
         if member_started:
             raise TruncatedFile(f"{self.path}: gzip stream ends early, truncated at byte {self.consumed}")
 
@@ -161,20 +171,30 @@ class Leftover:
     value: bytes
     start: int
     truncated: bool
+    overlong: bool = False  # the head of a line longer than MAX_LINE_BYTES, whose rest was read past
 
 
 def read_blocks(chunks: Iterator[bytes], block_bytes: int = BLOCK_BYTES) -> Iterator[Block | Leftover]:
     """The lines in ``chunks``, a block at a time, then the bytes after the last newline (if any).
 
     A ``TruncatedFile`` from ``chunks`` is raised after the leftover bytes were yielded."""
-    base, pending = 0, b""
+    base, pending, skipping = 0, b"", False
     try:
         for block in _blocks(chunks, block_bytes):
+            if skipping:  # the rest of an overlong line, up to its newline
+                newline = block.find(b"\n") + 1
+                base += newline or len(block)
+                if not newline:
+                    continue
+                block, skipping = block[newline:], False
             data = pending + block if pending else block
             cut = data.rfind(b"\n") + 1
             if cut:
                 yield _lines(data[:cut], base)
             pending, base = data[cut:], base + cut
+            if len(pending) > MAX_LINE_BYTES:
+                yield Leftover(pending[:MAX_LINE_BYTES], base, truncated=False, overlong=True)
+                pending, base, skipping = b"", base + len(pending), True
     except TruncatedFile:
         if pending.rstrip(b"\r"):
             yield Leftover(pending, base, truncated=True)

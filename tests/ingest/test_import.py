@@ -195,3 +195,22 @@ def test_the_progress_bar_redraws_one_line_and_ends_full(tmp_path):
     assert f"{len(COMBINED.read_bytes().splitlines())} lines" in bar
     assert "batch=" not in done.stderr  # the sink's line per batch would break the bar up
     assert summary(done)["stored"] == str(len(COMBINED.read_bytes().splitlines()))
+
+
+def test_a_line_longer_than_the_limit_is_a_clipped_dead_letter_and_the_lines_after_it_are_read(tmp_path, monkeypatch):
+    """A gzip file whose first line never ends (here 40 MB of one byte, 40 KB compressed; the limit lowered to 1 MB
+    from 64): its head is one dead letter, the rest is read past instead of held (and copied at every block)."""
+    from regaudit.ingest.receive import backfill
+
+    monkeypatch.setattr(backfill, "MAX_LINE_BYTES", 1 << 20)
+    lines = COMBINED.read_bytes()
+    log = tmp_path / "access.log.2.gz"
+    log.write_bytes(gzip.compress(b"a" * (40 << 20) + b"\n" + lines, compresslevel=1))
+    normalizer = Normalizer()
+    importer = Importer(DuckDBSink(tmp_path / "audit.duckdb"), normalizer, "edge-1", "default")
+    importer.run(importer.plan([log]))
+    normalizer.close()
+    dead = rows(tmp_path / "audit.duckdb", "SELECT octet_length(raw), origin FROM dead_letters")
+    assert dead == [(1 << 20, dead[0][1])]
+    assert dead[0][1].endswith(":0")
+    assert rows(tmp_path / "audit.duckdb", "SELECT count(*) FROM access_log") == [(len(lines.splitlines()),)]
