@@ -17,4 +17,5 @@ _ = (
     CANONICAL_ROWS,  # the row models by table: tests/schemas holds them to the store's DDL
     UPGRADED_ROWS,
     syslog._UDPServer.max_packet_size,  # read by socketserver.UDPServer.get_request
+    syslog._TCPServer.request_queue_size,  # read by socketserver.TCPServer.server_activate (listen's backlog)
 )
