@@ -60,8 +60,10 @@ def kafka_batch(
     record then has the topic's kind, the message timestamp as its receive time and no registry. A registry that
     writes a topic itself (Quay's log forwarding, Azure Monitor's Event Hub, a Pub/Sub bridge) sends no headers
     either: ``foreign`` names, per such topic, the registry kind and instance its records are (``quay.topics``,
-    ``acr.topics``, ``gar.topics``). Building the columns here instead of a RawRecord per message took a third of
-    the polling thread's Python time.
+    ``acr.topics``, ``gar.topics``), and ``regaudit-*`` headers on such a topic are ignored: whoever may write it
+    (Quay's forwarding credentials, an Event Hub's send key) must not claim another registry, kind or receive time
+    with them, as a token bound to one registry cannot post for another. Building the columns here instead of a
+    RawRecord per message took a third of the polling thread's Python time.
     """
     foreign = foreign or {}
     kind_column: list[str] = []
@@ -80,9 +82,9 @@ def kafka_batch(
         origin = f"kafka:{message.topic}/{message.partition}/{message.offset}"
         received = message.timestamp * 1000
         registry = key = content_type = reason = registry_kind = None
-        if message.topic in foreign:
+        if message.topic in foreign:  # its regaudit-* headers, if any, are ignored (see the docstring)
             registry_kind, registry = foreign[message.topic]
-        if message.headers:
+        elif message.headers:
             headers = {name[len(HEADER_PREFIX) :]: raw.decode("utf-8", "replace")
                        for name, raw in message.headers if name.startswith(HEADER_PREFIX)}  # fmt: skip
             declared = headers.get("kind")

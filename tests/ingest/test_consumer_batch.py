@@ -61,3 +61,15 @@ def test_a_receive_time_header_outside_the_sane_window_falls_back_to_the_broker(
         headers = [("regaudit-kind", b"event"), ("regaudit-received-at", text)]
         row = kafka_batch([message("registry.events", 1, b"{}", headers)], KINDS).to_pylist()[0]
         assert row["received_at"] == datetime.fromtimestamp(SENT_AT_MS / 1000, UTC)
+
+
+def test_headers_on_a_registrys_own_topic_cannot_claim_another_registry_kind_or_time():
+    """Whoever may write Quay's topic (its forwarding credentials) writes Quay's records for its instance only."""
+    headers = [("regaudit-registry", b"prod"), ("regaudit-registry-kind", b"distribution"),
+               ("regaudit-kind", b"deadletter"), ("regaudit-received-at", b"2025-05-01T12:00:03Z")]  # fmt: skip
+    kinds = KINDS | {"quay.logs": "event"}
+    [row] = kafka_batch(
+        [message("quay.logs", 3, b"{}", headers)], kinds, {"quay.logs": ("quay", "quay-prod")}
+    ).to_pylist()
+    assert (row["kind"], row["registry"], row["registry_kind"]) == ("event", "quay-prod", "quay")
+    assert row["received_at"] == datetime.fromtimestamp(SENT_AT_MS / 1000, UTC)
