@@ -13,6 +13,10 @@ from regaudit.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "The personal or organization access token is dockerhub.secret, REGAUDIT_DOCKERHUB__SECRET: never on "
+        "the command line (docs/production.md)."
+    )
     parser.add_argument("--url", help="Docker Hub's API base URL (default: dockerhub.url).")
     parser.add_argument("--instance", help="Registry name stored with the events (default: dockerhub.instance).")
     parser.add_argument("--account", help="Organization whose audit log is polled (default: dockerhub.account).")

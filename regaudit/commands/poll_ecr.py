@@ -14,6 +14,10 @@ from regaudit.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "AWS credentials come from boto3's chain (environment, shared config, an instance or task role); none "
+        "is a setting (docs/production.md)."
+    )
     parser.add_argument("--bucket", help="The trail's S3 bucket (default: ecr.bucket).")
     parser.add_argument("--prefix", help="The trail's S3 key prefix, before AWSLogs/ (default: ecr.prefix).")
     parser.add_argument("--instance", help="Registry name stored with the events (default: ecr.instance).")

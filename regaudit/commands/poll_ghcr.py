@@ -14,6 +14,10 @@ from regaudit.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "The token (read:audit_log only) is ghcr.token, REGAUDIT_GHCR__TOKEN: never on the command line "
+        "(docs/production.md)."
+    )
     parser.add_argument("--api-url", help="GitHub's REST API base URL (default: ghcr.api_url).")
     parser.add_argument("--instance", help="Registry name stored with the events (default: ghcr.instance).")
     parser.add_argument("--org", help="Organization whose audit log is polled (default: ghcr.org).")

@@ -13,6 +13,10 @@ from regaudit.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "The account's secret is harbor_audit.password, REGAUDIT_HARBOR_AUDIT__PASSWORD: never on the command "
+        "line (docs/production.md)."
+    )
     parser.add_argument("--url", help="Harbor's base URL (default: harbor_audit.url).")
     parser.add_argument("--instance", help="Registry name stored with the events (default: harbor_audit.instance).")
     parser.add_argument("--username", help="Robot account or user (default: harbor_audit.username).")

@@ -13,6 +13,10 @@ from regaudit.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "The OAuth token (repo:admin or org:admin scope) is quay.token, REGAUDIT_QUAY__TOKEN: never on the "
+        "command line (docs/production.md)."
+    )
     parser.add_argument("--url", help="Quay's base URL (default: quay.url).")
     parser.add_argument("--instance", help="Registry name stored with the events (default: quay.instance).")
     parser.add_argument("--repository", help="namespace/name of the repository polled (default: quay.repository).")
