@@ -12,14 +12,21 @@ from regaudit.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Routes: POST /events and /events/<registry> (Distribution, GitLab), /events/harbor/<instance>, "
+        "/events/artifactory/<instance> (token in X-JFrog-Event-Auth), /events/ecr/<instance> (EventBridge), "
+        "/events/acr/<instance>; GET /healthz, /metrics, /docs. Authorization: Bearer <token>, one of the tokens "
+        "(docs/sources.md, docs/production.md)."
+    )
     parser.add_argument("--host", help="Listen address (default: webhook.host).")
     parser.add_argument("--port", type=int, help="Listen port (default: webhook.port).")
     parser.add_argument(
         "--token-file",
         type=Path,
         help="File with the accepted bearer tokens, one per line: '<token>' for every registry, or "
-        "'<token> <registry>[,<registry>...]' for those only; '#' starts a comment line "
-        "(or set REGAUDIT_WEBHOOK__TOKENS / REGAUDIT_WEBHOOK__REGISTRY_TOKENS as JSON).",
+        "'<token> <registry>[,<registry>...]' for those only; '#' starts a comment line; a token is 16 to 4096 "
+        "characters, e.g. openssl rand -hex 32 (or set REGAUDIT_WEBHOOK__TOKENS / REGAUDIT_WEBHOOK__REGISTRY_TOKENS "
+        "as JSON).",
     )
     parser.add_argument("--registry", help="Registry name for events posted to /events (default: webhook.registry).")
     parser.add_argument("--max-body-bytes", type=int, help="Body size limit (default: webhook.max_body_bytes).")
