@@ -15,7 +15,8 @@ Hostile peers: UDP is read by one thread that never waits for the queue (a datag
 counted in ``dropped``), so a flood costs no thread per datagram and cannot pile up blocked threads. TCP takes a
 thread per connection, at most ``max_connections`` of them: a connection beyond that hangs up the oldest one open,
 so thousands of idle or slowly dripping connections (or Harbor's abandoned ones) cannot exhaust threads or memory,
-and the newest senders are the ones served. An idle connection also ends after ``IDLE_CONNECTION_SECONDS``.
+and the newest senders are the ones served. An idle connection also ends after ``IDLE_CONNECTION_SECONDS``, and at
+shutdown any connection still open after that long is hung up, so a dripping peer cannot hold ``run`` for ever.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ class SyslogListener:
         finally:
             for server in self._servers:
                 server.shutdown()
+                if isinstance(server, _TCPServer):
+                    server.hang_up_all(after_seconds=IDLE_CONNECTION_SECONDS)
                 server.server_close()
             while batch := self._take(block=False):  # what the last connections queued
                 self._deliver_batch(batch)
@@ -191,6 +194,16 @@ class _TCPServer(socketserver.ThreadingTCPServer):
                 _hang_up(oldest)
             self._open[request] = time.monotonic()
         super().process_request(request, client_address)
+
+    def hang_up_all(self, after_seconds: float) -> None:
+        """At shutdown: let open connections end by themselves for ``after_seconds``, then hang up the rest (a peer
+        dripping a byte every few seconds never idles out, and ``server_close`` would wait for it for ever)."""
+        deadline = time.monotonic() + after_seconds
+        while self._open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._open_lock:
+            for connection in self._open:
+                _hang_up(connection)
 
     def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
         with self._open_lock:

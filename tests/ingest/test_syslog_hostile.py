@@ -9,6 +9,9 @@ import socket
 import threading
 import time
 
+import pytest
+
+from regaudit.ingest.receive import syslog
 from regaudit.ingest.receive.syslog import SyslogListener
 from regaudit.ingest.sinks.memory import MemorySink
 
@@ -82,3 +85,34 @@ def test_a_udp_flood_while_the_sink_is_stuck_is_dropped_without_a_thread_per_dat
     values = [record.value for _, record in sink.delivered]
     assert LINE.rstrip(b"\n") in values
     assert len(values) + listener.dropped <= 301  # every datagram the socket buffer kept is delivered or counted
+
+
+def test_a_peer_dripping_bytes_does_not_hold_the_listener_open_after_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(syslog, "IDLE_CONNECTION_SECONDS", 0.5)  # the grace at shutdown (30 s in use)
+    sink = MemorySink()
+    listener = SyslogListener(sink, host="127.0.0.1", port=0, protocols=["tcp"], instance="harbor-prod",
+                              registry_kind="harbor", content_type="text/plain")  # fmt: skip
+    thread = threading.Thread(target=listener.run)
+    thread.start()
+    stop = threading.Event()
+
+    def drip() -> None:
+        with socket.create_connection(("127.0.0.1", listener.tcp_port)) as connection:
+            connection.sendall(LINE)
+            while not stop.wait(0.1):  # a byte every 0.1 s: never idle for the handler's timeout
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    dripper = threading.Thread(target=drip)
+    dripper.start()
+    _settle(lambda: len(sink.delivered) == 1)
+    listener.stop()
+    thread.join(timeout=5)
+    alive = thread.is_alive()
+    stop.set()
+    dripper.join()
+    thread.join()
+    assert not alive  # run waited for the dripping peer for as long as it dripped
+    assert [record.value for _, record in sink.delivered][:1] == [LINE.rstrip(b"\n")]
