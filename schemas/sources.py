@@ -67,6 +67,10 @@ CAPABILITIES: Mapping[str, frozenset[Data]] = {
     "dockerhub-usage": frozenset({Data.MANIFEST_PULLS, Data.HEAD_CHECKS, Data.IDENTITY, Data.DIGESTS}),
     "ghcr": frozenset({Data.PUSHES, Data.DIGESTS, Data.IDENTITY, Data.DELETES}),  # GitHub audit log: no pulls
 }
+#: The source kinds of registries an organization runs itself, so a proxy log (nginx's) can stand in front of them and
+#: add what they do not record; the managed and hosted registries (ECR, ACR, Artifact Registry, Docker Hub, GHCR)
+#: are reached only through their vendor's feeds.
+SELF_HOSTED = frozenset({"distribution", "harbor", "harbor-audit", "harbor-syslog", "quay", "gitlab", "artifactory"})
 
 
 def records(kinds: Iterable[str]) -> frozenset[Data]:
