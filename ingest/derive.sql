@@ -427,9 +427,10 @@ ON CONFLICT DO NOTHING;
 -- tag's events gives (tests/ingest/test_tag_history.py): a tag moved daily costs a batch's minutes, not its whole
 -- past, and the cost per batch stays flat as the store grows. Run once per batch, not per time range ($earliest:
 -- the time of the batch's earliest new row), since the moves since reach past a range.
--- 1. the live prior interval ends at the first change since (or stays open)
-UPDATE tag_history AS h SET valid_to_at = i.next_at
-FROM (
+-- 0. the moves of each tag the batch moved since its first move in the batch, with the live prior interval's
+-- push as the seed, and the intervals they make: computed once, read by the three statements below (the update
+-- leaves the prior interval live at since, so this is what each of them would compute)
+CREATE OR REPLACE TEMP TABLE tag_moves AS
     WITH keys AS (  -- each tag the batch moved, from its first move in the batch
         SELECT registry, repository, tag, min(event_at) AS since
         FROM registry_events
@@ -446,7 +447,7 @@ FROM (
     ),
     moves AS (  -- the moves since, after the live prior interval's push as the seed
         SELECT e.registry, e.repository, e.tag, e.action, e.digest, e.event_at, e.actor, e.client_addr,
-               e.user_agent, e.event_id, FALSE AS seed
+               e.user_agent, e.event_id, FALSE AS seed, k.since
         FROM registry_events e JOIN keys k USING (registry, repository, tag)
         WHERE e.event_at >= k.since
           AND e.event_at >= $earliest  -- implied by the one above; stated so the scan reads from the batch on
@@ -454,7 +455,7 @@ FROM (
           AND e.outcome IS DISTINCT FROM 'failure'
         UNION ALL
         SELECT registry, repository, tag, 'push', digest, valid_from_at, moved_by, client_addr, user_agent, event_id,
-               TRUE
+               TRUE, since
         FROM prior
     ),
     ordered AS (
@@ -471,67 +472,27 @@ FROM (
         SELECT *, lead(event_at) OVER w AS next_at
         FROM changes WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
     )
-    SELECT * FROM intervals WHERE seed
-) AS i
-WHERE h.registry = i.registry AND h.repository = i.repository AND h.tag = i.tag AND h.event_id = i.event_id
-  AND h.valid_to_at IS DISTINCT FROM i.next_at;
+SELECT * FROM intervals;
+
+-- 1. the live prior interval ends at the first change since (or stays open)
+UPDATE tag_history AS h SET valid_to_at = i.next_at
+FROM tag_moves AS i
+WHERE i.seed AND h.registry = i.registry AND h.repository = i.repository AND h.tag = i.tag
+  AND h.event_id = i.event_id AND h.valid_to_at IS DISTINCT FROM i.next_at;
 
 -- 2. the intervals since are derived again
 DELETE FROM tag_history t
-USING (SELECT registry, repository, tag, min(event_at) AS since FROM registry_events
-       WHERE batch_id = $batch_id AND tag IS NOT NULL
-         AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
-         AND outcome IS DISTINCT FROM 'failure'
-       GROUP BY ALL) k
+USING (SELECT DISTINCT registry, repository, tag, since FROM tag_moves) k  -- every moved tag has a row: its first is a change
 WHERE t.registry = k.registry AND t.repository = k.repository AND t.tag = k.tag AND t.valid_from_at >= k.since
   -- implied by the one above; stated so the scan reads from the batch on
   AND t.valid_from_at >= $earliest;
 
 INSERT INTO tag_history
-    WITH keys AS (  -- each tag the batch moved, from its first move in the batch
-        SELECT registry, repository, tag, min(event_at) AS since
-        FROM registry_events
-        WHERE batch_id = $batch_id AND tag IS NOT NULL
-          AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
-          AND outcome IS DISTINCT FROM 'failure'
-        GROUP BY ALL
-    ),
-    prior AS (  -- the interval live at since that began before it: at most one, as each ends where the next begins
-        SELECT h.*, k.since
-        FROM tag_history h JOIN keys k USING (registry, repository, tag)
-        WHERE h.valid_from_at < k.since AND (h.valid_to_at IS NULL OR h.valid_to_at >= k.since)
-          AND (h.valid_to_at IS NULL OR h.valid_to_at >= $earliest)  -- implied; lets the scan skip closed row groups
-    ),
-    moves AS (  -- the moves since, after the live prior interval's push as the seed
-        SELECT e.registry, e.repository, e.tag, e.action, e.digest, e.event_at, e.actor, e.client_addr,
-               e.user_agent, e.event_id, FALSE AS seed
-        FROM registry_events e JOIN keys k USING (registry, repository, tag)
-        WHERE e.event_at >= k.since
-          AND e.event_at >= $earliest  -- implied by the one above; stated so the scan reads from the batch on
-          AND ((e.action = 'push' AND e.target_kind = 'manifest') OR (e.action = 'delete' AND e.target_kind = 'tag'))
-          AND e.outcome IS DISTINCT FROM 'failure'
-        UNION ALL
-        SELECT registry, repository, tag, 'push', digest, valid_from_at, moved_by, client_addr, user_agent, event_id,
-               TRUE
-        FROM prior
-    ),
-    ordered AS (
-        SELECT *,
-               lag(action) OVER w AS prev_action,
-               lag(digest) OVER w AS prev_digest
-        FROM moves WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
-    ),
-    changes AS (
-        SELECT * FROM ordered
-        WHERE action = 'delete' OR prev_action IS DISTINCT FROM 'push' OR prev_digest IS DISTINCT FROM digest
-    ),
-    intervals AS (
-        SELECT *, lead(event_at) OVER w AS next_at
-        FROM changes WINDOW w AS (PARTITION BY registry, repository, tag ORDER BY event_at, event_id)
-    )
 SELECT registry, repository, tag, digest, event_at, next_at,
        CASE WHEN prev_action = 'push' THEN prev_digest END,
        coalesce(prev_action = 'push' AND prev_digest IS DISTINCT FROM digest, FALSE),
        actor, client_addr, user_agent, event_id
-FROM intervals
+FROM tag_moves
 WHERE action = 'push' AND NOT seed;
+
+DROP TABLE tag_moves;
