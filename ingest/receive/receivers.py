@@ -1,12 +1,19 @@
-"""Building the receivers' record sink from settings: Kafka (production) or the DuckDB store (embedded)."""
+"""Building the receivers' record sink from settings: Kafka (production) or the DuckDB store (embedded); and the run
+every ``regaudit poll <source>`` shares once its page source is built."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Literal
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Literal
 
 from regaudit.ingest.sinks import RecordSink
 from regaudit.settings import Settings
+
+if TYPE_CHECKING:
+    from regaudit.ingest.receive.poller import PageSource, Poller
 
 
 def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,3 +44,33 @@ def build_sink(
     return StoreRecordSink(
         settings.store.path, settings.store.lock_timeout_seconds, registry, source, load_hooks(settings)
     )
+
+
+def run_poller(
+    source: PageSource,
+    settings: Settings,
+    name: str,
+    instance: str,
+    sink_kind: Literal["kafka", "duckdb"],
+    cursor_path: Path | None,
+    poll_seconds: float,
+    max_idle_seconds: float | None,
+) -> tuple[int, Poller]:
+    """Poll ``source`` into the sink until SIGTERM or SIGINT (the page in flight is delivered first) or
+    ``max_idle_seconds`` without news; the cursor file defaults to ``regaudit-<name>-<instance>.cursor``. Returns
+    the records delivered and the poller (its page count)."""
+    from regaudit.ingest.receive.poller import CursorFile, Poller
+
+    cursor = cursor_path or Path(f"regaudit-{name}-{instance}.cursor")
+    sink = build_sink(settings, sink_kind, instance, source=f"poll-{name}")
+    poller = Poller(source, sink, CursorFile(cursor), poll_seconds)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        poller.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return poller.run(max_idle_seconds=max_idle_seconds), poller
+    finally:
+        sink.close()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from regaudit.errors import TerminalError
-from regaudit.ingest.receive.receivers import add_sink_arguments, build_sink, sink_overrides
+from regaudit.ingest.receive.receivers import add_sink_arguments, run_poller, sink_overrides
 from regaudit.settings import Settings
 
 
@@ -47,7 +45,6 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import boto3
 
-    from regaudit.ingest.receive.poller import CursorFile, Poller
     from regaudit.ingest.sources.ecr.trail import CloudTrailBucket, TrailLocation
 
     config = settings.ecr
@@ -56,18 +53,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     client = boto3.client("s3", region_name=config.region, endpoint_url=config.endpoint_url)
     location = TrailLocation(config.bucket, config.prefix, config.instance)
     source = CloudTrailBucket(client, location, lambda: datetime.now(UTC), config.settle_seconds)
-    cursor = config.cursor_path or Path(f"regaudit-ecr-{config.instance}.cursor")
-    sink = build_sink(settings, config.sink, config.instance, source="poll-ecr")
-    poller = Poller(source, sink, CursorFile(cursor), config.poll_seconds)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        poller.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        delivered = poller.run(max_idle_seconds=args.until_idle)
-    finally:
-        sink.close()
+    delivered, poller = run_poller(
+        source,
+        settings,
+        "ecr",
+        config.instance,
+        config.sink,
+        config.cursor_path,
+        config.poll_seconds,
+        args.until_idle,
+    )
     print(f"polled={delivered} files={poller.pages} other_services_skipped={source.skipped}")
     return 0

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
 from pathlib import Path
-from types import FrameType
 
 from regaudit.errors import TerminalError
-from regaudit.ingest.receive.receivers import add_sink_arguments, build_sink, sink_overrides
+from regaudit.ingest.receive.receivers import add_sink_arguments, run_poller, sink_overrides
 from regaudit.settings import Settings
 
 
@@ -43,7 +41,6 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from regaudit.ingest.receive.poller import CursorFile, Poller
     from regaudit.ingest.sources.harbor.audit_api import HarborAuditSource
 
     config = settings.harbor_audit
@@ -54,18 +51,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         page_size=config.page_size, lag_seconds=config.lag_seconds, start=config.start,
         timeout_seconds=config.timeout_seconds, ca_file=config.ca_file,
     )  # fmt: skip
-    cursor = config.cursor_path or Path(f"regaudit-harbor-{config.instance}.cursor")
-    sink = build_sink(settings, config.sink, config.instance, source="poll-harbor")
-    poller = Poller(source, sink, CursorFile(cursor), config.poll_seconds)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        poller.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        delivered = poller.run(max_idle_seconds=args.until_idle)
-    finally:
-        sink.close()
+    delivered, poller = run_poller(
+        source,
+        settings,
+        "harbor",
+        config.instance,
+        config.sink,
+        config.cursor_path,
+        config.poll_seconds,
+        args.until_idle,
+    )
     print(f"polled={delivered} pages={poller.pages}")
     return 0
