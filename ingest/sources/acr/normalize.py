@@ -13,34 +13,15 @@ from typing import Any
 import pyarrow as pa
 
 from regaudit.ingest.sources.acr.events import parse
-
-#: the batch columns this reads (``regaudit.ingest.normalize.BATCH_SCHEMA``)
-_READ = ("value", "origin", "received_at", "registry", "content_type")
+from regaudit.ingest.sources.rows import Parsed, normalize_each
 
 
 def normalize_records(records: pa.Table, schema: pa.Schema, default_registry: str) -> pa.Table:
     """One events row per ACR record (and a dead-letter row per body with a problem), in ``schema``'s columns."""
-    rows: list[dict[str, Any]] = []
-    for record in records.select(list(_READ)).to_pylist():
-        rows.extend(_rows(record, default_registry))
-    return pa.Table.from_pylist(rows, schema=schema)
+    return normalize_each(records, schema, default_registry, _parsed)
 
 
-def _rows(record: dict[str, Any], default_registry: str) -> list[dict[str, Any]]:
-    value: bytes = record["value"] or b""
-    base = {
-        "origin": record["origin"],
-        "received_at": record["received_at"],
-        "registry": record["registry"] or default_registry,
-        "content_type": record["content_type"],
-    }
-    events, problems = parse(value)
-    dead = [{**base, "reason": "; ".join(problems)[:2000], "value": value}] if problems else []
-    if not events:
-        return dead
-    raw = value.decode("utf-8")  # parse read it as JSON, so it is UTF-8
-    return dead + [
-        {**base, **event, "origin": base["origin"] if len(events) == 1 else f"{base['origin']}#{index}",
-         "envelope_type": None, "raw": raw}
-        for index, event in enumerate(events)
-    ]  # fmt: skip
+def _parsed(record: dict[str, Any]) -> Parsed:
+    """A body's records, and its problems as one reason (a body with neither holds nothing to store)."""
+    events, problems = parse(record["value"] or b"")
+    return events, "; ".join(problems)[:2000] or None

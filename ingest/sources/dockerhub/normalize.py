@@ -12,31 +12,15 @@ import pyarrow as pa
 
 from regaudit.ingest.sources.dockerhub import usage
 from regaudit.ingest.sources.dockerhub.audit import REGISTRY_KIND, parse
+from regaudit.ingest.sources.rows import READ, base_row, normalize_each, or_no_event
 
-#: the batch columns this reads (``regaudit.ingest.normalize.BATCH_SCHEMA``)
-_READ = ("value", "origin", "received_at", "registry", "content_type")
 #: and the usage lines' key: the part of a line's rows a record stands for (``usage.part_of``)
-_READ_USAGE = (*_READ, "key")
+_READ_USAGE = (*READ, "key")
 
 
 def normalize_records(records: pa.Table, schema: pa.Schema, default_registry: str) -> pa.Table:
     """One events row per Hub audit event (or a dead-letter row with its reason), in ``schema``'s columns."""
-    rows = [_row(record, default_registry) for record in records.select(list(_READ)).to_pylist()]
-    return pa.Table.from_pylist(rows, schema=schema)
-
-
-def _row(record: dict[str, Any], default_registry: str) -> dict[str, Any]:
-    value: bytes = record["value"] or b""
-    base = {
-        "origin": record["origin"],
-        "received_at": record["received_at"],
-        "registry": record["registry"] or default_registry,
-        "content_type": record["content_type"],
-    }
-    events, reason = parse(value)
-    if not events:
-        return {**base, "reason": reason or "no event", "value": value}
-    return {**base, **events[0], "envelope_type": None, "raw": value.decode("utf-8")}
+    return normalize_each(records, schema, default_registry, lambda record: or_no_event(parse(record["value"] or b"")))
 
 
 def normalize_usage(records: pa.Table, schema: pa.Schema, default_registry: str) -> pa.Table:
@@ -48,12 +32,7 @@ def normalize_usage(records: pa.Table, schema: pa.Schema, default_registry: str)
 
 def _usage_rows(record: dict[str, Any], schema: pa.Schema, default_registry: str) -> pa.Table:
     value: bytes = record["value"] or b""
-    base = {
-        "origin": record["origin"],
-        "received_at": record["received_at"],
-        "registry": record["registry"] or default_registry,
-        "content_type": record["content_type"],
-    }
+    base = base_row(record, default_registry)
     row, reason = usage.parse(value)
     if row is None:
         rows = [{**base, "reason": reason, "value": value}] if reason else []

@@ -13,26 +13,14 @@ from typing import Any
 import pyarrow as pa
 
 from regaudit.ingest.sources.gar.events import parse
-
-#: the batch columns this reads (``regaudit.ingest.normalize.BATCH_SCHEMA``)
-_READ = ("value", "origin", "received_at", "registry", "content_type")
+from regaudit.ingest.sources.rows import Parsed, normalize_each, or_no_event
 
 
 def normalize_records(records: pa.Table, schema: pa.Schema, default_registry: str) -> pa.Table:
     """One events row per record (or a dead-letter row with its reason), in ``schema``'s columns."""
-    rows = [_row(record, default_registry) for record in records.select(list(_READ)).to_pylist()]
-    return pa.Table.from_pylist(rows, schema=schema)
+    return normalize_each(records, schema, default_registry, _parsed)
 
 
-def _row(record: dict[str, Any], default_registry: str) -> dict[str, Any]:
-    value: bytes = record["value"] or b""
-    base = {
-        "origin": record["origin"],
-        "received_at": record["received_at"],
-        "registry": record["registry"] or default_registry,
-        "content_type": record["content_type"],
-    }
-    event, reason = parse(value, record["received_at"])
-    if event is None:
-        return {**base, "reason": reason or "no event", "value": value}
-    return {**base, **event, "envelope_type": None, "raw": value.decode("utf-8")}  # parse read it: UTF-8
+def _parsed(record: dict[str, Any]) -> Parsed:
+    event, reason = parse(record["value"] or b"", record["received_at"])
+    return or_no_event(([] if event is None else [event], reason))
