@@ -105,6 +105,8 @@ class Metrics:
 
 #: a source's parse step: (body, origin, received_at, registry, content type) -> the POST's records
 PostParser = Callable[[bytes, str, datetime, str, str | None], ParsedPost]
+#: a source package's ``split_post``: (body, *, origin, received_at, instance, content_type, max_depth) -> ParsedPost
+SourceSplit = Callable[..., ParsedPost]
 
 
 def distribution_parser(limits: EnvelopeLimits) -> PostParser:
@@ -116,39 +118,12 @@ def distribution_parser(limits: EnvelopeLimits) -> PostParser:
     return parse
 
 
-def harbor_parser(limits: EnvelopeLimits) -> PostParser:
+def source_parser(split: SourceSplit, limits: EnvelopeLimits) -> PostParser:
+    """The POST parser of a registry source that posts one event per request (Harbor's, JFrog's, EventBridge's and
+    ACR's ``split_*post``): the body as one record of its kind, or a dead letter, its JSON depth limited."""
+
     def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
-        return split_post(
-            body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
-            max_depth=limits.max_depth,
-        )  # fmt: skip
-
-    return parse
-
-
-def artifactory_parser(limits: EnvelopeLimits) -> PostParser:
-    def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
-        return split_jfrog_post(
-            body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
-            max_depth=limits.max_depth,
-        )  # fmt: skip
-
-    return parse
-
-
-def ecr_parser(limits: EnvelopeLimits) -> PostParser:
-    def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
-        return split_ecr_post(
-            body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
-            max_depth=limits.max_depth,
-        )  # fmt: skip
-
-    return parse
-
-
-def acr_parser(limits: EnvelopeLimits) -> PostParser:
-    def parse(body: bytes, origin: str, received_at: datetime, instance: str, content_type: str | None) -> ParsedPost:
-        return split_acr_post(
+        return split(
             body, origin=origin, received_at=received_at, instance=instance, content_type=content_type,
             max_depth=limits.max_depth,
         )  # fmt: skip
@@ -261,10 +236,10 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> EventsFastPath:
 
     distribution = distribution_parser(limits)
     deliver = delivery(sink)
-    harbor = harbor_parser(limits)
-    artifactory = artifactory_parser(limits)
-    ecr = ecr_parser(limits)
-    acr = acr_parser(limits)
+    harbor = source_parser(split_post, limits)
+    artifactory = source_parser(split_jfrog_post, limits)
+    ecr = source_parser(split_ecr_post, limits)
+    acr = source_parser(split_acr_post, limits)
 
     async def receive(request: Request, registry: str, split: PostParser = distribution) -> JSONResponse:
         authorization = request.headers.get("authorization")
