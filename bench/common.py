@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -117,14 +117,20 @@ def timed_statement(path: Path, sql: str, params: dict[str, object]) -> float:
 
 
 def run_process(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Run a command; returns (wall seconds, peak resident memory in bytes, output)."""
+    """Run a command; returns (wall seconds, its own peak resident memory in bytes, output).
+
+    The peak is this child's, from ``wait4``: ``RUSAGE_CHILDREN`` would give the largest of every child so far."""
     started = time.perf_counter()
-    process = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(args, env=env, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        output.seek(0)
+        text = output.read().decode(errors="replace")
     if process.returncode != 0:
-        raise RuntimeError(f"{args[:3]} failed: {process.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return seconds, peak, process.stdout + process.stderr
+        raise RuntimeError(f"{args[:3]} failed: {text[-3000:]}")
+    return seconds, usage.ru_maxrss * 1024, text
 
 
 @contextmanager

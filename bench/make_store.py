@@ -23,6 +23,11 @@ from pathlib import Path
 
 from regaudit.ingest import store
 
+#: rows per INSERT: one statement of 100M rows sorts and indexes them all in memory (14 GB in its first minute)
+CHUNK = 5_000_000
+#: DuckDB's memory for the build, so it spills rather than take the machine (its default is 80% of RAM)
+MEMORY_LIMIT = "6GB"
+
 # u: 0..9999 per row, picks the action; i: the row number; r(name): a 0..1 draw per row and name.
 ACTIVITY = """
 INSERT INTO image_activity (activity_id, registry, occurred_at, action, is_check, counts_as_pull, actor, client_addr,
@@ -34,7 +39,7 @@ WITH base AS (
            floor($repositories * pow((hash(i, 'r') % 1000000) / 1e6, 2))::BIGINT AS what,
            hash(i, 't') % 20 AS tag_n,
            $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // $events)::BIGINT) AS moment
-    FROM range($events) AS r(i)
+    FROM range($first, $last) AS r(i)
 ),
 shaped AS (
     SELECT *, CASE WHEN u < 6000 OR u >= 9600 THEN 'pull' WHEN u < 8400 THEN 'pull' WHEN u < 8900 THEN 'push'
@@ -75,7 +80,7 @@ SELECT 'default', 'e' || i, moment, CASE WHEN i % 10 < 8 THEN 'pull' ELSE 'push'
        'registry.example.com', 'skopeo/1.9.3', 'user' || (i % 3000), 'registry-' || (i % 3) || ':5000',
        moment + INTERVAL 1 SECOND, 'bench:' || i, i // 1000 + 1, '{}', 'distribution'
 FROM (SELECT i, $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // $events)::BIGINT) AS moment
-      FROM range($events) AS r(i))
+      FROM range($first, $last) AS r(i))
 """
 
 ACCESS = """
@@ -88,7 +93,7 @@ WITH base AS (
            floor($repositories * pow((hash(i, 'r') % 1000000) / 1e6, 2))::BIGINT AS what,
            i >= $events * 49 // 50 AND i < $events * 49 // 50 + $events // 20000 AS attack,
            $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // $events)::BIGINT) AS moment
-    FROM range($events) AS r(i)
+    FROM range($first, $last) AS r(i)
 ),
 shaped AS (
     SELECT *, 'team' || (what % 40) || '/app' || what AS repository,
@@ -171,9 +176,13 @@ def build(path: Path, events: int, days: int, identities: int = 3000, repositori
     }
     with store.writer(path) as con:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         for name, sql in (("image_activity", ACTIVITY), ("registry_events", EVENTS), ("access_log", ACCESS)):
             started = time.perf_counter()
-            con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+            for first in range(0, events, CHUNK):
+                chunk = {**params, "first": first, "last": min(first + CHUNK, events)}
+                con.execute(sql, {k: v for k, v in chunk.items() if f"${k}" in sql})
+                con.execute("CHECKPOINT")
             print(f"{name}: {events:,} rows in {time.perf_counter() - started:.1f}s", flush=True)
         con.execute(TAGS)
         for sql in REST:
