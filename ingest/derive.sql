@@ -496,3 +496,91 @@ FROM tag_moves
 WHERE action = 'push' AND NOT seed;
 
 DROP TABLE tag_moves;
+
+-- name: daily_rollups
+-- The daily rollups (rollups.sql) follow image_activity: every (day, registry, repository) and (day, registry,
+-- identity) the steps above can have changed is summed again from image_activity, whole days at a time. Those
+-- steps insert, update and delete only rows within 80 minutes of a range (blob-only hours; audit gaps reach an
+-- hour before it), so a key changed only if a row of it lies within ROLLUP_REACH (2 hours) of a range now
+-- (inserted or updated) or lay there before (updated away or deleted: then the key's rollup row spans that time,
+-- first_at..last_at). Other keys are left as they are, so the cost is the touched keys' rows of a day or two per
+-- range, flat as the store grows; a replay, a late event or a later batch rewriting an earlier one's rows sums the
+-- same rows again, never twice. Days are UTC, computed on epoch microseconds (no calendar per row). The runner
+-- runs each statement for every range before the next: the keys of all ranges are gathered, then deleted, then
+-- summed, a day two ranges share once (the first range sums its keys, the second finds them there).
+CREATE OR REPLACE TEMP TABLE rollup_repositories (day_at TIMESTAMPTZ, registry VARCHAR, repository VARCHAR);
+
+CREATE OR REPLACE TEMP TABLE rollup_identities (day_at TIMESTAMPTZ, registry VARCHAR, actor VARCHAR);
+
+INSERT INTO rollup_repositories  -- the (day, registry, repository) keys touched
+SELECT DISTINCT to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400), registry, repository
+FROM image_activity
+WHERE occurred_at BETWEEN $lo - INTERVAL 2 HOUR AND $hi + INTERVAL 2 HOUR
+UNION
+SELECT day_at, registry, repository FROM daily_repository_activity
+WHERE last_at >= $lo - INTERVAL 2 HOUR AND first_at <= $hi + INTERVAL 2 HOUR
+  -- implied by the two above; stated so the scan reads only the window's days
+  AND day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR;
+
+INSERT INTO rollup_identities  -- the (day, registry, identity) keys touched
+SELECT DISTINCT to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400), registry, actor
+FROM image_activity
+WHERE occurred_at BETWEEN $lo - INTERVAL 2 HOUR AND $hi + INTERVAL 2 HOUR
+UNION
+SELECT day_at, registry, actor FROM daily_identity_activity
+WHERE last_at >= $lo - INTERVAL 2 HOUR AND first_at <= $hi + INTERVAL 2 HOUR
+  AND day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR  -- implied
+;
+
+DELETE FROM daily_repository_activity AS r
+USING rollup_repositories AS t
+WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.repository = t.repository
+  -- implied by the keys; stated so the scan reads only the window's days
+  AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR;
+
+DELETE FROM daily_identity_activity AS r
+USING rollup_identities AS t
+WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.actor IS NOT DISTINCT FROM t.actor
+  AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR  -- implied
+;
+
+INSERT INTO daily_repository_activity
+SELECT *
+FROM (
+    SELECT day_at, registry, repository, counted_as, count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+    FROM (SELECT to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400) AS day_at, registry, repository,
+                 counted_as, blob_bytes, occurred_at
+          FROM counted_activity
+          -- the window's days: from the day of lo - 2 hours to the end of the day of hi + 2 hours
+          WHERE occurred_at >= to_timestamp(epoch_us($lo - INTERVAL 2 HOUR) // 86400000000 * 86400)
+            AND occurred_at < to_timestamp(epoch_us($hi + INTERVAL 2 HOUR) // 86400000000 * 86400 + 86400))
+    SEMI JOIN rollup_repositories USING (day_at, registry, repository)
+    GROUP BY day_at, registry, repository, counted_as
+) AS summed
+ANTI JOIN (  -- summed already by an earlier range of the batch that shares the day
+    SELECT day_at, registry, repository FROM daily_repository_activity
+    WHERE day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR
+) AS done USING (day_at, registry, repository);
+
+INSERT INTO daily_identity_activity
+SELECT summed.*
+FROM (
+    SELECT day_at, registry, actor, counted_as, count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+    FROM (SELECT to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400) AS day_at, registry, actor,
+                 counted_as, blob_bytes, occurred_at
+          FROM counted_activity
+          WHERE occurred_at >= to_timestamp(epoch_us($lo - INTERVAL 2 HOUR) // 86400000000 * 86400)
+            AND occurred_at < to_timestamp(epoch_us($hi + INTERVAL 2 HOUR) // 86400000000 * 86400 + 86400)) AS a
+    SEMI JOIN rollup_identities AS t
+      ON t.day_at = a.day_at AND t.registry = a.registry AND t.actor IS NOT DISTINCT FROM a.actor
+    GROUP BY day_at, registry, actor, counted_as
+) AS summed
+ANTI JOIN (
+    SELECT day_at, registry, actor FROM daily_identity_activity
+    WHERE day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR
+) AS done ON done.day_at = summed.day_at AND done.registry = summed.registry
+         AND done.actor IS NOT DISTINCT FROM summed.actor;
+
+DROP TABLE rollup_repositories;
+
+DROP TABLE rollup_identities;

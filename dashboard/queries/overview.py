@@ -11,25 +11,27 @@ import duckdb
 import pandas as pd
 
 from regaudit.dashboard.queries.common import (
+    ANONYMOUS,
     BUCKET,
     BUCKET_START,
-    IDENTITY,
     SEVERITY_RANK,
     TimeRange,
     bucket_bindings,
     frame,
 )
+from regaudit.dashboard.queries.daily import day_bindings, identity_days, repository_days
 from regaudit.ingest.sinks.isolation import ISOLATED_REASON
 
 
 def activity_over_time(con: duckdb.DuckDBPyConnection, time: TimeRange, bucket: timedelta) -> pd.DataFrame:
     """Per time bucket, and in total (the row whose ``bucket_at`` is null): pushes, pulls, deletes, refusals,
-    distinct identities, bytes pulled and pushed. One scan: rows are first grouped by bucket, identity and
-    what they count as, so counting distinct identities costs little."""
+    distinct identities, bytes pulled and pushed. The range's whole days come from the daily rollup per identity
+    (``daily``); rows are first grouped by bucket, identity and what they count as, so counting distinct identities
+    costs little."""
     sql = f"""
         WITH grouped AS (
-            SELECT {BUCKET} AS bucket, actor, counted_as, count(*) AS n, sum(blob_bytes) AS bytes
-            FROM counted_activity WHERE occurred_at >= $start AND occurred_at < $end
+            SELECT {BUCKET} AS bucket, actor, counted_as, sum(actions_count) AS n, sum(blob_bytes) AS bytes
+            FROM ({identity_days()})
             GROUP BY ALL
         )
         SELECT CASE WHEN grouping(bucket) = 0 THEN {BUCKET_START} END AS bucket_at,
@@ -42,23 +44,33 @@ def activity_over_time(con: duckdb.DuckDBPyConnection, time: TimeRange, bucket: 
                coalesce(sum(bytes) FILTER (WHERE counted_as = 'push'), 0) AS pushed_bytes
         FROM grouped GROUP BY GROUPING SETS ((bucket), ()) ORDER BY grouping(bucket), bucket
     """  # noqa: S608 - constant fragments
-    return frame(con, sql, {**time.bindings(), **bucket_bindings(bucket)})
+    return frame(con, sql, {**day_bindings(time, bucket), **bucket_bindings(bucket)})
+
+
+#: a count of rows, from rows or rollup rows (``actions_count``) alike, as the BIGINT count(*) gives
+_COUNT = "coalesce(sum(actions_count) FILTER (WHERE {}), 0)::BIGINT"
 
 
 def top_lists(con: duckdb.DuckDBPyConnection, time: TimeRange, limit: int = 10) -> pd.DataFrame:
     """The most pulled repositories (``list = 'repository'``) and the most active identities
-    (``list = 'identity'``) of the range, from one scan; ``listed_count`` is how many of each were active."""
+    (``list = 'identity'``) of the range, from the daily rollups (``daily``); ``listed_count`` is how many of each
+    were active."""
+    counts = ", ".join(
+        f"{_COUNT.format(condition)} AS {name}"
+        for condition, name in (
+            ("TRUE", "actions_count"),
+            ("counted_as = 'pull'", "pulls_count"),
+            ("counted_as = 'push'", "pushes_count"),
+            ("counted_as = 'refused'", "refused_count"),
+        )
+    )
     sql = f"""
         WITH grouped AS (
-            SELECT CASE WHEN grouping(repository) = 0 THEN 'repository' ELSE 'identity' END AS list,
-                   coalesce(repository, identity) AS name, count(*) AS actions_count,
-                   count(*) FILTER (WHERE counted_as = 'pull') AS pulls_count,
-                   count(*) FILTER (WHERE counted_as = 'push') AS pushes_count,
-                   count(*) FILTER (WHERE counted_as = 'refused') AS refused_count
-            FROM (SELECT nullif(repository, '') AS repository, {IDENTITY} AS identity, counted_as
-                  FROM counted_activity WHERE occurred_at >= $start AND occurred_at < $end)
-            GROUP BY GROUPING SETS ((repository), (identity))
-            HAVING grouping(repository) = 1 OR repository IS NOT NULL
+            SELECT 'repository' AS list, repository AS name, {counts}
+            FROM ({repository_days("repository <> ''")}) GROUP BY repository
+            UNION ALL
+            SELECT 'identity', coalesce(actor, '{ANONYMOUS}'), {counts}
+            FROM ({identity_days()}) GROUP BY coalesce(actor, '{ANONYMOUS}')
         )
         SELECT *, count(*) OVER (PARTITION BY list) AS listed_count FROM grouped
         QUALIFY row_number() OVER (
@@ -69,32 +81,34 @@ def top_lists(con: duckdb.DuckDBPyConnection, time: TimeRange, limit: int = 10) 
         ORDER BY list DESC, CASE list WHEN 'repository' THEN pulls_count ELSE actions_count END DESC,
                  pushes_count DESC, name
     """  # noqa: S608 - constant fragments
-    return frame(con, sql, {**time.bindings(), "limit": limit})
+    return frame(con, sql, {**day_bindings(time), "limit": limit})
 
 
 def registries(con: duckdb.DuckDBPyConnection, time: TimeRange) -> pd.DataFrame:
     """Each registry instance side by side for the range, whatever its kind (``registry_kind``: distribution,
     harbor...): pushes, pulls, deletes, refusals, identities and repositories, and its newest activity. Counted
-    from ``counted_activity`` like the totals, so a Harbor instance and a Distribution registry compare as equals;
-    what a source does not record (Harbor's bytes, refusals) counts as nothing, never as an estimate."""
-    return frame(
-        con,
-        """
-        WITH kinds AS (SELECT registry, min(registry_kind) AS registry_kind FROM registry_events GROUP BY registry)
-        SELECT a.registry, k.registry_kind,
-               count(*) FILTER (WHERE counted_as = 'push') AS pushes_count,
-               count(*) FILTER (WHERE counted_as = 'pull') AS pulls_count,
-               count(*) FILTER (WHERE counted_as = 'delete') AS deletes_count,
-               count(*) FILTER (WHERE counted_as = 'refused') AS refused_count,
-               count(DISTINCT actor) AS identities_count,
-               count(DISTINCT nullif(repository, '')) AS repositories_count,
-               max(occurred_at) AS last_activity_at
-        FROM counted_activity AS a LEFT JOIN kinds AS k ON k.registry = a.registry
-        WHERE occurred_at >= $start AND occurred_at < $end
-        GROUP BY ALL ORDER BY a.registry
-        """,
-        time.bindings(),
+    from the daily rollups (``daily``) like the totals, so a Harbor instance and a Distribution registry compare as
+    equals; what a source does not record (Harbor's bytes, refusals) counts as nothing, never as an estimate."""
+    counts = ", ".join(
+        f"{_COUNT.format(f'counted_as = {kind!r}')} AS {name}"
+        for kind, name in (("push", "pushes_count"), ("pull", "pulls_count"), ("delete", "deletes_count"))
     )
+    sql = f"""
+        WITH kinds AS (SELECT registry, min(registry_kind) AS registry_kind FROM registry_events GROUP BY registry),
+        repositories AS (
+            SELECT registry, {counts}, {_COUNT.format("counted_as = 'refused'")} AS refused_count,
+                   count(DISTINCT nullif(repository, '')) AS repositories_count, max(last_at) AS last_activity_at
+            FROM ({repository_days()}) GROUP BY registry
+        ),
+        identities AS (
+            SELECT registry, count(DISTINCT actor) AS identities_count FROM ({identity_days()}) GROUP BY registry
+        )
+        SELECT r.registry, k.registry_kind, r.pushes_count, r.pulls_count, r.deletes_count, r.refused_count,
+               i.identities_count, r.repositories_count, r.last_activity_at
+        FROM repositories AS r JOIN identities AS i USING (registry) LEFT JOIN kinds AS k ON k.registry = r.registry
+        ORDER BY r.registry
+    """  # noqa: S608 - constant fragments
+    return frame(con, sql, day_bindings(time))
 
 
 def open_findings_by_severity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

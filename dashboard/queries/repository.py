@@ -16,6 +16,7 @@ from regaudit.dashboard.queries.common import (
     bucket_bindings,
     frame,
 )
+from regaudit.dashboard.queries.daily import day_bindings, repository_days
 
 
 def repositories(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -105,15 +106,16 @@ def digest_pullers(con: duckdb.DuckDBPyConnection, repository: str, limit: int =
 def repository_series(
     con: duckdb.DuckDBPyConnection, repository: str, time: TimeRange, bucket: timedelta
 ) -> pd.DataFrame:
-    """Pushes, deletes and pulls of the repository per time bucket."""
+    """Pushes, deletes and pulls of the repository per time bucket, whole days from the daily rollup (``daily``)."""
+    counts = ", ".join(
+        f"coalesce(sum(actions_count) FILTER (WHERE counted_as = {kind!r}), 0)::BIGINT AS {name}"
+        for kind, name in (("push", "pushes_count"), ("delete", "deletes_count"), ("pull", "pulls_count"))
+    )
     sql = f"""
-        SELECT {BUCKET_START} AS bucket_at,
-               count(*) FILTER (WHERE counted_as = 'push') AS pushes_count,
-               count(*) FILTER (WHERE counted_as = 'delete') AS deletes_count,
-               count(*) FILTER (WHERE counted_as = 'pull') AS pulls_count
-        FROM (SELECT {BUCKET} AS bucket, counted_as FROM counted_activity
-              WHERE repository = $repository AND occurred_at >= $start AND occurred_at < $end)
+        SELECT {BUCKET_START} AS bucket_at, {counts}
+        FROM (SELECT {BUCKET} AS bucket, counted_as, actions_count
+              FROM ({repository_days("repository = $repository")}))
         GROUP BY bucket ORDER BY bucket
     """  # noqa: S608 - constant fragments
-    params = {**time.bindings(), **bucket_bindings(bucket), "repository": repository}
+    params = {**day_bindings(time, bucket), **bucket_bindings(bucket), "repository": repository}
     return frame(con, sql, params)

@@ -5,7 +5,8 @@ keeps, so a purge can never go below it, and a table whose retention is 0 is nev
 tables (``registry_events``, ``access_log``, ``dead_letters``) are purged **whole batches at a time**: a table's
 rows of a sealed batch go when its newest row in that table is older than the cut, so every batch the chain
 sealed is either whole or gone from a table, and ``verify`` can tell which. ``image_activity`` (derived) is cut
-row by row; ``tag_history`` (small, and the record of every tag's past) is kept.
+row by row, and its daily rollups follow (``regaudit.ingest.rollups``); ``tag_history`` (small, and the record of
+every tag's past) is kept.
 
 The purge itself is a chain entry (kind ``purge``) whose ``detail`` is the checkpoint, in canonical JSON (sorted
 keys, no spaces): per table the cut, the batch ranges and rows removed and the last chain entry they reach; the
@@ -25,6 +26,7 @@ import duckdb
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from regaudit.evidence import chain, signing
+from regaudit.ingest import rollups
 
 #: sealed table -> the time its retention counts from
 SEALED_TIMES = {"registry_events": "event_at", "access_log": "request_at", "dead_letters": "received_at"}
@@ -162,6 +164,7 @@ def _delete(con: duckdb.DuckDBPyConnection, item: TablePurge) -> None:
     if item.table in DERIVED_TIMES:
         column = DERIVED_TIMES[item.table]
         con.execute(f"DELETE FROM {item.table} WHERE {column} < $cut", {"cut": item.cut_at})  # noqa: S608
+        rollups.refresh_after_cut(con, item.cut_at)  # the daily rollups sum image_activity: they follow its cut
         return
     for lo, hi in item.batches:
         con.execute(f"DELETE FROM {item.table} WHERE batch_id BETWEEN $lo AND $hi", {"lo": lo, "hi": hi})  # noqa: S608

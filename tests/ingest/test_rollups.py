@@ -1,0 +1,170 @@
+"""The daily rollups as the batches keep them (derive step ``daily_rollups``): always the sums of image_activity.
+
+The captures of a real registry and its nginx (tests/fixtures/samples) are stored again at other times (across
+midnight, days back, under a second registry), shuffled into random batches with replays, so events arrive late
+and out of order: later batches rewrite rows of earlier ones (a pull no longer counted, a proxy line joined, an
+audit gap marked and then closed, blob-only rows replaced). After every batch the rollups must equal ``FROM_SCRATCH``,
+the aggregate of every stored row. Also: a store of version 10 gains its rollups when upgraded, and a purge's cut
+of image_activity is followed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from regaudit.ingest import rollups, store
+from regaudit.ingest.normalize import Normalizer
+from regaudit.ingest.records import RawRecord
+from regaudit.ingest.sinks.duckdb import DuckDBSink
+from tests.samples import SAMPLES, access_records, event_records
+
+HTPASSWD = SAMPLES / "distribution-2.8.2-htpasswd.events.jsonl"
+NGINX = SAMPLES / "distribution-2.8.2-behind-nginx.events.jsonl"
+NGINX_LOG = SAMPLES / "nginx-1.22-registry.access.json.log"
+#: the captures are at 19:21 UTC: 4h40m later crosses midnight
+SHIFTS = (timedelta(0), timedelta(hours=4, minutes=40), timedelta(days=-2, minutes=7))
+
+#: each rollup from every stored row, written independently of the derive step and of rollups.REBUILD
+FROM_SCRATCH = {
+    "daily_repository_activity": """
+        SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, registry, repository, counted_as,
+               count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+        FROM counted_activity GROUP BY ALL ORDER BY ALL
+    """,
+    "daily_identity_activity": """
+        SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, registry, actor, counted_as,
+               count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+        FROM counted_activity GROUP BY ALL ORDER BY ALL
+    """,
+}
+STORED = {
+    "daily_repository_activity": """
+        SELECT day_at AT TIME ZONE 'UTC', registry, repository, counted_as, actions_count, blob_bytes, first_at,
+               last_at
+        FROM daily_repository_activity ORDER BY ALL
+    """,
+    "daily_identity_activity": """
+        SELECT day_at AT TIME ZONE 'UTC', registry, actor, counted_as, actions_count, blob_bytes, first_at, last_at
+        FROM daily_identity_activity ORDER BY ALL
+    """,
+}
+
+
+def shifted(record: RawRecord, by: timedelta, copy: int, registry: str | None = None) -> RawRecord:
+    """The record as if it happened ``by`` later, under new ids (the copy number), on ``registry`` if given."""
+    body = json.loads(record.value)
+    field = "timestamp" if record.kind == "event" else "time"
+    seconds, fraction, _ = re.fullmatch(r"([^.]+?)(?:\.(\d+))?(Z|[+-]00:00)", body[field]).groups()  # type: ignore[union-attr]
+    moment = datetime.fromisoformat(seconds).replace(tzinfo=UTC) + timedelta(
+        microseconds=int((fraction or "0")[:6].ljust(6, "0"))
+    )
+    body[field] = (moment + by).isoformat()
+    if record.kind == "event":
+        body["id"] = f"{body['id']}~{copy}"
+    else:  # the proxy's request id is the line's identity too
+        body["request_id"] = f"{body['request_id']}~{copy}"
+    return RawRecord(
+        record.kind,
+        json.dumps(body).encode(),
+        f"{record.origin}~{copy}",
+        record.received_at,
+        registry or record.registry,
+        key=f"{record.key}~{copy}" if record.key else None,
+    )
+
+
+def records() -> list[RawRecord]:
+    """The captures at every shift; the htpasswd registry's also as registry ``second`` across midnight."""
+    captured = event_records(HTPASSWD, "main") + event_records(NGINX, "main") + access_records(NGINX_LOG)
+    copies = [shifted(r, by, n) for n, by in enumerate(SHIFTS) for r in captured]
+    return copies + [shifted(r, SHIFTS[1], 10, "second") for r in event_records(HTPASSWD)]
+
+
+def check(db: Path) -> None:
+    with store.reader(db) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        for table, sql in FROM_SCRATCH.items():
+            assert con.execute(STORED[table]).fetchall() == con.execute(sql).fetchall(), table
+
+
+def write(db: Path, batches: list[list[RawRecord]], each: bool = True) -> None:
+    normalizer = Normalizer("main")
+    try:
+        for batch in batches:
+            DuckDBSink(db, default_registry="main").write(normalizer.normalize(batch), "test")
+            if each:
+                check(db)
+    finally:
+        normalizer.close()
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every record in one batch."""
+    db = tmp_path_factory.mktemp("rollups") / "audit.duckdb"
+    write(db, [records()], each=False)
+    return db
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_rollups_kept_per_batch_equal_the_sums_of_every_row(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    pending = records()
+    rng.shuffle(pending)
+    cuts = sorted(rng.sample(range(1, len(pending)), 3))
+    batches = [pending[a:b] for a, b in zip([0, *cuts], [*cuts, len(pending)], strict=True)]
+    batches.insert(rng.randrange(2, len(batches)), rng.sample(pending, 30))  # a replay of some, stored once
+    db = tmp_path / "audit.duckdb"
+    write(db, batches)
+    with store.reader(db) as con:
+        kinds = {row[0] for row in con.execute("SELECT DISTINCT counted_as FROM daily_identity_activity").fetchall()}
+        days = con.execute("SELECT count(DISTINCT day_at) FROM daily_repository_activity").fetchall()[0][0]
+        gaps = con.execute("SELECT count(*) FROM image_activity WHERE audit_gap").fetchall()[0][0]
+    assert {"pull", "push", "delete", "refused", "mount", "none"} <= kinds
+    assert days == 3  # the captures' day, the day after midnight, two days back
+    assert gaps == 0  # every gap marked on the way was closed by its late notification
+
+
+def test_a_late_batch_rewrites_earlier_rows_and_their_rollups_follow(stored: Path, tmp_path: Path) -> None:
+    """Lines first, notifications an hour later: the lines become audit gaps (counted from the proxy), then the
+    notifications close them and take the lines; in order, the same rows and rollups."""
+    lines = [r for r in records() if r.kind == "access"]
+    events = [r for r in records() if r.kind == "event"]
+    late = tmp_path / "late.duckdb"
+    write(late, [lines[: len(lines) // 2], events[:5], lines[len(lines) // 2 :], events[5:]])
+    with store.reader(late) as a, store.reader(stored) as b:
+        for sql in STORED.values():
+            assert a.execute(sql).fetchall() == b.execute(sql).fetchall()
+
+
+def test_a_store_of_version_10_gains_its_rollups_when_upgraded(stored: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old.duckdb"
+    shutil.copy(stored, old)
+    with duckdb.connect(str(old)) as con:
+        con.execute("DROP TABLE daily_repository_activity; DROP TABLE daily_identity_activity")
+        con.execute("UPDATE schema_meta SET value = '10' WHERE key = 'schema_version'")
+    with store.writer(old) as con:
+        assert store.schema_version(con) == store.SCHEMA_VERSION
+    check(old)
+    with store.reader(old) as con:
+        assert con.execute("SELECT count(*) FROM daily_identity_activity").fetchall()[0][0] > 0
+
+
+def test_a_cut_of_image_activity_is_followed(stored: Path, tmp_path: Path) -> None:
+    """A purge deletes image_activity rows before a time (regaudit.evidence.retention): the rollups of the days
+    before go, and the cut's day is summed again from what is left of it."""
+    db = tmp_path / "audit.duckdb"
+    shutil.copy(stored, db)
+    cut = datetime(2026, 11, 26, 19, 21, 39, tzinfo=UTC)  # inside the captures' day, between their requests
+    with store.writer(db) as con:
+        con.execute("DELETE FROM image_activity WHERE occurred_at < $cut", {"cut": cut})
+        rollups.refresh_after_cut(con, cut)
+    check(db)
