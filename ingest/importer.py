@@ -187,13 +187,13 @@ class Importer:
     def _tables(self, history: HistoryFile, reader: FileReader, summary: ImportSummary) -> Iterator[pa.Table]:
         """Raw-record tables of at most ``batch_lines`` rows; a truncated file's leftover bytes as a dead letter."""
         prefix = f"{self.host}:{history.log_path}:{incarnation_name(history.path)}:"
+        pending = _Pending(self.batch_lines)
         for block in read_blocks(reader.chunks()):
             if isinstance(block, Leftover):
-                if block.overlong:
-                    yield dead_letter_table(block.value, f"file:{prefix}{block.start}", _OVERLONG_REASON)
-                    continue
-                if block.truncated:
-                    yield dead_letter_table(block.value, f"file:{prefix}{block.start}", _LEFTOVER_REASON)
+                if block.overlong or block.truncated:
+                    yield from pending.flush()
+                    reason = _OVERLONG_REASON if block.overlong else _LEFTOVER_REASON
+                    yield dead_letter_table(block.value, f"file:{prefix}{block.start}", reason)
                     continue
                 if not reader.compressed:  # a plain file may still be written: its last line is ship-logs' job
                     log.warning("%s: unterminated last line at byte %d left for ship-logs", history.path, block.start)
@@ -204,8 +204,8 @@ class Importer:
             if self.registry_kind == USAGE_KIND:
                 yield from _weighted_slices(table, self.batch_lines)
                 continue
-            for start in range(0, table.num_rows, self.batch_lines):
-                yield table.slice(start, self.batch_lines)
+            yield from pending.add(table)
+        yield from pending.flush()
 
     def _batch_table(self, block: Block, kind: FileKind, prefix: str) -> pa.Table:
         table = batch_table(block, kind, prefix, self.registry)
@@ -218,6 +218,34 @@ class Importer:
 
 _LEFTOVER_REASON = "bytes after the last complete line of a compressed file that ends early"
 _OVERLONG_REASON = f"a line longer than {MAX_LINE_BYTES} bytes: its first {MAX_LINE_BYTES} kept, the rest skipped"
+
+
+class _Pending:
+    """Lines of consecutive blocks gathered into batches of exactly ``batch_lines`` (the last one fewer): a block
+    holds 32 MiB of lines, only 39,000 JSON access lines or events, and each batch has a fixed cost (its
+    transaction, derive statements, chain entry and a checkpoint of the store) that a full batch spreads."""
+
+    def __init__(self, batch_lines: int) -> None:
+        self.batch_lines = batch_lines
+        self.tables: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> Iterator[pa.Table]:
+        self.tables.append(table)
+        self.rows += table.num_rows
+        if self.rows < self.batch_lines:
+            return
+        joined = pa.concat_tables(self.tables)
+        whole = joined.num_rows - joined.num_rows % self.batch_lines
+        for start in range(0, whole, self.batch_lines):
+            yield joined.slice(start, self.batch_lines)
+        rest = joined.slice(whole)
+        self.tables, self.rows = ([rest] if rest.num_rows else []), rest.num_rows
+
+    def flush(self) -> Iterator[pa.Table]:
+        if self.rows:
+            yield pa.concat_tables(self.tables)
+        self.tables, self.rows = [], 0
 
 
 def _weighted_slices(table: pa.Table, budget: int) -> Iterator[pa.Table]:
