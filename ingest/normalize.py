@@ -197,16 +197,11 @@ class Normalizer:
 
     def _split(self, events: pa.Table, access: pa.Table, batch: pa.Table) -> NormalizedBatch:
         con = self._con
+        good_events, good_access = _accepted(events, EVENT_COLUMNS), _accepted(access, ACCESS_COLUMNS)
         con.register("ev", events)
         con.register("ac", access)
         con.register("batch", batch)
         try:
-            good_events = con.sql(
-                f"SELECT {', '.join(EVENT_COLUMNS)} FROM ev WHERE reason IS NULL"  # noqa: S608 - fixed names
-            ).to_arrow_table()
-            good_access = con.sql(
-                f"SELECT {', '.join(ACCESS_COLUMNS)} FROM ac WHERE reason IS NULL"  # noqa: S608 - fixed names
-            ).to_arrow_table()
             dead = con.sql(
                 """
                 SELECT received_at, 'events' AS source, origin, reason, content_type, value AS raw,
@@ -230,3 +225,12 @@ class Normalizer:
         ]
         dead = dead.drop_columns(["identity"]).add_column(0, "dead_letter_id", pa.array(ids, pa.string()))
         return NormalizedBatch(good_events, good_access, dead)
+
+
+def _accepted(rows: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    """The rows without a reason, in ``columns``: the columns themselves when every row passed (no copy of a
+    batch whose lines are all good, which a backfill's are), else the rows filtered."""
+    reasons = rows.column("reason")
+    if reasons.null_count == rows.num_rows:
+        return rows.select(list(columns))
+    return rows.filter(pc.is_null(reasons)).select(list(columns))
