@@ -50,16 +50,23 @@ unwrapped AS (
 stripped AS (
     -- CRI prefix "<time> stdout F <line>"; a Docker json-file record inside a shipper's message; trailing \n.
     -- A bare JSON record is its own line (parsed above).
-    SELECT *,
-        CASE WHEN shipper = 'bare' AND doc IS NOT NULL THEN text ELSE rtrim(CASE
+    -- The trailing \n and \r are trimmed only from a line that ends in one: rtrim reads every character, 15% of
+    -- this query's time on combined lines, and the lines of a file or a shipper have theirs cut off already.
+    SELECT * EXCLUDE (unprefixed),
+        CASE WHEN shipper = 'bare' AND doc IS NOT NULL THEN text
+             WHEN suffix(unprefixed, chr(10)) OR suffix(unprefixed, chr(13)) THEN rtrim(unprefixed, chr(10) || chr(13))
+             ELSE unprefixed END AS line
+    FROM (SELECT *,
+        CASE
+            WHEN shipper = 'bare' AND doc IS NOT NULL THEN NULL
             WHEN regexp_matches(payload1, '^\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [FP] ')
                 THEN regexp_replace(payload1, '^\S+ \S+ [FP] ', '')
             WHEN payload1 LIKE '{%' AND json_valid(payload1) AND json_type(payload1, '$.log') = 'VARCHAR'
                  AND json_type(payload1, '$.stream') = 'VARCHAR'
                 THEN payload1 ->> '$.log'
             ELSE payload1
-        END, chr(10) || chr(13)) END AS line
-    FROM unwrapped
+        END AS unprefixed
+    FROM unwrapped)
 ),
 formats AS (
     SELECT *,
