@@ -33,6 +33,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from regaudit.ingest import store
 from regaudit.ingest.hooks import BatchHook
@@ -149,22 +150,10 @@ class DuckDBSink:
             self._derive(con, batch_id, skip_stored)
         for hook in self.hooks:
             hook(con, batch_id)
-        origins = sorted(
-            batch.events.column("origin").to_pylist()
-            + batch.access.column("origin").to_pylist()
-            + batch.dead_letters.column("origin").to_pylist()
-        )
+        first, last = _origin_range(batch)
         con.execute(
             "INSERT INTO ingest_batches VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
-            [
-                batch_id,
-                source,
-                events,
-                access,
-                dead,
-                origins[0] if origins else None,
-                origins[-1] if origins else None,
-            ],
+            [batch_id, source, events, access, dead, first, last],
         )
         return WriteResult(batch_id, events, access, dead)
 
@@ -176,6 +165,15 @@ class DuckDBSink:
                 raise
             con.execute("ROLLBACK")
             raise _StoredAlready("derive") from error
+
+
+def _origin_range(batch: NormalizedBatch) -> tuple[str | None, str | None]:
+    """The batch's least and greatest origin, by Arrow's min_max (UTF-8 bytes order as code points, the order
+    ``sorted`` gave): a batch of 100,000 access lines no longer becomes 100,000 Python strings to sort."""
+    tables = (batch.events, batch.access, batch.dead_letters)
+    chunks = [chunk.cast(pa.string()) for table in tables for chunk in table.column("origin").chunks]
+    bounds = pc.min_max(pa.chunked_array(chunks, pa.string()))
+    return bounds["min"].as_py(), bounds["max"].as_py()
 
 
 def derive(
