@@ -16,6 +16,7 @@ line is logged per detection run and one per analysis.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,16 @@ class RunReport:
             f" refreshed={len(self.outcome.refreshed)} suppressed={len(self.outcome.suppressed)}"
             f" compute_seconds={self.compute_seconds:.3f} write_seconds={self.write_seconds:.3f}"
         )
+
+
+#: identity_days aggregates every accepted use of every identity in the store per day (2.3 s of CPU at 10M
+#: events), and four detections read it through identity_history: a run computes it once, on its read-only
+#: connection, and the view then reads that table. Same rows, since the run's reads see one snapshot.
+SHARED_DAYS = re.compile(r"\bidentity_(?:days|history)\b")
+ONCE_PER_RUN = """
+CREATE TEMP TABLE identity_days_of_run AS SELECT * FROM identity_days;
+CREATE OR REPLACE TEMP VIEW identity_days AS SELECT * FROM identity_days_of_run;
+"""
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -152,6 +163,8 @@ def _compute(
     hits: list[Hit] = []
     with store.reader(path, lock_timeout) as con:
         prepare(con)
+        if any(SHARED_DAYS.search(detection.sql) for detection in detections):
+            con.execute(ONCE_PER_RUN)
         for detection in detections:
             hits.extend(evaluate(con, detection, parameters[detection.id], context))
     return hits
