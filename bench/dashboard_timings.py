@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/make_store.py /tmp/bench-10m.duckdb
     .venv/bin/python bench/dashboard_timings.py /tmp/bench-10m.duckdb [--rounds 20] [--page-rounds 3] [--load 3]
+        [--rows-baseline]
 
 Pages run through Streamlit's AppTest (the real entry point, demo mode): each page once with an empty cache
 (every query goes to the store on its own read-only connection) and once more with the cache warm; the
@@ -10,6 +11,10 @@ other processes' load on the machine does not inflate). Then each page's query f
 times each: on a fresh read-only connection per call, as the dashboard runs an uncached query, and on one
 warm connection; median and 95th percentile per query and the worst p95 per page (target: every p95 under
 1 s on 10 million events), recorded in bench/results/dashboard.jsonl. Wall-clock seconds on this machine.
+
+``--rows-baseline`` times each query that reads the daily rollups (``dashboard/queries/daily.py``) beside the same
+query reading every row (``dashboard_rows.py``, as before the rollups), interleaved on the same connections, and
+reports each page's worst p95 both ways: the ratio is measured in the same run.
 
 ``--load L`` holds the machine busy while it times (issue 19 asks for each page's p95 "with the machine at load
 2-4"): CPU-burning child processes, as many as L minus the load already there (rounded; at least one), started
@@ -41,6 +46,7 @@ from regaudit.dashboard.runtime import RUNTIME_ENV, Runtime, write_runtime
 from regaudit.ingest import store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dashboard_rows  # noqa: E402
 from common import record  # noqa: E402
 
 APP = Path(__file__).parents[1] / "dashboard" / "app.py"
@@ -108,6 +114,30 @@ PAGES = ("overview", "activity explorer", "repository", "identity", "findings", 
 Call = tuple[str, Callable[..., Any], tuple[Any, ...]]
 
 
+#: the queries that read the daily rollups -> the same query reading every row (before the rollups)
+ROWS_VERSIONS: dict[Callable[..., Any], Callable[..., Any]] = {
+    overview.activity_over_time: dashboard_rows.activity_over_time,
+    overview.top_lists: dashboard_rows.top_lists,
+    overview.registries: dashboard_rows.registries,
+    repository.repository_series: dashboard_rows.repository_series,
+}
+#: the label of a baseline call: the query as it read every row
+ROWS = "rows: "
+
+
+def with_rows_baseline(pages: dict[str, list[Call]]) -> dict[str, list[Call]]:
+    """Each page's calls, and after each rollup-backed one the same call reading every row (``ROWS`` label)."""
+    return {
+        page: [
+            timed
+            for label, query, args in calls
+            for timed in [(label, query, args)]
+            + ([(ROWS + label, ROWS_VERSIONS[query], args)] if query in ROWS_VERSIONS else [])
+        ]
+        for page, calls in pages.items()
+    }
+
+
 def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
     """Each page's query functions with the arguments its busiest view passes (the busiest repository and
     identity, the last 7 and 31 days of the data)."""
@@ -124,6 +154,8 @@ def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
             ("overview.activity_over_time 30d/day", overview.activity_over_time, (month, month.bucket())),
             ("overview.top_lists 7d", overview.top_lists, (week,)),
             ("overview.top_lists 30d", overview.top_lists, (month,)),
+            ("overview.registries 7d", overview.registries, (week,)),
+            ("overview.registries 30d", overview.registries, (month,)),
             ("overview.open_findings_by_severity", overview.open_findings_by_severity, ()),
             ("overview.ingest_sources", overview.ingest_sources, ()),
             ("overview.feed_freshness", overview.feed_freshness, ()),
@@ -213,24 +245,35 @@ def time_calls(db: Path, calls: list[Call], rounds: int) -> dict[str, dict[str, 
     }
 
 
-def time_queries(db: Path, repo: str, who: str, rounds: int, loads: list[float]) -> dict[str, object]:
+def time_queries(
+    db: Path, repo: str, who: str, rounds: int, loads: list[float], rows_baseline: bool = False
+) -> dict[str, object]:
     """Print and return median and p95 of every page's queries, fresh and warm, and each page's worst p95; the
-    1-minute load average after each page goes into ``loads``."""
+    1-minute load average after each page goes into ``loads``. With ``rows_baseline``, each rollup-backed query
+    is timed beside its version reading every row, interleaved, and the page's worst p95 with those instead."""
     with store.reader(db) as con:
         con.execute("SET TimeZone = 'UTC'")
         pages = page_queries(con, repo, who)
+    if rows_baseline:
+        pages = with_rows_baseline(pages)
     print(f"\n{rounds} rounds per query; fresh: own read-only connection per query (as the dashboard), warm: one")
     print(f"{'page / query':46} {'fresh med':>9} {'fresh p95':>9} {'warm med':>9} {'warm p95':>9}")
     result: dict[str, object] = {}
     for page in PAGES:
         figures = time_calls(db, pages[page], rounds)
-        worst = max(f["fresh_p95"] for f in figures.values())
-        print(f"{page} (worst fresh p95 {worst:.3f} s; load average {os.getloadavg()[0]:.2f})")
+        worst = max(f["fresh_p95"] for label, f in figures.items() if not label.startswith(ROWS))
+        rows_worst = max(
+            f["fresh_p95"] for label, f in figures.items() if label.startswith(ROWS) or ROWS + label not in figures
+        )
+        baseline = f"; reading rows instead of the rollups {rows_worst:.3f} s" if rows_baseline else ""
+        print(f"{page} (worst fresh p95 {worst:.3f} s{baseline}; load average {os.getloadavg()[0]:.2f})")
         for label, f in figures.items():
             cells = (f["fresh_median"], f["fresh_p95"], f["warm_median"], f["warm_p95"])
             print(f"  {label:44}" + "".join(f" {value:9.3f}" for value in cells), flush=True)
         loads.append(os.getloadavg()[0])
         result[page] = {"worst_p95": worst, "queries": figures, "load_average": loads[-1]}
+        if rows_baseline:
+            result[page]["worst_p95_reading_rows"] = rows_worst  # type: ignore[index]
     return result
 
 
@@ -271,6 +314,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="Runs per query: median and p95 are shown.")
     parser.add_argument("--page-rounds", type=int, default=3, help="Runs per page (0: skip the pages).")
     parser.add_argument(
+        "--rows-baseline",
+        action="store_true",
+        help="Also time each query that reads the daily rollups as it was before them (reading every row).",
+    )
+    parser.add_argument(
         "--load", type=float, default=0.0, help="Hold the 1-minute load average near this while timing (0: don't)."
     )
     args = parser.parse_args()
@@ -288,7 +336,7 @@ def main() -> None:
                 runtime = Runtime(db=args.path.resolve(), auth="demo")
                 os.environ[RUNTIME_ENV] = str(write_runtime(runtime, Path(directory)))
                 time_pages(args.path, repo, who, finding, args.page_rounds)
-        pages = time_queries(args.path, repo, who, args.rounds, loads)
+        pages = time_queries(args.path, repo, who, args.rounds, loads, args.rows_baseline)
     worst = max(page["worst_p95"] for page in pages.values())  # type: ignore[index]
     print(f"worst p95 {worst:.3f} s (target < 1 s); load average {os.getloadavg()[0]:.1f} (1 min) at the end")
     if args.load:

@@ -12,6 +12,9 @@ from datetime import datetime
 
 import duckdb
 
+#: the rollup tables (``rollups.sql``)
+ROLLUPS = ("daily_repository_activity", "daily_identity_activity")
+
 #: The first schema version with the rollups: a store upgraded from an older one has them built from its rows.
 ROLLUP_VERSION = 11
 
@@ -47,7 +50,7 @@ def refresh_after_cut(con: duckdb.DuckDBPyConnection, cut_at: datetime) -> None:
     and the cut's day (and the keys it touched) is summed again by the batches' own step."""
     from regaudit.ingest.sinks.duckdb import derive_step  # noqa: PLC0415 - that module imports store, which imports this
 
-    for table in ("daily_repository_activity", "daily_identity_activity"):
+    for table in ROLLUPS:
         con.execute(
             f"DELETE FROM {table} WHERE day_at < to_timestamp(epoch_us($cut) // 86400000000 * 86400)",  # noqa: S608
             {"cut": cut_at},

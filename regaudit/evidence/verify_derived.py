@@ -34,6 +34,7 @@ import duckdb
 from regaudit.errors import TransientError
 from regaudit.evidence import decisions
 from regaudit.ingest import store
+from regaudit.ingest.rollups import ROLLUPS, refresh_after_cut
 from regaudit.ingest.sinks.duckdb import GAP_GRACE_SECONDS, derive
 
 
@@ -47,6 +48,8 @@ GROUP_ROWS = 500_000
 DERIVE_REACH = timedelta(days=1)
 SHOWN = 10
 SOURCES = {"registry_events": "event_at", "access_log": "request_at"}
+#: the derived tables compared: the daily rollups (summing image_activity) on the days after the horizon's reach
+DERIVED = ("image_activity", "tag_history", *ROLLUPS)
 
 Opener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
@@ -141,12 +144,12 @@ def _copy(opener: Opener, replica: duckdb.DuckDBPyConnection) -> tuple[list[_Ste
     """The stored derived rows and the chain in one look, then the sealed rows of the batches that look saw (raw
     payloads left out: no derive step reads them), reopening the store per group of batches as ``verify`` does,
     so the consumer writes in between. Sealed rows never change, except by a purge, which is checked for."""
-    for table in ("image_activity", "tag_history"):
+    for table in DERIVED:
         replica.execute(f"CREATE TABLE stored_{table} AS SELECT * FROM {table} LIMIT 0")  # noqa: S608 - fixed names
     for table in SOURCES:
         replica.execute(f"CREATE TABLE sealed_{table} AS {_SOURCE_ROWS.format(table=table)} LIMIT 0")  # noqa: S608
     with opener() as con:
-        for table in ("image_activity", "tag_history"):
+        for table in DERIVED:
             _stream(con, replica, f"SELECT * FROM {table}", f"stored_{table}")  # noqa: S608 - fixed names
         chain = con.execute("SELECT seq, kind, batch_id, detail FROM chain ORDER BY seq").fetchall()
         held = [(int(b), int(n)) for b, n in con.execute(_BATCH_ROWS).fetchall()]
@@ -211,6 +214,7 @@ def _replay(replica: duckdb.DuckDBPyConnection, steps: Sequence[_Step], registry
         if step.batch_id is None:
             if step.activity_cut_at is not None:
                 replica.execute("DELETE FROM image_activity WHERE occurred_at < $cut", {"cut": step.activity_cut_at})
+                refresh_after_cut(replica, step.activity_cut_at)  # as the purge did
             continue
         new = 0
         for table in SOURCES:
@@ -264,12 +268,29 @@ def _compare(replica: duckdb.DuckDBPyConnection, replayed: int, horizon: datetim
     problems = _differences(replica, "image_activity", "activity", ("activity_id",), "occurred_at")
     problems += _differences(replica, "tag_history", "tags", ("registry", "repository", "tag", "event_id"),
                              "valid_from_at")  # fmt: skip
+    problems += _rollup_differences(replica, start)
     activity = _count(replica, "checked_stored_activity")
     tags = _count(replica, "checked_stored_tags")
     return DerivedCheck(
         tuple(problems), 0, True, replayed, activity, tags, horizon,
         _count(replica, "stored_image_activity") - activity, _count(replica, "stored_tag_history") - tags,
     )  # fmt: skip
+
+
+def _rollup_differences(replica: duckdb.DuckDBPyConnection, start: datetime | None) -> list[str]:
+    """The keys (day, registry, repository or identity, kind) of each daily rollup whose row differs from the
+    replay's, on the whole days from ``start`` on: a rollup row changed directly, or rollups not following their
+    image_activity."""
+    problems = []
+    for table in ROLLUPS:
+        rows = "SELECT * FROM {} WHERE $start::TIMESTAMPTZ IS NULL OR day_at >= $start"
+        stored, rebuilt = rows.format(f"stored_{table}"), rows.format(table)
+        keys = "SELECT * EXCLUDE (actions_count, blob_bytes, first_at, last_at) FROM ({} EXCEPT ALL {})"
+        sql = f"SELECT count(*) FROM ({keys.format(stored, rebuilt)} UNION {keys.format(rebuilt, stored)})"  # noqa: S608
+        differing = int(replica.execute(sql, {"start": start}).fetchall()[0][0])
+        if differing:
+            problems.append(f"{table}: {differing} rows differ from the sums of the rebuilt image_activity")
+    return problems
 
 
 def _count(replica: duckdb.DuckDBPyConnection, relation: str) -> int:

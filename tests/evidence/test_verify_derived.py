@@ -108,8 +108,12 @@ def test_an_image_activity_row_whose_actor_was_changed_fails_verify(db):
         ("UPDATE image_activity SET counts_as_pull = NOT counts_as_pull WHERE action = 'pull'", "counts_as_pull is"),
         ("UPDATE tag_history SET moved_by = 'mallory'", "moved_by is 'mallory', the sealed rows give"),
         ("DELETE FROM tag_history WHERE is_overwrite", "tag_history main:team/app:v1:"),
+        (
+            "UPDATE daily_identity_activity SET actions_count = actions_count + 1 WHERE actor = 'alice'",
+            "daily_identity_activity: 9 rows differ from the sums of the rebuilt image_activity",
+        ),
     ],
-    ids=["deleted", "inserted", "pull-count", "tag-mover", "tag-interval"],
+    ids=["deleted", "inserted", "pull-count", "tag-mover", "tag-interval", "daily-rollup"],
 )
 def test_a_derived_row_changed_in_any_way_fails_verify(db, sql, expected):
     tamper(db, sql)
