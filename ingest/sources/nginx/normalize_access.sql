@@ -145,16 +145,21 @@ endpoints AS (
     FROM routed
 ),
 named AS (
-    SELECT *,
+    -- The endpoint's pattern matched already, so its repository and reference are cut out by length: the last
+    -- segment is the reference, and what lies between /v2/ and the endpoint's fixed suffix is the repository.
+    -- The same strings the patterns' groups give, at a fraction of the cost: extracting a group of `.+` was
+    -- half of this query's time on JSON lines.
+    SELECT * EXCLUDE (last_part),
         CASE endpoint
-            WHEN 'manifest' THEN regexp_extract(path, '^/v2/(.+)/manifests/[^/]+$', 1)
-            WHEN 'upload' THEN regexp_extract(path, '^/v2/(.+)/blobs/uploads(/[^/]*)?$', 1)
-            WHEN 'blob' THEN regexp_extract(path, '^/v2/(.+)/blobs/[^/]+$', 1)
-            WHEN 'tags' THEN regexp_extract(path, '^/v2/(.+)/tags/list$', 1)
-            WHEN 'referrers' THEN regexp_extract(path, '^/v2/(.+)/referrers/[^/]+$', 1)
+            WHEN 'manifest' THEN substr(path, 5, length(path) - 15 - length(last_part))  -- /manifests/<ref>
+            WHEN 'upload' THEN CASE WHEN suffix(path, '/blobs/uploads') THEN substr(path, 5, length(path) - 18)
+                                    ELSE substr(path, 5, length(path) - 19 - length(last_part)) END
+            WHEN 'blob' THEN substr(path, 5, length(path) - 11 - length(last_part))  -- /blobs/<ref>
+            WHEN 'tags' THEN substr(path, 5, length(path) - 14)  -- /tags/list
+            WHEN 'referrers' THEN substr(path, 5, length(path) - 15 - length(last_part))  -- /referrers/<ref>
         END AS repository,
-        CASE WHEN endpoint IN ('manifest', 'blob', 'referrers') THEN regexp_extract(path, '/([^/]+)$', 1) END AS reference
-    FROM endpoints
+        CASE WHEN endpoint IN ('manifest', 'blob', 'referrers') THEN last_part END AS reference
+    FROM (SELECT *, split_part(path, '/', -1) AS last_part FROM endpoints)
 ),
 checked AS (
     SELECT *,
