@@ -60,8 +60,7 @@ class PullEgressBurst(Detection):
             SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
                    date_trunc('hour', occurred_at) AS hour,
                    sum(greatest(blob_bytes, coalesce(proxy_bytes_sent, 0))) AS bytes_count,
-                   arg_min(client_addr, occurred_at) AS client_addr,
-                   list('image_activity:' || activity_id ORDER BY occurred_at) AS ids
+                   arg_min(client_addr, occurred_at) AS client_addr
             FROM image_activity
             WHERE source = 'registry' AND action = 'pull' AND NOT is_check
               AND occurred_at >= date_trunc('hour', $since) - INTERVAL 1 DAY * $baseline_days
@@ -77,7 +76,6 @@ class PullEgressBurst(Detection):
         spans AS (  -- each hour with the one before it: a burst of up to an hour lies within one such span
             SELECT *,
                    sum(bytes_count) OVER pair AS span_bytes,
-                   flatten(list(ids) OVER pair) AS span_ids,
                    first(client_addr) OVER pair AS span_addr
             FROM hourly
             WINDOW pair AS (PARTITION BY identity ORDER BY hour RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW)
@@ -106,6 +104,20 @@ class PullEgressBurst(Detection):
             SELECT *, lag(fires) OVER (PARTITION BY identity ORDER BY hour) AS previous_fires,
                    lag(hour) OVER (PARTITION BY identity ORDER BY hour) AS previous_hour
             FROM bursts
+        ),
+        fired AS (
+            SELECT * FROM firsts AS p
+            WHERE p.hour >= date_trunc('hour', $since) AND p.fires
+              AND NOT (coalesce(p.previous_fires, false) AND p.previous_hour = p.hour - INTERVAL 1 HOUR)
+        ),
+        evidence AS (  -- the pulls of a fired span only: listing every pull's id for every hour cost most of the run
+            SELECT p.identity, p.hour, list('image_activity:' || a.activity_id ORDER BY a.occurred_at) AS span_ids
+            FROM fired AS p
+            JOIN image_activity AS a
+              ON coalesce(a.actor, 'anonymous@' || a.client_addr) = p.identity
+             AND a.occurred_at >= p.hour - INTERVAL 1 HOUR AND a.occurred_at < p.hour + INTERVAL 1 HOUR
+            WHERE a.source = 'registry' AND a.action = 'pull' AND NOT a.is_check AND a.occurred_at < $now
+            GROUP BY p.identity, p.hour
         )
         SELECT
             p.identity AS subject,
@@ -122,12 +134,10 @@ class PullEgressBurst(Detection):
                 || strftime(p.hour + INTERVAL 1 HOUR, '%H:00')
                 || ' UTC against a largest two hours of ' || format_bytes(coalesce(p.peak_bytes, 0)::BIGINT)
                 || ' over the prior ' || $baseline_days || ' days' AS summary,
-            p.span_ids AS evidence_ids,
+            e.span_ids AS evidence_ids,
             p.span_bytes AS bytes_count,
             coalesce(p.peak_bytes, 0) AS peak_bytes
-        FROM firsts AS p
-        WHERE p.hour >= date_trunc('hour', $since) AND p.fires
-          AND NOT (coalesce(p.previous_fires, false) AND p.previous_hour = p.hour - INTERVAL 1 HOUR)
+        FROM fired AS p JOIN evidence AS e ON e.identity = p.identity AND e.hour = p.hour
     """
     cases = (
         Case(
