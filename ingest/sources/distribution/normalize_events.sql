@@ -10,14 +10,15 @@ WITH src AS (
     WHERE kind = 'event' AND coalesce(registry_kind, 'distribution') = 'distribution'  -- other kinds: their source
 ),
 parsed AS (
-    SELECT *, CASE WHEN json_valid(text) THEN text::JSON END AS doc FROM src
+    SELECT *, json_type(doc, '$.events') = 'ARRAY' AS from_envelope  -- each JSON function parses the document
+    FROM (SELECT *, TRY_CAST(text AS JSON) AS doc FROM src)
 ),
 items AS (
     SELECT origin, received_at, registry, content_type, value, text, doc,
            CASE WHEN doc IS NULL THEN [NULL::JSON]
-                WHEN json_type(doc, '$.events') = 'ARRAY' THEN json_extract(doc, '$.events[*]')
+                WHEN from_envelope THEN json_extract(doc, '$.events[*]')
                 ELSE [doc] END AS docs,
-           json_type(doc, '$.events') = 'ARRAY' AS from_envelope
+           from_envelope
     FROM parsed
 ),
 unnested AS (
