@@ -10,7 +10,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from regaudit.dashboard.queries.common import BUCKET, BUCKET_START, IDENTITY, TimeRange, bucket_bindings, frame
+from regaudit.dashboard.queries.common import (
+    ANONYMOUS,
+    BUCKET,
+    BUCKET_START,
+    IDENTITY,
+    TimeRange,
+    bucket_bindings,
+    frame,
+)
 
 #: the queries as they read every row before the rollups (the last commit before them), verbatim
 REFERENCE = {
@@ -74,7 +82,31 @@ REFERENCE = {
               WHERE repository = $repository AND occurred_at >= $start AND occurred_at < $end)
         GROUP BY bucket ORDER BY bucket
     """,  # noqa: S608
+    "repositories": """
+        SELECT repository, max(last_at) AS last_at FROM (
+            SELECT repository, max(occurred_at) AS last_at FROM image_activity
+            WHERE repository <> '' GROUP BY repository
+            UNION ALL
+            SELECT repository, max(valid_from_at) FROM tag_history GROUP BY repository
+        ) GROUP BY repository ORDER BY repository
+    """,
+    "identities": f"""
+        SELECT identity, max(last_at) AS last_at FROM (
+            SELECT coalesce(identity, '{ANONYMOUS}') AS identity, max(occurred_at) AS last_at
+            FROM identified_activity GROUP BY ALL
+            UNION ALL
+            SELECT name, NULL FROM credentials
+        ) GROUP BY identity ORDER BY identity
+    """,  # noqa: S608
 }
+
+
+def repositories(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return frame(con, REFERENCE["repositories"])
+
+
+def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return frame(con, REFERENCE["identities"])
 
 
 def activity_over_time(con: duckdb.DuckDBPyConnection, time: TimeRange, bucket: timedelta) -> pd.DataFrame:

@@ -120,6 +120,8 @@ ROWS_VERSIONS: dict[Callable[..., Any], Callable[..., Any]] = {
     overview.top_lists: dashboard_rows.top_lists,
     overview.registries: dashboard_rows.registries,
     repository.repository_series: dashboard_rows.repository_series,
+    repository.repositories: dashboard_rows.repositories,
+    identity.identities: dashboard_rows.identities,
 }
 #: the label of a baseline call: the query as it read every row
 ROWS = "rows: "

@@ -32,11 +32,16 @@ def identity_condition(identity: str) -> tuple[str, dict[str, Any]]:
 
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every identity (a mapped person, or a raw identity nothing maps) with activity or a credential record, with
-    when it was last seen."""
+    when it was last seen. Activity from the daily rollup per raw identity and registry, mapped as
+    ``identified_activity`` maps each row (``ingest/identities.sql``: a function of the raw identity and registry)."""
     sql = f"""
         SELECT identity, max(last_at) AS last_at FROM (
-            SELECT coalesce(identity, '{ANONYMOUS}') AS identity, max(occurred_at) AS last_at
-            FROM identified_activity GROUP BY ALL
+            SELECT coalesce(s.person_id, g.person_id, a.actor, '{ANONYMOUS}') AS identity, max(a.last_at) AS last_at
+            FROM daily_identity_activity AS a
+            LEFT JOIN scoped_identities AS s ON s.raw_identity = a.actor AND s.registry = a.registry
+            LEFT JOIN current_identities AS g
+              ON g.raw_identity = a.actor AND g.registry IS NULL AND g.registry_kind IS NULL
+            GROUP BY ALL
             UNION ALL
             SELECT name, NULL FROM credentials
         ) GROUP BY identity ORDER BY identity

@@ -20,12 +20,12 @@ from regaudit.dashboard.queries.daily import day_bindings, repository_days
 
 
 def repositories(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every repository with activity or tags, with when it was last active."""
+    """Every repository with activity or tags, with when it was last active (activity from the daily rollup)."""
     return frame(
         con,
         """
         SELECT repository, max(last_at) AS last_at FROM (
-            SELECT repository, max(occurred_at) AS last_at FROM image_activity
+            SELECT repository, max(last_at) AS last_at FROM daily_repository_activity
             WHERE repository <> '' GROUP BY repository
             UNION ALL
             SELECT repository, max(valid_from_at) FROM tag_history GROUP BY repository

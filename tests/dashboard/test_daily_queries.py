@@ -6,6 +6,7 @@ whole day."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from regaudit.dashboard.queries import overview, repository
+from regaudit.dashboard.queries import identity, overview, repository
 from regaudit.dashboard.queries.common import TimeRange, bucket_bindings
 from regaudit.ingest import store
 
@@ -88,6 +89,30 @@ def test_overview_and_repository_series_from_the_rollups_equal_the_rows(any_stor
         same(series, con, "repository_series", {**with_buckets, "repository": busiest})
         compared += len(series)
     assert compared  # the ranges hold data
+
+
+def test_the_repository_and_identity_pickers_from_the_rollups_equal_the_rows(
+    any_store: duckdb.DuckDBPyConnection,
+) -> None:
+    pd.testing.assert_frame_equal(repository.repositories(any_store), dashboard_rows.repositories(any_store))
+    pd.testing.assert_frame_equal(identity.identities(any_store), dashboard_rows.identities(any_store))
+
+
+def test_a_person_of_the_identity_mapping_is_picked_from_the_rollups_as_from_the_rows(
+    seeded: Path, tmp_path: Path
+) -> None:
+    """identities() maps each rollup row's raw identity as identified_activity maps each row."""
+    copy = tmp_path / "mapped.duckdb"
+    shutil.copy(seeded, copy)
+    with store.writer(copy) as con:
+        con.execute(
+            "INSERT INTO identities VALUES ('alice', 'main', NULL, 'alice.smith', 'Alice Smith', 'test', now()),"
+            " ('ci-bot', NULL, NULL, 'platform-robots', NULL, 'test', now())"
+        )
+    with store.reader(copy) as con:
+        mapped = identity.identities(con)
+        pd.testing.assert_frame_equal(mapped, dashboard_rows.identities(con))
+    assert {"alice.smith", "platform-robots"} <= set(mapped["identity"])
 
 
 def test_a_generated_store_has_the_rollups_of_its_rows(generated: Path) -> None:
