@@ -125,6 +125,34 @@ class ImageActivityRow(Row):
     )
 
 
+class DailyRepositoryActivityRow(Row):
+    """``daily_repository_activity`` (version 11): ``counted_activity`` summed per UTC day, registry, repository and
+    what the rows count as; kept by each batch for the days it touched (derive step ``daily_rollups``)."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry name.")
+    repository: str = Field(description="Repository ('' for rows with none, such as logins).")
+    counted_as: str = Field(description="What the rows count as (counted_activity.counted_as).")
+    actions_count: int = Field(description="How many image_activity rows.")
+    blob_bytes: int = Field(description="Their blob bytes, summed.")
+    first_at: datetime = Field(description="The first row's time.")
+    last_at: datetime = Field(description="The last row's time.")
+
+
+class DailyIdentityActivityRow(Row):
+    """``daily_identity_activity`` (version 11): ``counted_activity`` summed per UTC day, registry, raw identity and
+    what the rows count as; kept like ``daily_repository_activity``."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry name.")
+    actor: str | None = Field(description="The raw identity (image_activity.actor; none for anonymous rows).")
+    counted_as: str = Field(description="What the rows count as (counted_activity.counted_as).")
+    actions_count: int = Field(description="How many image_activity rows.")
+    blob_bytes: int = Field(description="Their blob bytes, summed.")
+    first_at: datetime = Field(description="The first row's time.")
+    last_at: datetime = Field(description="The last row's time.")
+
+
 class TagHistoryRow(Row):
     """``tag_history``: per (registry, repository, tag), the intervals during which it pointed at a digest."""
 
@@ -190,9 +218,12 @@ CANONICAL_ROWS: dict[str, type[Row]] = {
 }
 
 #: Tables whose columns include migrations (image_activity gained blob_only in version 7, registry_events
-#: registry_kind in version 8, both outcome in version 9), documented the same way.
+#: registry_kind in version 8, both outcome in version 9; the daily rollups came in version 11), documented the
+#: same way.
 UPGRADED_ROWS: dict[str, type[Row]] = {
     "image_activity": ImageActivityRow,
     "findings": FindingRow,
     "registry_events": RegistryEventRow,
+    "daily_repository_activity": DailyRepositoryActivityRow,
+    "daily_identity_activity": DailyIdentityActivityRow,
 }
