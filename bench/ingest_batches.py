@@ -12,7 +12,9 @@ the writer closes it). The first batch warms up and is left out; the figure per 
     .venv/bin/python bench/make_store.py /tmp/base-10m.duckdb --events 10000000
     .venv/bin/python bench/ingest_batches.py /tmp/base-1m.duckdb /tmp/base-10m.duckdb
 
-A flat cost per batch reads the same at both sizes; a step that reads the whole store grows with it.
+A flat cost per batch reads the same at both sizes; a step that reads the whole store grows with it. With
+``--hold SECONDS`` the batches keep the file open as the consumer's do under a backlog (``consumer.hold_seconds``),
+and the figures are means, the checkpoint of each hold counted in the batch that ends it.
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ class TimedConnection:
         with self._clock.timing(group(sql)):
             return self._con.execute(sql, *args)
 
+    def close(self) -> None:
+        with self._clock.timing("close_checkpoint"):
+            self._con.close()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
 
@@ -99,23 +105,21 @@ def group(sql: str) -> str:
     return "hooks_and_rest"
 
 
-def timed_writer(clock: Clock) -> Any:
-    real_writer = store.writer
+class TimedOpen:
+    """``store.open_writer`` timed under "open", its connections timed by the clock of the batch in hand (a
+    connection held across batches closes, and checkpoints, in the batch that ends the hold)."""
 
-    @contextlib.contextmanager
-    def writer(path: Path, timeout: float = 30.0) -> Iterator[TimedConnection]:
-        opened = real_writer(path, timeout)
-        with clock.timing("open"):
-            con = opened.__enter__()
-        try:
-            yield TimedConnection(con, clock)
-        except BaseException:
-            opened.__exit__(*sys.exc_info())
-            raise
-        with clock.timing("close_checkpoint"):
-            opened.__exit__(None, None, None)
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self._real = store.open_writer
 
-    return writer
+    def __call__(self, path: Path, timeout: float = 30.0) -> TimedConnection:
+        with self.clock.timing("open"):
+            con = self._real(path, timeout)
+        return TimedConnection(con, self)  # type: ignore[arg-type]
+
+    def timing(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return self.clock.timing(name)
 
 
 def batches(events: Path, count: int, shift: timedelta) -> Iterator[NormalizedBatch]:
@@ -142,8 +146,9 @@ def batches(events: Path, count: int, shift: timedelta) -> Iterator[NormalizedBa
         normalizer.close()
 
 
-def measure(base: Path, events: Path, count: int, work: Path) -> dict[str, object]:
-    """Median seconds per batch and group on a copy of ``base``."""
+def measure(base: Path, events: Path, count: int, work: Path, hold: float) -> dict[str, object]:
+    """Median seconds per batch and group on a copy of ``base``; with ``hold``, the mean (the batches keep the
+    file open, as the consumer's do under a backlog, and the batch that ends a hold pays its checkpoint)."""
     path = work / base.name
     shutil.copy(base, path)
     with store.writer(path) as con:
@@ -156,24 +161,27 @@ def measure(base: Path, events: Path, count: int, work: Path) -> dict[str, objec
         ).events.column("event_at")[0].as_py()  # fmt: skip
     shift = (last - earliest) + timedelta(minutes=1)
     clocks: list[Clock] = []
-    for batch in batches(events, count, shift):
-        clock = Clock()
-        sink_module.store.writer = timed_writer(clock)  # type: ignore[attr-defined]
-        sink = sink_module.DuckDBSink(path, 60, "default", hooks=load_hooks(Settings()))
-        try:
+    opener = TimedOpen()
+    sink = sink_module.DuckDBSink(path, 60, "default", hooks=load_hooks(Settings()), hold_seconds=hold)
+    store.open_writer = opener  # type: ignore[assignment]
+    try:
+        for number, batch in enumerate(batches(events, count, shift)):
+            opener.clock = clock = Clock()
             with clock.timing("total"):
-                sink.write(batch, "bench")
-        finally:
-            sink_module.store.writer = store.writer  # type: ignore[attr-defined]
-        clocks.append(clock)
+                sink.write(batch, "bench", more_coming=hold > 0 and number < count - 1)
+            clocks.append(clock)
+    finally:
+        store.open_writer = opener._real  # type: ignore[method-assign]
+        sink.release()
     measured = clocks[1:]
+    average = means if hold > 0 else medians
     return {
         "store_events": stored,
         "store_days": round((last - first).total_seconds() / 86_400, 1),
         "store_bytes": base.stat().st_size,
         "batches": len(measured),
-        "cpu_seconds_per_batch": medians([c.cpu for c in measured]),
-        "wall_seconds_per_batch": medians([c.wall for c in measured]),
+        "cpu_seconds_per_batch": average([c.cpu for c in measured]),
+        "wall_seconds_per_batch": average([c.wall for c in measured]),
     }
 
 
@@ -182,18 +190,26 @@ def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {name: round(statistics.median(run.get(name, 0.0) for run in runs), 4) for name in names}
 
 
+def means(runs: list[dict[str, float]]) -> dict[str, float]:
+    names = sorted({name for run in runs for name in run})
+    return {name: round(statistics.mean(run.get(name, 0.0) for run in runs), 4) for name in names}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stores", type=Path, nargs="+", help="base stores (bench/make_store.py), smallest first")
     parser.add_argument("--batches", type=int, default=6, help="batches of 25,000 events per store (first: warm-up)")
     parser.add_argument("--events", type=int, default=1_000_000, help="size of the simulated events file read from")
+    parser.add_argument(
+        "--hold", type=float, default=0.0, help="consumer.hold_seconds: keep the file open across batches (a backlog)"
+    )
     args = parser.parse_args()
     if args.events < args.batches * BATCH:
         parser.error(f"--events {args.events} holds fewer than --batches x {BATCH:,} events")
     events = events_file(args.events)
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp:
-        results = [measure(base, events, args.batches, Path(tmp)) for base in args.stores]
+        results = [measure(base, events, args.batches, Path(tmp), args.hold) for base in args.stores]
     small, large = results[0]["cpu_seconds_per_batch"], results[-1]["cpu_seconds_per_batch"]
     assert isinstance(small, dict)
     assert isinstance(large, dict)
@@ -201,6 +217,7 @@ def main() -> None:
         "ingest_batches",
         {
             "batch_events": BATCH,
+            "hold_seconds": args.hold,
             "load_average": [round(load, 1), round(os.getloadavg()[0], 1)],  # before and after: a shared machine
             "stores": results,
             "cpu_growth_largest_vs_smallest": {

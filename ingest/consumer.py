@@ -9,9 +9,11 @@ Writing runs on a second thread, one batch at a time, while the loop polls and n
 (``regaudit.ingest.loop``, the loop ship-logs runs too): the Python side (kafka-python, records) and DuckDB's write
 overlap on two cores, and at most two batches are in memory. Offsets are still committed by the polling thread
 (kafka-python's consumer is not thread-safe), in batch order, and only for a batch whose DuckDB transaction
-committed. A crash anywhere before the offset commit replays the batch, and the idempotent inserts store nothing
-twice; a crash after it loses nothing, because the DuckDB commit came first. SIGTERM finishes the batches in hand,
-commits and leaves the group.
+committed. While a backlog is worked off (the batches fill up), the writer keeps the store file open across
+batches for up to ``consumer.hold_seconds`` (``regaudit.ingest.sinks.held``), and gives it back as soon as a batch
+does not fill up or a poll brings nothing. A crash anywhere before the offset commit replays the batch, and the
+idempotent inserts store nothing twice; a crash after it loses nothing, because the DuckDB commit came first.
+SIGTERM finishes the batches in hand, commits and leaves the group.
 
 A record the store write fails on does not hold the stream up: the sink isolates it as a dead letter with its
 Kafka coordinates and the error (``regaudit.ingest.sinks.isolation``), stores the rest, and the offsets are
@@ -42,6 +44,7 @@ from regaudit.ingest.loop import run_batches
 from regaudit.ingest.normalize import BATCH_SCHEMA, SOURCES, NormalizedBatch, Normalizer
 from regaudit.ingest.records import RecordKind
 from regaudit.ingest.sinks.duckdb import DuckDBSink, WriteResult
+from regaudit.ingest.sinks.held import StoreTurn
 from regaudit.ingest.sinks.kafka import HEADER_PREFIX, kafka_client_options
 from regaudit.ingest.sources.quay.logs import load_kinds
 from regaudit.ingest.sources.quay.normalize import normalize_records as normalize_quay
@@ -148,10 +151,7 @@ class Consumer:
         self, settings: Settings, registry: str = "default", on_batch: Callable[[WriteResult], None] | None = None
     ) -> None:
         self.settings = settings
-        #: held while a batch is written; whatever else writes the store from this process (the alert dispatcher)
-        #: takes it too, so the two never hold the file at once. ``on_batch`` is called after each DuckDB commit.
-        self.store_lock = threading.Lock()
-        self.on_batch = on_batch
+        self.on_batch = on_batch  # called after each DuckDB commit
         kafka = settings.kafka
         self.kinds: dict[str, RecordKind] = {
             kafka.events_topic: "event",
@@ -167,12 +167,20 @@ class Consumer:
         quay_kinds = load_kinds(quay.log_kinds_file)
         self.normalizer = Normalizer(registry, {**SOURCES, "quay": partial(normalize_quay, kinds=quay_kinds)})
         self.sink = DuckDBSink(
-            settings.store.path, settings.store.lock_timeout_seconds, registry, hooks=load_hooks(settings)
+            settings.store.path,
+            settings.store.lock_timeout_seconds,
+            registry,
+            hooks=load_hooks(settings),
+            hold_seconds=settings.consumer.hold_seconds,
         )
+        #: taken while a batch is written; whatever else writes the store from this process (the alert
+        #: dispatcher) takes it too, which gives back a file the writer holds, so the two never hold it at once
+        self.store_lock = StoreTurn(self.sink)
         self.stats = ConsumerStats()
         #: the same batches counted for ``/metrics`` (read from the metrics server's threads)
         self.metrics = ConsumerMetrics()
         self._stop = threading.Event()
+        self._expiry: threading.Timer | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -207,7 +215,9 @@ class Consumer:
         try:
             run_batches(
                 lambda: self._read(consumer),
-                lambda batch: self._write(batch[1]),
+                lambda batch: self._write(
+                    batch[1], more_coming=len(batch[0]) >= self.settings.consumer.batch_max_records
+                ),
                 lambda batch, result: self._commit(consumer, batch[0], result),
                 self._stop,
                 thread_name="store-writer",
@@ -216,14 +226,38 @@ class Consumer:
             )
         finally:
             self.metrics.stop()
+            self._release()
             consumer.close(autocommit=False)
             self.normalizer.close()
         return self.stats
 
     def _read(self, consumer: KafkaConsumer) -> tuple[list[Any], NormalizedBatch] | None:
-        """The next batch of messages and its normalized rows; none when the poll brought nothing."""
+        """The next batch of messages and its normalized rows; none when the poll brought nothing, and then the
+        store file is given back if the writer held it (a batch that filled up ended the stream)."""
         messages = self._poll_batch(consumer)
-        return (messages, self._normalize(messages)) if messages else None
+        if not messages:
+            self._release()
+            return None
+        return messages, self._normalize(messages)
+
+    def _release(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        with self.store_lock.lock:
+            self.sink.release()
+
+    def _expire_later(self, held_for: float | None) -> None:
+        """If the writer kept the file, give it back when the hold is over even if no batch or poll comes by."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if held_for is not None:
+            self._expiry = threading.Timer(max(0.0, self.settings.consumer.hold_seconds - held_for), self._expire)
+            self._expiry.daemon = True
+            self._expiry.start()
+
+    def _expire(self) -> None:
+        with self.store_lock.lock:
+            self.sink.expire()
 
     def _poll_batch(self, consumer: KafkaConsumer) -> list[Any]:
         config = self.settings.consumer
@@ -243,10 +277,12 @@ class Consumer:
     def _normalize(self, messages: list[Any]) -> NormalizedBatch:
         return self.normalizer.normalize_table(kafka_batch(messages, self.kinds, self.foreign))
 
-    def _write(self, normalized: NormalizedBatch) -> WriteResult:
-        """On the writer thread: one DuckDB transaction, then ``on_batch`` (it only wakes the dispatcher)."""
-        with self.store_lock:
-            result = self.sink.write(normalized, source="kafka")
+    def _write(self, normalized: NormalizedBatch, more_coming: bool) -> WriteResult:
+        """On the writer thread: one DuckDB transaction, then ``on_batch`` (it only wakes the dispatcher).
+        ``more_coming``: the batch filled up, so the next is likely in hand and the file may stay open."""
+        with self.store_lock.lock:
+            result = self.sink.write(normalized, source="kafka", more_coming=more_coming)
+            self._expire_later(self.sink.held_for())
         self.metrics.observe_dead_letters(normalized.dead_letters.column("source").to_pylist())
         if self.on_batch is not None:
             self.on_batch(result)

@@ -97,12 +97,23 @@ def _connect_writer(path: Path) -> duckdb.DuckDBPyConnection:
 @contextlib.contextmanager
 def writer(path: Path, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection for one unit of work, with the schema brought up to date."""
-    con = _open(path, read_only=False, timeout=timeout)
+    con = open_writer(path, timeout)
     try:
-        migrate(con)
         yield con
     finally:
         con.close()
+
+
+def open_writer(path: Path, timeout: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """A read-write connection with the schema brought up to date, for a caller that closes it itself (a writer
+    holding the file across batches, ``regaudit.ingest.sinks.held``)."""
+    con = _open(path, read_only=False, timeout=timeout)
+    try:
+        migrate(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -74,7 +75,7 @@ class Dispatcher:
         settings: Settings,
         *,
         sinks: Mapping[str, Sink] | None = None,
-        store_lock: threading.Lock | None = None,
+        store_lock: AbstractContextManager[object] | None = None,
         clock: Callable[[], datetime] = _wall_clock,
     ) -> None:
         self.settings = settings.alerts
