@@ -214,3 +214,24 @@ def test_a_line_longer_than_the_limit_is_a_clipped_dead_letter_and_the_lines_aft
     assert dead == [(1 << 20, dead[0][1])]
     assert dead[0][1].endswith(":0")
     assert rows(tmp_path / "audit.duckdb", "SELECT count(*) FROM access_log") == [(len(lines.splitlines()),)]
+
+
+def test_batches_are_filled_across_blocks_and_keep_every_line(tmp_path, monkeypatch):
+    """A block of the file holds a few lines (here one or two: 300-byte chunks and blocks; in use 32 MiB, about 39,000
+    JSON lines): each batch is still --batch-lines lines, the last one the rest, and every line is stored once."""
+    from regaudit.ingest import importer as importer_module
+    from regaudit.ingest.receive import backfill
+
+    monkeypatch.setattr(importer_module, "read_blocks", lambda chunks: backfill.read_blocks(chunks, 300))
+    monkeypatch.setattr(importer_module, "FileReader", lambda path: backfill.FileReader(path, 300))
+    log = tmp_path / "access.log.1"
+    log.write_bytes(COMBINED.read_bytes())
+    lines = len(COMBINED.read_bytes().splitlines())
+    normalizer = Normalizer()
+    importer = Importer(DuckDBSink(tmp_path / "audit.duckdb"), normalizer, "edge-1", "default", batch_lines=3)
+    done = importer.run(importer.plan([log]))
+    normalizer.close()
+    sizes = [count for (count,) in rows(tmp_path / "audit.duckdb", "SELECT access_count FROM ingest_batches")]
+    assert sorted(sizes, reverse=True) == [3] * (lines // 3) + [lines % 3]
+    assert (done.lines, done.stored) == (lines, lines)
+    assert rows(tmp_path / "audit.duckdb", "SELECT count(DISTINCT line_key) FROM access_log") == [(lines,)]
