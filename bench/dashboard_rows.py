@@ -98,7 +98,20 @@ REFERENCE = {
             SELECT name, NULL FROM credentials
         ) GROUP BY identity ORDER BY identity
     """,  # noqa: S608
+    "feed_freshness": """
+        SELECT 'notifications' AS feed, registry AS name, max(event_at) AS last_event_at,
+               max(received_at) AS last_received_at, count(*) AS rows_count
+        FROM registry_events GROUP BY registry
+        UNION ALL
+        SELECT 'access log', coalesce(log_host, '(unknown host)'), max(request_at), max(received_at), count(*)
+        FROM access_log GROUP BY ALL
+        ORDER BY feed DESC, name
+    """,
 }
+
+
+def feed_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return frame(con, REFERENCE["feed_freshness"])
 
 
 def repositories(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

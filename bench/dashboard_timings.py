@@ -122,6 +122,7 @@ ROWS_VERSIONS: dict[Callable[..., Any], Callable[..., Any]] = {
     repository.repository_series: dashboard_rows.repository_series,
     repository.repositories: dashboard_rows.repositories,
     identity.identities: dashboard_rows.identities,
+    overview.feed_freshness: dashboard_rows.feed_freshness,
 }
 #: the label of a baseline call: the query as it read every row
 ROWS = "rows: "

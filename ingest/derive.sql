@@ -584,3 +584,41 @@ ANTI JOIN (
 DROP TABLE rollup_repositories;
 
 DROP TABLE rollup_identities;
+
+-- name: daily_feeds
+-- The feeds' daily rollups (rollups.sql) gain the batch's new sealed rows: existing keys add them up, new keys are
+-- inserted. Run once per batch; a replay stores no row, so it adds nothing.
+CREATE OR REPLACE TEMP TABLE feed_events AS
+SELECT to_timestamp(epoch_us(event_at) // 86400000000 * 86400) AS day_at, registry, registry_kind,
+       count(*) AS events_count, max(event_at) AS last_event_at, max(received_at) AS last_received_at
+FROM registry_events WHERE batch_id = $batch_id GROUP BY ALL;
+
+UPDATE daily_registry_events AS r
+SET events_count = r.events_count + f.events_count, last_event_at = greatest(r.last_event_at, f.last_event_at),
+    last_received_at = greatest(r.last_received_at, f.last_received_at)
+FROM feed_events AS f
+WHERE r.day_at = f.day_at AND r.registry = f.registry AND r.registry_kind = f.registry_kind;
+
+INSERT INTO daily_registry_events
+SELECT f.* FROM feed_events AS f
+ANTI JOIN daily_registry_events AS r
+  ON r.day_at = f.day_at AND r.registry = f.registry AND r.registry_kind = f.registry_kind;
+
+CREATE OR REPLACE TEMP TABLE feed_lines AS
+SELECT to_timestamp(epoch_us(request_at) // 86400000000 * 86400) AS day_at, log_host, count(*) AS lines_count,
+       max(request_at) AS last_request_at, max(received_at) AS last_received_at
+FROM access_log WHERE batch_id = $batch_id GROUP BY ALL;
+
+UPDATE daily_access_lines AS r
+SET lines_count = r.lines_count + f.lines_count, last_request_at = greatest(r.last_request_at, f.last_request_at),
+    last_received_at = greatest(r.last_received_at, f.last_received_at)
+FROM feed_lines AS f
+WHERE r.day_at = f.day_at AND r.log_host IS NOT DISTINCT FROM f.log_host;
+
+INSERT INTO daily_access_lines
+SELECT f.* FROM feed_lines AS f
+ANTI JOIN daily_access_lines AS r ON r.day_at = f.day_at AND r.log_host IS NOT DISTINCT FROM f.log_host;
+
+DROP TABLE feed_events;
+
+DROP TABLE feed_lines;

@@ -40,6 +40,7 @@ MIGRATIONS: dict[int, str] = {
     9: resources.files("regaudit.ingest").joinpath("outcome.sql").read_text(encoding="utf-8"),
     10: resources.files("regaudit.ingest").joinpath("identities.sql").read_text(encoding="utf-8"),
     11: resources.files("regaudit.ingest").joinpath("rollups.sql").read_text(encoding="utf-8"),
+    12: resources.files("regaudit.ingest").joinpath("feed_rollups.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -169,8 +170,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             log.info("store schema upgraded to version=%d", version)
         if 0 < found < BLOB_ONLY_VERSION:  # after every migration: the derive step is written for the newest schema
             _backfill_blob_only(con)
-        if 0 < found < rollups.ROLLUP_VERSION:  # after the backfill above, which adds image_activity rows
-            rollups.rebuild(con)
+        if 0 < found < rollups.FEEDS_VERSION:  # after the backfill above, which adds image_activity rows
+            rollups.rebuild(con, since_version=found + 1)
         con.execute("INSERT OR REPLACE INTO schema_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
     except BaseException:

@@ -153,6 +153,28 @@ class DailyIdentityActivityRow(Row):
     last_at: datetime = Field(description="The last row's time.")
 
 
+class DailyRegistryEventsRow(Row):
+    """``daily_registry_events`` (version 12): ``registry_events`` summed per UTC day of the event, registry and
+    kind; each batch adds its new rows (derive step ``daily_feeds``)."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry instance.")
+    registry_kind: str = Field(description="Its kind (registry_events.registry_kind).")
+    events_count: int = Field(description="How many events.")
+    last_event_at: datetime = Field(description="The newest event_at.")
+    last_received_at: datetime = Field(description="The newest received_at.")
+
+
+class DailyAccessLinesRow(Row):
+    """``daily_access_lines`` (version 12): ``access_log`` summed per UTC day of the request and log host."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    log_host: str | None = Field(description="The host the log came from (access_log.log_host).")
+    lines_count: int = Field(description="How many lines.")
+    last_request_at: datetime = Field(description="The newest request_at.")
+    last_received_at: datetime = Field(description="The newest received_at.")
+
+
 class TagHistoryRow(Row):
     """``tag_history``: per (registry, repository, tag), the intervals during which it pointed at a digest."""
 
@@ -218,7 +240,7 @@ CANONICAL_ROWS: dict[str, type[Row]] = {
 }
 
 #: Tables whose columns include migrations (image_activity gained blob_only in version 7, registry_events
-#: registry_kind in version 8, both outcome in version 9; the daily rollups came in version 11), documented the
+#: registry_kind in version 8, both outcome in version 9; the daily rollups came in versions 11 and 12), documented the
 #: same way.
 UPGRADED_ROWS: dict[str, type[Row]] = {
     "image_activity": ImageActivityRow,
@@ -226,4 +248,6 @@ UPGRADED_ROWS: dict[str, type[Row]] = {
     "registry_events": RegistryEventRow,
     "daily_repository_activity": DailyRepositoryActivityRow,
     "daily_identity_activity": DailyIdentityActivityRow,
+    "daily_registry_events": DailyRegistryEventsRow,
+    "daily_access_lines": DailyAccessLinesRow,
 }

@@ -17,8 +17,8 @@ import pandas as pd
 
 from regaudit.dashboard.queries.common import ANONYMOUS, IDENTITY, frame
 
-#: each registry instance's kind, as its events say (image_activity has none)
-REGISTRY_KINDS = "(SELECT registry, min(registry_kind) AS registry_kind FROM registry_events GROUP BY registry)"
+#: each registry instance's kind, as its events say (image_activity has none), from their daily rollup
+REGISTRY_KINDS = "(SELECT registry, min(registry_kind) AS registry_kind FROM daily_registry_events GROUP BY registry)"
 
 
 def identity_condition(identity: str) -> tuple[str, dict[str, Any]]:

@@ -104,7 +104,9 @@ def registries(con: duckdb.DuckDBPyConnection, time: TimeRange) -> pd.DataFrame:
         for kind, name in (("push", "pushes_count"), ("pull", "pulls_count"), ("delete", "deletes_count"))
     )
     sql = f"""
-        WITH kinds AS (SELECT registry, min(registry_kind) AS registry_kind FROM registry_events GROUP BY registry),
+        WITH kinds AS (
+            SELECT registry, min(registry_kind) AS registry_kind FROM daily_registry_events GROUP BY registry
+        ),
         repositories AS (
             SELECT registry, {counts}, {_COUNT.format("counted_as = 'refused'")} AS refused_count,
                    count(DISTINCT nullif(repository, '')) AS repositories_count, max(last_at) AS last_activity_at
@@ -161,16 +163,18 @@ def ingest_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def feed_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The newest notification per registry and the newest access line per log host."""
+    """The newest notification per registry and the newest access line per log host, from the feeds' daily
+    rollups (``ingest/feed_rollups.sql``: the sealed tables summed per day)."""
     return frame(
         con,
         """
-        SELECT 'notifications' AS feed, registry AS name, max(event_at) AS last_event_at,
-               max(received_at) AS last_received_at, count(*) AS rows_count
-        FROM registry_events GROUP BY registry
+        SELECT 'notifications' AS feed, registry AS name, max(last_event_at) AS last_event_at,
+               max(last_received_at) AS last_received_at, sum(events_count)::BIGINT AS rows_count
+        FROM daily_registry_events GROUP BY registry
         UNION ALL
-        SELECT 'access log', coalesce(log_host, '(unknown host)'), max(request_at), max(received_at), count(*)
-        FROM access_log GROUP BY ALL
+        SELECT 'access log', coalesce(log_host, '(unknown host)'), max(last_request_at), max(last_received_at),
+               sum(lines_count)::BIGINT
+        FROM daily_access_lines GROUP BY ALL
         ORDER BY feed DESC, name
         """,
     )

@@ -168,3 +168,5 @@ def _delete(con: duckdb.DuckDBPyConnection, item: TablePurge) -> None:
         return
     for lo, hi in item.batches:
         con.execute(f"DELETE FROM {item.table} WHERE batch_id BETWEEN $lo AND $hi", {"lo": lo, "hi": hi})  # noqa: S608
+    if item.batches and item.table in rollups.FEED_ROLLUPS:
+        rollups.refresh_feeds_after_purge(con, item.table, item.cut_at)

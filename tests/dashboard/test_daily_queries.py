@@ -25,16 +25,7 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))  # the benchmarks i
 import dashboard_rows  # noqa: E402
 from make_store import build  # noqa: E402
 
-#: the rollups summed from every row, independently of the derive step and of rollups.REBUILD
-FROM_SCRATCH = """
-    SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC'), registry, {key}, counted_as, count(*), sum(blob_bytes),
-           min(occurred_at), max(occurred_at)
-    FROM counted_activity GROUP BY ALL ORDER BY ALL
-"""
-STORED = """
-    SELECT day_at AT TIME ZONE 'UTC', registry, {key}, counted_as, actions_count, blob_bytes, first_at, last_at
-    FROM {table} ORDER BY ALL
-"""
+from tests.ingest.test_rollups import check  # noqa: E402 - every rollup against the sums of every row
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +82,12 @@ def test_overview_and_repository_series_from_the_rollups_equal_the_rows(any_stor
     assert compared  # the ranges hold data
 
 
-def test_the_repository_and_identity_pickers_from_the_rollups_equal_the_rows(
+def test_the_pickers_and_feed_freshness_from_the_rollups_equal_the_rows(
     any_store: duckdb.DuckDBPyConnection,
 ) -> None:
     pd.testing.assert_frame_equal(repository.repositories(any_store), dashboard_rows.repositories(any_store))
     pd.testing.assert_frame_equal(identity.identities(any_store), dashboard_rows.identities(any_store))
+    pd.testing.assert_frame_equal(overview.feed_freshness(any_store), dashboard_rows.feed_freshness(any_store))
 
 
 def test_a_person_of_the_identity_mapping_is_picked_from_the_rollups_as_from_the_rows(
@@ -119,7 +111,6 @@ def test_a_generated_store_has_the_rollups_of_its_rows(generated: Path) -> None:
     """make_store.py writes image_activity in SQL, not in batches: it sums the rollups at the end."""
     with store.reader(generated) as con:
         con.execute("SET TimeZone = 'UTC'")
-        for table, key in (("daily_repository_activity", "repository"), ("daily_identity_activity", "actor")):
-            stored = con.execute(STORED.format(table=table, key=key)).fetchall()  # noqa: S608
-            assert stored == con.execute(FROM_SCRATCH.format(key=key)).fetchall()  # noqa: S608
-            assert len(stored) > 200
+        for table in ("daily_repository_activity", "daily_identity_activity", "daily_registry_events"):
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] >= 200  # noqa: S608 - a day at least
+    check(generated)

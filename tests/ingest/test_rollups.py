@@ -4,8 +4,8 @@ The captures of a real registry and its nginx (tests/fixtures/samples) are store
 midnight, days back, under a second registry), shuffled into random batches with replays, so events arrive late
 and out of order: later batches rewrite rows of earlier ones (a pull no longer counted, a proxy line joined, an
 audit gap marked and then closed, blob-only rows replaced). After every batch the rollups must equal ``FROM_SCRATCH``,
-the aggregate of every stored row. Also: a store of version 10 gains its rollups when upgraded, and a purge's cut
-of image_activity is followed.
+the aggregate of every stored row; so must the rollups of the sealed tables. Also: a store of version 10 or 11 gains
+its rollups when upgraded, and a purge is followed.
 """
 
 from __future__ import annotations
@@ -44,6 +44,15 @@ FROM_SCRATCH = {
                count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
         FROM counted_activity GROUP BY ALL ORDER BY ALL
     """,
+    "daily_registry_events": """
+        SELECT date_trunc('day', event_at AT TIME ZONE 'UTC'), registry, registry_kind, count(*), max(event_at),
+               max(received_at)
+        FROM registry_events GROUP BY ALL ORDER BY ALL
+    """,
+    "daily_access_lines": """
+        SELECT date_trunc('day', request_at AT TIME ZONE 'UTC'), log_host, count(*), max(request_at), max(received_at)
+        FROM access_log GROUP BY ALL ORDER BY ALL
+    """,
 }
 STORED = {
     "daily_repository_activity": """
@@ -54,6 +63,14 @@ STORED = {
     "daily_identity_activity": """
         SELECT day_at AT TIME ZONE 'UTC', registry, actor, counted_as, actions_count, blob_bytes, first_at, last_at
         FROM daily_identity_activity ORDER BY ALL
+    """,
+    "daily_registry_events": """
+        SELECT day_at AT TIME ZONE 'UTC', registry, registry_kind, events_count, last_event_at, last_received_at
+        FROM daily_registry_events ORDER BY ALL
+    """,
+    "daily_access_lines": """
+        SELECT day_at AT TIME ZONE 'UTC', log_host, lines_count, last_request_at, last_received_at
+        FROM daily_access_lines ORDER BY ALL
     """,
 }
 
@@ -145,26 +162,45 @@ def test_a_late_batch_rewrites_earlier_rows_and_their_rollups_follow(stored: Pat
             assert a.execute(sql).fetchall() == b.execute(sql).fetchall()
 
 
-def test_a_store_of_version_10_gains_its_rollups_when_upgraded(stored: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [10, 11])
+def test_a_store_of_an_older_version_gains_its_rollups_when_upgraded(
+    stored: Path, tmp_path: Path, version: int
+) -> None:
+    """Version 11 added the rollups of image_activity, 12 those of the sealed tables."""
     old = tmp_path / "old.duckdb"
     shutil.copy(stored, old)
+    dropped = ["daily_registry_events", "daily_access_lines"]
+    dropped += ["daily_repository_activity", "daily_identity_activity"] if version < 11 else []
     with duckdb.connect(str(old)) as con:
-        con.execute("DROP TABLE daily_repository_activity; DROP TABLE daily_identity_activity")
-        con.execute("UPDATE schema_meta SET value = '10' WHERE key = 'schema_version'")
+        for table in dropped:
+            con.execute(f"DROP TABLE {table}")
+        if version == 11:  # rows the upgrade must leave alone: the rollups of version 11 are kept, not summed again
+            con.execute("UPDATE daily_identity_activity SET actions_count = actions_count + 1")
+        con.execute("UPDATE schema_meta SET value = $v WHERE key = 'schema_version'", {"v": str(version)})
     with store.writer(old) as con:
         assert store.schema_version(con) == store.SCHEMA_VERSION
+        kept = con.execute("SELECT sum(actions_count) FROM daily_identity_activity").fetchall()[0][0]
+        if version == 11:
+            con.execute("UPDATE daily_identity_activity SET actions_count = actions_count - 1")
     check(old)
     with store.reader(old) as con:
-        assert con.execute("SELECT count(*) FROM daily_identity_activity").fetchall()[0][0] > 0
+        assert con.execute("SELECT sum(actions_count) FROM daily_identity_activity").fetchall()[0][0] < kept or (
+            version == 10
+        )
+        assert con.execute("SELECT count(*) FROM daily_access_lines").fetchall()[0][0] > 0
 
 
 def test_a_cut_of_image_activity_is_followed(stored: Path, tmp_path: Path) -> None:
-    """A purge deletes image_activity rows before a time (regaudit.evidence.retention): the rollups of the days
-    before go, and the cut's day is summed again from what is left of it."""
+    """A purge deletes image_activity rows before a time, and whole batches of the sealed tables older than it
+    (regaudit.evidence.retention): the rollups of the days before go, and the cut's day is summed again from what
+    is left of it."""
     db = tmp_path / "audit.duckdb"
     shutil.copy(stored, db)
     cut = datetime(2026, 11, 26, 19, 21, 39, tzinfo=UTC)  # inside the captures' day, between their requests
     with store.writer(db) as con:
         con.execute("DELETE FROM image_activity WHERE occurred_at < $cut", {"cut": cut})
         rollups.refresh_after_cut(con, cut)
+        for table, column in (("registry_events", "event_at"), ("access_log", "request_at")):
+            con.execute(f"DELETE FROM {table} WHERE {column} < $cut", {"cut": cut})  # noqa: S608
+            rollups.refresh_feeds_after_purge(con, table, cut)
     check(db)
