@@ -92,7 +92,7 @@ WITH base AS (
     SELECT i, hash(i, 'k') % 1000 AS k,
            floor($identities * pow((hash(i, 'a') % 1000000) / 1e6, 2.5))::BIGINT AS who,
            floor($repositories * pow((hash(i, 'r') % 1000000) / 1e6, 2))::BIGINT AS what,
-           i >= $events * 49 // 50 AND i < $events * 49 // 50 + $events // 20000 AS attack,
+           i >= $events::BIGINT * 49 // 50 AND i < $events::BIGINT * 49 // 50 + $events // 20000 AS attack,
            $start::TIMESTAMPTZ + to_microseconds((i::HUGEINT * $span_us // $events)::BIGINT) AS moment
     FROM range($first, $last) AS r(i)
 ),
