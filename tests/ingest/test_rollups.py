@@ -204,3 +204,23 @@ def test_a_cut_of_image_activity_is_followed(stored: Path, tmp_path: Path) -> No
             con.execute(f"DELETE FROM {table} WHERE {column} < $cut", {"cut": cut})  # noqa: S608
             rollups.refresh_feeds_after_purge(con, table, cut)
     check(db)
+
+
+def test_a_key_whose_rows_near_the_batch_all_go_is_summed_again(tmp_path: Path) -> None:
+    """ci-bot has rows on registry main that day hours away from the captures, and audit gaps at their time (its
+    manifest pushes nginx logged, marked once main's feed moved three hours past them); registry second's late
+    notifications of those requests take the lines and the gaps are deleted. Near the batch, ci-bot then has no row
+    on main, so only its rollup row (first_at..last_at spanning the batch) says the key must be summed again
+    (without that, the rollup kept counting the deleted gaps)."""
+    htpasswd = event_records(HTPASSWD, "main")
+    earlier = [shifted(r, timedelta(hours=-10), 1) for r in htpasswd]
+    later = [shifted(htpasswd[0], timedelta(hours=3), 2)]
+    lines = access_records(NGINX_LOG)
+    db = tmp_path / "audit.duckdb"
+    write(db, [earlier, [*lines, *later]])
+    with store.reader(db) as con:
+        gaps = con.execute("SELECT count(*) FROM image_activity WHERE audit_gap AND actor = 'ci-bot'").fetchall()
+    assert gaps[0][0] > 0
+    write(db, [event_records(NGINX, "second")])
+    with store.reader(db) as con:
+        assert con.execute("SELECT count(*) FROM image_activity WHERE audit_gap").fetchall() == [(0,)]
