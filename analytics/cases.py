@@ -18,7 +18,7 @@ from regaudit.analytics.findings import Hit
 from regaudit.analytics.registry import DetectionRegistry
 from regaudit.analytics.runner import analyze
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
-from regaudit.ingest import store
+from regaudit.ingest import rollups, store
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,13 @@ def load_rows(con: duckdb.DuckDBPyConnection, rows: Iterable[Row]) -> int:
             marks = ", ".join("?" for _ in row.values)
             con.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values.values()))  # noqa: S608 - names checked above
             count += 1
+    if by_table.keys() & ROLLED_UP:  # written here, not by batches, which keep the daily rollups
+        rollups.rebuild(con, rollups.ROLLUP_VERSION if "image_activity" in by_table else rollups.FEEDS_VERSION)
     return count
+
+
+#: the tables the store's daily rollups sum (``ingest/rollups.sql``, ``ingest/feed_rollups.sql``)
+ROLLED_UP = frozenset({"image_activity", "registry_events", "access_log"})
 
 
 def run_case(detection: type[Detection], case: Case, path: Path) -> CaseResult:
