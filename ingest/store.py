@@ -80,7 +80,21 @@ def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnect
                 if _is_lock_error(error):
                     raise StoreLocked(f"{path}: held by another process for over {timeout:.0f}s") from error
                 raise
+            ask_for_turn(path)
             time.sleep(backoff.failed())
+
+
+def waiting_marker(path: Path) -> Path:
+    """The file whose time says someone waits for the store (``<store>.waiting``, beside it)."""
+    return path.with_name(path.name + ".waiting")
+
+
+def ask_for_turn(path: Path) -> None:
+    """Tell a writer holding the file across batches that someone waits for it: it gives the file back after
+    its batch in hand (``regaudit.ingest.sinks.held``). Best effort: on a read-only mount the waiter waits out
+    the hold instead."""
+    with contextlib.suppress(OSError):
+        waiting_marker(path).touch()
 
 
 def _connect_writer(path: Path) -> duckdb.DuckDBPyConnection:

@@ -164,10 +164,10 @@ class ConsumerSettings(Section):
     batch_max_records: int = Field(25_000, gt=0, description="Records written per DuckDB transaction at most.")
     batch_max_seconds: float = Field(1.0, gt=0, description="Longest wait before a partial batch is written.")
     hold_seconds: float = Field(
-        1.0,
+        5.0,
         ge=0,
         description="While a backlog is worked off (full batches), how long the store file may stay open across"
-        " batches before it is given back to readers; always given back after a partial batch. 0: after every batch.",
+        " batches; given back after a partial batch and when another process waits for it. 0: after every batch.",
     )
     metrics_host: str = Field(
         "127.0.0.1", description="Address of the consumer's /metrics and /healthz (0.0.0.0: reachable from elsewhere)."

@@ -7,7 +7,9 @@ The store's concurrency rule (DESIGN.md section 3: readers and batch jobs get th
 by these bounds:
 
 - the file is given back after every batch that did not fill up (the writer has caught up, the stream is quiet),
-  and after the batch that reaches ``hold_seconds`` since it was opened;
+  after the batch that reaches ``hold_seconds`` since it was opened, and after the batch in hand when another
+  process waits for the file: ``store._open`` touches ``<store>.waiting`` while it retries (``ask_for_turn``),
+  so a reader waits one batch, as before; one that cannot write beside the store waits out the hold;
 - after giving it back under a backlog, the writer waits ``RELEASE_PAUSE_SECONDS`` before taking it again, longer
   than a waiting process's backoff between attempts (``store._open``: at most 20 ms), so the process gets it;
 - ``release()`` gives it back at once: the consumer calls it when a poll brought nothing, and whatever else writes
@@ -57,6 +59,7 @@ class HeldWriter:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._session: duckdb.DuckDBPyConnection | None = None
         self._opened_at = 0.0
+        self._opened_wall = 0.0
         self._released_at = 0.0
 
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -85,14 +88,21 @@ class HeldWriter:
         con.execute("SET threads = 1")
         if self.hold_seconds > 0:
             con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-        self._con, self._opened_at = con, time.monotonic()
+        self._con, self._opened_at, self._opened_wall = con, time.monotonic(), time.time()
         return con
 
     def done(self, more_coming: bool) -> None:
         """After a batch: its session ends; the file is kept while more is coming and the hold lasts."""
         self.end_session()
-        if not more_coming or time.monotonic() - self._opened_at >= self.hold_seconds:
+        if not more_coming or time.monotonic() - self._opened_at >= self.hold_seconds or self._awaited():
             self.release(pause=more_coming)
+
+    def _awaited(self) -> bool:
+        """Whether another process asked for the file since it was opened (``store.ask_for_turn``)."""
+        try:
+            return store.waiting_marker(self.path).stat().st_mtime >= self._opened_wall
+        except OSError:
+            return False
 
     def held_for(self) -> float | None:
         """Seconds since the held file was opened; None when it is not held."""

@@ -89,3 +89,17 @@ def test_another_writer_of_the_process_gets_the_file_through_the_store_turn(tmp_
     with turn.lock:
         sink.write(batch(2), "kafka", more_coming=False)
     assert readable(path) is not None
+
+
+def test_a_process_waiting_for_the_file_gets_it_after_the_batch_in_hand(tmp_path):
+    path = tmp_path / "audit.duckdb"
+    sink = DuckDBSink(path, 5, "main", hold_seconds=60)
+    sink.write(batch(1), "kafka", more_coming=True)
+    assert readable(path) is None  # the reader's retries leave <store>.waiting beside the store
+    assert store.waiting_marker(path).exists()
+    sink.write(batch(2), "kafka", more_coming=True)
+    assert sink.held_for() is None
+    assert readable(path) is not None
+    sink.write(batch(3), "kafka", more_coming=True)  # an old request does not end the next hold
+    assert sink.held_for() is not None
+    sink.release()
