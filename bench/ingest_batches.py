@@ -78,16 +78,21 @@ class Clock:
 class TimedConnection:
     """A DuckDB connection whose statements are timed under their group."""
 
-    def __init__(self, con: Any, clock: Clock) -> None:
+    def __init__(self, con: Any, clock: Clock, holds_file: bool = True) -> None:
         self._con = con
         self._clock = clock
+        self._holds_file = holds_file
+
+    def cursor(self) -> TimedConnection:
+        """A batch's session (``HeldWriter``), timed the same way; closing it closes no file."""
+        return TimedConnection(self._con.cursor(), self._clock, holds_file=False)
 
     def execute(self, sql: str, *args: Any) -> Any:
         with self._clock.timing(group(sql)):
             return self._con.execute(sql, *args)
 
     def close(self) -> None:
-        with self._clock.timing("close_checkpoint"):
+        with self._clock.timing("close_checkpoint" if self._holds_file else "hooks_and_rest"):
             self._con.close()
 
     def __getattr__(self, name: str) -> Any:
