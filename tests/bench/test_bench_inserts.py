@@ -72,13 +72,14 @@ def test_access_floor_stores_each_line(tmp_path, access_format):
     assert stored(tmp_path / "floor.duckdb", "access_log") == COUNT
 
 
-def test_ingest_batches_writes_batches_onto_a_make_store_store(tmp_path, monkeypatch):
+@pytest.mark.parametrize("hold", [0.0, 5.0])
+def test_ingest_batches_writes_batches_onto_a_make_store_store(tmp_path, monkeypatch, hold):
     base = tmp_path / "base.duckdb"
     build(base, 2000, 2)
     monkeypatch.setattr(ingest_batches, "BATCH", 20)
     work = tmp_path / "work"
     work.mkdir()
-    result = ingest_batches.measure(base, events_file(tmp_path), 3, work)
+    result = ingest_batches.measure(base, events_file(tmp_path), 3, work, hold)
     assert result["store_events"] == 2000
     assert result["batches"] == 2  # the first of the three warms up
     assert stored(work / base.name, "registry_events") == 2000 + 3 * 20
