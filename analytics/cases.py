@@ -69,7 +69,8 @@ def load_rows(con: duckdb.DuckDBPyConnection, rows: Iterable[Row]) -> int:
             marks = ", ".join("?" for _ in row.values)
             con.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values.values()))  # noqa: S608 - names checked above
             count += 1
-    if by_table.keys() & ROLLED_UP:  # written here, not by batches, which keep the daily rollups
+    # written here, not by batches, which keep the daily rollups; an older store's upgrade builds them from the rows
+    if by_table.keys() & ROLLED_UP and store.schema_version(con) == store.SCHEMA_VERSION:
         rollups.rebuild(con, rollups.ROLLUP_VERSION if "image_activity" in by_table else rollups.FEEDS_VERSION)
     return count
 
