@@ -159,9 +159,11 @@ def _compute(
     detections: Sequence[type[Detection]],
     parameters: Mapping[str, Parameters],
     context: AnalysisContext,
+    memory_limit: str | None = None,
 ) -> list[Hit]:
     hits: list[Hit] = []
-    with store.reader(path, lock_timeout) as con:
+    config = {"memory_limit": memory_limit} if memory_limit else None  # a connection option: no SQL to build
+    with store.reader(path, lock_timeout, config) as con:
         prepare(con)
         if any(SHARED_DAYS.search(detection.sql) for detection in detections):
             con.execute(ONCE_PER_RUN)
@@ -195,11 +197,11 @@ def analyze(
         context = AnalysisContext(now=context.now, since=since.astimezone(UTC), org=org)
     started = time.perf_counter()
     try:
-        hits = _compute(path, lock_timeout, selected, parameters, context)
+        hits = _compute(path, lock_timeout, selected, parameters, context, analytics.memory_limit)
     except StoreSchemaError:
         with store.writer(path, lock_timeout):  # an older store is upgraded; a newer one is refused here
             pass
-        hits = _compute(path, lock_timeout, selected, parameters, context)
+        hits = _compute(path, lock_timeout, selected, parameters, context, analytics.memory_limit)
     computed = time.perf_counter()
     with store.writer(path, lock_timeout) as con, store.transaction(con):
         outcome = findings.upsert(con, hits, clock(), analytics.max_evidence_ids)

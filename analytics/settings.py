@@ -139,3 +139,9 @@ class AnalyticsSettings(_Section):
         {}, description="Parameter overrides per detection id, checked against the detection's parameters."
     )
     max_evidence_ids: int = Field(200, gt=0, description="Evidence row ids kept per finding at most.")
+    memory_limit: str | None = Field(
+        None,
+        pattern=r"^[0-9]+(\.[0-9]+)? ?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB's memory for analyze, e.g. 4GB; past it joins and aggregates spill to <store>.tmp "
+        "(unset: DuckDB's default, 80% of RAM).",
+    )

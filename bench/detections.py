@@ -4,6 +4,7 @@ the time grows with the data.
     .venv/bin/python bench/detections.py                      # 1M, 5M and 10M events
     .venv/bin/python bench/detections.py --events 1000000 2000000 --rounds 3
     .venv/bin/python bench/detections.py --store /tmp/base-10m.duckdb --store /tmp/base-100m.duckdb  # in place
+    .venv/bin/python bench/detections.py --store /tmp/base-100m.duckdb --memory-limit 4GB  # analytics.memory_limit
 
 Each store comes from make_store.py's ``build()`` (deterministic SQL, 30 days) and is cached as
 ``.cache/bench/store-<events>.duckdb``; every run analyses a fresh copy of it, since analyze writes findings.
@@ -95,7 +96,9 @@ def scan_seconds(path: Path, rounds: int = 3) -> float:
     return min(times)
 
 
-def analyze_once(store: Path, config: Path, directory: Path, in_place: bool = False) -> Run:
+def analyze_once(
+    store: Path, config: Path, directory: Path, in_place: bool = False, memory_limit: str | None = None
+) -> Run:
     """Run ``regaudit analyze`` as of NOW on a fresh copy of ``store``, or on ``store`` itself if ``in_place``
     (a store too large to copy on this disk; the findings the run writes stay in it)."""
     target = store if in_place else directory / "store.duckdb"
@@ -103,7 +106,8 @@ def analyze_once(store: Path, config: Path, directory: Path, in_place: bool = Fa
         shutil.copyfile(store, target)
     args = [sys.executable, "-m", "regaudit.cli", "--config", str(config), "analyze", "--db", str(target)]
     try:
-        wall, peak, output = run_process([*args, "--now", NOW], regaudit_env())
+        limit = {"REGAUDIT_ANALYTICS__MEMORY_LIMIT": memory_limit} if memory_limit else {}
+        wall, peak, output = run_process([*args, "--now", NOW], regaudit_env(**limit))
     finally:
         if not in_place:
             target.unlink(missing_ok=True)
@@ -190,6 +194,9 @@ def main() -> None:
         help="An existing make_store.py store (repeatable), analysed in place instead of a cached copy: for "
         "stores too large to copy (100M events is ~35 GB). Its findings table keeps what the runs wrote.",
     )
+    parser.add_argument(
+        "--memory-limit", help="analytics.memory_limit for the analyze runs, e.g. 4GB (default: unset)."
+    )
     args = parser.parse_args()
     if args.store:
         stores = sorted(args.store, key=lambda path: path.stat().st_size)
@@ -203,11 +210,17 @@ def main() -> None:
         config.write_text(ORG, encoding="utf-8")
         for count, store in zip(events, stores, strict=True):
             scans.append(scan_seconds(store))
-            analyses = [analyze_once(store, config, Path(directory), bool(args.store)) for _ in range(args.rounds)]
+            analyses = [
+                analyze_once(store, config, Path(directory), bool(args.store), args.memory_limit)
+                for _ in range(args.rounds)
+            ]
             runs.append(median_run(analyses))
             rss = runs[-1].peak_rss / 2**20
             print(f"{count:,} events: analyze {runs[-1].wall:.2f}s, peak RSS {rss:,.0f} MiB, scan {scans[-1]:.3f}s")
-    record("detections", {"note": args.note, "rounds": args.rounds, **report(events, runs, scans)})
+    record(
+        "detections",
+        {"note": args.note, "rounds": args.rounds, "memory_limit": args.memory_limit, **report(events, runs, scans)},
+    )
 
 
 if __name__ == "__main__":

@@ -65,7 +65,9 @@ def _is_lock_error(error: duckdb.Error) -> bool:
     return any(marker in str(error) for marker in _LOCK_MARKERS)
 
 
-def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+def _open(
+    path: Path, read_only: bool, timeout: float, config: dict[str, str] | None = None
+) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout
     # At most 20 ms between attempts: a consumer working off a backlog frees the file for a few ms between
     # batches, and readers backing off to 0.25 s waited up to 2.6 s for a 10 ms gap every 200 ms.
@@ -73,7 +75,7 @@ def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnect
     while True:
         try:
             if read_only:
-                return duckdb.connect(str(path), read_only=True)
+                return duckdb.connect(str(path), read_only=True, config=config or {})
             return _connect_writer(path)
         except duckdb.Error as error:
             if not _is_lock_error(error) or time.monotonic() >= deadline:
@@ -132,9 +134,12 @@ def open_writer(path: Path, timeout: float = 30.0) -> duckdb.DuckDBPyConnection:
 
 
 @contextlib.contextmanager
-def reader(path: Path, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection; fails with StoreSchemaError on a file this version cannot read."""
-    con = _open(path, read_only=True, timeout=timeout)
+def reader(
+    path: Path, timeout: float = 30.0, config: dict[str, str] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection (with DuckDB ``config`` options, e.g. a memory limit); fails with StoreSchemaError on a
+    file this version cannot read."""
+    con = _open(path, read_only=True, timeout=timeout, config=config)
     try:
         version = schema_version(con)
         if version != SCHEMA_VERSION:

@@ -148,9 +148,9 @@ def test_runner_computes_read_only_and_writes_only_after_the_reader_closed(
 
     def recording(name: str, opener):  # type: ignore[no-untyped-def]
         @contextlib.contextmanager
-        def wrapper(path: Path, timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        def wrapper(path: Path, *args: object) -> Iterator[duckdb.DuckDBPyConnection]:
             events.append(f"open {name}")
-            with opener(path, timeout) as con:
+            with opener(path, *args) as con:
                 yield con
             events.append(f"close {name}")
 
@@ -160,6 +160,26 @@ def test_runner_computes_read_only_and_writes_only_after_the_reader_closed(
     monkeypatch.setattr(runner.store, "writer", recording("writer", store.writer))
     analyze(db, Clock(NOW))
     assert events == ["open reader", "close reader", "open writer", "close writer"]
+
+
+def test_analyze_reads_under_the_configured_memory_limit(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    limits: list[str] = []
+    reader = store.reader
+
+    @contextlib.contextmanager
+    def recording(path: Path, *args: object) -> Iterator[duckdb.DuckDBPyConnection]:
+        with reader(path, *args) as con:  # type: ignore[arg-type]
+            limits.append(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+            yield con
+
+    monkeypatch.setattr(runner.store, "reader", recording)
+    unbounded = analyze(db, Clock(NOW))
+    bounded = analyze(db, Clock(NOW), memory_limit="512MiB")
+    assert limits[1] in {"512.0 MiB", "536.8 MB"}
+    assert limits[0] != limits[1]
+    assert {h.finding_id for h in bounded.hits} == {h.finding_id for h in unbounded.hits}
+    with pytest.raises(ValueError, match="memory_limit"):
+        AnalyticsSettings.model_validate({"memory_limit": "4GB'; DROP TABLE findings; --"})
 
 
 def test_runner_logs_one_summary_line_per_detection(db: Path, caplog: pytest.LogCaptureFixture) -> None:
