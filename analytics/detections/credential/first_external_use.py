@@ -66,8 +66,9 @@ class CredentialFirstExternalUse(Detection):
                                                  ELSE $fallback_networks END) AS inside
             FROM (SELECT DISTINCT client_addr FROM uses)
         ),
-        marked AS MATERIALIZED (
-            SELECT u.*, a.inside FROM uses AS u JOIN addresses AS a ON a.client_addr = u.client_addr
+        marked AS MATERIALIZED (  -- every use, without its evidence id: only a finding's two are read, below
+            SELECT u.identity, u.client_addr, u.seen_at, a.inside
+            FROM uses AS u JOIN addresses AS a ON a.client_addr = u.client_addr
         ),
         first_outside AS (  -- each identity's first use from outside, and the use just before it
             SELECT identity, min(seen_at) AS seen_at, arg_min(client_addr, seen_at) AS client_addr
@@ -76,8 +77,7 @@ class CredentialFirstExternalUse(Detection):
         judged AS (
             SELECT o.identity, o.seen_at, o.client_addr,
                    count(DISTINCT date_trunc('day', m.seen_at)) AS inside_days_count,
-                   max(m.seen_at) AS previous_at,
-                   arg_max(m.evidence_id, m.seen_at) AS previous_evidence_id
+                   max(m.seen_at) AS previous_at
             FROM first_outside AS o
             JOIN marked AS m ON m.identity = o.identity AND m.seen_at < o.seen_at
             WHERE o.seen_at >= $since
@@ -91,6 +91,15 @@ class CredentialFirstExternalUse(Detection):
                    j.seen_at - j.previous_at >= INTERVAL 1 DAY * $dormant_days AS dormant
             FROM judged AS j
             LEFT JOIN current_credentials AS c ON c.name = j.identity
+        ),
+        evidence AS (  -- the first use from outside and the use before it, of the judged identities only
+            SELECT g.identity,
+                   min(u.evidence_id) FILTER (WHERE u.seen_at = g.seen_at AND u.client_addr = g.client_addr)
+                       AS first_evidence_id,
+                   min(u.evidence_id) FILTER (WHERE u.seen_at = g.previous_at) AS previous_evidence_id
+            FROM graded AS g
+            JOIN uses AS u ON u.identity = g.identity AND u.seen_at IN (g.seen_at, g.previous_at)
+            GROUP BY g.identity
         )
         SELECT
             g.identity || ' from ' || g.client_addr AS subject,
@@ -108,12 +117,10 @@ class CredentialFirstExternalUse(Detection):
                 || CASE WHEN g.dormant THEN ', silent ' || date_diff('day', g.previous_at, g.seen_at) || ' days'
                         ELSE '' END
                 || CASE WHEN g.machine THEN '; a machine identity' ELSE '' END || ')' AS summary,
-            [m.evidence_id, g.previous_evidence_id] AS evidence_ids,
+            [e.first_evidence_id, e.previous_evidence_id] AS evidence_ids,
             g.inside_days_count,
             date_diff('day', g.previous_at, g.seen_at) AS idle_days_count
-        FROM graded AS g
-        JOIN marked AS m ON m.identity = g.identity AND m.seen_at = g.seen_at AND m.client_addr = g.client_addr
-        QUALIFY row_number() OVER (PARTITION BY g.identity ORDER BY m.evidence_id) = 1
+        FROM graded AS g JOIN evidence AS e ON e.identity = g.identity
     """
     cases = (
         Case(
