@@ -78,9 +78,8 @@ class CredentialNewNetwork(Detection):
                 FROM (SELECT DISTINCT client_addr FROM recent)
             )
         ),
-        seen AS MATERIALIZED (
-            SELECT r.identity, n.network, n.pool, n.known, r.client_addr, r.seen_at, r.day, r.evidence_id,
-                   r.raw_identity
+        seen AS MATERIALIZED (  -- every use, without its evidence id and raw name: the findings' are read below
+            SELECT r.identity, n.network, n.pool, n.known, r.seen_at, r.day
             FROM recent AS r JOIN networks AS n ON n.client_addr = r.client_addr
         ),
         used AS (  -- each identity's networks per day
@@ -131,7 +130,9 @@ class CredentialNewNetwork(Detection):
             list(DISTINCT s.client_addr ORDER BY s.client_addr) AS client_addrs,
             list(DISTINCT s.raw_identity ORDER BY s.raw_identity) AS raw_identities
         FROM judged AS n
-        JOIN seen AS s ON s.identity = n.identity AND s.network = n.network AND s.day = n.day
+        JOIN (
+            SELECT r.*, w.network FROM recent AS r JOIN networks AS w ON w.client_addr = r.client_addr
+        ) AS s ON s.identity = n.identity AND s.network = n.network AND s.day = n.day
         GROUP BY n.identity, n.network, n.day, n.first_at, n.first_day
     """
     cases = (
