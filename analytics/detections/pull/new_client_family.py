@@ -56,9 +56,8 @@ class CredentialNewClientFamily(Detection):
             SELECT user_agent, client_family(user_agent) AS family, client_kind(user_agent) AS kind
             FROM (SELECT DISTINCT user_agent FROM recent)
         ),
-        seen AS MATERIALIZED (
-            SELECT r.identity, c.family, c.kind, r.user_agent, r.seen_at, date_trunc('day', r.seen_at) AS day,
-                   r.evidence_id
+        seen AS MATERIALIZED (  -- every use, without its evidence id: the findings' are read below
+            SELECT r.identity, c.family, c.kind, r.seen_at, date_trunc('day', r.seen_at) AS day
             FROM recent AS r JOIN clients AS c ON c.user_agent = r.user_agent
         ),
         used AS (  -- each identity's client families per day
@@ -94,7 +93,10 @@ class CredentialNewClientFamily(Detection):
             f.family,
             list(DISTINCT s.user_agent ORDER BY s.user_agent) AS user_agents
         FROM family_first AS f
-        JOIN seen AS s ON s.identity = f.identity AND s.family = f.family AND s.day = f.day
+        JOIN (
+            SELECT r.*, c.family, date_trunc('day', r.seen_at) AS day
+            FROM recent AS r JOIN clients AS c ON c.user_agent = r.user_agent
+        ) AS s ON s.identity = f.identity AND s.family = f.family AND s.day = f.day
         GROUP BY f.identity, f.family, f.kind, f.day
     """
     cases = (
