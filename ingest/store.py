@@ -75,7 +75,7 @@ def _open(
     while True:
         try:
             if read_only:
-                return duckdb.connect(str(path), read_only=True, config=config or {})
+                return duckdb.connect(str(path), read_only=True, config={**(config or {})})
             return _connect_writer(path)
         except duckdb.Error as error:
             if not _is_lock_error(error) or time.monotonic() >= deadline:
