@@ -622,3 +622,73 @@ ANTI JOIN daily_access_lines AS r ON r.day_at = f.day_at AND r.log_host IS NOT D
 DROP TABLE feed_events;
 
 DROP TABLE feed_lines;
+
+-- name: daily_clients
+-- daily_identity_clients (client_rollups.sql) follows image_activity as daily_rollups' tables do: every (day,
+-- registry, identity) the steps above can have changed, a row of it within 2 hours of a range now or a rollup row
+-- spanning that time before, has all its rows (per address, user agent and kind) summed again, whole days at a time;
+-- a replay, a late event or a rewrite of an earlier batch's rows sums the same rows again, never twice.
+CREATE OR REPLACE TEMP TABLE rollup_clients (day_at TIMESTAMPTZ, registry VARCHAR, actor VARCHAR);
+
+INSERT INTO rollup_clients  -- the (day, registry, identity) keys touched
+SELECT DISTINCT to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400), registry, actor
+FROM image_activity
+WHERE occurred_at BETWEEN $lo - INTERVAL 2 HOUR AND $hi + INTERVAL 2 HOUR
+UNION
+SELECT day_at, registry, actor FROM daily_identity_clients
+WHERE last_at >= $lo - INTERVAL 2 HOUR AND first_at <= $hi + INTERVAL 2 HOUR
+  AND day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR  -- implied; reads the window's days only
+;
+
+DELETE FROM daily_identity_clients AS r
+USING rollup_clients AS t
+WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.actor IS NOT DISTINCT FROM t.actor
+  AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR  -- implied
+;
+
+INSERT INTO daily_identity_clients
+SELECT summed.*
+FROM (
+    SELECT day_at, registry, actor, client_addr, user_agent, counted_as, count(*), sum(blob_bytes),
+           min(occurred_at), max(occurred_at)
+    FROM (SELECT to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400) AS day_at, registry, actor, client_addr,
+                 coalesce(user_agent, proxy_user_agent) AS user_agent, counted_as, blob_bytes, occurred_at
+          FROM counted_activity
+          WHERE occurred_at >= to_timestamp(epoch_us($lo - INTERVAL 2 HOUR) // 86400000000 * 86400)
+            AND occurred_at < to_timestamp(epoch_us($hi + INTERVAL 2 HOUR) // 86400000000 * 86400 + 86400)) AS a
+    SEMI JOIN rollup_clients AS t
+      ON t.day_at = a.day_at AND t.registry = a.registry AND t.actor IS NOT DISTINCT FROM a.actor
+    GROUP BY day_at, registry, actor, client_addr, user_agent, counted_as
+) AS summed
+ANTI JOIN (  -- summed already by an earlier range of the batch that shares the day
+    SELECT day_at, registry, actor FROM daily_identity_clients
+    WHERE day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR
+) AS done ON done.day_at = summed.day_at AND done.registry = summed.registry
+         AND done.actor IS NOT DISTINCT FROM summed.actor;
+
+DROP TABLE rollup_clients;
+
+-- name: daily_logins
+-- daily_proxy_logins (client_rollups.sql) gains the batch's new answered logins: existing keys add them up, new
+-- keys are inserted. Run once per batch; a replayed line is not stored again, so it adds nothing.
+CREATE OR REPLACE TEMP TABLE batch_logins AS
+SELECT to_timestamp(epoch_us(request_at) // 86400000000 * 86400) AS day_at, remote_user, client_addr, user_agent,
+       count(*) AS logins_count, min(request_at) AS first_at, max(request_at) AS last_at
+FROM access_log
+WHERE batch_id = $batch_id AND coalesce(remote_user, '') <> '' AND endpoint IN ('ping', 'token') AND status < 400
+GROUP BY ALL;
+
+UPDATE daily_proxy_logins AS r
+SET logins_count = r.logins_count + b.logins_count, first_at = least(r.first_at, b.first_at),
+    last_at = greatest(r.last_at, b.last_at)
+FROM batch_logins AS b
+WHERE r.day_at = b.day_at AND r.remote_user = b.remote_user AND r.client_addr IS NOT DISTINCT FROM b.client_addr
+  AND r.user_agent IS NOT DISTINCT FROM b.user_agent;
+
+INSERT INTO daily_proxy_logins
+SELECT b.* FROM batch_logins AS b
+ANTI JOIN daily_proxy_logins AS r
+  ON r.day_at = b.day_at AND r.remote_user = b.remote_user AND r.client_addr IS NOT DISTINCT FROM b.client_addr
+ AND r.user_agent IS NOT DISTINCT FROM b.user_agent;
+
+DROP TABLE batch_logins;

@@ -1,10 +1,10 @@
-"""The daily rollups (``rollups.sql``, schema version 11) built from scratch.
+"""The daily rollups (``rollups.sql``, schema version 11; ``client_rollups.sql``, 13) built from scratch.
 
-Each ingest batch keeps them current for the days it touches (the derive step ``daily_rollups``); this module
-sums them again from every stored row, for whatever wrote ``image_activity`` without a batch: the upgrade of a
-store written before version 11 (``store.migrate``), a synthetic store written in SQL (``bench/make_store.py``),
-and a purge (``regaudit.evidence.retention``): of ``image_activity``, which calls ``refresh_after_cut``, or of the
-sealed tables' batches, which calls ``refresh_feeds_after_purge``.
+Each ingest batch keeps them current for the days it touches (the derive steps ``daily_rollups``,
+``daily_clients``); this module sums them again from every stored row, for whatever wrote ``image_activity``
+without a batch: the upgrade of a store written before version 11 (``store.migrate``), a synthetic store written
+in SQL (``bench/make_store.py``), and a purge (``regaudit.evidence.retention``): of ``image_activity``, which calls
+``refresh_after_cut``, or of the sealed tables' batches, which calls ``refresh_feeds_after_purge``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from datetime import datetime
 
 import duckdb
 
-#: the rollup tables (``rollups.sql``)
-ROLLUPS = ("daily_repository_activity", "daily_identity_activity")
+#: the rollup tables of image_activity (``rollups.sql``, ``client_rollups.sql``)
+ROLLUPS = ("daily_repository_activity", "daily_identity_activity", "daily_identity_clients")
+#: the derive steps that sum them (``derive.sql``)
+ROLLUP_STEPS = ("daily_rollups", "daily_clients")
 
 #: The first schema version with the rollups: a store upgraded from an older one has them built from its rows.
 ROLLUP_VERSION = 11
 #: The version that added the feeds' rollups (``feed_rollups.sql``).
 FEEDS_VERSION = 12
+#: The version that added the identities' clients and the proxy's logins (``client_rollups.sql``).
+CLIENTS_VERSION = 13
 
 #: day_at of a row: its UTC midnight, on epoch microseconds (no calendar per row)
 DAY_AT = "to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400)"
@@ -61,6 +65,26 @@ REBUILD = (
     FROM counted_activity GROUP BY ALL
     """,  # noqa: S608 - a constant
 )
+#: daily_proxy_logins summed from the access_log lines matching ``{before}``
+LOGINS = """
+    INSERT INTO daily_proxy_logins
+    SELECT to_timestamp(epoch_us(request_at) // 86400000000 * 86400) AS day_at, remote_user, client_addr, user_agent,
+           count(*), min(request_at), max(request_at)
+    FROM access_log
+    WHERE coalesce(remote_user, '') <> '' AND endpoint IN ('ping', 'token') AND status < 400 AND {before}
+    GROUP BY ALL
+"""
+CLIENTS_REBUILD = (
+    "DELETE FROM daily_identity_clients",
+    f"""
+    INSERT INTO daily_identity_clients
+    SELECT {DAY_AT} AS day_at, registry, actor, client_addr, coalesce(user_agent, proxy_user_agent), counted_as,
+           count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+    FROM counted_activity GROUP BY ALL
+    """,  # noqa: S608 - a constant
+    "DELETE FROM daily_proxy_logins",
+    LOGINS.format(before="TRUE"),
+)
 FEEDS_REBUILD = (
     "DELETE FROM daily_registry_events",
     "DELETE FROM daily_access_lines",
@@ -69,9 +93,14 @@ FEEDS_REBUILD = (
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, since_version: int = ROLLUP_VERSION) -> None:
-    """Sum every rollup again from every stored row (inside the caller's transaction); with ``since_version``
-    ``FEEDS_VERSION``, only the feeds' (a store upgraded from version 11)."""
-    for statement in (REBUILD if since_version <= ROLLUP_VERSION else ()) + FEEDS_REBUILD:
+    """Sum every rollup again from every stored row (inside the caller's transaction); with ``since_version``, only
+    those that version and the later ones added (a store upgraded from the version before it)."""
+    statements = (
+        (REBUILD if since_version <= ROLLUP_VERSION else ())
+        + (FEEDS_REBUILD if since_version <= FEEDS_VERSION else ())
+        + (CLIENTS_REBUILD if since_version <= CLIENTS_VERSION else ())
+    )
+    for statement in statements:
         con.execute(statement)
 
 
@@ -85,7 +114,8 @@ def refresh_after_cut(con: duckdb.DuckDBPyConnection, cut_at: datetime) -> None:
             f"DELETE FROM {table} WHERE day_at < to_timestamp(epoch_us($cut) // 86400000000 * 86400)",  # noqa: S608
             {"cut": cut_at},
         )
-    derive_step(con, "daily_rollups", cut_at, cut_at)
+    for step in ROLLUP_STEPS:
+        derive_step(con, step, cut_at, cut_at)
 
 
 def refresh_feeds_after_purge(con: duckdb.DuckDBPyConnection, table: str, cut_at: datetime) -> None:
@@ -96,3 +126,6 @@ def refresh_feeds_after_purge(con: duckdb.DuckDBPyConnection, table: str, cut_at
     con.execute(f"DELETE FROM {rollup} WHERE day_at < {end}", {"cut": cut_at})  # noqa: S608 - fixed names
     sql = FEEDS[list(FEED_ROLLUPS).index(table)].format(before=f"{column} < {end}")
     con.execute(sql, {"cut": cut_at})
+    if table == "access_log":  # the proxy's logins are summed from its lines too
+        con.execute(f"DELETE FROM daily_proxy_logins WHERE day_at < {end}", {"cut": cut_at})  # noqa: S608
+        con.execute(LOGINS.format(before=f"request_at < {end}"), {"cut": cut_at})

@@ -175,6 +175,37 @@ class DailyAccessLinesRow(Row):
     last_received_at: datetime = Field(description="The newest received_at.")
 
 
+class DailyIdentityClientsRow(Row):
+    """``daily_identity_clients`` (version 13): ``counted_activity`` summed per UTC day, registry, raw identity,
+    client address, user agent and what the rows count as; kept like ``daily_identity_activity`` (derive step
+    ``daily_clients``). The detections' baselines of addresses and clients read it (``identity_clients``)."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry name.")
+    actor: str | None = Field(description="The raw identity (image_activity.actor; none for anonymous rows).")
+    client_addr: str | None = Field(description="The client address (image_activity.client_addr).")
+    user_agent: str | None = Field(description="The registry's user agent, else the proxy's.")
+    counted_as: str = Field(description="What the rows count as (counted_activity.counted_as).")
+    actions_count: int = Field(description="How many image_activity rows.")
+    blob_bytes: int = Field(description="Their blob bytes, summed.")
+    first_at: datetime = Field(description="The first row's time.")
+    last_at: datetime = Field(description="The last row's time.")
+
+
+class DailyProxyLoginsRow(Row):
+    """``daily_proxy_logins`` (version 13): the proxy's answered logins (``/v2/`` and the token endpoint below 400
+    with a claimed Basic user) per UTC day, user, client address and user agent; each batch adds its new lines
+    (derive step ``daily_logins``)."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    remote_user: str = Field(description="The Basic user claimed (access_log.remote_user).")
+    client_addr: str | None = Field(description="The client address.")
+    user_agent: str | None = Field(description="The user agent.")
+    logins_count: int = Field(description="How many lines.")
+    first_at: datetime = Field(description="The first line's request_at.")
+    last_at: datetime = Field(description="The last line's request_at.")
+
+
 class TagHistoryRow(Row):
     """``tag_history``: per (registry, repository, tag), the intervals during which it pointed at a digest."""
 
@@ -250,4 +281,6 @@ UPGRADED_ROWS: dict[str, type[Row]] = {
     "daily_identity_activity": DailyIdentityActivityRow,
     "daily_registry_events": DailyRegistryEventsRow,
     "daily_access_lines": DailyAccessLinesRow,
+    "daily_identity_clients": DailyIdentityClientsRow,
+    "daily_proxy_logins": DailyProxyLoginsRow,
 }
