@@ -692,3 +692,70 @@ ANTI JOIN daily_proxy_logins AS r
  AND r.user_agent IS NOT DISTINCT FROM b.user_agent;
 
 DROP TABLE batch_logins;
+
+-- name: daily_pages
+-- The pages' daily rollups (page_rollups.sql) follow image_activity as daily_rollups' tables do: every (day,
+-- registry, identity, repository) with a row within 2 hours of a range now, or whose rollup row spans that time
+-- before (its rows updated away or deleted), has all its rows of the day summed again; both tables are keyed finer
+-- than that, so every key of theirs that changed is among them. The touched keys' rows of every range are gathered
+-- once each (a day two ranges share), then summed once into both tables: a replay or a late event sums the same rows
+-- again, never twice.
+CREATE OR REPLACE TEMP TABLE rollup_pairs (day_at TIMESTAMPTZ, registry VARCHAR, actor VARCHAR, repository VARCHAR);
+
+INSERT INTO rollup_pairs  -- the (day, registry, identity, repository) keys touched
+SELECT DISTINCT to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400), registry, actor, repository
+FROM image_activity
+WHERE occurred_at BETWEEN $lo - INTERVAL 2 HOUR AND $hi + INTERVAL 2 HOUR
+UNION
+SELECT day_at, registry, actor, repository FROM daily_identity_repositories
+WHERE last_at >= $lo - INTERVAL 2 HOUR AND first_at <= $hi + INTERVAL 2 HOUR
+  AND day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR  -- implied; reads the window's days only
+;
+
+DELETE FROM daily_identity_repositories AS r
+USING rollup_pairs AS t
+WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.actor IS NOT DISTINCT FROM t.actor
+  AND r.repository = t.repository
+  AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR  -- implied
+;
+
+DELETE FROM daily_digest_pulls AS r
+USING rollup_pairs AS t
+WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.actor IS NOT DISTINCT FROM t.actor
+  AND r.repository = t.repository
+  AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR  -- implied
+;
+
+CREATE OR REPLACE TEMP TABLE rollup_rows (
+    activity_id VARCHAR, day_at TIMESTAMPTZ, registry VARCHAR, actor VARCHAR, repository VARCHAR, action VARCHAR,
+    is_check BOOLEAN, counted_as counted_kind, digest VARCHAR, tag VARCHAR, blob_bytes BIGINT,
+    occurred_at TIMESTAMPTZ
+);
+
+-- the touched keys' rows of the window's days, each once (an earlier range of the batch gathered those it shares)
+INSERT INTO rollup_rows
+SELECT a.*
+FROM (SELECT activity_id, to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400) AS day_at, registry, actor,
+             repository, action, is_check, counted_as, digest, tag, blob_bytes, occurred_at
+      FROM counted_activity
+      -- the window's days: from the day of lo - 2 hours to the end of the day of hi + 2 hours
+      WHERE occurred_at >= to_timestamp(epoch_us($lo - INTERVAL 2 HOUR) // 86400000000 * 86400)
+        AND occurred_at < to_timestamp(epoch_us($hi + INTERVAL 2 HOUR) // 86400000000 * 86400 + 86400)) AS a
+SEMI JOIN rollup_pairs AS t
+  ON t.day_at = a.day_at AND t.registry = a.registry AND t.actor IS NOT DISTINCT FROM a.actor
+ AND t.repository = a.repository
+ANTI JOIN rollup_rows AS done ON done.activity_id = a.activity_id;
+
+INSERT INTO daily_identity_repositories
+SELECT day_at, registry, actor, repository, action, is_check, counted_as, count(*), sum(blob_bytes),
+       min(occurred_at), max(occurred_at)
+FROM rollup_rows GROUP BY ALL;
+
+INSERT INTO daily_digest_pulls
+SELECT day_at, registry, repository, digest, actor, tag, count(*), sum(blob_bytes), min(occurred_at),
+       max(occurred_at)
+FROM rollup_rows WHERE counted_as = 'pull' GROUP BY ALL;
+
+DROP TABLE rollup_rows;
+
+DROP TABLE rollup_pairs;

@@ -1,22 +1,30 @@
-"""The daily rollups (``rollups.sql``, schema version 11; ``client_rollups.sql``, 13) built from scratch.
+"""The daily rollups (``rollups.sql``, schema version 11; ``client_rollups.sql``, 13; ``page_rollups.sql``, 14)
+built from scratch.
 
 Each ingest batch keeps them current for the days it touches (the derive steps ``daily_rollups``,
-``daily_clients``); this module sums them again from every stored row, for whatever wrote ``image_activity``
-without a batch: the upgrade of a store written before version 11 (``store.migrate``), a synthetic store written
-in SQL (``bench/make_store.py``), and a purge (``regaudit.evidence.retention``): of ``image_activity``, which calls
-``refresh_after_cut``, or of the sealed tables' batches, which calls ``refresh_feeds_after_purge``.
+``daily_clients``, ``daily_pages``); this module sums them again from every stored row, for whatever wrote
+``image_activity`` without a batch: the upgrade of a store written before version 11 (``store.migrate``), a
+synthetic store written in SQL (``bench/make_store.py``), and a purge (``regaudit.evidence.retention``): of
+``image_activity``, which calls ``refresh_after_cut``, or of the sealed tables' batches, which calls
+``refresh_feeds_after_purge``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-#: the rollup tables of image_activity (``rollups.sql``, ``client_rollups.sql``)
-ROLLUPS = ("daily_repository_activity", "daily_identity_activity", "daily_identity_clients")
+#: the rollup tables of image_activity (``rollups.sql``, ``client_rollups.sql``, ``page_rollups.sql``)
+ROLLUPS = (
+    "daily_repository_activity",
+    "daily_identity_activity",
+    "daily_identity_clients",
+    "daily_identity_repositories",
+    "daily_digest_pulls",
+)
 #: the derive steps that sum them (``derive.sql``)
-ROLLUP_STEPS = ("daily_rollups", "daily_clients")
+ROLLUP_STEPS = ("daily_rollups", "daily_clients", "daily_pages")
 
 #: The first schema version with the rollups: a store upgraded from an older one has them built from its rows.
 ROLLUP_VERSION = 11
@@ -24,6 +32,8 @@ ROLLUP_VERSION = 11
 FEEDS_VERSION = 12
 #: The version that added the identities' clients and the proxy's logins (``client_rollups.sql``).
 CLIENTS_VERSION = 13
+#: The version that added the pages' rollups per identity and repository and per digest (``page_rollups.sql``).
+PAGES_VERSION = 14
 
 #: day_at of a row: its UTC midnight, on epoch microseconds (no calendar per row)
 DAY_AT = "to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400)"
@@ -85,6 +95,24 @@ CLIENTS_REBUILD = (
     "DELETE FROM daily_proxy_logins",
     LOGINS.format(before="TRUE"),
 )
+#: the pages' rollups summed from the rows of whole UTC days ``[$lo, $hi)``
+PAGES = (
+    f"""
+    INSERT INTO daily_identity_repositories
+    SELECT {DAY_AT} AS day_at, registry, actor, repository, action, is_check, counted_as, count(*), sum(blob_bytes),
+           min(occurred_at), max(occurred_at)
+    FROM counted_activity WHERE occurred_at >= $lo AND occurred_at < $hi GROUP BY ALL
+    """,  # noqa: S608 - a constant
+    f"""
+    INSERT INTO daily_digest_pulls
+    SELECT {DAY_AT} AS day_at, registry, repository, digest, actor, tag, count(*), sum(blob_bytes), min(occurred_at),
+           max(occurred_at)
+    FROM counted_activity WHERE counted_as = 'pull' AND occurred_at >= $lo AND occurred_at < $hi GROUP BY ALL
+    """,  # noqa: S608 - a constant
+)
+#: Days summed per statement when the pages' rollups are rebuilt: nearly every row of a synthetic store is a key of
+#: its own, so summing 100 million rows at once would hold as many groups in memory; a week at a time holds a week's.
+PAGES_CHUNK = timedelta(days=7)
 FEEDS_REBUILD = (
     "DELETE FROM daily_registry_events",
     "DELETE FROM daily_access_lines",
@@ -102,6 +130,20 @@ def rebuild(con: duckdb.DuckDBPyConnection, since_version: int = ROLLUP_VERSION)
     )
     for statement in statements:
         con.execute(statement)
+    if since_version <= PAGES_VERSION:
+        _rebuild_pages(con)
+
+
+def _rebuild_pages(con: duckdb.DuckDBPyConnection) -> None:
+    """The pages' rollups from every row, a week of whole days at a time (``PAGES_CHUNK``), oldest first."""
+    con.execute("DELETE FROM daily_identity_repositories")
+    con.execute("DELETE FROM daily_digest_pulls")
+    first, last = con.execute(f"SELECT min({DAY_AT}), max(occurred_at) FROM image_activity").fetchall()[0]  # noqa: S608
+    first = first and first.astimezone(UTC)  # a week of absolute time, whatever zone the session shows
+    while first is not None and first <= last:
+        for statement in PAGES:
+            con.execute(statement, {"lo": first, "hi": first + PAGES_CHUNK})
+        first += PAGES_CHUNK
 
 
 def refresh_after_cut(con: duckdb.DuckDBPyConnection, cut_at: datetime) -> None:

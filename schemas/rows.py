@@ -206,6 +206,42 @@ class DailyProxyLoginsRow(Row):
     last_at: datetime = Field(description="The last line's request_at.")
 
 
+class DailyIdentityRepositoriesRow(Row):
+    """``daily_identity_repositories`` (version 14): ``counted_activity`` summed per UTC day, registry, raw identity,
+    repository, action, HEAD check or not and what the rows count as; kept by each batch for the (day, registry,
+    identity, repository) keys it touched (derive step ``daily_pages``). The identity and repository pages, the
+    explorer's and the reports page's counts read it."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry name.")
+    actor: str | None = Field(description="The raw identity (image_activity.actor; none for anonymous rows).")
+    repository: str = Field(description="Repository ('' for rows with none, such as logins).")
+    action: str = Field(description="The rows' action (image_activity.action).")
+    is_check: bool = Field(description="Whether the rows are HEAD checks (image_activity.is_check).")
+    counted_as: str = Field(description="What the rows count as (counted_activity.counted_as).")
+    actions_count: int = Field(description="How many image_activity rows.")
+    blob_bytes: int = Field(description="Their blob bytes, summed.")
+    first_at: datetime = Field(description="The first row's time.")
+    last_at: datetime = Field(description="The last row's time.")
+
+
+class DailyDigestPullsRow(Row):
+    """``daily_digest_pulls`` (version 14): the rows counted as pulls summed per UTC day, registry, repository,
+    digest, raw identity and tag; kept with ``daily_identity_repositories``. The repository page's "who pulled each
+    digest" reads it."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry name.")
+    repository: str = Field(description="Repository.")
+    digest: str | None = Field(description="The manifest digest pulled (image_activity.digest).")
+    actor: str | None = Field(description="The raw identity (image_activity.actor; none for anonymous rows).")
+    tag: str | None = Field(description="The tag asked for, if any (image_activity.tag).")
+    actions_count: int = Field(description="How many pulls.")
+    blob_bytes: int = Field(description="Their blob bytes, summed.")
+    first_at: datetime = Field(description="The first pull's time.")
+    last_at: datetime = Field(description="The last pull's time.")
+
+
 class TagHistoryRow(Row):
     """``tag_history``: per (registry, repository, tag), the intervals during which it pointed at a digest."""
 
@@ -283,4 +319,6 @@ UPGRADED_ROWS: dict[str, type[Row]] = {
     "daily_access_lines": DailyAccessLinesRow,
     "daily_identity_clients": DailyIdentityClientsRow,
     "daily_proxy_logins": DailyProxyLoginsRow,
+    "daily_identity_repositories": DailyIdentityRepositoriesRow,
+    "daily_digest_pulls": DailyDigestPullsRow,
 }

@@ -4,7 +4,7 @@ The captures of a real registry and its nginx (tests/fixtures/samples) are store
 midnight, days back, under a second registry), shuffled into random batches with replays, so events arrive late
 and out of order: later batches rewrite rows of earlier ones (a pull no longer counted, a proxy line joined, an
 audit gap marked and then closed, blob-only rows replaced). After every batch the rollups must equal ``FROM_SCRATCH``,
-the aggregate of every stored row; so must the rollups of the sealed tables. Also: a store of version 10 or 11 gains
+the aggregate of every stored row; so must the rollups of the sealed tables. Also: a store of version 10, 11 or 13 gains
 its rollups when upgraded, and a purge is followed.
 """
 
@@ -44,6 +44,16 @@ FROM_SCRATCH = {
                count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
         FROM counted_activity GROUP BY ALL ORDER BY ALL
     """,
+    "daily_identity_repositories": """
+        SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, registry, actor, repository, action,
+               is_check, counted_as, count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+        FROM counted_activity GROUP BY ALL ORDER BY ALL
+    """,
+    "daily_digest_pulls": """
+        SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, registry, repository, digest, actor, tag,
+               count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+        FROM counted_activity WHERE counted_as = 'pull' GROUP BY ALL ORDER BY ALL
+    """,
     "daily_registry_events": """
         SELECT date_trunc('day', event_at AT TIME ZONE 'UTC'), registry, registry_kind, count(*), max(event_at),
                max(received_at)
@@ -63,6 +73,16 @@ STORED = {
     "daily_identity_activity": """
         SELECT day_at AT TIME ZONE 'UTC', registry, actor, counted_as, actions_count, blob_bytes, first_at, last_at
         FROM daily_identity_activity ORDER BY ALL
+    """,
+    "daily_identity_repositories": """
+        SELECT day_at AT TIME ZONE 'UTC', registry, actor, repository, action, is_check, counted_as, actions_count,
+               blob_bytes, first_at, last_at
+        FROM daily_identity_repositories ORDER BY ALL
+    """,
+    "daily_digest_pulls": """
+        SELECT day_at AT TIME ZONE 'UTC', registry, repository, digest, actor, tag, actions_count, blob_bytes,
+               first_at, last_at
+        FROM daily_digest_pulls ORDER BY ALL
     """,
     "daily_registry_events": """
         SELECT day_at AT TIME ZONE 'UTC', registry, registry_kind, events_count, last_event_at, last_received_at
@@ -162,14 +182,16 @@ def test_a_late_batch_rewrites_earlier_rows_and_their_rollups_follow(stored: Pat
             assert a.execute(sql).fetchall() == b.execute(sql).fetchall()
 
 
-@pytest.mark.parametrize("version", [10, 11])
+@pytest.mark.parametrize("version", [10, 11, 13])
 def test_a_store_of_an_older_version_gains_its_rollups_when_upgraded(
     stored: Path, tmp_path: Path, version: int
 ) -> None:
-    """Version 11 added the rollups of image_activity, 12 those of the sealed tables."""
+    """Version 11 added the rollups of image_activity, 12 those of the sealed tables, 14 the pages' (identity and
+    repository, digest pulls)."""
     old = tmp_path / "old.duckdb"
     shutil.copy(stored, old)
-    dropped = ["daily_registry_events", "daily_access_lines"]
+    dropped = ["daily_identity_repositories", "daily_digest_pulls"]
+    dropped += ["daily_registry_events", "daily_access_lines"] if version < 12 else []
     dropped += ["daily_repository_activity", "daily_identity_activity"] if version < 11 else []
     with duckdb.connect(str(old)) as con:
         for table in dropped:
@@ -185,8 +207,9 @@ def test_a_store_of_an_older_version_gains_its_rollups_when_upgraded(
     check(old)
     with store.reader(old) as con:
         assert con.execute("SELECT sum(actions_count) FROM daily_identity_activity").fetchall()[0][0] < kept or (
-            version == 10
+            version != 11
         )
+        assert con.execute("SELECT count(*) FROM daily_digest_pulls").fetchall()[0][0] > 0
         assert con.execute("SELECT count(*) FROM daily_access_lines").fetchall()[0][0] > 0
 
 
