@@ -19,6 +19,12 @@ QUALIFY row_number() OVER (PARTITION BY c.name ORDER BY c.imported_at DESC) = 1;
 -- (identity_days, identity_history) follow one person across registries; with no mapping it is the raw identity.
 -- `raw_identity` is what the registry recorded: a detection about a credential itself (never used, expired,
 -- shared from many networks at once) reads that.
+-- The proxy's users mapped to identities: by an unscoped mapping or one for kind nginx (the access log's).
+CREATE OR REPLACE TEMP VIEW proxy_identities AS
+SELECT raw_identity, person_id FROM current_identities
+WHERE registry IS NULL AND coalesce(registry_kind, 'nginx') = 'nginx'
+QUALIFY row_number() OVER (PARTITION BY raw_identity ORDER BY registry_kind NULLS LAST) = 1;
+
 CREATE OR REPLACE TEMP VIEW identity_activity AS
 SELECT
     identity,
@@ -44,12 +50,46 @@ SELECT
     'access_log:' || l.line_key,
     l.remote_user
 FROM access_log AS l
-LEFT JOIN (
-    SELECT raw_identity, person_id FROM current_identities
-    WHERE registry IS NULL AND coalesce(registry_kind, 'nginx') = 'nginx'
-    QUALIFY row_number() OVER (PARTITION BY raw_identity ORDER BY registry_kind NULLS LAST) = 1
-) AS m ON m.raw_identity = l.remote_user
+LEFT JOIN proxy_identities AS m ON m.raw_identity = l.remote_user
 WHERE coalesce(l.remote_user, '') <> '' AND l.endpoint IN ('ping', 'token') AND l.status < 400;
+
+-- identity_activity summed per UTC day, identity, raw identity, client address, user agent and acceptance, from the
+-- store's daily rollups (ingest/client_rollups.sql: the registries' rows per registry and raw actor, the proxy's
+-- logins per user), mapped to identities here as identity_activity maps its rows (the mapping is a function of the
+-- raw identity and the registry). uses_count rows, the first and last time among them. At 10M events this is a
+-- sixth of the rows; the baselines that judge an identity's day by its addresses and clients read it, and read
+-- identity_activity's rows only for a finding's evidence or an exact time.
+CREATE OR REPLACE TEMP VIEW identity_day_clients AS
+SELECT
+    coalesce(s.person_id, g.person_id, c.actor) AS identity,
+    c.actor AS raw_identity,
+    c.day_at AS day,
+    c.client_addr,
+    c.user_agent,
+    c.counted_as <> 'refused' AS accepted,
+    c.actions_count AS uses_count,
+    c.first_at,
+    c.last_at
+FROM daily_identity_clients AS c
+LEFT JOIN scoped_identities AS s ON s.raw_identity = c.actor AND s.registry = c.registry
+LEFT JOIN current_identities AS g ON g.raw_identity = c.actor AND g.registry IS NULL AND g.registry_kind IS NULL
+WHERE coalesce(c.actor, '') <> ''
+UNION ALL
+SELECT coalesce(m.person_id, l.remote_user), l.remote_user, l.day_at, l.client_addr, l.user_agent, TRUE,
+       l.logins_count, l.first_at, l.last_at
+FROM daily_proxy_logins AS l
+LEFT JOIN proxy_identities AS m ON m.raw_identity = l.remote_user;
+
+-- identity_day_clients before `now_at`: the rollups' whole days before now_at's day, and that day's rows before
+-- now_at summed the same way from identity_activity (a run as of a time inside a day sees only its part).
+CREATE OR REPLACE TEMP MACRO identity_clients(now_at) AS TABLE
+SELECT * FROM identity_day_clients WHERE day < date_trunc('day', now_at)
+UNION ALL
+SELECT identity, raw_identity, date_trunc('day', seen_at), client_addr, user_agent, accepted, count(*), min(seen_at),
+       max(seen_at)
+FROM identity_activity
+WHERE seen_at >= date_trunc('day', now_at) AND seen_at < now_at
+GROUP BY ALL;
 
 -- Every move of a tag to another digest. Besides tag_history's overwrites, a tag's first interval in the store
 -- is a move too when pulls observed the tag resolving to another digest before it: the earlier push predates
@@ -123,10 +163,9 @@ SELECT identity, day, events_count, first_at, last_at,
        row_number() OVER w - 1 AS prior_active_days_count,
        lag(day) OVER w AS previous_day,
        lag(last_at) OVER w AS previous_last_at
-FROM (
-    SELECT identity, date_trunc('day', seen_at) AS day, count(*) AS events_count,
-           min(seen_at) AS first_at, max(seen_at) AS last_at
-    FROM identity_activity
+FROM (  -- identity_activity's accepted rows per identity and day, summed from the rollups (every stored day)
+    SELECT identity, day, sum(uses_count)::BIGINT AS events_count, min(first_at) AS first_at, max(last_at) AS last_at
+    FROM identity_day_clients
     WHERE accepted
     GROUP BY ALL
 )

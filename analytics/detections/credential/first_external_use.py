@@ -55,10 +55,10 @@ class CredentialFirstExternalUse(Detection):
     )
     parameters = Params
     sql = """
-        WITH uses AS (
-            SELECT identity, client_addr, seen_at, evidence_id
-            FROM identity_activity
-            WHERE accepted AND client_addr IS NOT NULL AND seen_at < $now
+        WITH uses AS (  -- accepted uses before $now per identity, day, address (and client): the daily rollups
+            SELECT identity, client_addr, day, first_at, last_at
+            FROM identity_clients($now)
+            WHERE accepted AND client_addr IS NOT NULL
         ),
         addresses AS (  -- in_networks is Python: once per distinct address
             SELECT client_addr,
@@ -66,39 +66,69 @@ class CredentialFirstExternalUse(Detection):
                                                  ELSE $fallback_networks END) AS inside
             FROM (SELECT DISTINCT client_addr FROM uses)
         ),
-        marked AS MATERIALIZED (  -- every use, without its evidence id: only a finding's two are read, below
-            SELECT u.identity, u.client_addr, u.seen_at, a.inside
-            FROM uses AS u JOIN addresses AS a ON a.client_addr = u.client_addr
+        marked AS MATERIALIZED (
+            SELECT u.*, a.inside FROM uses AS u JOIN addresses AS a ON a.client_addr = u.client_addr
         ),
-        first_outside AS (  -- each identity's first use from outside, and the use just before it
-            SELECT identity, min(seen_at) AS seen_at, arg_min(client_addr, seen_at) AS client_addr
+        first_outside AS (  -- each identity's first use from outside
+            SELECT identity, min(first_at) AS seen_at, arg_min(client_addr, first_at) AS client_addr
             FROM marked WHERE NOT inside GROUP BY identity
         ),
-        judged AS (
+        judged AS (  -- the days with a use before it, and the last use before it where the rollups tell it: not
+                     -- when a row of its day began before it and ended at or after it (straddled)
             SELECT o.identity, o.seen_at, o.client_addr,
-                   count(DISTINCT date_trunc('day', m.seen_at)) AS inside_days_count,
-                   max(m.seen_at) AS previous_at
+                   count(DISTINCT m.day) AS inside_days_count,
+                   max(m.last_at) FILTER (WHERE m.last_at < o.seen_at) AS settled_at,
+                   bool_or(m.last_at >= o.seen_at) AS straddled
             FROM first_outside AS o
-            JOIN marked AS m ON m.identity = o.identity AND m.seen_at < o.seen_at
+            JOIN marked AS m ON m.identity = o.identity AND m.first_at < o.seen_at
             WHERE o.seen_at >= $since
             GROUP BY ALL
-            HAVING count(DISTINCT date_trunc('day', m.seen_at)) >= $min_inside_days
+            HAVING count(DISTINCT m.day) >= $min_inside_days
+        ),
+        window_uses AS (  -- the rows of the judged days (from $since's day on): the straddled days, the first use
+            SELECT identity, client_addr, seen_at, evidence_id
+            FROM identity_activity
+            WHERE accepted AND client_addr IS NOT NULL AND seen_at >= date_trunc('day', $since) AND seen_at < $now
+        ),
+        previous AS (  -- the use before the first outside one, where a straddling row hides it: that day's rows
+            SELECT j.identity, max(u.seen_at) AS previous_at
+            FROM judged AS j
+            JOIN window_uses AS u ON u.identity = j.identity AND u.seen_at < j.seen_at
+             AND u.seen_at >= date_trunc('day', j.seen_at)
+            WHERE j.straddled
+            GROUP BY j.identity
         ),
         graded AS (
-            SELECT j.*,
-                   list_contains($ci_identities, j.identity) OR c.kind IN ('robot', 'token')
-                       OR glob_any(j.identity, $machine_patterns) AS machine,
-                   j.seen_at - j.previous_at >= INTERVAL 1 DAY * $dormant_days AS dormant
-            FROM judged AS j
-            LEFT JOIN current_credentials AS c ON c.name = j.identity
+            SELECT j.identity, j.seen_at, j.client_addr, j.inside_days_count,
+                   coalesce(p.previous_at, j.settled_at) AS previous_at
+            FROM judged AS j LEFT JOIN previous AS p ON p.identity = j.identity
         ),
-        evidence AS (  -- the first use from outside and the use before it, of the judged identities only
+        classed AS (
+            SELECT g.*,
+                   list_contains($ci_identities, g.identity) OR c.kind IN ('robot', 'token')
+                       OR glob_any(g.identity, $machine_patterns) AS machine,
+                   g.seen_at - g.previous_at >= INTERVAL 1 DAY * $dormant_days AS dormant
+            FROM graded AS g
+            LEFT JOIN current_credentials AS c ON c.name = g.identity
+        ),
+        cited AS (  -- the two uses a finding cites, by identity and exact time: the read meets only their rows
+            SELECT identity, seen_at AS cited_at FROM classed
+            UNION
+            SELECT identity, previous_at FROM classed
+        ),
+        cited_uses AS (
+            SELECT a.identity, a.client_addr, a.seen_at, a.evidence_id
+            FROM identity_activity AS a
+            JOIN cited AS t ON t.identity = a.identity AND t.cited_at = a.seen_at
+            WHERE a.accepted AND a.client_addr IS NOT NULL
+        ),
+        evidence AS (  -- the first use from outside and the use before it
             SELECT g.identity,
                    min(u.evidence_id) FILTER (WHERE u.seen_at = g.seen_at AND u.client_addr = g.client_addr)
                        AS first_evidence_id,
                    min(u.evidence_id) FILTER (WHERE u.seen_at = g.previous_at) AS previous_evidence_id
-            FROM graded AS g
-            JOIN uses AS u ON u.identity = g.identity AND u.seen_at IN (g.seen_at, g.previous_at)
+            FROM classed AS g
+            JOIN cited_uses AS u ON u.identity = g.identity AND u.seen_at IN (g.seen_at, g.previous_at)
             GROUP BY g.identity
         )
         SELECT
@@ -120,7 +150,7 @@ class CredentialFirstExternalUse(Detection):
             [e.first_evidence_id, e.previous_evidence_id] AS evidence_ids,
             g.inside_days_count,
             date_diff('day', g.previous_at, g.seen_at) AS idle_days_count
-        FROM graded AS g JOIN evidence AS e ON e.identity = g.identity
+        FROM classed AS g JOIN evidence AS e ON e.identity = g.identity
     """
     cases = (
         Case(
