@@ -5,17 +5,26 @@ Filters (all optional but the time range): repository as a glob (``team/*``; Duc
 quotes are plain characters), identity (exact; ``(anonymous)`` for rows without one), actions, client address
 (exact, or a prefix when it ends in ``.`` or ``:``), and a tag (exact) or digest (exact or a prefix). HEAD
 checks are left out unless asked for.
+
+Counts read the daily rollup per identity and repository (``daily_identity_repositories``, ``ingest/page_rollups.sql``)
+for a range's whole days, and the rows for its ragged ends (as ``daily`` does), whenever the filters are all kept by
+it (repository, identity, actions, HEAD checks) and name an identity or repository: one identity's or repository's
+rows are a few rollup rows a day. Unfiltered, the rollup is nearly as long as the rows (nearly every row is its own
+key), so the rows are counted. A page of rows with such filters is first bounded by the rollup to the days that hold
+it: the newest days whose rows reach the page's end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from regaudit.dashboard.queries.common import IDENTITY, TimeRange, clean, frame, identity_condition
+from regaudit.dashboard.queries.daily import day_bindings
 
 ACTIONS = ("pull", "push", "delete", "mount", "login")
 
@@ -40,8 +49,19 @@ class ActivityFilter:
 
     def where(self) -> tuple[str, dict[str, Any]]:
         """The WHERE clause (constant fragments only) and its bindings."""
-        conditions = ["occurred_at >= $start", "occurred_at < $end"]
-        params: dict[str, Any] = self.time.bindings()
+        condition, params = self.row_filter()
+        return f"occurred_at >= $start AND occurred_at < $end AND {condition}", {**self.time.bindings(), **params}
+
+    def rolled_up(self) -> bool:
+        """Whether the rollup per identity and repository keeps every column filtered on, and an identity or a
+        repository narrows it (unfiltered, it is nearly as long as the rows)."""
+        narrowed = clean(self.repository) is not None or clean(self.identity) is not None
+        return narrowed and clean(self.address) is None and clean(self.reference) is None
+
+    def row_filter(self) -> tuple[str, dict[str, Any]]:
+        """The conditions on anything but time (constant fragments only; TRUE for none) and their bindings."""
+        conditions = ["TRUE"]
+        params: dict[str, Any] = {}
         if repository := clean(self.repository):
             conditions.append("repository GLOB $repository")
             params["repository"] = repository
@@ -69,11 +89,32 @@ class ActivityFilter:
         return " AND ".join(conditions), params
 
 
+#: the filtered rows over a range: the rollup's rows for its whole days, one row per activity row at its ends
+_DAYS = """
+    SELECT actor, repository, actions_count FROM daily_identity_repositories
+    WHERE day_at >= $days_start AND day_at < $days_end AND {condition}
+    UNION ALL
+    SELECT actor, repository, 1 FROM image_activity
+    WHERE occurred_at >= $start AND occurred_at < $days_start AND {condition}
+    UNION ALL
+    SELECT actor, repository, 1 FROM image_activity
+    WHERE occurred_at >= $days_end AND occurred_at < $end AND {condition}
+"""
+#: what ``activity_count`` and ``scope_count`` say of the rows (or rollup rows) in ``{rows}``
+_COUNTS = """
+    SELECT coalesce(sum(actions_count), 0)::BIGINT AS rows_count, count(DISTINCT actor) AS identities_count,
+           count(DISTINCT repository) AS repositories_count
+    FROM ({rows})
+"""
+
+
 def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit: int, offset: int = 0) -> pd.DataFrame:
     """One page of matching rows, newest first. The oldest time on or before the page is found first from the
     time column alone (a top-N of integers); the page's keys are then sorted only among rows at least that recent,
     and its rows fetched by key (the join's bounds prune the scan), so a deep page costs little more than the
-    first."""
+    first. With filters the rollup keeps, the range starts at the newest day whose rows reach the page's end."""
+    if filters.rolled_up():
+        filters = replace(filters, time=TimeRange(page_since(con, filters, limit + offset), filters.time.end))
     where, params = filters.where()
     sql = f"""
         WITH oldest AS (
@@ -91,7 +132,12 @@ def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit
 
 
 def activity_count(con: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> pd.DataFrame:
-    """How many rows match, and how many distinct identities and repositories they involve."""
+    """How many rows match, and how many distinct identities and repositories they involve: from the rollup
+    where the filters allow (``rolled_up``)."""
+    if filters.rolled_up():
+        condition, params = filters.row_filter()
+        sql = _COUNTS.format(rows=_DAYS.format(condition=condition))
+        return frame(con, sql, {**day_bindings(filters.time), **params})
     where, params = filters.where()
     sql = f"""
         SELECT count(*) AS rows_count, count(DISTINCT actor) AS identities_count,
@@ -99,6 +145,29 @@ def activity_count(con: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> p
         FROM image_activity WHERE {where}
     """  # noqa: S608 - constant fragments; every value is a bound parameter
     return frame(con, sql, params)
+
+
+def page_since(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, rows: int) -> datetime:
+    """The latest start of the range that still holds the newest ``rows`` matching rows (filters the rollup keeps):
+    the end's ragged part counted from the rows, then whole days from the rollup, newest first; the range's start
+    when they do not reach ``rows``."""
+    condition, params = filters.row_filter()
+    sql = f"""
+        WITH parts AS (
+            SELECT $days_end AS since, count(*) AS rows_count FROM image_activity
+            WHERE occurred_at >= $days_end AND occurred_at < $end AND {condition}
+            UNION ALL
+            SELECT day_at, sum(actions_count) FROM daily_identity_repositories
+            WHERE day_at >= $days_start AND day_at < $days_end AND {condition} GROUP BY day_at
+        )
+        SELECT max(since) FROM (SELECT since, sum(rows_count) OVER (ORDER BY since DESC) AS seen FROM parts)
+        WHERE seen >= $rows
+    """  # noqa: S608 - constant fragments; every value is a bound parameter
+    bound = {name: value for name, value in day_bindings(filters.time).items() if name != "start"}
+    since = con.execute(sql, {**bound, **params, "rows": rows}).fetchall()[0][0]
+    if since is None or since >= filters.time.end:  # too few rows after the range's start (or no rows asked for)
+        return filters.time.start
+    return max(since, filters.time.start)
 
 
 def scope_count(
@@ -109,18 +178,16 @@ def scope_count(
     actions: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """What a compliance report of this period and scope holds (every row, HEAD checks included): repository
-    and identity globs as the reports engine matches them, any of several; empty lists match all."""
-    sql = f"""
-        SELECT count(*) AS rows_count, count(DISTINCT actor) AS identities_count,
-               count(DISTINCT repository) AS repositories_count
-        FROM image_activity
-        WHERE occurred_at >= $start AND occurred_at < $end
-          AND (len($repositories) = 0 OR list_bool_or(list_transform($repositories, lambda p: repository GLOB p)))
-          AND (len($identities) = 0 OR list_bool_or(list_transform($identities, lambda p: {IDENTITY} GLOB p)))
-          AND (len($actions) = 0 OR list_contains($actions, action))
-    """  # noqa: S608 - constant fragments; every value is a bound parameter
+    and identity globs as the reports engine matches them, any of several; empty lists match all. Whole days from
+    the rollup per identity and repository, the range's ends from the rows."""
+    condition = f"""
+        (len($repositories) = 0 OR list_bool_or(list_transform($repositories, lambda p: repository GLOB p)))
+        AND (len($identities) = 0 OR list_bool_or(list_transform($identities, lambda p: {IDENTITY} GLOB p)))
+        AND (len($actions) = 0 OR list_contains($actions, action))
+    """
+    sql = _COUNTS.format(rows=_DAYS.format(condition=condition))
     params = {
-        **time.bindings(),
+        **day_bindings(time),
         "repositories": list(repositories),
         "identities": list(identities),
         "actions": list(actions),

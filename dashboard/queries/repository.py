@@ -1,5 +1,9 @@
 """One repository: its tags with their digest history (overwrites marked), who pulled each digest, pushes and
-deletes over time. ``repositories`` lists them for the picker."""
+deletes over time. ``repositories`` lists them for the picker.
+
+Totals and who pulled each digest read the daily rollups of ``ingest/page_rollups.sql`` (per identity and repository,
+and the pulls per repository, digest, identity and tag), never the rows: a repository's rows over all time are a few
+rollup rows a day per identity."""
 
 from __future__ import annotations
 
@@ -38,8 +42,9 @@ def repository_summary(con: duckdb.DuckDBPyConnection, repository: str) -> pd.Da
     """Totals of one repository over all time."""
     sql = """
         WITH grouped AS (
-            SELECT actor, counted_as, count(*) AS n, min(occurred_at) AS first_at, max(occurred_at) AS last_at
-            FROM counted_activity WHERE repository = $repository GROUP BY ALL
+            SELECT actor, counted_as, sum(actions_count)::BIGINT AS n, min(first_at) AS first_at,
+                   max(last_at) AS last_at
+            FROM daily_identity_repositories WHERE repository = $repository GROUP BY ALL
         )
         SELECT coalesce(sum(n) FILTER (WHERE counted_as = 'pull'), 0) AS pulls_count,
                coalesce(sum(n) FILTER (WHERE counted_as = 'push'), 0) AS pushes_count,
@@ -91,9 +96,9 @@ def digest_pullers(con: duckdb.DuckDBPyConnection, repository: str, limit: int =
     """Who pulled each digest of the repository: pulls, the tags asked for, first and last time."""
     sql = f"""
         WITH grouped AS (
-            SELECT digest, coalesce(actor, '{ANONYMOUS}') AS identity, tag, count(*) AS n,
-                   min(occurred_at) AS first_at, max(occurred_at) AS last_at
-            FROM counted_activity WHERE repository = $repository AND counted_as = 'pull'
+            SELECT digest, coalesce(actor, '{ANONYMOUS}') AS identity, tag, sum(actions_count)::BIGINT AS n,
+                   min(first_at) AS first_at, max(last_at) AS last_at
+            FROM daily_digest_pulls WHERE repository = $repository
             GROUP BY ALL
         )
         SELECT digest, identity, sum(n) AS pulls_count, string_agg(tag, ', ' ORDER BY tag) AS tags,

@@ -17,8 +17,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from regaudit.dashboard.queries import identity, overview, repository
-from regaudit.dashboard.queries.common import TimeRange, bucket_bindings
+from regaudit.dashboard.queries import activity, identity, overview, repository
+from regaudit.dashboard.queries.common import ANONYMOUS, TimeRange, bucket_bindings
 from regaudit.ingest import store
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))  # the benchmarks import each other by bare name
@@ -104,6 +104,11 @@ def test_a_person_of_the_identity_mapping_is_picked_from_the_rollups_as_from_the
     with store.reader(copy) as con:
         mapped = identity.identities(con)
         pd.testing.assert_frame_equal(mapped, dashboard_rows.identities(con))
+        for person in ("alice.smith", "platform-robots", "alice", "ci-bot"):  # a mapped raw name shows its own rows
+            for name in (*IDENTITY_PAGE, "identity_user_agents"):
+                rolled, rows = getattr(identity, name)(con, person), getattr(dashboard_rows, name)(con, person)
+                pd.testing.assert_frame_equal(rolled, rows, check_exact=True, obj=f"{name}({person})")
+        assert identity.identity_summary(con, "alice.smith")["pulls_count"].iloc[0] > 0
     assert {"alice.smith", "platform-robots"} <= set(mapped["identity"])
 
 
@@ -114,3 +119,67 @@ def test_a_generated_store_has_the_rollups_of_its_rows(generated: Path) -> None:
         for table in ("daily_repository_activity", "daily_identity_activity", "daily_registry_events"):
             assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] >= 200  # noqa: S608 - a day at least
     check(generated)
+
+
+def names(con: duckdb.DuckDBPyConnection, column: str) -> list[str]:
+    """The busiest and the quietest values of a column, and one no row has."""
+    sql = f"SELECT {column} FROM image_activity WHERE {column} <> '' GROUP BY ALL ORDER BY count(*) DESC, 1"  # noqa: S608
+    ordered = [row[0] for row in con.execute(sql).fetchall()]
+    return [ordered[0], ordered[len(ordered) // 2], ordered[-1], "nobody/nothing"]
+
+
+IDENTITY_PAGE = ("identity_names", "identity_summary", "identity_repositories", "identity_addresses")
+
+
+def test_identity_and_repository_pages_from_the_rollups_equal_the_rows(any_store: duckdb.DuckDBPyConnection) -> None:
+    """Each query of the identity page and the repository page's totals and pullers, against the query it
+    replaced (``dashboard_rows``), for the busiest, a middling, the quietest and an unknown name, and anonymous."""
+    con = any_store
+    for who in [*names(con, "actor"), ANONYMOUS]:
+        for name in (*IDENTITY_PAGE, "identity_user_agents"):
+            rolled, rows = getattr(identity, name)(con, who), getattr(dashboard_rows, name)(con, who)
+            pd.testing.assert_frame_equal(rolled, rows, check_exact=True, obj=f"{name}({who})")
+    for repo in names(con, "repository"):
+        for name in ("repository_summary", "digest_pullers"):
+            rolled, rows = getattr(repository, name)(con, repo), getattr(dashboard_rows, name)(con, repo)
+            pd.testing.assert_frame_equal(rolled, rows, check_exact=True, obj=f"{name}({repo})")
+    pullers = repository.digest_pullers(con, names(con, "repository")[0], limit=3)
+    pd.testing.assert_frame_equal(pullers, dashboard_rows.digest_pullers(con, names(con, "repository")[0], 3))
+
+
+def explorer_filters(con: duckdb.DuckDBPyConnection, time: TimeRange) -> list[activity.ActivityFilter]:
+    """Filters the rollup keeps (identity, repository glob, actions, HEAD checks) and ones it does not."""
+    who, repo = names(con, "actor")[0], names(con, "repository")[0]
+    glob = repo.split("/")[0] + "/*"
+    return [
+        activity.ActivityFilter(time, identity=who),
+        activity.ActivityFilter(time, repository=glob, identity=who, include_checks=True),
+        activity.ActivityFilter(time, repository=repo, actions=("push", "delete")),
+        activity.ActivityFilter(time, repository="*", identity=ANONYMOUS),
+        activity.ActivityFilter(time, identity="nobody"),
+        activity.ActivityFilter(time, identity=who, address="10."),  # not kept: read from the rows
+        activity.ActivityFilter(time),
+    ]
+
+
+def test_the_explorer_and_reports_from_the_rollups_equal_the_rows(any_store: duckdb.DuckDBPyConnection) -> None:
+    """The explorer's count and pages (first, deep, past the end) and the reports page's count of a scope, over
+    ranges with ragged and whole-day ends, against the queries that read every row."""
+    con = any_store
+    who, repo = names(con, "actor")[0], names(con, "repository")[0]
+    scopes = [((), (), ()), ((repo.split("/")[0] + "/*",), (who,), ("push", "delete")), ((), ("*",), ("pull",))]
+    narrowed = 0
+    for time in ranges(con):
+        for filters in explorer_filters(con, time):
+            narrowed += filters.rolled_up() and activity.page_since(con, filters, 1) > time.start
+            same_frame(activity.activity_count(con, filters), dashboard_rows.activity_count(con, filters))
+            for limit, offset in ((1, 0), (100, 0), (7, 230), (50, 100_000)):
+                page = activity.activity_page(con, filters, limit, offset)
+                same_frame(page, dashboard_rows.activity_page(con, filters, limit, offset))
+        for scope in scopes:
+            same_frame(activity.scope_count(con, time, *scope), dashboard_rows.scope_count(con, time, *scope))
+    assert narrowed  # some pages were read from a later start than the range's
+
+
+def same_frame(rolled: pd.DataFrame, rows: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(rolled, rows, check_exact=True)
