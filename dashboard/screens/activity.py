@@ -13,6 +13,10 @@ from regaudit.dashboard import data, links, widgets
 from regaudit.dashboard.queries import activity as q
 
 PAGE_SIZES = (50, 100, 250, 500)
+#: The explorer opens on the last day of activity: it lists rows, and a day of a busy registry is already more
+#: rows than anyone pages through; wider ranges are a choice away (and an identity or repository filter keeps them
+#: quick: those are counted from the daily rollups).
+DEFAULT_RANGE = "24h"
 
 
 def filters(runtime_key: str = "activity") -> q.ActivityFilter:
@@ -20,7 +24,7 @@ def filters(runtime_key: str = "activity") -> q.ActivityFilter:
     runtime, _ = widgets.context()
     first, second, third = st.columns(3)
     with first:
-        time = widgets.time_range(runtime, runtime_key, default="7d")
+        time = widgets.time_range(runtime, runtime_key, default=DEFAULT_RANGE)
         actions = widgets.multi_filter("Action", f"{runtime_key}_actions", "action", q.ACTIONS)
     with second:
         repository = widgets.text_filter(
@@ -51,7 +55,10 @@ def filters(runtime_key: str = "activity") -> q.ActivityFilter:
 def render() -> None:
     runtime, _ = widgets.context()
     st.title("Activity explorer")
-    st.caption("Who pushed or pulled what, when, from where. Times are UTC.")
+    st.caption(
+        "Who pushed or pulled what, when, from where. Times are UTC. Opens on the last 24 hours of activity: widen the"
+        " time range to search further back; an identity or repository filter keeps a long range quick."
+    )
     chosen = filters()
     counts = data.run(runtime, q.activity_count, chosen).iloc[0]
     total = int(counts["rows_count"])

@@ -64,6 +64,19 @@ def test_activity_explorer_lists_and_counts_what_the_filters_match(make_app: App
     assert shown(make_app(seeded, page="activity", repository="other/*"))["Matching actions"] == "2"
 
 
+def test_activity_explorer_opens_on_the_last_day_and_says_so(make_app: AppFactory, seeded: Path) -> None:
+    """Reached without a range in its URL (a browser clears the overview's when it follows the navigation)."""
+    app = make_app(seeded)
+    app.query_params.pop("range", None)
+    app.switch_page("screens/activity.py").run()
+    no_errors(app)
+    assert app.selectbox(key="activity_preset").value == "24h"
+    assert any("last 24 hours" in caption.value for caption in app.caption)
+    widened = make_app(seeded, page="activity", range="all")
+    assert widened.selectbox(key="activity_preset").value == "all"
+    assert shown(widened)["Matching actions"] == "14"
+
+
 def test_activity_download_holds_exactly_the_rows_shown(make_app: AppFactory, seeded: Path) -> None:
     app = make_app(seeded, page="activity", repository="team/app")
     app.selectbox(key="activity_page_size").set_value(50).run()
