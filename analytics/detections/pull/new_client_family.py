@@ -46,23 +46,20 @@ class CredentialNewClientFamily(Detection):
     references = ("https://docs.projectquay.io/use_quay.html",)
     parameters = Params
     sql = """
-        WITH recent AS (
-            SELECT identity, user_agent, seen_at, evidence_id
-            FROM identity_activity
+        WITH recent AS (  -- accepted uses per identity, day and user agent (and address) in the window: the rollups
+            SELECT identity, user_agent, day, first_at
+            FROM identity_clients($now)
             WHERE accepted AND user_agent IS NOT NULL
-              AND seen_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days AND seen_at < $now
+              AND day >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
         ),
         clients AS (  -- client_family and client_kind are Python: once per distinct user agent
             SELECT user_agent, client_family(user_agent) AS family, client_kind(user_agent) AS kind
             FROM (SELECT DISTINCT user_agent FROM recent)
         ),
-        seen AS MATERIALIZED (  -- every use, without its evidence id: the findings' are read below
-            SELECT r.identity, c.family, c.kind, r.seen_at, date_trunc('day', r.seen_at) AS day
+        used AS MATERIALIZED (  -- each identity's client families per day
+            SELECT r.identity, c.family, any_value(c.kind) AS kind, r.day, min(r.first_at) AS first_at
             FROM recent AS r JOIN clients AS c ON c.user_agent = r.user_agent
-        ),
-        used AS (  -- each identity's client families per day
-            SELECT identity, family, any_value(kind) AS kind, day, min(seen_at) AS first_at
-            FROM seen GROUP BY identity, family, day
+            GROUP BY r.identity, c.family, r.day
         ),
         family_first AS (  -- a tool family the identity did not use in the prior baseline_days, on a judged day
             SELECT u.*, h.first_day
@@ -76,6 +73,19 @@ class CredentialNewClientFamily(Detection):
                   WHERE p.identity = u.identity AND p.family = u.family
                     AND p.day < u.day AND p.day >= u.day - INTERVAL 1 DAY * $baseline_days
               )
+        ),
+        cited AS (  -- the judged days' user agents of each judged family: the rows read below are theirs
+            SELECT DISTINCT r.identity, r.user_agent, r.day, c.family
+            FROM family_first AS f
+            JOIN recent AS r ON r.identity = f.identity AND r.day = f.day
+            JOIN clients AS c ON c.user_agent = r.user_agent AND c.family = f.family
+        ),
+        rows_cited AS (  -- judged days are from $since's day on
+            SELECT c.family, a.identity, a.user_agent, a.seen_at, a.evidence_id
+            FROM identity_activity AS a
+            JOIN cited AS c ON c.user_agent = a.user_agent AND c.identity = a.identity
+             AND c.day = date_trunc('day', a.seen_at)
+            WHERE a.accepted AND a.seen_at >= date_trunc('day', $since) AND a.seen_at < $now
         )
         SELECT
             f.identity || ' with ' || f.family AS subject,
@@ -93,10 +103,7 @@ class CredentialNewClientFamily(Detection):
             f.family,
             list(DISTINCT s.user_agent ORDER BY s.user_agent) AS user_agents
         FROM family_first AS f
-        JOIN (
-            SELECT r.*, c.family, date_trunc('day', r.seen_at) AS day
-            FROM recent AS r JOIN clients AS c ON c.user_agent = r.user_agent
-        ) AS s ON s.identity = f.identity AND s.family = f.family AND s.day = f.day
+        JOIN rows_cited AS s ON s.identity = f.identity AND s.family = f.family AND date_trunc('day', s.seen_at) = f.day
         GROUP BY f.identity, f.family, f.kind, f.day
     """
     cases = (

@@ -62,11 +62,11 @@ class CredentialNewNetwork(Detection):
     references = ("https://github.com/goharbor/harbor/issues/18675",)
     parameters = Params
     sql = """
-        WITH recent AS (
-            SELECT identity, client_addr, seen_at, date_trunc('day', seen_at) AS day, evidence_id, raw_identity
-            FROM identity_activity
+        WITH recent AS (  -- accepted uses per identity, day, address (and client) in the window: the daily rollups
+            SELECT identity, client_addr, day, first_at
+            FROM identity_clients($now)
             WHERE accepted AND client_addr IS NOT NULL
-              AND seen_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days AND seen_at < $now
+              AND day >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
         ),
         networks AS (  -- network_of is Python: once per distinct address, not once per row
             SELECT client_addr, network,  -- the /16 (IPv4) or /48 (IPv6) of an address's own network
@@ -78,14 +78,11 @@ class CredentialNewNetwork(Detection):
                 FROM (SELECT DISTINCT client_addr FROM recent)
             )
         ),
-        seen AS MATERIALIZED (  -- every use, without its evidence id and raw name: the findings' are read below
-            SELECT r.identity, n.network, n.pool, n.known, r.seen_at, r.day
+        used AS MATERIALIZED (  -- each identity's networks per day
+            SELECT r.identity, n.network, any_value(n.pool) AS pool, bool_and(n.known) AS known, r.day,
+                   min(r.first_at) AS first_at
             FROM recent AS r JOIN networks AS n ON n.client_addr = r.client_addr
-        ),
-        used AS (  -- each identity's networks per day
-            SELECT identity, network, any_value(pool) AS pool, bool_and(known) AS known, day,
-                   min(seen_at) AS first_at
-            FROM seen GROUP BY identity, network, day
+            GROUP BY r.identity, n.network, r.day
         ),
         candidates AS (  -- first use of a network in baseline_days, on a judged day
             SELECT u.* FROM used AS u
@@ -109,6 +106,19 @@ class CredentialNewNetwork(Detection):
                   WHERE p.identity = c.identity AND p.pool = c.pool AND p.network <> c.network
                     AND p.day < c.day AND p.day >= c.day - INTERVAL 1 DAY * $baseline_days
               ) < $pool_networks)
+        ),
+        cited AS (  -- the judged days' addresses of each judged network: the rows read below are theirs
+            SELECT DISTINCT r.identity, r.client_addr, r.day, n.network
+            FROM judged AS j
+            JOIN recent AS r ON r.identity = j.identity AND r.day = j.day
+            JOIN networks AS n ON n.client_addr = r.client_addr AND n.network = j.network
+        ),
+        rows_cited AS (  -- judged days are from $since's day on
+            SELECT c.network, a.identity, a.client_addr, a.seen_at, a.evidence_id, a.raw_identity
+            FROM identity_activity AS a
+            JOIN cited AS c ON c.client_addr = a.client_addr AND c.identity = a.identity
+             AND c.day = date_trunc('day', a.seen_at)
+            WHERE a.accepted AND a.seen_at >= date_trunc('day', $since) AND a.seen_at < $now
         )
         SELECT
             n.identity || ' from ' || n.network AS subject,
@@ -130,9 +140,8 @@ class CredentialNewNetwork(Detection):
             list(DISTINCT s.client_addr ORDER BY s.client_addr) AS client_addrs,
             list(DISTINCT s.raw_identity ORDER BY s.raw_identity) AS raw_identities
         FROM judged AS n
-        JOIN (
-            SELECT r.*, w.network FROM recent AS r JOIN networks AS w ON w.client_addr = r.client_addr
-        ) AS s ON s.identity = n.identity AND s.network = n.network AND s.day = n.day
+        JOIN rows_cited AS s
+          ON s.identity = n.identity AND s.network = n.network AND date_trunc('day', s.seen_at) = n.day
         GROUP BY n.identity, n.network, n.day, n.first_at, n.first_day
     """
     cases = (
