@@ -85,10 +85,27 @@ class OffHoursPush(Detection):
             SELECT client_addr, in_networks(client_addr, $ci_networks) AS in_ci_network
             FROM (SELECT DISTINCT client_addr FROM candidates)
         ),
-        namespaces AS MATERIALIZED (  -- personal_repository is Python: once per repository and pusher
-            SELECT repository, actor, glob_any(repository, $protected_repositories) AS protected,
-                   personal_repository(repository, actor, $personal_repositories) AS personal
+        repositories AS MATERIALIZED (  -- glob_any is Python: once per repository
+            SELECT repository, glob_any(repository, $protected_repositories) AS protected
+            FROM (SELECT DISTINCT repository FROM candidates)
+        ),
+        pairs AS (  -- a namespace pattern holds the pusher's name (lowercased, or before an @) literally: its
+                    -- repositories contain that name, so only those pairs can be personal (ASCII names: DuckDB's
+                    -- lower is Python's there; any other name is always asked)
+            SELECT repository, actor,
+                   actor IS NOT NULL AND (strlen(actor) <> length(actor) OR contains(repository, lower(actor))
+                                          OR contains(repository, split_part(lower(actor), '@', 1))) AS named
             FROM (SELECT DISTINCT repository, actor FROM candidates)
+        ),
+        namespaces AS MATERIALIZED (  -- personal_repository is Python: once per repository and pusher it can hold
+            SELECT p.repository, p.actor, r.protected,
+                   personal_repository(p.repository, p.actor, $personal_repositories) AS personal
+            FROM pairs AS p JOIN repositories AS r ON r.repository = p.repository
+            WHERE p.named
+            UNION ALL
+            SELECT p.repository, p.actor, r.protected, FALSE
+            FROM pairs AS p JOIN repositories AS r ON r.repository = p.repository
+            WHERE NOT p.named
         ),
         pushes AS (
             SELECT c.*, n.protected, n.personal, timezone($timezone, c.occurred_at) AS local_at,
@@ -137,8 +154,8 @@ class OffHoursPush(Detection):
                         THEN $habit_days ELSE 1 END AS habit_threshold
             FROM ranked AS r
             LEFT JOIN (  -- by the raw identity, as the push habits above: identity_days' first day when unmapped
-                SELECT raw_identity, date_trunc('day', min(seen_at)) AS first_day
-                FROM identity_activity WHERE accepted GROUP BY raw_identity
+                SELECT raw_identity, date_trunc('day', min(first_at)) AS first_day
+                FROM identity_day_clients WHERE accepted GROUP BY raw_identity  -- identity_activity's daily rollups
             ) AS d ON d.raw_identity = r.actor
             WHERE r.off_hours AND r.occurred_at >= date_trunc('day', $since)
         ),
