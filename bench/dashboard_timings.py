@@ -9,8 +9,9 @@ Pages run through Streamlit's AppTest (the real entry point, demo mode): each pa
 median of ``--page-rounds`` is shown ("cpu s" is the CPU time the cold run used over all threads, which
 other processes' load on the machine does not inflate). Then each page's query functions, ``--rounds``
 times each: on a fresh read-only connection per call, as the dashboard runs an uncached query, and on one
-warm connection; median and 95th percentile per query and the worst p95 per page (target: every p95 under
-1 s on 10 million events), recorded in bench/results/dashboard.jsonl. Wall-clock seconds on this machine.
+warm connection; median and 95th percentile per query and the worst p95 per page (issue 19's target: every p95
+under 0.5 s on 10 million events and 1.5 s on 100 million, at load 2-4), recorded in bench/results/dashboard.jsonl.
+Wall-clock seconds on this machine.
 
 ``--rows-baseline`` times each query that reads the daily rollups (``dashboard/queries/daily.py``) beside the same
 query reading every row (``dashboard_rows.py``, as before the rollups), interleaved on the same connections, and
@@ -61,7 +62,7 @@ def page_scenarios(repo: str, who: str, finding: str) -> list[tuple[str, str, di
     return [
         ("overview (7 days)", "overview", {}),
         ("overview (all 30 days)", "overview", {"range": "all"}),
-        ("activity explorer (7 days)", "activity", {}),
+        ("activity explorer (last 24 hours, its default)", "activity", {"range": "24h"}),
         (
             "activity explorer (identity + repo glob, all)",
             "activity",
@@ -110,7 +111,17 @@ def time_pages(db: Path, repo: str, who: str, finding: str, rounds: int) -> None
         print(f"{label:48}" + "".join(f" {value:8.2f}" for value in medians), flush=True)
 
 
-PAGES = ("overview", "activity explorer", "repository", "identity", "findings", "reports")
+#: the explorer widened to a month without a filter: a month of rows, on a page of its own
+WIDENED = "activity explorer widened, unfiltered"
+PAGES = (
+    "overview",
+    "activity explorer",
+    WIDENED,
+    "repository",
+    "identity",
+    "findings",
+    "reports",
+)
 Call = tuple[str, Callable[..., Any], tuple[Any, ...]]
 
 
@@ -123,6 +134,16 @@ ROWS_VERSIONS: dict[Callable[..., Any], Callable[..., Any]] = {
     repository.repositories: dashboard_rows.repositories,
     identity.identities: dashboard_rows.identities,
     overview.feed_freshness: dashboard_rows.feed_freshness,
+    identity.identity_names: dashboard_rows.identity_names,
+    identity.identity_summary: dashboard_rows.identity_summary,
+    identity.identity_repositories: dashboard_rows.identity_repositories,
+    identity.identity_addresses: dashboard_rows.identity_addresses,
+    identity.identity_user_agents: dashboard_rows.identity_user_agents,
+    repository.repository_summary: dashboard_rows.repository_summary,
+    repository.digest_pullers: dashboard_rows.digest_pullers,
+    activity.activity_count: dashboard_rows.activity_count,
+    activity.activity_page: dashboard_rows.activity_page,
+    activity.scope_count: dashboard_rows.scope_count,
 }
 #: the label of a baseline call: the query as it read every row
 ROWS = "rows: "
@@ -143,11 +164,16 @@ def with_rows_baseline(pages: dict[str, list[Call]]) -> dict[str, list[Call]]:
 
 def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
     """Each page's query functions with the arguments its busiest view passes (the busiest repository and
-    identity, the last 7 and 31 days of the data)."""
+    identity, the last day, 7 and 31 days of the data). The explorer as it opens (the last 24 hours) and widened
+    to the month with an identity and a repository glob; widened to the month without a filter it reads a month of
+    rows, on a page of its own."""
     last = con.execute("SELECT max(occurred_at) FROM image_activity").fetchall()[0][0]
+    end = last.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)  # as the range picker ends
+    day = common.TimeRange.ending(end, timedelta(hours=24))
     week = common.TimeRange.ending(last + timedelta(hours=1), timedelta(days=7))
     month = common.TimeRange.ending(last + timedelta(hours=1), timedelta(days=31))
     finding = con.execute("SELECT finding_id FROM findings ORDER BY finding_id LIMIT 1").fetchall()[0]
+    opened = activity.ActivityFilter(day)
     everything = activity.ActivityFilter(month)
     scoped = activity.ActivityFilter(month, repository=repo.split("/")[0] + "/*", identity=who)
     return {
@@ -166,11 +192,17 @@ def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
             ("overview.dead_letter_summary", overview.dead_letter_summary, ()),
         ],
         "activity explorer": [
+            ("activity.activity_count 24h", activity.activity_count, (opened,)),
+            ("activity.activity_page 24h p1", activity.activity_page, (opened, 100, 0)),
+            ("activity.activity_page 24h p500", activity.activity_page, (opened, 100, 49_900)),
+            ("activity.activity_count 30d scoped", activity.activity_count, (scoped,)),
+            ("activity.activity_page 30d scoped p1", activity.activity_page, (scoped, 100, 0)),
+            ("activity.activity_page 30d scoped p500", activity.activity_page, (scoped, 100, 49_900)),
+        ],
+        "activity explorer widened, unfiltered": [
             ("activity.activity_count 30d", activity.activity_count, (everything,)),
             ("activity.activity_page 30d p1", activity.activity_page, (everything, 100, 0)),
             ("activity.activity_page 30d p500", activity.activity_page, (everything, 100, 49_900)),
-            ("activity.activity_count scoped", activity.activity_count, (scoped,)),
-            ("activity.activity_page scoped p1", activity.activity_page, (scoped, 100, 0)),
         ],
         "repository": [
             ("repository.repositories", repository.repositories, ()),
@@ -183,6 +215,7 @@ def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
         ],
         "identity": [
             ("identity.identities", identity.identities, ()),
+            ("identity.identity_names", identity.identity_names, (who,)),
             ("identity.identity_summary", identity.identity_summary, (who,)),
             ("identity.identity_repositories", identity.identity_repositories, (who,)),
             ("identity.identity_addresses", identity.identity_addresses, (who,)),
@@ -341,7 +374,11 @@ def main() -> None:
                 time_pages(args.path, repo, who, finding, args.page_rounds)
         pages = time_queries(args.path, repo, who, args.rounds, loads, args.rows_baseline)
     worst = max(page["worst_p95"] for page in pages.values())  # type: ignore[index]
-    print(f"worst p95 {worst:.3f} s (target < 1 s); load average {os.getloadavg()[0]:.1f} (1 min) at the end")
+    opened = max(page["worst_p95"] for name, page in pages.items() if name != WIDENED)  # type: ignore[index]
+    print(
+        f"worst p95 {worst:.3f} s, {opened:.3f} s but the explorer widened to a month without a filter (issue 19:"
+        f" < 0.5 s at 10M events, < 1.5 s at 100M); load average {os.getloadavg()[0]:.1f} (1 min) at the end"
+    )
     if args.load:
         print(f"load held near {args.load}: 1-minute load averages seen {min(loads):.2f} to {max(loads):.2f}")
     record(

@@ -164,7 +164,7 @@ def page_since(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, rows: in
         WHERE seen >= $rows
     """  # noqa: S608 - constant fragments; every value is a bound parameter
     bound = {name: value for name, value in day_bindings(filters.time).items() if name != "start"}
-    since = con.execute(sql, {**bound, **params, "rows": rows}).fetchall()[0][0]
+    since: datetime | None = con.execute(sql, {**bound, **params, "rows": rows}).fetchall()[0][0]
     if since is None or since >= filters.time.end:  # too few rows after the range's start (or no rows asked for)
         return filters.time.start
     return max(since, filters.time.start)
