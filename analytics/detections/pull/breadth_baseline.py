@@ -49,8 +49,7 @@ class PullBreadthBaseline(Detection):
         WITH daily AS (
             SELECT coalesce(identity, 'anonymous@' || client_addr) AS identity,
                    date_trunc('day', occurred_at) AS day,
-                   count(DISTINCT repository) AS repositories_count,
-                   list('image_activity:' || activity_id ORDER BY occurred_at) AS ids
+                   count(DISTINCT repository) AS repositories_count
             FROM identified_activity  -- identity: the mapped person, else actor
             WHERE source = 'registry' AND counts_as_pull
               AND occurred_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
@@ -78,6 +77,26 @@ class PullBreadthBaseline(Detection):
                    median(repositories_count) AS median_count,
                    mad(repositories_count) AS mad_count
             FROM prior GROUP BY identity, day
+        ),
+        fired AS MATERIALIZED (
+            SELECT c.*, b.history_days, b.median_count, b.mad_count
+            FROM current AS c
+            JOIN baseline AS b ON b.identity = c.identity AND b.day = c.day
+            WHERE b.history_days >= $min_history_days AND b.active_days_count >= $min_active_days
+              AND c.repositories_count >= $min_repositories
+              AND c.repositories_count
+                  > b.median_count + $mad_factor * greatest(1.4826 * b.mad_count, $min_spread)
+        ),
+        evidence AS (  -- the rows of the fired days only (current days are from $since's day on)
+            SELECT coalesce(a.identity, 'anonymous@' || a.client_addr) AS identity,
+                   date_trunc('day', a.occurred_at) AS day,
+                   list('image_activity:' || a.activity_id ORDER BY a.occurred_at) AS ids
+            FROM identified_activity AS a
+            JOIN fired AS f ON f.identity = coalesce(a.identity, 'anonymous@' || a.client_addr)
+             AND f.day = date_trunc('day', a.occurred_at)
+            WHERE a.source = 'registry' AND a.counts_as_pull
+              AND a.occurred_at >= date_trunc('day', $since) AND a.occurred_at < $now
+            GROUP BY ALL
         )
         SELECT
             c.identity AS subject,
@@ -91,18 +110,14 @@ class PullBreadthBaseline(Detection):
             c.day + INTERVAL 1 DAY AS window_end_at,
             c.identity || ' pulled from ' || c.repositories_count || ' repositories on '
                 || CAST(c.day AS DATE)
-                || ' against a median of ' || b.median_count || ' (MAD ' || b.mad_count || ') over '
-                || b.history_days || ' prior days' AS summary,
-            c.ids AS evidence_ids,
+                || ' against a median of ' || c.median_count || ' (MAD ' || c.mad_count || ') over '
+                || c.history_days || ' prior days' AS summary,
+            e.ids AS evidence_ids,
             c.repositories_count,
-            b.median_count,
-            b.mad_count
-        FROM current AS c
-        JOIN baseline AS b ON b.identity = c.identity AND b.day = c.day
-        WHERE b.history_days >= $min_history_days AND b.active_days_count >= $min_active_days
-          AND c.repositories_count >= $min_repositories
-          AND c.repositories_count
-              > b.median_count + $mad_factor * greatest(1.4826 * b.mad_count, $min_spread)
+            c.median_count,
+            c.mad_count
+        FROM fired AS c
+        JOIN evidence AS e ON e.identity = c.identity AND e.day = c.day
     """
     cases = (
         Case(

@@ -56,8 +56,7 @@ class PullEgressBaseline(Detection):
         WITH daily AS (
             SELECT coalesce(identity, 'anonymous@' || client_addr) AS identity,
                    date_trunc('day', occurred_at) AS day,
-                   sum(greatest(blob_bytes, coalesce(proxy_bytes_sent, 0))) AS bytes_count,
-                   list('image_activity:' || activity_id ORDER BY occurred_at) AS ids
+                   sum(greatest(blob_bytes, coalesce(proxy_bytes_sent, 0))) AS bytes_count
             FROM identified_activity  -- identity: the mapped person, else actor
             WHERE source = 'registry' AND action = 'pull' AND NOT is_check
               AND occurred_at >= date_trunc('day', $since) - INTERVAL 1 DAY * $baseline_days
@@ -85,6 +84,26 @@ class PullEgressBaseline(Detection):
                    median(bytes_count) AS median_bytes,
                    mad(bytes_count) AS mad_bytes
             FROM prior GROUP BY identity, day
+        ),
+        fired AS MATERIALIZED (
+            SELECT c.*, b.history_days, b.median_bytes, b.mad_bytes
+            FROM current AS c
+            JOIN baseline AS b ON b.identity = c.identity AND b.day = c.day
+            WHERE b.history_days >= $min_history_days AND b.active_days_count >= $min_active_days
+              AND c.bytes_count >= $min_bytes
+              AND c.bytes_count > b.median_bytes + $mad_factor * greatest(1.4826 * b.mad_bytes, $min_bytes / 10)
+              AND c.bytes_count > $min_ratio * b.median_bytes
+        ),
+        evidence AS (  -- the rows of the fired days only (current days are from $since's day on)
+            SELECT coalesce(a.identity, 'anonymous@' || a.client_addr) AS identity,
+                   date_trunc('day', a.occurred_at) AS day,
+                   list('image_activity:' || a.activity_id ORDER BY a.occurred_at) AS ids
+            FROM identified_activity AS a
+            JOIN fired AS f ON f.identity = coalesce(a.identity, 'anonymous@' || a.client_addr)
+             AND f.day = date_trunc('day', a.occurred_at)
+            WHERE a.source = 'registry' AND a.action = 'pull' AND NOT a.is_check
+              AND a.occurred_at >= date_trunc('day', $since) AND a.occurred_at < $now
+            GROUP BY ALL
         )
         SELECT
             c.identity AS subject,
@@ -98,18 +117,14 @@ class PullEgressBaseline(Detection):
             c.day + INTERVAL 1 DAY AS window_end_at,
             c.identity || ' downloaded ' || format_bytes(c.bytes_count::BIGINT) || ' on '
                 || CAST(c.day AS DATE)
-                || ' against a median of ' || format_bytes(b.median_bytes::BIGINT) || ' over '
-                || b.history_days || ' prior days' AS summary,
-            c.ids AS evidence_ids,
+                || ' against a median of ' || format_bytes(c.median_bytes::BIGINT) || ' over '
+                || c.history_days || ' prior days' AS summary,
+            e.ids AS evidence_ids,
             c.bytes_count,
-            b.median_bytes,
-            b.mad_bytes
-        FROM current AS c
-        JOIN baseline AS b ON b.identity = c.identity AND b.day = c.day
-        WHERE b.history_days >= $min_history_days AND b.active_days_count >= $min_active_days
-          AND c.bytes_count >= $min_bytes
-          AND c.bytes_count > b.median_bytes + $mad_factor * greatest(1.4826 * b.mad_bytes, $min_bytes / 10)
-          AND c.bytes_count > $min_ratio * b.median_bytes
+            c.median_bytes,
+            c.mad_bytes
+        FROM fired AS c
+        JOIN evidence AS e ON e.identity = c.identity AND e.day = c.day
     """
     cases = (
         Case(
