@@ -73,9 +73,18 @@ class TagMovedBack(Detection):
             HAVING arg_max(u.previous_digest, u.valid_from_at) = m.digest
                AND max(u.valid_from_at) >= m.valid_from_at - INTERVAL 1 HOUR * $rollback_hours
         ),
-        observations AS (  -- only those of a moved-to digest: the join below then stays small
-            SELECT * FROM tag_observations
-            WHERE digest IN (SELECT digest FROM moves)
+        moved_to AS (SELECT DISTINCT digest FROM moves),
+        observations AS (  -- tag_observations of a moved-to digest only, filtered before each row's evidence id is
+                           -- built (filtering the view's rows built it for every pull by tag in the store)
+            SELECT registry, repository, tag, digest, valid_from_at AS seen_at,
+                   'tag_history:' || event_id AS evidence_id
+            FROM tag_history
+            WHERE digest IN (SELECT digest FROM moved_to)
+            UNION ALL
+            SELECT registry, repository, tag, digest, occurred_at, 'image_activity:' || activity_id
+            FROM image_activity
+            WHERE source = 'registry' AND action = 'pull' AND tag IS NOT NULL AND digest IS NOT NULL
+              AND digest IN (SELECT digest FROM moved_to)
         )
         SELECT
             m.repository || ':' || m.tag AS subject,
