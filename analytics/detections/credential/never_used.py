@@ -44,7 +44,7 @@ class CredentialNeverUsed(Detection):
             SELECT name, min(imported_at) AS first_imported_at FROM credentials GROUP BY name
         ),
         used AS (  -- any accepted request presented it: an image action, a login, a catalog or tag listing, a blob
-            SELECT raw_identity FROM identity_activity WHERE accepted AND seen_at < $now  -- as presented
+            SELECT raw_identity FROM identity_clients($now) WHERE accepted  -- as presented; the daily rollups
             UNION
             SELECT remote_user FROM access_log
             WHERE status BETWEEN 200 AND 399 AND coalesce(remote_user, '') <> '' AND request_at < $now

@@ -39,13 +39,27 @@ class CredentialUnused(Detection):
     )
     parameters = Params
     sql = """
-        WITH last_use AS (
-            SELECT raw_identity AS identity, max(seen_at) AS last_at,  -- the credential as presented, not its person
-                   arg_max(evidence_id, seen_at) AS evidence_id, arg_max(client_addr, seen_at) AS client_addr
-            FROM identity_activity WHERE accepted AND seen_at < $now GROUP BY raw_identity
+        WITH last_at AS (  -- the daily rollups (identity_clients): each raw identity's last accepted use
+            SELECT raw_identity AS identity, max(last_at) AS last_at  -- the credential as presented, not its person
+            FROM identity_clients($now) WHERE accepted GROUP BY raw_identity
         ),
         watched AS (  -- the store's latest observation: a feed that stopped proves no credential unused
-            SELECT max(seen_at) AS until_at FROM identity_activity WHERE seen_at < $now
+            SELECT max(last_at) AS until_at FROM identity_clients($now)
+        ),
+        judged AS (
+            SELECT c.*, u.last_at
+            FROM current_credentials AS c
+            JOIN last_at AS u ON u.identity = c.name
+            CROSS JOIN watched AS w
+            WHERE u.last_at < w.until_at - INTERVAL 1 DAY * $unused_days
+        ),
+        last_use AS (  -- the last use's row, read by identity and exact time for the judged credentials only
+            SELECT a.raw_identity AS identity, arg_max(a.evidence_id, a.seen_at) AS evidence_id,
+                   arg_max(a.client_addr, a.seen_at) AS client_addr
+            FROM identity_activity AS a
+            JOIN judged AS j ON j.name = a.raw_identity AND j.last_at = a.seen_at
+            WHERE a.accepted
+            GROUP BY a.raw_identity
         )
         SELECT
             c.name AS subject,
@@ -55,17 +69,15 @@ class CredentialUnused(Detection):
             CAST(NULL AS VARCHAR) AS digest,
             c.name AS identity,
             u.client_addr AS client_addr,
-            u.last_at AS window_start_at,
+            c.last_at AS window_start_at,
             CAST(NULL AS TIMESTAMPTZ) AS window_end_at,
             c.kind || ' ' || c.name || coalesce(' of ' || c.owner, '') || ' unused for '
-                || date_diff('day', u.last_at, $now) || ' days (last use ' || CAST(u.last_at AS DATE)
+                || date_diff('day', c.last_at, $now) || ' days (last use ' || CAST(c.last_at AS DATE)
                 || coalesce(' from ' || u.client_addr, '') || ')' AS summary,
             ['credentials:' || c.name, u.evidence_id] AS evidence_ids,
-            date_diff('day', u.last_at, $now) AS unused_days_count
-        FROM current_credentials AS c
+            date_diff('day', c.last_at, $now) AS unused_days_count
+        FROM judged AS c
         JOIN last_use AS u ON u.identity = c.name
-        CROSS JOIN watched AS w
-        WHERE u.last_at < w.until_at - INTERVAL 1 DAY * $unused_days
     """
     cases = (
         Case(
