@@ -91,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--formats", nargs="+", default=["combined", "json"])
+    parser.add_argument("--formats", nargs="*", default=["combined", "json"])
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     for access_format in args.formats:

@@ -60,7 +60,7 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from regaudit.ingest.hooks import load_hooks
-    from regaudit.ingest.importer import Importer
+    from regaudit.ingest.importer import Importer, reuse_freed_memory
     from regaudit.ingest.normalize import Normalizer
     from regaudit.ingest.sinks.duckdb import DuckDBSink
 
@@ -71,7 +71,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     registry = settings.webhook.registry
     if args.source == "dockerhub-usage" and not args.registry:  # the Hub organization the audit log poller names
         registry = settings.dockerhub.instance
-    sink = DuckDBSink(settings.store.path, settings.store.lock_timeout_seconds, registry, hooks=load_hooks(settings))
+    reuse_freed_memory()
+    sink = DuckDBSink(
+        settings.store.path,
+        settings.store.lock_timeout_seconds,
+        registry,
+        hooks=load_hooks(settings),
+        hold_seconds=settings.consumer.hold_seconds,  # readers get the file as from a consumer's backlog
+    )
     normalizer = Normalizer(registry)
     try:
         importer = Importer(sink, normalizer, settings.ship_logs.host, registry, args.batch_lines, args.source)

@@ -235,3 +235,31 @@ def test_batches_are_filled_across_blocks_and_keep_every_line(tmp_path, monkeypa
     assert sorted(sizes, reverse=True) == [3] * (lines // 3) + [lines % 3]
     assert (done.lines, done.stored) == (lines, lines)
     assert rows(tmp_path / "audit.duckdb", "SELECT count(DISTINCT line_key) FROM access_log") == [(lines,)]
+
+
+def test_the_store_is_held_across_batches_and_given_back_at_the_end(tmp_path, monkeypatch):
+    """With the sink's hold the import opens the file once for all its batches (each is still its own transaction
+    and chain entry, which verify), and gives it back when done: a writer opens it right after."""
+    from regaudit.evidence.chain import seal_batch
+    from regaudit.evidence.verify import verify
+    from regaudit.ingest import store
+    from regaudit.ingest.sinks import held
+
+    opened: list[Path] = []
+    open_writer = store.open_writer
+    monkeypatch.setattr(
+        held.store, "open_writer", lambda path, timeout: opened.append(path) or open_writer(path, timeout)
+    )
+    log = tmp_path / "access.log.1"
+    log.write_bytes(COMBINED.read_bytes())
+    lines = len(COMBINED.read_bytes().splitlines())
+    db = tmp_path / "audit.duckdb"
+    normalizer = Normalizer()
+    sink = DuckDBSink(db, hooks=[seal_batch], hold_seconds=60.0)
+    importer = Importer(sink, normalizer, "edge-1", "default", batch_lines=3)
+    done = importer.run(importer.plan([log]))
+    normalizer.close()
+    assert (done.lines, done.stored, opened) == (lines, lines, [db])
+    with store.writer(db, timeout=1.0) as con:
+        assert con.execute("SELECT count(*) FROM ingest_batches").fetchall() == [(-(-lines // 3),)]
+        assert verify(con).ok
