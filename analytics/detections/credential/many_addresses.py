@@ -44,7 +44,7 @@ class CredentialManyAddresses(Detection):
     parameters = Params
     sql = """
         WITH recent AS (
-            SELECT raw_identity AS identity, seen_at, evidence_id, client_addr,  -- one credential, not a person
+            SELECT raw_identity AS identity, seen_at, client_addr,  -- one credential, not a person
                    time_bucket(to_seconds($window_minutes * 30), seen_at) AS half_at
             FROM identity_activity
             WHERE accepted AND client_addr IS NOT NULL
@@ -62,7 +62,7 @@ class CredentialManyAddresses(Detection):
             )
         ),
         windows AS (
-            SELECT r.identity, r.seen_at, r.evidence_id, n.network,
+            SELECT r.identity, r.seen_at, n.network,
                    r.half_at - to_seconds($window_minutes * 30) * h.back AS window_at
             FROM recent AS r
             JOIN networks AS n ON n.client_addr = r.client_addr
@@ -70,11 +70,30 @@ class CredentialManyAddresses(Detection):
         ),
         fired AS (
             SELECT identity, window_at, count(DISTINCT network) AS networks_count,
-                   string_agg(DISTINCT network, ', ' ORDER BY network) AS networks_text,
-                   list(evidence_id ORDER BY seen_at) AS evidence_ids
+                   string_agg(DISTINCT network, ', ' ORDER BY network) AS networks_text
             FROM windows
             GROUP BY identity, window_at
             HAVING count(DISTINCT network) >= $min_networks
+        ),
+        reported AS (  -- a window whose half-earlier window fired too is the same spell
+            SELECT * FROM fired AS f
+            WHERE f.window_at
+                  >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 30)
+              AND NOT EXISTS (
+                  SELECT 1 FROM fired AS p
+                  WHERE p.identity = f.identity AND p.window_at = f.window_at - to_seconds($window_minutes * 30)
+              )
+        ),
+        evidence AS (  -- the uses of the reported windows only: listing every window's ids cost most of the run
+            SELECT f.identity, f.window_at, list(a.evidence_id ORDER BY a.seen_at) AS evidence_ids
+            FROM reported AS f
+            JOIN identity_activity AS a
+              ON a.raw_identity = f.identity AND a.seen_at >= f.window_at
+             AND a.seen_at < f.window_at + to_seconds($window_minutes * 60)
+            WHERE a.accepted AND a.client_addr IS NOT NULL
+              AND a.seen_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 60)
+              AND a.seen_at < $now
+            GROUP BY f.identity, f.window_at
         )
         SELECT
             f.identity AS subject,
@@ -88,14 +107,10 @@ class CredentialManyAddresses(Detection):
             f.window_at + INTERVAL 1 MINUTE * $window_minutes AS window_end_at,
             f.identity || ' used from ' || f.networks_count || ' networks within ' || $window_minutes
                 || ' minutes: ' || f.networks_text AS summary,
-            f.evidence_ids,
+            e.evidence_ids,
             f.networks_count
-        FROM fired AS f
-        WHERE f.window_at >= time_bucket(to_seconds($window_minutes * 30), $since) - to_seconds($window_minutes * 30)
-          AND NOT EXISTS (
-              SELECT 1 FROM fired AS p
-              WHERE p.identity = f.identity AND p.window_at = f.window_at - to_seconds($window_minutes * 30)
-          )
+        FROM reported AS f
+        JOIN evidence AS e ON e.identity = f.identity AND e.window_at = f.window_at
     """
     cases = (
         Case(
