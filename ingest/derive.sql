@@ -758,4 +758,41 @@ FROM rollup_rows WHERE counted_as = 'pull' GROUP BY ALL;
 
 DROP TABLE rollup_rows;
 
+-- Days first summed are not in order (page_rollups.sql); a day the batch's ranges have passed by more than the
+-- steps' reach is rewritten in order once (about a second for a day of 300,000 events), and stays so marked: what
+-- late events change of it later is appended out of order, a few keys.
+INSERT INTO page_rollup_days
+SELECT DISTINCT day_at, FALSE FROM rollup_pairs
+ON CONFLICT DO NOTHING;
+
 DROP TABLE rollup_pairs;
+
+CREATE OR REPLACE TEMP TABLE rollup_settled (day_at TIMESTAMPTZ);
+
+INSERT INTO rollup_settled
+SELECT day_at FROM page_rollup_days
+WHERE NOT sorted AND day_at < to_timestamp(epoch_us($lo - INTERVAL 2 HOUR) // 86400000000 * 86400)
+EXCEPT
+SELECT day_at FROM rollup_settled;
+
+CREATE OR REPLACE TEMP TABLE rollup_in_order AS
+SELECT r.* FROM daily_identity_repositories AS r SEMI JOIN rollup_settled AS s ON r.day_at = s.day_at
+ORDER BY r.day_at, r.actor, r.repository;
+
+DELETE FROM daily_identity_repositories AS r USING rollup_settled AS s WHERE r.day_at = s.day_at;
+
+INSERT INTO daily_identity_repositories SELECT * FROM rollup_in_order;
+
+CREATE OR REPLACE TEMP TABLE rollup_in_order AS
+SELECT r.* FROM daily_digest_pulls AS r SEMI JOIN rollup_settled AS s ON r.day_at = s.day_at
+ORDER BY r.day_at, r.repository, r.digest;
+
+DELETE FROM daily_digest_pulls AS r USING rollup_settled AS s WHERE r.day_at = s.day_at;
+
+INSERT INTO daily_digest_pulls SELECT * FROM rollup_in_order;
+
+UPDATE page_rollup_days AS d SET sorted = TRUE FROM rollup_settled AS s WHERE d.day_at = s.day_at;
+
+DROP TABLE rollup_in_order;
+
+DROP TABLE rollup_settled;

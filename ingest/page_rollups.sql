@@ -46,3 +46,14 @@ CREATE TABLE IF NOT EXISTS daily_digest_pulls (
     first_at TIMESTAMPTZ NOT NULL,
     last_at TIMESTAMPTZ NOT NULL
 );
+
+-- Each day of the two tables is rewritten in order (by identity and repository, by repository and digest) once the
+-- batches have moved past it (page_rollup_days says which days are), so that a page about one identity or one
+-- repository reads the few row groups of each day that hold it: DuckDB skips a row group by the least and greatest
+-- value in it. Batches write a day's keys in the order they touch them, and a page over every day then reads nearly
+-- every row group of the tables (on the 10-million-event store, the busiest identity's repositories took 0.21 s on
+-- rows in that order and 0.04 s in order, the busiest repository's pullers 0.44 s and 0.13 s).
+CREATE TABLE IF NOT EXISTS page_rollup_days (
+    day_at TIMESTAMPTZ PRIMARY KEY,
+    sorted BOOLEAN NOT NULL
+);

@@ -102,17 +102,20 @@ PAGES = (
     SELECT {DAY_AT} AS day_at, registry, actor, repository, action, is_check, counted_as, count(*), sum(blob_bytes),
            min(occurred_at), max(occurred_at)
     FROM counted_activity WHERE occurred_at >= $lo AND occurred_at < $hi GROUP BY ALL
+    ORDER BY day_at, actor, repository
     """,  # noqa: S608 - a constant
     f"""
     INSERT INTO daily_digest_pulls
     SELECT {DAY_AT} AS day_at, registry, repository, digest, actor, tag, count(*), sum(blob_bytes), min(occurred_at),
            max(occurred_at)
     FROM counted_activity WHERE counted_as = 'pull' AND occurred_at >= $lo AND occurred_at < $hi GROUP BY ALL
+    ORDER BY day_at, repository, digest
     """,  # noqa: S608 - a constant
 )
 #: Days summed per statement when the pages' rollups are rebuilt: nearly every row of a synthetic store is a key of
-#: its own, so summing 100 million rows at once would hold as many groups in memory; a week at a time holds a week's.
-PAGES_CHUNK = timedelta(days=7)
+#: its own, so summing 100 million rows at once would hold as many groups in memory; a day at a time holds a day's,
+#: and writes the days in order as the batches do.
+PAGES_CHUNK = timedelta(days=1)
 FEEDS_REBUILD = (
     "DELETE FROM daily_registry_events",
     "DELETE FROM daily_access_lines",
@@ -135,15 +138,21 @@ def rebuild(con: duckdb.DuckDBPyConnection, since_version: int = ROLLUP_VERSION)
 
 
 def _rebuild_pages(con: duckdb.DuckDBPyConnection) -> None:
-    """The pages' rollups from every row, a week of whole days at a time (``PAGES_CHUNK``), oldest first."""
-    con.execute("DELETE FROM daily_identity_repositories")
-    con.execute("DELETE FROM daily_digest_pulls")
+    """The pages' rollups from every row, a day at a time (``PAGES_CHUNK``), oldest first, each in order."""
+    for table in ("daily_identity_repositories", "daily_digest_pulls", "page_rollup_days"):
+        con.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
     first, last = con.execute(f"SELECT min({DAY_AT}), max(occurred_at) FROM image_activity").fetchall()[0]  # noqa: S608
-    first = first and first.astimezone(UTC)  # a week of absolute time, whatever zone the session shows
+    first = first and first.astimezone(UTC)  # days of absolute time, whatever zone the session shows
     while first is not None and first <= last:
         for statement in PAGES:
             con.execute(statement, {"lo": first, "hi": first + PAGES_CHUNK})
         first += PAGES_CHUNK
+    # every day in order (page_rollups.sql) but the newest, which batches may still add to: that one is put in order
+    # once they have moved past it, as any day they write
+    con.execute(
+        "INSERT INTO page_rollup_days SELECT day_at, day_at < max(day_at) OVER () FROM"
+        " (SELECT DISTINCT day_at FROM daily_identity_repositories)"
+    )
 
 
 def refresh_after_cut(con: duckdb.DuckDBPyConnection, cut_at: datetime) -> None:
