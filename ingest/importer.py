@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from regaudit.ingest.loop import run_batches
 from regaudit.ingest.normalize import NormalizedBatch, Normalizer
 from regaudit.ingest.receive.backfill import (
+    BLOCK_BYTES,
     MAX_LINE_BYTES,
     Block,
     FileKind,
@@ -181,7 +182,7 @@ class Importer:
     def _batches(self, files: Sequence[HistoryFile], summary: ImportSummary) -> Iterator[_Batch]:
         """Normalized batches of every file in turn (on the loop's thread, while the last one is written)."""
         for history in files:
-            reader = FileReader(history.path)
+            reader = FileReader(history.path, BLOCK_BYTES)  # a chunk is a block: not joined from parts
             try:
                 for table in self._tables(history, reader, summary):
                     lines = _usage_lines(table) if self.registry_kind == USAGE_KIND else table.num_rows

@@ -189,8 +189,8 @@ def read_blocks(chunks: Iterator[bytes], block_bytes: int = BLOCK_BYTES) -> Iter
                 block, skipping = block[newline:], False
             data = pending + block if pending else block
             cut = data.rfind(b"\n") + 1
-            if cut:
-                yield _lines(data[:cut], base)
+            if cut:  # a view: the block's complete lines are not copied again
+                yield _lines(memoryview(data)[:cut], base)
             pending, base = data[cut:], base + cut
             if len(pending) > MAX_LINE_BYTES:
                 yield Leftover(pending[:MAX_LINE_BYTES], base, truncated=False, overlong=True)
@@ -222,7 +222,7 @@ def _blocks(chunks: Iterator[bytes], block_bytes: int) -> Iterator[bytes]:
         yield b"".join(parts)
 
 
-def _lines(data: bytes, base: int) -> Block:
+def _lines(data: bytes | memoryview, base: int) -> Block:
     """Cut ``data`` (ending in a newline) into lines, as ``tail.py`` does, without a Python loop over them."""
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
     offsets = np.empty(len(ends) + 1, np.int64)

@@ -223,7 +223,7 @@ def test_batches_are_filled_across_blocks_and_keep_every_line(tmp_path, monkeypa
     from regaudit.ingest.receive import backfill
 
     monkeypatch.setattr(importer_module, "read_blocks", lambda chunks: backfill.read_blocks(chunks, 300))
-    monkeypatch.setattr(importer_module, "FileReader", lambda path: backfill.FileReader(path, 300))
+    monkeypatch.setattr(importer_module, "FileReader", lambda path, _chunk_bytes: backfill.FileReader(path, 300))
     log = tmp_path / "access.log.1"
     log.write_bytes(COMBINED.read_bytes())
     lines = len(COMBINED.read_bytes().splitlines())
