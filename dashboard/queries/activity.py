@@ -11,7 +11,7 @@ for a range's whole days, and the rows for its ragged ends (as ``daily`` does), 
 it (repository, identity, actions, HEAD checks) and name an identity or repository: one identity's or repository's
 rows are a few rollup rows a day. Unfiltered, the rollup is nearly as long as the rows (nearly every row is its own
 key), so the rows are counted. A page of rows with such filters is first bounded by the rollup to the days that hold
-it: the newest days whose rows reach the page's end.
+it.
 """
 
 from __future__ import annotations
@@ -112,9 +112,10 @@ def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit
     """One page of matching rows, newest first. The oldest time on or before the page is found first from the
     time column alone (a top-N of integers); the page's keys are then sorted only among rows at least that recent,
     and its rows fetched by key (the join's bounds prune the scan), so a deep page costs little more than the
-    first. With filters the rollup keeps, the range starts at the newest day whose rows reach the page's end."""
+    first. With filters the rollup keeps, only the days that hold the page are read (``page_span``)."""
     if filters.rolled_up():
-        filters = replace(filters, time=TimeRange(page_since(con, filters, limit + offset), filters.time.end))
+        span = page_span(con, filters, limit, offset)
+        filters, offset = replace(filters, time=TimeRange(span.start, span.end)), offset - span.skipped
     where, params = filters.where()
     sql = f"""
         WITH oldest AS (
@@ -147,10 +148,22 @@ def activity_count(con: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> p
     return frame(con, sql, params)
 
 
-def page_since(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, rows: int) -> datetime:
-    """The latest start of the range that still holds the newest ``rows`` matching rows (filters the rollup keeps):
-    the end's ragged part counted from the rows, then whole days from the rollup, newest first; the range's start
-    when they do not reach ``rows``."""
+@dataclass(frozen=True)
+class PageSpan:
+    """The part ``[start, end)`` of a range that holds a page of rows, and how many matching rows are newer than
+    ``end`` (those the page's offset skips)."""
+
+    start: datetime
+    end: datetime
+    skipped: int
+
+
+def page_span(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit: int, offset: int) -> PageSpan:
+    """Where the rows ``offset`` to ``offset + limit`` (newest first) of filters the rollup keeps lie: the range is
+    cut into its ragged end (counted from the rows) and whole days (from the rollup), newest first; the page starts
+    at the newest of them whose rows, with the newer ones', reach its end (else at the range's start), and ends
+    where the newer ones hold no more than its offset. Rows of one time fall into one part, so the order within
+    the span is the order within the range."""
     condition, params = filters.row_filter()
     sql = f"""
         WITH parts AS (
@@ -159,15 +172,22 @@ def page_since(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, rows: in
             UNION ALL
             SELECT day_at, sum(actions_count) FROM daily_identity_repositories
             WHERE day_at >= $days_start AND day_at < $days_end AND {condition} GROUP BY day_at
-        )
-        SELECT max(since) FROM (SELECT since, sum(rows_count) OVER (ORDER BY since DESC) AS seen FROM parts)
-        WHERE seen >= $rows
+        ),
+        seen AS (SELECT since, sum(rows_count) OVER (ORDER BY since DESC) AS through FROM parts)
+        SELECT (SELECT max(since) FROM seen WHERE through >= $rows),
+               (SELECT min(since) FROM seen WHERE through <= $offset),
+               (SELECT coalesce(max(through), 0) FROM seen WHERE through <= $offset)
     """  # noqa: S608 - constant fragments; every value is a bound parameter
     bound = {name: value for name, value in day_bindings(filters.time).items() if name != "start"}
-    since: datetime | None = con.execute(sql, {**bound, **params, "rows": rows}).fetchall()[0][0]
-    if since is None or since >= filters.time.end:  # too few rows after the range's start (or no rows asked for)
-        return filters.time.start
-    return max(since, filters.time.start)
+    found = con.execute(sql, {**bound, **params, "rows": limit + offset, "offset": offset}).fetchall()[0]
+    since: datetime | None = found[0]
+    until: datetime | None = found[1]
+    start, end = filters.time.start, filters.time.end
+    if since is not None and start < since < end:  # else too few rows after the range's start, or none asked for
+        start = since
+    if until is None or not start < until <= end:  # no part newer than the page: nothing skipped
+        return PageSpan(start, end, 0)
+    return PageSpan(start, until, int(found[2]))
 
 
 def scope_count(
