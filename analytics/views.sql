@@ -100,13 +100,13 @@ WITH first_intervals AS (
 ),
 inferred AS (
     SELECT f.registry, f.repository, f.tag, f.digest, f.valid_from_at, f.moved_by, f.client_addr, f.user_agent,
-           f.event_id, arg_max(a.digest, a.occurred_at) AS previous_digest
+           f.event_id, arg_max(a.digest, (a.occurred_at, a.activity_id)) AS previous_digest
     FROM first_intervals AS f
     JOIN image_activity AS a
       ON a.registry = f.registry AND a.repository = f.repository AND a.tag = f.tag
      AND a.source = 'registry' AND a.action = 'pull' AND a.digest IS NOT NULL AND a.occurred_at < f.valid_from_at
     GROUP BY ALL
-    HAVING arg_max(a.digest, a.occurred_at) <> f.digest
+    HAVING arg_max(a.digest, (a.occurred_at, a.activity_id)) <> f.digest
 )
 SELECT registry, repository, tag, digest, previous_digest, valid_from_at, moved_by, client_addr, user_agent,
        event_id, FALSE AS inferred

@@ -6,6 +6,7 @@ detection. Each detection's own cases run through the real runner against a real
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from regaudit.analytics.cases import run_case
 from regaudit.analytics.context import CONTEXT_PARAMETERS
-from regaudit.analytics.detection import ATTACK_ID, PARAMETER, Detection, Severity, about_columns
+from regaudit.analytics.detection import ATTACK_ID, PARAMETER, Detection, Row, Severity, about_columns
 from regaudit.analytics.registry import default_registry
 
 DETECTIONS = list(default_registry())
@@ -108,3 +109,36 @@ def test_detection_cases_against_a_duckdb_file(detection: type[Detection], tmp_p
             assert hit.evidence_ids, f"{case.name}: a finding without evidence"
             assert all(":" in ref for ref in hit.evidence_ids), "evidence refers to rows as <table>:<key>"
             assert hit.summary.strip()
+
+
+#: the keys of the rows a burst repeats at the same instant (``with_ties``)
+TIED_KEYS = {"image_activity": "activity_id", "access_log": "line_key"}
+
+
+def with_ties(rows: tuple[Row, ...]) -> tuple[Row, ...]:
+    """Each activity row and access line twice, the copy at the same instant under a key of its own: a burst of
+    requests within one clock tick, as a registry under a pull storm logs them."""
+    copies = [
+        Row(row.table, {**row.values, TIED_KEYS[row.table]: f"{row.values[TIED_KEYS[row.table]]}-tie"})
+        for row in rows
+        if row.table in TIED_KEYS and TIED_KEYS[row.table] in row.values
+    ]
+    return (*rows, *copies)
+
+
+@pytest.mark.parametrize("detection", [d for d in DETECTIONS if any(c.expect for c in d.cases)], ids=by_id)
+def test_detection_findings_do_not_depend_on_the_order_rows_were_stored(
+    detection: type[Detection], tmp_path: Path
+) -> None:
+    """The same rows, every event tied with a copy at the same instant, stored in the opposite order give the same
+    findings, evidence lists included: rows that tie on time are listed by their key, so a report and its checksum
+    are the same on every run."""
+    for number, case in enumerate(c for c in detection.cases if c.expect):
+        tied = dataclasses.replace(case, rows=with_ties(case.rows))
+        forward = run_case(detection, tied, tmp_path / f"forward-{number}.duckdb")
+        backward = run_case(
+            detection, dataclasses.replace(tied, rows=tuple(reversed(tied.rows))), tmp_path / f"back-{number}.duckdb"
+        )
+        assert sorted(backward.hits, key=lambda hit: hit.finding_id) == sorted(
+            forward.hits, key=lambda hit: hit.finding_id
+        ), case.name

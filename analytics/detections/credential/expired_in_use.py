@@ -43,7 +43,7 @@ class CredentialExpiredInUse(Detection):
             c.name || ' expired on ' || CAST(c.expires_at AS DATE) || ' but was presented ' || count(*)
                 || ' time(s) (' || count(*) FILTER (WHERE a.accepted) || ' accepted) from '
                 || string_agg(DISTINCT a.client_addr, ', ' ORDER BY a.client_addr) AS summary,
-            list(a.evidence_id ORDER BY a.seen_at) AS evidence_ids,
+            list(a.evidence_id ORDER BY a.seen_at, a.evidence_id) AS evidence_ids,
             count(*) FILTER (WHERE a.accepted) AS accepted_count,
             count(*) FILTER (WHERE NOT a.accepted) AS refused_count
         FROM current_credentials AS c

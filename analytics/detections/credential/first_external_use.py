@@ -70,7 +70,7 @@ class CredentialFirstExternalUse(Detection):
             SELECT u.*, a.inside FROM uses AS u JOIN addresses AS a ON a.client_addr = u.client_addr
         ),
         first_outside AS (  -- each identity's first use from outside
-            SELECT identity, min(first_at) AS seen_at, arg_min(client_addr, first_at) AS client_addr
+            SELECT identity, min(first_at) AS seen_at, arg_min(client_addr, (first_at, client_addr)) AS client_addr
             FROM marked WHERE NOT inside GROUP BY identity
         ),
         judged AS (  -- the days with a use before it, and the last use before it where the rollups tell it: not

@@ -85,7 +85,7 @@ class CredentialManyAddresses(Detection):
               )
         ),
         evidence AS (  -- the uses of the reported windows only: listing every window's ids cost most of the run
-            SELECT f.identity, f.window_at, list(a.evidence_id ORDER BY a.seen_at) AS evidence_ids
+            SELECT f.identity, f.window_at, list(a.evidence_id ORDER BY a.seen_at, a.evidence_id) AS evidence_ids
             FROM reported AS f
             JOIN identity_activity AS a
               ON a.raw_identity = f.identity AND a.seen_at >= f.window_at

@@ -54,8 +54,8 @@ class CredentialUnused(Detection):
             WHERE u.last_at < w.until_at - INTERVAL 1 DAY * $unused_days
         ),
         last_use AS (  -- the last use's row, read by identity and exact time for the judged credentials only
-            SELECT a.raw_identity AS identity, arg_max(a.evidence_id, a.seen_at) AS evidence_id,
-                   arg_max(a.client_addr, a.seen_at) AS client_addr
+            SELECT a.raw_identity AS identity, arg_max(a.evidence_id, (a.seen_at, a.evidence_id)) AS evidence_id,
+                   arg_max(a.client_addr, (a.seen_at, a.evidence_id)) AS client_addr
             FROM identity_activity AS a
             JOIN judged AS j ON j.name = a.raw_identity AND j.last_at = a.seen_at
             WHERE a.accepted

@@ -43,7 +43,7 @@ class AuditFeedGap(Detection):
                 || ' served without an audit event on ' || registry || ' ('
                 || count(*) FILTER (WHERE action = 'push') || ' pushes, '
                 || count(*) FILTER (WHERE action = 'pull') || ' pulls)' AS summary,
-            list('image_activity:' || activity_id ORDER BY occurred_at) AS evidence_ids,
+            list('image_activity:' || activity_id ORDER BY occurred_at, activity_id) AS evidence_ids,
             count(*) AS gaps_count
         FROM image_activity
         WHERE audit_gap

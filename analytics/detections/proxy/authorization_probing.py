@@ -69,7 +69,7 @@ class AuthorizationProbing(Detection):
                    count(*) FILTER (WHERE status = 404) AS status_404_count,
                    count(*) FILTER (WHERE status IS NULL) AS registry_refused_count,
                    count(DISTINCT repository) AS repositories_count,
-                   list(evidence_id ORDER BY request_at) AS evidence_ids
+                   list(evidence_id ORDER BY request_at, evidence_id) AS evidence_ids
             FROM windows
             GROUP BY client_addr, remote_user, window_at
             HAVING count(*) >= $min_refusals AND count(DISTINCT repository) >= $min_repositories

@@ -39,7 +39,7 @@ class BruteForceByClient(Detection):
             SELECT client_addr, window_at, count(*) AS failures_count, count(DISTINCT remote_user) AS users_count,
                    string_agg(DISTINCT remote_user, ', ' ORDER BY remote_user) AS users_text,
                    list(DISTINCT remote_user ORDER BY remote_user)[1:20] AS users,
-                   list(evidence_id ORDER BY request_at) AS evidence_ids
+                   list(evidence_id ORDER BY request_at, evidence_id) AS evidence_ids
             FROM windows
             GROUP BY client_addr, window_at
             HAVING count(*) >= $min_failures

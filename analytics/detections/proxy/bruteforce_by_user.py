@@ -38,7 +38,7 @@ class BruteForceByUser(Detection):
         fired AS (
             SELECT remote_user, window_at, count(*) AS failures_count, count(DISTINCT client_addr) AS addresses_count,
                    list(DISTINCT client_addr ORDER BY client_addr)[1:20] AS client_addrs,
-                   list(evidence_id ORDER BY request_at) AS evidence_ids
+                   list(evidence_id ORDER BY request_at, evidence_id) AS evidence_ids
             FROM windows
             GROUP BY remote_user, window_at
             HAVING count(*) >= $min_failures

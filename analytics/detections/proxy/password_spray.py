@@ -38,7 +38,7 @@ class PasswordSpray(Detection):
         fired AS (
             SELECT client_addr, window_at, count(*) AS attempts_count, count(DISTINCT remote_user) AS users_count,
                    list(DISTINCT remote_user ORDER BY remote_user)[1:50] AS users,
-                   list(evidence_id ORDER BY request_at) AS evidence_ids
+                   list(evidence_id ORDER BY request_at, evidence_id) AS evidence_ids
             FROM windows
             GROUP BY client_addr, window_at
             HAVING count(DISTINCT remote_user) >= $min_users

@@ -54,7 +54,7 @@ class AnonymousPrivatePull(Detection):
             date_trunc('day', occurred_at) + INTERVAL 1 DAY AS window_end_at,
             count(*) || ' anonymous pulls of non-public ' || repository || ' from '
                 || count(DISTINCT client_addr) || ' address(es)' AS summary,
-            list('image_activity:' || activity_id ORDER BY occurred_at) AS evidence_ids,
+            list('image_activity:' || activity_id ORDER BY occurred_at, activity_id) AS evidence_ids,
             count(*) AS pulls_count,
             list(DISTINCT client_addr ORDER BY client_addr) AS client_addrs
         FROM image_activity

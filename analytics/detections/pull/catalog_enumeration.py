@@ -50,7 +50,7 @@ class CatalogEnumeration(Detection):
             date_trunc('day', request_at) + INTERVAL 1 DAY AS window_end_at,
             coalesce(any_value(nullif(remote_user, '')), 'an unnamed client') || ' listed the catalog ' || count(*)
                 || ' time(s) from ' || string_agg(DISTINCT client_addr, ', ' ORDER BY client_addr) AS summary,
-            list('access_log:' || line_key ORDER BY request_at) AS evidence_ids,
+            list('access_log:' || line_key ORDER BY request_at, line_key) AS evidence_ids,
             count(*) AS requests_count,
             list(DISTINCT client_addr ORDER BY client_addr) AS client_addrs
         FROM access_log

@@ -97,7 +97,7 @@ class PullEgressBaseline(Detection):
         evidence AS (  -- the rows of the fired days only (current days are from $since's day on)
             SELECT coalesce(a.identity, 'anonymous@' || a.client_addr) AS identity,
                    date_trunc('day', a.occurred_at) AS day,
-                   list('image_activity:' || a.activity_id ORDER BY a.occurred_at) AS ids
+                   list('image_activity:' || a.activity_id ORDER BY a.occurred_at, a.activity_id) AS ids
             FROM identified_activity AS a
             JOIN fired AS f ON f.identity = coalesce(a.identity, 'anonymous@' || a.client_addr)
              AND f.day = date_trunc('day', a.occurred_at)

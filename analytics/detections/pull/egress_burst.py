@@ -60,7 +60,7 @@ class PullEgressBurst(Detection):
             SELECT coalesce(actor, 'anonymous@' || client_addr) AS identity,
                    date_trunc('hour', occurred_at) AS hour,
                    sum(greatest(blob_bytes, coalesce(proxy_bytes_sent, 0))) AS bytes_count,
-                   arg_min(client_addr, occurred_at) AS client_addr
+                   arg_min(client_addr, (occurred_at, activity_id)) AS client_addr
             FROM image_activity
             WHERE source = 'registry' AND action = 'pull' AND NOT is_check
               AND occurred_at >= date_trunc('hour', $since) - INTERVAL 1 DAY * $baseline_days
@@ -111,7 +111,8 @@ class PullEgressBurst(Detection):
               AND NOT (coalesce(p.previous_fires, false) AND p.previous_hour = p.hour - INTERVAL 1 HOUR)
         ),
         evidence AS (  -- the pulls of a fired span only: listing every pull's id for every hour cost most of the run
-            SELECT p.identity, p.hour, list('image_activity:' || a.activity_id ORDER BY a.occurred_at) AS span_ids
+            SELECT p.identity, p.hour,
+                   list('image_activity:' || a.activity_id ORDER BY a.occurred_at, a.activity_id) AS span_ids
             FROM fired AS p
             JOIN image_activity AS a
               ON coalesce(a.actor, 'anonymous@' || a.client_addr) = p.identity

@@ -99,7 +99,7 @@ class CredentialNewClientFamily(Detection):
             f.day + INTERVAL 1 DAY AS window_end_at,
             f.identity || ' used a new client family ' || f.family || ' (' || f.kind || ', '
                 || count(*) || ' requests, e.g. ' || min(s.user_agent) || ')' AS summary,
-            list(s.evidence_id ORDER BY s.seen_at) AS evidence_ids,
+            list(s.evidence_id ORDER BY s.seen_at, s.evidence_id) AS evidence_ids,
             f.family,
             list(DISTINCT s.user_agent ORDER BY s.user_agent) AS user_agents
         FROM family_first AS f

@@ -127,7 +127,7 @@ class CredentialNewNetwork(Detection):
             CAST(NULL AS VARCHAR) AS tag,
             CAST(NULL AS VARCHAR) AS digest,
             n.identity AS identity,
-            arg_min(s.client_addr, s.seen_at) AS client_addr,
+            arg_min(s.client_addr, (s.seen_at, s.client_addr)) AS client_addr,
             n.day AS window_start_at,
             n.day + INTERVAL 1 DAY AS window_end_at,
             n.identity || ' used from new network ' || n.network || ' (' || count(*) || ' requests, first at '
@@ -135,7 +135,7 @@ class CredentialNewNetwork(Detection):
                 || CASE WHEN bool_and(s.raw_identity = n.identity) THEN ''  -- a mapped person: the names it used
                         ELSE ' (as ' || string_agg(DISTINCT s.raw_identity, ', ' ORDER BY s.raw_identity) || ')' END
                 AS summary,
-            list(s.evidence_id ORDER BY s.seen_at) AS evidence_ids,
+            list(s.evidence_id ORDER BY s.seen_at, s.evidence_id) AS evidence_ids,
             n.network,
             list(DISTINCT s.client_addr ORDER BY s.client_addr) AS client_addrs,
             list(DISTINCT s.raw_identity ORDER BY s.raw_identity) AS raw_identities

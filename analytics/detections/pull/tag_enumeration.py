@@ -57,7 +57,7 @@ class TagEnumeration(Detection):
                    date_trunc('day', request_at) AS day,
                    count(DISTINCT repository) AS repositories_count,
                    count(*) AS requests_count,
-                   list('access_log:' || line_key ORDER BY request_at) AS ids,
+                   list('access_log:' || line_key ORDER BY request_at, line_key) AS ids,
                    list(DISTINCT client_addr ORDER BY client_addr) AS client_addrs
             FROM access_log
             WHERE endpoint = 'tags' AND repository IS NOT NULL

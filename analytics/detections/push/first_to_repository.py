@@ -58,11 +58,15 @@ class FirstPushToRepository(Detection):
             WHERE coalesce(t.class, 'untagged') NOT IN ('signature', 'referrer')
         ),
         observed AS (SELECT min(occurred_at) AS since_at FROM pushes),
-        firsts AS MATERIALIZED (
-            SELECT registry, repository, actor, min(occurred_at) AS first_at,
-                   arg_min(activity_id, occurred_at) AS activity_id, arg_min(tag, occurred_at) AS tag,
-                   arg_min(client_addr, occurred_at) AS client_addr, arg_min(digest, occurred_at) AS digest
-            FROM pushes GROUP BY registry, repository, actor
+        firsts AS MATERIALIZED (  -- the first push's own row: ties on time go to the least key, one row for all
+            SELECT registry, repository, actor, first_at, first_push.activity_id AS activity_id,
+                   first_push.tag AS tag, first_push.client_addr AS client_addr, first_push.digest AS digest
+            FROM (
+                SELECT registry, repository, actor, min(occurred_at) AS first_at,
+                       arg_min(struct_pack(activity_id, tag, client_addr, digest),
+                               (occurred_at, activity_id)) AS first_push
+                FROM pushes GROUP BY registry, repository, actor
+            )
         ),
         ranked AS (  -- how many writers pushed before each one's first push, without listing them all
             SELECT *, rank() OVER (PARTITION BY registry, repository ORDER BY first_at) - 1 AS earlier_count

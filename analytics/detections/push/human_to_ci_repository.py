@@ -80,7 +80,7 @@ class HumanPushToCiRepository(Detection):
             coalesce(h.actor, 'anonymous') || ' pushed to ' || h.repository
                 || ', which only CI pushed to before (' || max(h.ci_pushes_count) || ' pushes since '
                 || CAST(min(h.first_at) AS DATE) || ')' AS summary,
-            list('image_activity:' || h.activity_id ORDER BY h.occurred_at) AS evidence_ids,
+            list('image_activity:' || h.activity_id ORDER BY h.occurred_at, h.activity_id) AS evidence_ids,
             max(h.ci_pushes_count) AS ci_pushes_count
         FROM human AS h
         WHERE h.other_count = 0 AND h.ci_pushes_count >= $min_ci_pushes

@@ -195,7 +195,7 @@ class OffHoursPush(Detection):
                 || min(off_hours_days_count) || ' of the prior ' || $baseline_days || ' days'
                 || CASE WHEN min(first_day) IS NULL THEN '' ELSE ', known since ' || CAST(min(first_day) AS DATE) END
                 AS summary,
-            list('image_activity:' || activity_id ORDER BY occurred_at) AS evidence_ids,
+            list('image_activity:' || activity_id ORDER BY occurred_at, activity_id) AS evidence_ids,
             count(*) AS pushes_count,
             arg_max(repository_class, class_rank) AS repository_class,
             min(off_hours_days_count) AS off_hours_days_count

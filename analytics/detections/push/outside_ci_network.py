@@ -46,7 +46,7 @@ class PushOutsideCiNetwork(Detection):
                 || CASE WHEN glob_any(repository, $protected_repositories)
                         THEN ' (protected repository)' ELSE '' END
                 AS summary,
-            list('image_activity:' || activity_id ORDER BY occurred_at) AS evidence_ids,
+            list('image_activity:' || activity_id ORDER BY occurred_at, activity_id) AS evidence_ids,
             count(*) AS pushes_count
         FROM image_activity
         WHERE source = 'registry' AND action = 'push'

@@ -113,7 +113,7 @@ class UnsignedProductionPull(Detection):
             p.actor || ' pulled unsigned ' || p.repository || coalesce(':' || any_value(p.tag), '') || '@'
                 || left(p.digest, 19) || ' ' || count(*) || ' time(s) from '
                 || string_agg(DISTINCT p.client_addr, ', ' ORDER BY p.client_addr) AS summary,
-            list('image_activity:' || p.activity_id ORDER BY p.occurred_at) AS evidence_ids,
+            list('image_activity:' || p.activity_id ORDER BY p.occurred_at, p.activity_id) AS evidence_ids,
             count(*) AS pulls_count
         FROM pulls AS p
         WHERE p.activity_id IN (SELECT activity_id FROM judged)

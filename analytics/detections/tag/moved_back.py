@@ -70,7 +70,7 @@ class TagMovedBack(Detection):
              AND u.digest = m.previous_digest AND u.valid_from_at < m.valid_from_at
             WHERE list_contains($ci_identities, coalesce(m.moved_by, ''))
             GROUP BY m.registry, m.repository, m.tag, m.valid_from_at, m.digest
-            HAVING arg_max(u.previous_digest, u.valid_from_at) = m.digest
+            HAVING arg_max(u.previous_digest, (u.valid_from_at, u.event_id)) = m.digest
                AND max(u.valid_from_at) >= m.valid_from_at - INTERVAL 1 HOUR * $rollback_hours
         ),
         moved_to AS (SELECT DISTINCT digest FROM moves),
@@ -99,7 +99,8 @@ class TagMovedBack(Detection):
             m.repository || ':' || m.tag || ' moved back to ' || left(m.digest, 19) || ', first seen on '
                 || CAST(min(o.seen_at) AS DATE) || ', away from ' || left(m.previous_digest, 19) || ' by '
                 || coalesce(m.moved_by, 'anonymous') AS summary,
-            ['tag_history:' || m.event_id] || list(o.evidence_id ORDER BY o.seen_at)[1:5] AS evidence_ids,
+            ['tag_history:' || m.event_id]
+                || list(o.evidence_id ORDER BY o.seen_at, o.evidence_id)[1:5] AS evidence_ids,
             m.inferred
         FROM moves AS m
         JOIN observations AS o

@@ -50,8 +50,8 @@ class MutableTagOverwrite(Detection):
             repository || ':' || tag || ' moved ' || count(*) || ' time(s) by '
                 || string_agg(DISTINCT moved_by, ', ' ORDER BY moved_by) || ' after '
                 || string_agg(DISTINCT previous_mover, ', ' ORDER BY previous_mover) || ', now '
-                || left(arg_max(digest, valid_from_at), 19) AS summary,
-            list('tag_history:' || event_id ORDER BY valid_from_at) AS evidence_ids,
+                || left(arg_max(digest, (valid_from_at, event_id)), 19) AS summary,
+            list('tag_history:' || event_id ORDER BY valid_from_at, event_id) AS evidence_ids,
             count(*) AS moves_count
         FROM history
         WHERE is_overwrite

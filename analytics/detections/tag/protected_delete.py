@@ -40,7 +40,7 @@ class ProtectedRepositoryDelete(Detection):
                 || ': '
                 || string_agg(coalesce(tag, left(digest, 19), 'repository'), ', ' ORDER BY occurred_at)
                 AS summary,
-            list('image_activity:' || activity_id ORDER BY occurred_at) AS evidence_ids,
+            list('image_activity:' || activity_id ORDER BY occurred_at, activity_id) AS evidence_ids,
             count(*) AS deletes_count
         FROM image_activity
         WHERE source = 'registry' AND action = 'delete'
