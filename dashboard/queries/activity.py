@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from regaudit.dashboard.queries.common import IDENTITY, TimeRange, clean, frame, identity_condition
-from regaudit.dashboard.queries.daily import day_bindings
+from regaudit.dashboard.queries.daily import day_bindings, identity_days, repository_days
 
 ACTIONS = ("pull", "push", "delete", "mount", "login")
 
@@ -201,7 +201,10 @@ def scope_count(
     and identity globs as the reports engine matches them, any of several; empty lists match all. Whole days from
     the rollup per identity and repository, the range's ends from the rows. The globs are matched against each
     repository and identity the daily rollups know (every one with a row), not against every row: a glob per row
-    cost more than reading the rollup."""
+    cost more than reading the rollup. A report of everything counts from the rollups per repository and per
+    identity (``daily``) instead."""
+    if not (repositories or identities or actions):
+        return frame(con, _EVERYTHING, day_bindings(time))
     conditions = ["TRUE"]
     if repositories:
         conditions.append(
@@ -222,6 +225,12 @@ def scope_count(
     return frame(con, sql, {name: value for name, value in params.items() if value or name not in SCOPES})
 
 
+#: a report of everything: the rollups per repository and per identity, a few rows a day each
+_EVERYTHING = f"""
+    SELECT (SELECT coalesce(sum(actions_count), 0)::BIGINT FROM ({repository_days()})) AS rows_count,
+           (SELECT count(DISTINCT actor) FROM ({identity_days()})) AS identities_count,
+           (SELECT count(DISTINCT repository) FROM ({repository_days()})) AS repositories_count
+"""  # noqa: S608 - constant fragments
 #: the lists of a report's scope, bound only when given
 SCOPES = ("repositories", "identities", "actions")
 #: the identities (``(anonymous)`` for none) a report's identity globs match, among those with a row
