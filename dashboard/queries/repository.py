@@ -39,22 +39,26 @@ def repositories(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def repository_summary(con: duckdb.DuckDBPyConnection, repository: str) -> pd.DataFrame:
-    """Totals of one repository over all time."""
+    """Totals of one repository over all time: counts and times from the daily rollup per repository, the
+    distinct identities from the one per identity and repository (only its identity column: that rollup is in
+    order by identity, so the repository's rows are spread over all of it)."""
     sql = """
-        WITH grouped AS (
-            SELECT actor, counted_as, sum(actions_count)::BIGINT AS n, min(first_at) AS first_at,
-                   max(last_at) AS last_at
-            FROM daily_identity_repositories WHERE repository = $repository GROUP BY ALL
+        WITH totals AS (
+            SELECT coalesce(sum(actions_count) FILTER (WHERE counted_as = 'pull'), 0) AS pulls_count,
+                   coalesce(sum(actions_count) FILTER (WHERE counted_as = 'push'), 0) AS pushes_count,
+                   coalesce(sum(actions_count) FILTER (WHERE counted_as = 'delete'), 0) AS deletes_count,
+                   coalesce(sum(actions_count) FILTER (WHERE counted_as = 'refused'), 0) AS refused_count,
+                   min(first_at) AS first_at, max(last_at) AS last_at
+            FROM daily_repository_activity WHERE repository = $repository
         )
-        SELECT coalesce(sum(n) FILTER (WHERE counted_as = 'pull'), 0) AS pulls_count,
-               coalesce(sum(n) FILTER (WHERE counted_as = 'push'), 0) AS pushes_count,
-               coalesce(sum(n) FILTER (WHERE counted_as = 'delete'), 0) AS deletes_count,
-               coalesce(sum(n) FILTER (WHERE counted_as = 'refused'), 0) AS refused_count,
-               count(DISTINCT actor) AS identities_count, min(first_at) AS first_at, max(last_at) AS last_at,
+        SELECT t.pulls_count, t.pushes_count, t.deletes_count, t.refused_count,
+               (SELECT count(DISTINCT actor) FROM daily_identity_repositories WHERE repository = $repository)
+                   AS identities_count,
+               t.first_at, t.last_at,
                (SELECT count(DISTINCT tag) FROM tag_history WHERE repository = $repository) AS tags_count,
                (SELECT count(*) FROM tag_history WHERE repository = $repository AND is_overwrite)
                    AS overwrites_count
-        FROM grouped
+        FROM totals AS t
     """
     return frame(con, sql, {"repository": repository})
 
