@@ -108,6 +108,10 @@ _COUNTS = """
 """
 
 
+#: DuckDB's ``max(x, n)`` takes n below this
+TOP_N_LIMIT = 1_000_000
+
+
 def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit: int, offset: int = 0) -> pd.DataFrame:
     """One page of matching rows, newest first. The oldest time on or before the page is found first from the
     time column alone (a top-N of integers); the page's keys are then sorted only among rows at least that recent,
@@ -117,13 +121,16 @@ def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit
         span = page_span(con, filters, limit, offset)
         filters, offset = replace(filters, time=TimeRange(span.start, span.end)), offset - span.skipped
     where, params = filters.where()
+    # DuckDB's top-N max(x, n) takes n below a million: a page deeper than that sorts without the bound
+    oldest = "occurred_at >= (SELECT occurred_at FROM oldest)" if limit + offset < TOP_N_LIMIT else "TRUE"
     sql = f"""
         WITH oldest AS (
-            SELECT list_min(max(occurred_at, $limit + $offset)) AS occurred_at FROM image_activity WHERE {where}
+            SELECT list_min(max(occurred_at, least($limit + $offset, {TOP_N_LIMIT - 1}))) AS occurred_at
+            FROM image_activity WHERE {where}
         ),
         page AS (
             SELECT activity_id, occurred_at FROM image_activity
-            WHERE {where} AND occurred_at >= (SELECT occurred_at FROM oldest)
+            WHERE {where} AND {oldest}
             ORDER BY occurred_at DESC, activity_id LIMIT $limit OFFSET $offset
         )
         SELECT {COLUMNS} FROM image_activity JOIN page USING (activity_id, occurred_at)

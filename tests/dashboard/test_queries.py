@@ -85,6 +85,19 @@ def test_every_activity_page_is_its_slice_of_the_whole_ordering(con: duckdb.Duck
         assert list(page["activity_id"]) == ordered[offset : offset + 3], offset
 
 
+def test_a_page_deeper_than_a_million_rows_is_read_without_the_top_n_bound(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's max(x, n) refuses n of a million or more: a user paging that deep into a month of a busy registry
+    got an error instead of the page. Past the limit the page is sorted without the bound, and is the same slice."""
+    assert activity.activity_page(con, EVERYTHING, 100, 1_000_000).empty
+    ordered = list(activity.activity_page(con, EVERYTHING, 20, 0)["activity_id"])
+    monkeypatch.setattr(activity, "TOP_N_LIMIT", 6)  # every page below past the bound, on this small store
+    for offset in (0, 3, 7, 13):
+        page = activity.activity_page(con, EVERYTHING, 3, offset)
+        assert list(page["activity_id"]) == ordered[offset : offset + 3], offset
+
+
 def test_activity_over_time_has_a_total_row_and_buckets_that_add_up(con: duckdb.DuckDBPyConnection) -> None:
     frame = overview.activity_over_time(con, DAY, timedelta(hours=1))
     total = frame[frame["bucket_at"].isna()].iloc[0]
