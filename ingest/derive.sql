@@ -771,9 +771,7 @@ CREATE OR REPLACE TEMP TABLE rollup_settled (day_at TIMESTAMPTZ);
 
 INSERT INTO rollup_settled
 SELECT day_at FROM page_rollup_days
-WHERE NOT sorted AND day_at < to_timestamp(epoch_us($lo - INTERVAL 2 HOUR) // 86400000000 * 86400)
-EXCEPT
-SELECT day_at FROM rollup_settled;
+WHERE NOT sorted AND day_at < to_timestamp(epoch_us($lo - INTERVAL 2 HOUR) // 86400000000 * 86400);
 
 CREATE OR REPLACE TEMP TABLE rollup_in_order AS
 SELECT r.* FROM daily_identity_repositories AS r SEMI JOIN rollup_settled AS s ON r.day_at = s.day_at

@@ -61,6 +61,16 @@ def identified(table: str, identity: str) -> tuple[str, dict[str, Any]]:
 
 #: a count of rollup rows' rows, as the BIGINT count(*) gives, of those matching a condition
 _COUNT = "coalesce(sum(actions_count) FILTER (WHERE {}), 0)::BIGINT"
+#: the rollup rows' pulls, pushes, deletes and refusals, each its own column
+_KIND_COUNTS = ", ".join(
+    f"{_COUNT.format(f'counted_as = {kind!r}')} AS {name}"
+    for kind, name in (
+        ("pull", "pulls_count"),
+        ("push", "pushes_count"),
+        ("delete", "deletes_count"),
+        ("refused", "refused_count"),
+    )
+)
 
 
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -99,20 +109,11 @@ def identity_summary(con: duckdb.DuckDBPyConnection, identity: str) -> pd.DataFr
     """First and last seen, and what the identity did over all time."""
     repositories, params = identified("daily_identity_repositories", identity)
     clients, _ = identified("daily_identity_clients", identity)
-    counts = ", ".join(
-        f"{_COUNT.format(f'counted_as = {kind!r}')} AS {name}"
-        for kind, name in (
-            ("pull", "pulls_count"),
-            ("push", "pushes_count"),
-            ("delete", "deletes_count"),
-            ("refused", "refused_count"),
-        )
-    )
     sql = f"""
         SELECT r.first_at, r.last_at, r.pulls_count, r.pushes_count, r.deletes_count, r.refused_count,
                r.repositories_count, c.addresses_count, c.user_agents_count, r.pulled_bytes
         FROM (
-            SELECT min(first_at) AS first_at, max(last_at) AS last_at, {counts},
+            SELECT min(first_at) AS first_at, max(last_at) AS last_at, {_KIND_COUNTS},
                    count(DISTINCT repository) FILTER (WHERE repository <> '') AS repositories_count,
                    coalesce(sum(blob_bytes) FILTER (WHERE counted_as = 'pull'), 0) AS pulled_bytes
             FROM ({repositories})
@@ -129,17 +130,8 @@ def identity_repositories(con: duckdb.DuckDBPyConnection, identity: str) -> pd.D
     """Per repository the identity touched, on each registry (with its kind) and under each raw identity: pulls,
     pushes, deletes, refusals, first and last time."""
     rows, params = identified("daily_identity_repositories", identity)
-    counts = ", ".join(
-        f"{_COUNT.format(f'counted_as = {kind!r}')} AS {name}"
-        for kind, name in (
-            ("pull", "pulls_count"),
-            ("push", "pushes_count"),
-            ("delete", "deletes_count"),
-            ("refused", "refused_count"),
-        )
-    )
     sql = f"""
-        SELECT a.repository, a.registry, k.registry_kind, {IDENTITY} AS raw_identity, {counts},
+        SELECT a.repository, a.registry, k.registry_kind, {IDENTITY} AS raw_identity, {_KIND_COUNTS},
                min(first_at) AS first_at, max(last_at) AS last_at
         FROM ({rows}) AS a
         LEFT JOIN {REGISTRY_KINDS} AS k ON k.registry = a.registry
