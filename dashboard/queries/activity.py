@@ -17,13 +17,13 @@ it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from regaudit.dashboard.queries.common import IDENTITY, TimeRange, clean, frame, identity_condition
+from regaudit.dashboard.queries.common import ANONYMOUS, IDENTITY, TimeRange, clean, frame, identity_condition
 from regaudit.dashboard.queries.daily import day_bindings, identity_days, repository_days
 
 ACTIONS = ("pull", "push", "delete", "mount", "login")
@@ -57,6 +57,12 @@ class ActivityFilter:
         repository narrows it (unfiltered, it is nearly as long as the rows)."""
         narrowed = clean(self.repository) is not None or clean(self.identity) is not None
         return narrowed and clean(self.address) is None and clean(self.reference) is None
+
+    def dense(self) -> bool:
+        """Whether nothing but actions and HEAD checks is filtered on: most rows of any stretch of time match, so
+        the newest few hours of a range hold the pages a user reads (``recent_span``)."""
+        narrowing = (self.repository, self.identity, self.address, self.reference)
+        return all(clean(value) is None for value in narrowing)
 
     def row_filter(self) -> tuple[str, dict[str, Any]]:
         """The conditions on anything but time (constant fragments only; TRUE for none) and their bindings."""
@@ -120,6 +126,8 @@ def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit
     if filters.rolled_up():
         span = page_span(con, filters, limit, offset)
         filters, offset = replace(filters, time=TimeRange(span.start, span.end)), offset - span.skipped
+    elif filters.dense():
+        filters = replace(filters, time=recent_span(con, filters, limit + offset))
     where, params = filters.where()
     # DuckDB's top-N max(x, n) takes n below a million: a page deeper than that sorts without the bound
     oldest = "occurred_at >= (SELECT occurred_at FROM oldest)" if limit + offset < TOP_N_LIMIT else "TRUE"
@@ -197,6 +205,31 @@ def page_span(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit: in
     return PageSpan(start, until, int(found[2]))
 
 
+#: the newest stretch of a range ``recent_span`` counts first, and how much wider each next one is
+_FIRST_STRETCH = timedelta(hours=1)
+_WIDER = 4
+
+
+def recent_span(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, rows: int) -> TimeRange:
+    """The newest part ``[since, end)`` of the range that holds at least ``rows`` matching rows (else the whole
+    range): stretches back from the end, each ``_WIDER`` times the last, are counted until one holds them. Every
+    row older than ``since`` sorts after every row within it, so the first ``rows`` rows of the range, newest
+    first, are those of the part. Time is the rows' storage order, so each count reads only its stretch's row
+    groups: unfiltered at 100M events, a month's first page no longer reads a month of rows."""
+    condition, params = filters.row_filter()
+    sql = f"""
+        SELECT count(*) FROM image_activity WHERE occurred_at >= $since AND occurred_at < $end AND {condition}
+    """  # noqa: S608 - constant fragments; every value is a bound parameter
+    start, end = filters.time.start, filters.time.end
+    stretch = _FIRST_STRETCH
+    while end - stretch > start:
+        found = con.execute(sql, {**params, "since": end - stretch, "end": end}).fetchall()[0][0]
+        if found >= rows:
+            return TimeRange(end - stretch, end)
+        stretch *= _WIDER
+    return filters.time
+
+
 def scope_count(
     con: duckdb.DuckDBPyConnection,
     time: TimeRange,
@@ -219,7 +252,7 @@ def scope_count(
             " WHERE list_bool_or(list_transform($repositories, lambda p: repository GLOB p)))"
         )
     if identities:
-        conditions.append(_SCOPED_IDENTITIES)
+        conditions.append(_scoped_identities(con, identities))
     if actions:
         conditions.append("list_contains($actions, action)")
     sql = _COUNTS.format(rows=_DAYS.format(condition=" AND ".join(conditions)))
@@ -240,8 +273,18 @@ _EVERYTHING = f"""
 """  # noqa: S608 - constant fragments
 #: the lists of a report's scope, bound only when given
 SCOPES = ("repositories", "identities", "actions")
-#: the identities (``(anonymous)`` for none) a report's identity globs match, among those with a row
-_SCOPED_IDENTITIES = f"""
-    {IDENTITY} IN (SELECT DISTINCT {IDENTITY} FROM daily_identity_activity
-                   WHERE list_bool_or(list_transform($identities, lambda p: {IDENTITY} GLOB p)))
-"""  # noqa: S608 - constant fragments
+#: the raw identities a report's identity globs match, among those with a row: a condition on the raw ``actor``
+#: column, so the rollup's days, each in order by identity, are read only where those identities lie
+_SCOPED_ACTORS = """
+    actor IN (SELECT DISTINCT actor FROM daily_identity_activity
+              WHERE list_bool_or(list_transform($identities, lambda p: actor GLOB p)))
+"""
+_MATCHES_ANONYMOUS = f"SELECT list_bool_or(list_transform($identities, lambda p: '{ANONYMOUS}' GLOB p))"
+
+
+def _scoped_identities(con: duckdb.DuckDBPyConnection, identities: tuple[str, ...]) -> str:
+    """The condition for a report's identity globs: on ``actor`` itself (an expression such as ``coalesce`` would
+    read every row group of the month, 1.6 s at 100M events against 0.05 s), with rows without one added when a
+    glob matches ``(anonymous)``."""
+    anonymous = con.execute(_MATCHES_ANONYMOUS, {"identities": list(identities)}).fetchall()[0][0]
+    return f"(actor IS NULL OR {_SCOPED_ACTORS})" if anonymous else _SCOPED_ACTORS

@@ -159,6 +159,8 @@ def explorer_filters(con: duckdb.DuckDBPyConnection, time: TimeRange) -> list[ac
         activity.ActivityFilter(time, identity="nobody"),
         activity.ActivityFilter(time, identity=who, address="10."),  # not kept: read from the rows
         activity.ActivityFilter(time),
+        activity.ActivityFilter(time, actions=("pull",)),  # only actions and HEAD checks: the newest rows first
+        activity.ActivityFilter(time, actions=("delete", "mount"), include_checks=True),
     ]
 
 
@@ -167,13 +169,20 @@ def test_the_explorer_and_reports_from_the_rollups_equal_the_rows(any_store: duc
     ranges with ragged and whole-day ends, against the queries that read every row."""
     con = any_store
     who, repo = names(con, "actor")[0], names(con, "repository")[0]
-    scopes = [((), (), ()), ((repo.split("/")[0] + "/*",), (who,), ("push", "delete")), ((), ("*",), ("pull",))]
-    narrowed = 0
+    scopes = [
+        ((), (), ()),
+        ((repo.split("/")[0] + "/*",), (who,), ("push", "delete")),
+        ((), ("*",), ("pull",)),
+        ((), (ANONYMOUS, who), ()),  # rows without an identity, and one with
+    ]
+    narrowed = recent = 0
     for time in ranges(con):
         for filters in explorer_filters(con, time):
             if filters.rolled_up():
                 span = activity.page_span(con, filters, 7, 230)
                 narrowed += span.start > time.start or span.end < time.end
+            if filters.dense():
+                recent += activity.recent_span(con, filters, 1).start > time.start
             same_frame(activity.activity_count(con, filters), dashboard_rows.activity_count(con, filters))
             for limit, offset in ((1, 0), (100, 0), (7, 230), (3, 1000), (50, 100_000)):
                 page = activity.activity_page(con, filters, limit, offset)
@@ -181,6 +190,7 @@ def test_the_explorer_and_reports_from_the_rollups_equal_the_rows(any_store: duc
         for scope in scopes:
             same_frame(activity.scope_count(con, time, *scope), dashboard_rows.scope_count(con, time, *scope))
     assert narrowed  # some pages were read from a part of the range
+    assert recent  # and some pages without a narrowing filter from the range's newest rows
 
 
 def same_frame(rolled: pd.DataFrame, rows: pd.DataFrame) -> None:
