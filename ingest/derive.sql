@@ -758,6 +758,62 @@ FROM rollup_rows WHERE counted_as = 'pull' GROUP BY ALL;
 
 DROP TABLE rollup_rows;
 
+-- The actions per identity and per repository (action_rollups.sql) are sums of daily_identity_repositories: the
+-- (day, registry, identity) and (day, registry, repository) of every key summed again above are summed again from
+-- its rows of the day, whole, a few thousand keys; each range's days once (an earlier range of the batch that shares
+-- a day summed its keys).
+CREATE OR REPLACE TEMP TABLE rollup_actor_days AS SELECT DISTINCT day_at, registry, actor FROM rollup_pairs;
+
+CREATE OR REPLACE TEMP TABLE rollup_repository_days AS SELECT DISTINCT day_at, registry, repository FROM rollup_pairs;
+
+DELETE FROM daily_identity_actions AS r
+USING rollup_actor_days AS t
+WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.actor IS NOT DISTINCT FROM t.actor
+  AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR  -- implied; reads the window's days only
+;
+
+DELETE FROM daily_repository_actions AS r
+USING rollup_repository_days AS t
+WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.repository = t.repository
+  AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR  -- implied
+;
+
+INSERT INTO daily_identity_actions
+SELECT summed.*
+FROM (
+    SELECT r.day_at, r.registry, r.actor, r.action, r.is_check, sum(r.actions_count), sum(r.blob_bytes),
+           min(r.first_at), max(r.last_at)
+    FROM daily_identity_repositories AS r
+    SEMI JOIN rollup_actor_days AS t
+      ON t.day_at = r.day_at AND t.registry = r.registry AND t.actor IS NOT DISTINCT FROM r.actor
+    WHERE r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR
+    GROUP BY ALL
+) AS summed
+ANTI JOIN (
+    SELECT day_at, registry, actor FROM daily_identity_actions
+    WHERE day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR
+) AS done ON done.day_at = summed.day_at AND done.registry = summed.registry
+         AND done.actor IS NOT DISTINCT FROM summed.actor;
+
+INSERT INTO daily_repository_actions
+SELECT summed.*
+FROM (
+    SELECT r.day_at, r.registry, r.repository, r.action, r.is_check, sum(r.actions_count), sum(r.blob_bytes),
+           min(r.first_at), max(r.last_at)
+    FROM daily_identity_repositories AS r
+    SEMI JOIN rollup_repository_days USING (day_at, registry, repository)
+    WHERE r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR
+    GROUP BY ALL
+) AS summed
+ANTI JOIN (
+    SELECT day_at, registry, repository FROM daily_repository_actions
+    WHERE day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR
+) AS done USING (day_at, registry, repository);
+
+DROP TABLE rollup_actor_days;
+
+DROP TABLE rollup_repository_days;
+
 -- Days first summed are not in order (page_rollups.sql); a day the batch's ranges have passed by more than the
 -- steps' reach is rewritten in order once (about a second for a day of 300,000 events), and stays so marked: what
 -- late events change of it later is appended out of order, a few keys.

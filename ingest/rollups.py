@@ -1,5 +1,5 @@
-"""The daily rollups (``rollups.sql``, schema version 11; ``client_rollups.sql``, 13; ``page_rollups.sql``, 14)
-built from scratch.
+"""The daily rollups (``rollups.sql``, schema version 11; ``client_rollups.sql``, 13; ``page_rollups.sql``, 14;
+``action_rollups.sql``, 15) built from scratch.
 
 Each ingest batch keeps them current for the days it touches (the derive steps ``daily_rollups``,
 ``daily_clients``, ``daily_pages``); this module sums them again from every stored row, for whatever wrote
@@ -15,13 +15,16 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-#: the rollup tables of image_activity (``rollups.sql``, ``client_rollups.sql``, ``page_rollups.sql``)
+#: the rollup tables of image_activity (``rollups.sql``, ``client_rollups.sql``, ``page_rollups.sql``,
+#: ``action_rollups.sql``)
 ROLLUPS = (
     "daily_repository_activity",
     "daily_identity_activity",
     "daily_identity_clients",
     "daily_identity_repositories",
     "daily_digest_pulls",
+    "daily_identity_actions",
+    "daily_repository_actions",
 )
 #: the derive steps that sum them (``derive.sql``)
 ROLLUP_STEPS = ("daily_rollups", "daily_clients", "daily_pages")
@@ -34,6 +37,8 @@ FEEDS_VERSION = 12
 CLIENTS_VERSION = 13
 #: The version that added the pages' rollups per identity and repository and per digest (``page_rollups.sql``).
 PAGES_VERSION = 14
+#: The version that added the actions per identity and per repository (``action_rollups.sql``).
+ACTIONS_VERSION = 15
 
 #: day_at of a row: its UTC midnight, on epoch microseconds (no calendar per row)
 DAY_AT = "to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400)"
@@ -116,6 +121,23 @@ PAGES = (
 #: its own, so summing 100 million rows at once would hold as many groups in memory; a day at a time holds a day's,
 #: and writes the days in order as the batches do.
 PAGES_CHUNK = timedelta(days=1)
+#: the actions per identity and per repository summed from ``daily_identity_repositories`` (whose key holds every
+#: column of theirs: far fewer rows to read than image_activity), in order by day as the batches append them
+ACTIONS_REBUILD = (
+    "DELETE FROM daily_identity_actions",
+    """
+    INSERT INTO daily_identity_actions
+    SELECT day_at, registry, actor, action, is_check, sum(actions_count), sum(blob_bytes), min(first_at), max(last_at)
+    FROM daily_identity_repositories GROUP BY ALL ORDER BY day_at, registry, actor
+    """,
+    "DELETE FROM daily_repository_actions",
+    """
+    INSERT INTO daily_repository_actions
+    SELECT day_at, registry, repository, action, is_check, sum(actions_count), sum(blob_bytes), min(first_at),
+           max(last_at)
+    FROM daily_identity_repositories GROUP BY ALL ORDER BY day_at, registry, repository
+    """,
+)
 FEEDS_REBUILD = (
     "DELETE FROM daily_registry_events",
     "DELETE FROM daily_access_lines",
@@ -135,6 +157,9 @@ def rebuild(con: duckdb.DuckDBPyConnection, since_version: int = ROLLUP_VERSION)
         con.execute(statement)
     if since_version <= PAGES_VERSION:
         _rebuild_pages(con)
+    if since_version <= ACTIONS_VERSION:  # after the pages' rollups, which they sum
+        for statement in ACTIONS_REBUILD:
+            con.execute(statement)
 
 
 def _rebuild_pages(con: duckdb.DuckDBPyConnection) -> None:

@@ -242,6 +242,38 @@ class DailyDigestPullsRow(Row):
     last_at: datetime = Field(description="The last pull's time.")
 
 
+class DailyIdentityActionsRow(Row):
+    """``daily_identity_actions`` (version 15): ``daily_identity_repositories`` summed per UTC day, registry, raw
+    identity, action and HEAD check or not; kept with it (derive step ``daily_pages``). The explorer's count with no
+    filter but actions and HEAD checks reads its distinct identities from it."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry name.")
+    actor: str | None = Field(description="The raw identity (image_activity.actor; none for anonymous rows).")
+    action: str = Field(description="The rows' action (image_activity.action).")
+    is_check: bool = Field(description="Whether the rows are HEAD checks (image_activity.is_check).")
+    actions_count: int = Field(description="How many image_activity rows.")
+    blob_bytes: int = Field(description="Their blob bytes, summed.")
+    first_at: datetime = Field(description="The first row's time.")
+    last_at: datetime = Field(description="The last row's time.")
+
+
+class DailyRepositoryActionsRow(Row):
+    """``daily_repository_actions`` (version 15): ``daily_identity_repositories`` summed per UTC day, registry,
+    repository, action and HEAD check or not; kept with it. The explorer's count with no filter but actions and HEAD
+    checks reads its rows and distinct repositories from it."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry name.")
+    repository: str = Field(description="Repository ('' for rows with none, such as logins).")
+    action: str = Field(description="The rows' action (image_activity.action).")
+    is_check: bool = Field(description="Whether the rows are HEAD checks (image_activity.is_check).")
+    actions_count: int = Field(description="How many image_activity rows.")
+    blob_bytes: int = Field(description="Their blob bytes, summed.")
+    first_at: datetime = Field(description="The first row's time.")
+    last_at: datetime = Field(description="The last row's time.")
+
+
 class TagHistoryRow(Row):
     """``tag_history``: per (registry, repository, tag), the intervals during which it pointed at a digest."""
 
@@ -321,4 +353,6 @@ UPGRADED_ROWS: dict[str, type[Row]] = {
     "daily_proxy_logins": DailyProxyLoginsRow,
     "daily_identity_repositories": DailyIdentityRepositoriesRow,
     "daily_digest_pulls": DailyDigestPullsRow,
+    "daily_identity_actions": DailyIdentityActionsRow,
+    "daily_repository_actions": DailyRepositoryActionsRow,
 }

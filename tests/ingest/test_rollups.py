@@ -4,8 +4,8 @@ The captures of a real registry and its nginx (tests/fixtures/samples) are store
 midnight, days back, under a second registry), shuffled into random batches with replays, so events arrive late
 and out of order: later batches rewrite rows of earlier ones (a pull no longer counted, a proxy line joined, an
 audit gap marked and then closed, blob-only rows replaced). After every batch the rollups must equal ``FROM_SCRATCH``,
-the aggregate of every stored row; so must the rollups of the sealed tables. Also: a store of version 10, 11 or 13 gains
-its rollups when upgraded, and a purge is followed.
+the aggregate of every stored row; so must the rollups of the sealed tables. Also: a store of version 10, 11, 13 or 14
+gains its rollups when upgraded, and a purge is followed.
 """
 
 from __future__ import annotations
@@ -54,6 +54,16 @@ FROM_SCRATCH = {
                count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
         FROM counted_activity WHERE counted_as = 'pull' GROUP BY ALL ORDER BY ALL
     """,
+    "daily_identity_actions": """
+        SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, registry, actor, action, is_check, count(*),
+               sum(blob_bytes), min(occurred_at), max(occurred_at)
+        FROM image_activity GROUP BY ALL ORDER BY ALL
+    """,
+    "daily_repository_actions": """
+        SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, registry, repository, action, is_check,
+               count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+        FROM image_activity GROUP BY ALL ORDER BY ALL
+    """,
     "daily_registry_events": """
         SELECT date_trunc('day', event_at AT TIME ZONE 'UTC'), registry, registry_kind, count(*), max(event_at),
                max(received_at)
@@ -83,6 +93,16 @@ STORED = {
         SELECT day_at AT TIME ZONE 'UTC', registry, repository, digest, actor, tag, actions_count, blob_bytes,
                first_at, last_at
         FROM daily_digest_pulls ORDER BY ALL
+    """,
+    "daily_identity_actions": """
+        SELECT day_at AT TIME ZONE 'UTC', registry, actor, action, is_check, actions_count, blob_bytes, first_at,
+               last_at
+        FROM daily_identity_actions ORDER BY ALL
+    """,
+    "daily_repository_actions": """
+        SELECT day_at AT TIME ZONE 'UTC', registry, repository, action, is_check, actions_count, blob_bytes, first_at,
+               last_at
+        FROM daily_repository_actions ORDER BY ALL
     """,
     "daily_registry_events": """
         SELECT day_at AT TIME ZONE 'UTC', registry, registry_kind, events_count, last_event_at, last_received_at
@@ -189,10 +209,15 @@ def test_a_store_of_an_older_version_gains_its_rollups_when_upgraded(
     stored: Path, tmp_path: Path, version: int
 ) -> None:
     """Version 11 added the rollups of image_activity, 12 those of the sealed tables, 14 the pages' (identity and
-    repository, digest pulls)."""
+    repository, digest pulls), 15 the actions per identity and per repository."""
     old = tmp_path / "old.duckdb"
     shutil.copy(stored, old)
-    dropped = ["daily_identity_repositories", "daily_digest_pulls"]
+    dropped = [
+        "daily_identity_actions",
+        "daily_repository_actions",
+        "daily_identity_repositories",
+        "daily_digest_pulls",
+    ]
     dropped += ["daily_registry_events", "daily_access_lines"] if version < 12 else []
     dropped += ["daily_repository_activity", "daily_identity_activity"] if version < 11 else []
     with duckdb.connect(str(old)) as con:
@@ -213,6 +238,26 @@ def test_a_store_of_an_older_version_gains_its_rollups_when_upgraded(
         )
         assert con.execute("SELECT count(*) FROM daily_digest_pulls").fetchall()[0][0] > 0
         assert con.execute("SELECT count(*) FROM daily_access_lines").fetchall()[0][0] > 0
+
+
+def test_a_store_of_version_14_sums_its_actions_from_the_pages_rollup(stored: Path, tmp_path: Path) -> None:
+    """The upgrade to 15 keeps daily_identity_repositories as it is and sums the actions per identity and per
+    repository from it, not from the rows: where it counts one more per row, so do they."""
+    old = tmp_path / "old.duckdb"
+    shutil.copy(stored, old)
+    actions = ("daily_identity_actions", "daily_repository_actions")
+    with duckdb.connect(str(old)) as con:
+        for table in actions:
+            con.execute(f"DROP TABLE {table}")
+        con.execute("UPDATE daily_identity_repositories SET actions_count = actions_count + 1")
+        con.execute("UPDATE schema_meta SET value = '14' WHERE key = 'schema_version'")
+    with store.writer(old) as con:
+        kept = con.execute("SELECT sum(actions_count) FROM daily_identity_repositories").fetchall()[0][0]
+        for table in actions:
+            assert con.execute(f"SELECT sum(actions_count) FROM {table}").fetchall()[0][0] == kept  # noqa: S608
+        con.execute("UPDATE daily_identity_repositories SET actions_count = actions_count - 1")
+        rollups.rebuild(con, since_version=rollups.ACTIONS_VERSION)
+    check(old)
 
 
 def test_a_cut_of_image_activity_is_followed(stored: Path, tmp_path: Path) -> None:
