@@ -9,9 +9,11 @@ checks are left out unless asked for.
 Counts read the daily rollup per identity and repository (``daily_identity_repositories``, ``ingest/page_rollups.sql``)
 for a range's whole days, and the rows for its ragged ends (as ``daily`` does), whenever the filters are all kept by
 it (repository, identity, actions, HEAD checks) and name an identity or repository: one identity's or repository's
-rows are a few rollup rows a day. Unfiltered, the rollup is nearly as long as the rows (nearly every row is its own
-key), so the rows are counted. A page of rows with such filters is first bounded by the rollup to the days that hold
-it.
+rows are a few rollup rows a day. Unfiltered, that rollup is nearly as long as the rows (nearly every row is its own
+key): counts that filter on nothing but actions and HEAD checks read the daily rollups of actions per identity and per
+repository instead (``daily_identity_actions``, ``daily_repository_actions``, ``ingest/action_rollups.sql``, a few
+thousand rows a day), again with the rows of the range's ragged ends. A page of rows with such filters is first
+bounded by the rollup to the days that hold it.
 """
 
 from __future__ import annotations
@@ -106,6 +108,21 @@ _DAYS = """
     SELECT actor, repository, 1 FROM image_activity
     WHERE occurred_at >= $days_end AND occurred_at < $end AND {condition}
 """
+#: the same for filters on nothing but actions and HEAD checks: rows and repositories from the rollup per repository,
+#: identities from the one per identity (its rows add no count), each row of the ragged ends once
+_ACTION_DAYS = """
+    SELECT NULL AS actor, repository, actions_count FROM daily_repository_actions
+    WHERE day_at >= $days_start AND day_at < $days_end AND {condition}
+    UNION ALL
+    SELECT actor, NULL, 0 FROM daily_identity_actions
+    WHERE day_at >= $days_start AND day_at < $days_end AND {condition}
+    UNION ALL
+    SELECT actor, repository, 1 FROM image_activity
+    WHERE occurred_at >= $start AND occurred_at < $days_start AND {condition}
+    UNION ALL
+    SELECT actor, repository, 1 FROM image_activity
+    WHERE occurred_at >= $days_end AND occurred_at < $end AND {condition}
+"""
 #: what ``activity_count`` and ``scope_count`` say of the rows (or rollup rows) in ``{rows}``
 _COUNTS = """
     SELECT coalesce(sum(actions_count), 0)::BIGINT AS rows_count, count(DISTINCT actor) AS identities_count,
@@ -149,11 +166,12 @@ def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit
 
 def activity_count(con: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> pd.DataFrame:
     """How many rows match, and how many distinct identities and repositories they involve: from the rollup
-    where the filters allow (``rolled_up``)."""
-    if filters.rolled_up():
+    where the filters allow (``rolled_up``), from the rollups of actions where they filter on nothing else
+    (``dense``)."""
+    if filters.rolled_up() or filters.dense():
         condition, params = filters.row_filter()
-        sql = _COUNTS.format(rows=_DAYS.format(condition=condition))
-        return frame(con, sql, {**day_bindings(filters.time), **params})
+        rows = (_DAYS if filters.rolled_up() else _ACTION_DAYS).format(condition=condition)
+        return frame(con, _COUNTS.format(rows=rows), {**day_bindings(filters.time), **params})
     where, params = filters.where()
     sql = f"""
         SELECT count(*) AS rows_count, count(DISTINCT actor) AS identities_count,
