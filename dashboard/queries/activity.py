@@ -139,12 +139,14 @@ def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit
     """One page of matching rows, newest first. The oldest time on or before the page is found first from the
     time column alone (a top-N of integers); the page's keys are then sorted only among rows at least that recent,
     and its rows fetched by key (the join's bounds prune the scan), so a deep page costs little more than the
-    first. With filters the rollup keeps, only the days that hold the page are read (``page_span``)."""
-    if filters.rolled_up():
+    first. The page is looked for among the range's newest rows first (``recent_span``: a busy repository's
+    first pages lie in its last hours); else, with filters the rollup keeps, only the days that hold the page are
+    read (``page_span``)."""
+    if recent := recent_span(con, filters, limit + offset, reach=None if filters.dense() else _REACH):
+        filters = replace(filters, time=recent)
+    elif filters.rolled_up():
         span = page_span(con, filters, limit, offset)
         filters, offset = replace(filters, time=TimeRange(span.start, span.end)), offset - span.skipped
-    elif filters.dense():
-        filters = replace(filters, time=recent_span(con, filters, limit + offset))
     where, params = filters.where()
     # DuckDB's top-N max(x, n) takes n below a million: a page deeper than that sorts without the bound
     oldest = "occurred_at >= (SELECT occurred_at FROM oldest)" if limit + offset < TOP_N_LIMIT else "TRUE"
@@ -223,29 +225,34 @@ def page_span(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit: in
     return PageSpan(start, until, int(found[2]))
 
 
-#: the newest stretch of a range ``recent_span`` counts first, and how much wider each next one is
+#: the newest stretch of a range ``recent_span`` counts first, how much wider each next one is, and how far back
+#: it looks when the filters narrow the rows (else a stretch of a few rows could grow to the whole range)
 _FIRST_STRETCH = timedelta(hours=1)
 _WIDER = 4
+_REACH = timedelta(hours=16)
 
 
-def recent_span(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, rows: int) -> TimeRange:
-    """The newest part ``[since, end)`` of the range that holds at least ``rows`` matching rows (else the whole
-    range): stretches back from the end, each ``_WIDER`` times the last, are counted until one holds them. Every
-    row older than ``since`` sorts after every row within it, so the first ``rows`` rows of the range, newest
-    first, are those of the part. Time is the rows' storage order, so each count reads only its stretch's row
-    groups: unfiltered at 100M events, a month's first page no longer reads a month of rows."""
+def recent_span(
+    con: duckdb.DuckDBPyConnection, filters: ActivityFilter, rows: int, reach: timedelta | None = None
+) -> TimeRange | None:
+    """The newest part ``[since, end)`` of the range that holds at least ``rows`` matching rows: stretches back
+    from the end, each ``_WIDER`` times the last and none past ``reach``, are counted until one holds them; the
+    whole range if none does and nothing bounds the reach, else None. Every row older than ``since`` sorts after
+    every row within it, so the first ``rows`` rows of the range, newest first, are those of the part. Time is
+    the rows' storage order, so each count reads only its stretch's row groups: at 100M events the first page of
+    an unfiltered month, or of one busy repository, no longer reads a month of rows or rollup rows."""
     condition, params = filters.row_filter()
     sql = f"""
         SELECT count(*) FROM image_activity WHERE occurred_at >= $since AND occurred_at < $end AND {condition}
     """  # noqa: S608 - constant fragments; every value is a bound parameter
     start, end = filters.time.start, filters.time.end
     stretch = _FIRST_STRETCH
-    while end - stretch > start:
+    while end - stretch > start and (reach is None or stretch <= reach):
         found = con.execute(sql, {**params, "since": end - stretch, "end": end}).fetchall()[0][0]
         if found >= rows:
             return TimeRange(end - stretch, end)
         stretch *= _WIDER
-    return filters.time
+    return filters.time if reach is None else None
 
 
 def scope_count(
