@@ -49,7 +49,7 @@ registry-v3: ## Distribution 3.x built with Go from the module proxy into .cache
 check: lint test ## What CI runs (.ci/run): lint, then every test
 
 test: setup ## Run every test, integration included (PYTEST_ARGS='-k kafka' to narrow)
-	REGAUDIT_KAFKA_LIBS=$(KAFKA_LIBS) $(BIN)/pytest -q -rfEs $(PYTEST_ARGS)
+	REGAUDIT_KAFKA_LIBS=$(KAFKA_LIBS) $(BIN)/pytest -q -rfEs --durations=25 $(PYTEST_ARGS)
 
 # mypy cannot follow setuptools' editable finder over setup.py's package mapping: .ci/typecheck.py gives it each file
 # under the module name setup.py installs it as (ingest/consumer.py is regaudit.ingest.consumer).
