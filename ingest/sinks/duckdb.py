@@ -12,7 +12,8 @@ their turn between flushes; a writer with the next batch in hand may keep it for
    CONFLICT checking each row against the key on its own); a replay pays both;
 2. the rows that were new get this batch's id, and the derived tables (``image_activity``, ``tag_history``)
    are brought up to date for what they can have changed (``derive.sql``);
-3. the batch hooks run (``regaudit.ingest.hooks``: the hash chain, queued alerts), in the same transaction;
+3. the batch hooks run (``regaudit.ingest.hooks``: the hash chain, queued alerts), in the same transaction; the
+   chain's digests of the rows were computed from the inserted tables beside the inserts (``digests``);
 4. an ``ingest_batches`` row records the counts and the range of origins.
 
 Only after COMMIT does the caller acknowledge upstream (Kafka offsets, the webhook's 2xx). When the transaction
@@ -36,9 +37,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from regaudit.evidence.canonical import GivenDigests, given_digests
 from regaudit.ingest import store
 from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import ACCESS_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, NormalizedBatch
+from regaudit.ingest.sinks.digests import BatchDigests
 from regaudit.ingest.sinks.held import HeldWriter
 from regaudit.ingest.sinks.isolation import ISOLATED_REASON, write_isolating
 
@@ -173,13 +176,18 @@ class DuckDBSink:
         self, con: duckdb.DuckDBPyConnection, batch: NormalizedBatch, source: str, skip_stored: bool
     ) -> WriteResult:
         batch_id = store.next_batch_id(con)
+        # the chain's digests of the rows as given, computed beside the inserts (``digests``); a replay's
+        # ON CONFLICT may skip rows, so its digests are read back from the table
+        digests = BatchDigests(batch, batch_id) if self.hooks and not skip_stored else None
         events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, batch_id, skip_stored)
         access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id, skip_stored)
         dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id, skip_stored)
         if events or access:
             self._derive(con, batch_id, skip_stored)
-        for hook in self.hooks:
-            hook(con, batch_id)
+        stored_as_given = digests is not None and (events, access, dead) == batch.counts
+        with given_digests(batch_id, digests.result if digests is not None and stored_as_given else _read_back):
+            for hook in self.hooks:
+                hook(con, batch_id)
         first, last = _origin_range(batch)
         con.execute(
             "INSERT INTO ingest_batches VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
@@ -195,6 +203,11 @@ class DuckDBSink:
                 raise
             con.execute("ROLLBACK")
             raise _StoredAlready("derive") from error
+
+
+def _read_back() -> GivenDigests:
+    """No digests given: the chain reads the batch's rows back from the tables."""
+    return None
 
 
 def _origin_range(batch: NormalizedBatch) -> tuple[str | None, str | None]:
