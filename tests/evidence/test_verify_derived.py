@@ -112,8 +112,12 @@ def test_an_image_activity_row_whose_actor_was_changed_fails_verify(db):
             "UPDATE daily_identity_activity SET actions_count = actions_count + 1 WHERE actor = 'alice'",
             "daily_identity_activity: 9 rows differ from the sums of the rebuilt image_activity",
         ),
+        (
+            "UPDATE daily_repository_actions SET actions_count = actions_count + 1 WHERE action = 'push'",
+            "daily_repository_actions: 3 rows differ from the sums of the rebuilt image_activity",
+        ),
     ],
-    ids=["deleted", "inserted", "pull-count", "tag-mover", "tag-interval", "daily-rollup"],
+    ids=["deleted", "inserted", "pull-count", "tag-mover", "tag-interval", "daily-rollup", "actions-rollup"],
 )
 def test_a_derived_row_changed_in_any_way_fails_verify(db, sql, expected):
     tamper(db, sql)
