@@ -1,8 +1,9 @@
 -- regaudit store, schema version 15: daily rollups of actions per identity and per repository (issue 19). The
--- activity explorer widened to a month with no filter but actions and HEAD checks counts the month's rows, distinct
+-- activity explorer widened to a month with no filter but actions and HEAD checks counted the month's rows, distinct
 -- identities and distinct repositories: schema 14's rollup per identity and repository (page_rollups.sql) is
 -- nearly as long as the rows (54.7M rows a month at 100 million events), so the count read the rows, 3.1 s cold at
--- 100M. Per UTC day a registry's identities and repositories are a few thousand each, and so are these tables' rows:
+-- 100M. A day's identities and repositories are a few thousand, each with a few actions: on the 10-million-event
+-- synthetic store (2,700 identities, 800 repositories) 11,200 and 3,500 rows a day, against 268,000 of the former:
 --
 --   daily_identity_actions    per registry, raw identity (actor, NULL for none), action and is_check
 --   daily_repository_actions  per registry, repository, action and is_check
