@@ -3,7 +3,8 @@
 -- the registry_json keys of samples/nginx-1.22-registry.conf), nginx's predefined `combined` line, or a JFrog
 -- Artifactory 7 request-log line (artifactory-request.log, FORMATS-more-registries.md 5.1: eleven pipe-separated
 -- fields; its Docker API paths /api/docker/<repo-key>/v2/... are read as /v2/<repo-key>/...).
--- Input: table `batch` with `text` (the line, decoded with replacement). Output: canonical rows or a reason.
+-- Input: table `batch` with `text` (the line, decoded with replacement). Output: canonical rows or a reason, one
+-- per record in the records' order; normalize.py adds each record's origin, receive time and line (raw) to them.
 -- A request time outside $earliest..$latest (schemas/registry.py TIME_WINDOW) is refused, as for events.
 WITH src AS (
     -- One parse of a JSON line into every top-level key any shape below reads: the shipper envelopes' keys as
@@ -180,7 +181,7 @@ checked AS (
     FROM named
 )
 SELECT
-    reason, origin, received_at, text AS raw,
+    reason,
     coalesce(key, shipper_key, origin) AS line_key,
     request_at, shipper_host AS log_host, client_addr, forwarded_for, remote_user, auth_scheme,
     http_method, uri, endpoint, repository, reference,
