@@ -180,9 +180,15 @@ def _rebuild_pages(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+#: how far around its range a derive step sums keys again (``derive.sql``'s ``INTERVAL 2 HOUR``)
+ROLLUP_REACH = timedelta(hours=2)
+
+
 def refresh_after_cut(con: duckdb.DuckDBPyConnection, cut_at: datetime) -> None:
     """Follow a purge that deleted the ``image_activity`` rows before ``cut_at``: the days before the cut's day go,
-    and the cut's day (and the keys it touched) is summed again by the batches' own step."""
+    and every key of the cut's day is summed again by the batches' own steps, over a range that reaches the whole
+    day (its rows, and its rollup rows' spans). A range at the cut alone reached only the keys with rows within
+    ``ROLLUP_REACH`` of it: a key whose rows of that day were all deleted hours before the cut kept counting them."""
     from regaudit.ingest.sinks.duckdb import derive_step  # noqa: PLC0415 - that module imports store, which imports this
 
     for table in ROLLUPS:
@@ -190,8 +196,9 @@ def refresh_after_cut(con: duckdb.DuckDBPyConnection, cut_at: datetime) -> None:
             f"DELETE FROM {table} WHERE day_at < to_timestamp(epoch_us($cut) // 86400000000 * 86400)",  # noqa: S608
             {"cut": cut_at},
         )
+    day = datetime.fromtimestamp(cut_at.timestamp() // 86400 * 86400, UTC)
     for step in ROLLUP_STEPS:
-        derive_step(con, step, cut_at, cut_at)
+        derive_step(con, step, day + ROLLUP_REACH, day + timedelta(days=1) - ROLLUP_REACH)
 
 
 def refresh_feeds_after_purge(con: duckdb.DuckDBPyConnection, table: str, cut_at: datetime) -> None:

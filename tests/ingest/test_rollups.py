@@ -260,13 +260,20 @@ def test_a_store_of_version_14_sums_its_actions_from_the_pages_rollup(stored: Pa
     check(old)
 
 
-def test_a_cut_of_image_activity_is_followed(stored: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "cut",
+    [
+        datetime(2026, 11, 26, 19, 21, 39, tzinfo=UTC),  # inside the captures' day, between their requests
+        datetime(2026, 11, 26, 23, 50, tzinfo=UTC),  # the same day, hours after its last row
+    ],
+    ids=["between-rows", "hours-after"],
+)
+def test_a_cut_of_image_activity_is_followed(stored: Path, tmp_path: Path, cut: datetime) -> None:
     """A purge deletes image_activity rows before a time, and whole batches of the sealed tables older than it
     (regaudit.evidence.retention): the rollups of the days before go, and the cut's day is summed again from what
-    is left of it."""
+    is left of it, also the keys whose rows of it all lay hours before the cut."""
     db = tmp_path / "audit.duckdb"
     shutil.copy(stored, db)
-    cut = datetime(2026, 11, 26, 19, 21, 39, tzinfo=UTC)  # inside the captures' day, between their requests
     with store.writer(db) as con:
         con.execute("DELETE FROM image_activity WHERE occurred_at < $cut", {"cut": cut})
         rollups.refresh_after_cut(con, cut)
