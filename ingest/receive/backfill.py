@@ -181,17 +181,21 @@ def read_blocks(chunks: Iterator[bytes], block_bytes: int = BLOCK_BYTES) -> Iter
     base, pending, skipping = 0, b"", False
     try:
         for block in _blocks(chunks, block_bytes):
+            start = 0  # where the block's lines not yet read begin
             if skipping:  # the rest of an overlong line, up to its newline
-                newline = block.find(b"\n") + 1
-                base += newline or len(block)
-                if not newline:
+                start = block.find(b"\n") + 1
+                base += start or len(block)
+                if not start:
                     continue
-                block, skipping = block[newline:], False
-            data = pending + block if pending else block
-            cut = data.rfind(b"\n") + 1
-            if cut:  # a view: the block's complete lines are not copied again
-                yield _lines(memoryview(data)[:cut], base)
-            pending, base = data[cut:], base + cut
+                skipping = False
+            if pending and (end := block.find(b"\n") + 1):  # the line the last block left unfinished, alone:
+                yield _lines(pending + block[:end], base)  # only it is copied, not the whole block after it
+                pending, base, start = b"", base + len(pending) + end, end
+            cut = block.rfind(b"\n", start) + 1
+            if cut > start:  # a view: the block's complete lines are not copied again
+                yield _lines(memoryview(block)[start:cut], base)
+                base += cut - start
+            pending += block[max(cut, start) :]
             if len(pending) > MAX_LINE_BYTES:
                 yield Leftover(pending[:MAX_LINE_BYTES], base, truncated=False, overlong=True)
                 pending, base, skipping = b"", base + len(pending), True
