@@ -694,12 +694,12 @@ ANTI JOIN daily_proxy_logins AS r
 DROP TABLE batch_logins;
 
 -- name: daily_pages
--- The pages' daily rollups (page_rollups.sql) follow image_activity as daily_rollups' tables do: every (day,
--- registry, identity, repository) with a row within 2 hours of a range now, or whose rollup row spans that time
--- before (its rows updated away or deleted), has all its rows of the day summed again; both tables are keyed finer
--- than that, so every key of theirs that changed is among them. The touched keys' rows of every range are gathered
--- once each (a day two ranges share), then summed once into both tables: a replay or a late event sums the same rows
--- again, never twice.
+-- The pages' daily rollups (page_rollups.sql, and the twin per repository and identity, repository_rollups.sql)
+-- follow image_activity as daily_rollups' tables do: every (day, registry, identity, repository) with a row within 2
+-- hours of a range now, or whose rollup row spans that time before (its rows updated away or deleted), has all its
+-- rows of the day summed again; the three tables are keyed finer than that, so every key of theirs that changed is
+-- among them. The touched keys' rows of every range are gathered once each (a day two ranges share), then summed once
+-- into each table: a replay or a late event sums the same rows again, never twice.
 CREATE OR REPLACE TEMP TABLE rollup_pairs (day_at TIMESTAMPTZ, registry VARCHAR, actor VARCHAR, repository VARCHAR);
 
 INSERT INTO rollup_pairs  -- the (day, registry, identity, repository) keys touched
@@ -723,6 +723,13 @@ DELETE FROM daily_digest_pulls AS r
 USING rollup_pairs AS t
 WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.actor IS NOT DISTINCT FROM t.actor
   AND r.repository = t.repository
+  AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR  -- implied
+;
+
+DELETE FROM daily_repository_identities AS r  -- its twin in the other order (repository_rollups.sql): the same keys
+USING rollup_pairs AS t
+WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.repository = t.repository
+  AND r.actor IS NOT DISTINCT FROM t.actor
   AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR  -- implied
 ;
 
@@ -755,6 +762,11 @@ INSERT INTO daily_digest_pulls
 SELECT day_at, registry, repository, digest, actor, tag, count(*), sum(blob_bytes), min(occurred_at),
        max(occurred_at)
 FROM rollup_rows WHERE counted_as = 'pull' GROUP BY ALL;
+
+INSERT INTO daily_repository_identities
+SELECT day_at, registry, repository, actor, action, is_check, count(*), sum(blob_bytes), min(occurred_at),
+       max(occurred_at)
+FROM rollup_rows GROUP BY ALL;
 
 DROP TABLE rollup_rows;
 
@@ -814,7 +826,7 @@ DROP TABLE rollup_actor_days;
 
 DROP TABLE rollup_repository_days;
 
--- Days first summed are not in order (page_rollups.sql); a day the batch's ranges have passed by more than the
+-- Days first summed are not in order (page_rollups.sql, repository_rollups.sql); a day the batch's ranges have passed by more than the
 -- steps' reach is rewritten in order once (about a second for a day of 300,000 events), and stays so marked: what
 -- late events change of it later is appended out of order, a few keys.
 INSERT INTO page_rollup_days
@@ -844,6 +856,14 @@ ORDER BY r.day_at, r.repository, r.digest;
 DELETE FROM daily_digest_pulls AS r USING rollup_settled AS s WHERE r.day_at = s.day_at;
 
 INSERT INTO daily_digest_pulls SELECT * FROM rollup_in_order;
+
+CREATE OR REPLACE TEMP TABLE rollup_in_order AS
+SELECT r.* FROM daily_repository_identities AS r SEMI JOIN rollup_settled AS s ON r.day_at = s.day_at
+ORDER BY r.day_at, r.repository, r.actor;
+
+DELETE FROM daily_repository_identities AS r USING rollup_settled AS s WHERE r.day_at = s.day_at;
+
+INSERT INTO daily_repository_identities SELECT * FROM rollup_in_order;
 
 UPDATE page_rollup_days AS d SET sorted = TRUE FROM rollup_settled AS s WHERE d.day_at = s.day_at;
 

@@ -1,5 +1,5 @@
 """The daily rollups (``rollups.sql``, schema version 11; ``client_rollups.sql``, 13; ``page_rollups.sql``, 14;
-``action_rollups.sql``, 15) built from scratch.
+``action_rollups.sql``, 15; ``repository_rollups.sql``, 16) built from scratch.
 
 Each ingest batch keeps them current for the days it touches (the derive steps ``daily_rollups``,
 ``daily_clients``, ``daily_pages``); this module sums them again from every stored row, for whatever wrote
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 #: the rollup tables of image_activity (``rollups.sql``, ``client_rollups.sql``, ``page_rollups.sql``,
-#: ``action_rollups.sql``)
+#: ``action_rollups.sql``, ``repository_rollups.sql``)
 ROLLUPS = (
     "daily_repository_activity",
     "daily_identity_activity",
@@ -25,6 +25,7 @@ ROLLUPS = (
     "daily_digest_pulls",
     "daily_identity_actions",
     "daily_repository_actions",
+    "daily_repository_identities",
 )
 #: the derive steps that sum them (``derive.sql``)
 ROLLUP_STEPS = ("daily_rollups", "daily_clients", "daily_pages")
@@ -39,6 +40,8 @@ CLIENTS_VERSION = 13
 PAGES_VERSION = 14
 #: The version that added the actions per identity and per repository (``action_rollups.sql``).
 ACTIONS_VERSION = 15
+#: The version that added the rollup per repository and identity, in that order (``repository_rollups.sql``).
+TWIN_VERSION = 16
 
 #: day_at of a row: its UTC midnight, on epoch microseconds (no calendar per row)
 DAY_AT = "to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400)"
@@ -138,6 +141,14 @@ ACTIONS_REBUILD = (
     FROM daily_identity_repositories GROUP BY ALL ORDER BY day_at, registry, repository
     """,
 )
+#: the rollup per repository and identity summed from ``daily_identity_repositories`` (the same keys and counted_as
+#: besides: far fewer rows to read than image_activity), one day ``$day`` at a time, each in order as a settled day
+TWIN_DAY = """
+    INSERT INTO daily_repository_identities
+    SELECT day_at, registry, repository, actor, action, is_check, sum(actions_count), sum(blob_bytes), min(first_at),
+           max(last_at)
+    FROM daily_identity_repositories WHERE day_at = $day GROUP BY ALL ORDER BY repository, actor
+"""
 FEEDS_REBUILD = (
     "DELETE FROM daily_registry_events",
     "DELETE FROM daily_access_lines",
@@ -160,6 +171,8 @@ def rebuild(con: duckdb.DuckDBPyConnection, since_version: int = ROLLUP_VERSION)
     if since_version <= ACTIONS_VERSION:  # after the pages' rollups, which they sum
         for statement in ACTIONS_REBUILD:
             con.execute(statement)
+    if since_version <= TWIN_VERSION:  # after the pages' rollups, which it sums
+        _rebuild_twin(con)
 
 
 def _rebuild_pages(con: duckdb.DuckDBPyConnection) -> None:
@@ -178,6 +191,15 @@ def _rebuild_pages(con: duckdb.DuckDBPyConnection) -> None:
         "INSERT INTO page_rollup_days SELECT day_at, day_at < max(day_at) OVER () FROM"
         " (SELECT DISTINCT day_at FROM daily_identity_repositories)"
     )
+
+
+def _rebuild_twin(con: duckdb.DuckDBPyConnection) -> None:
+    """The rollup per repository and identity from its twin, a day at a time, oldest first: a day's groups in memory,
+    not a store's, and the days appended in order as the batches do."""
+    con.execute("DELETE FROM daily_repository_identities")
+    days = con.execute("SELECT DISTINCT day_at FROM daily_identity_repositories ORDER BY day_at").fetchall()
+    for (day,) in days:
+        con.execute(TWIN_DAY, {"day": day})
 
 
 #: how far around its range a derive step sums keys again (``derive.sql``'s ``INTERVAL 2 HOUR``)

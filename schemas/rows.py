@@ -274,6 +274,24 @@ class DailyRepositoryActionsRow(Row):
     last_at: datetime = Field(description="The last row's time.")
 
 
+class DailyRepositoryIdentitiesRow(Row):
+    """``daily_repository_identities`` (version 16): ``image_activity`` summed per UTC day, registry, repository, raw
+    identity, action and HEAD check or not; the twin of ``daily_identity_repositories`` (the same keys, kept with
+    it by derive step ``daily_pages``) whose settled days are in order by repository, not identity. The explorer's
+    and the reports page's counts read it for a repository glob without an identity."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry name.")
+    repository: str = Field(description="Repository ('' for rows with none, such as logins).")
+    actor: str | None = Field(description="The raw identity (image_activity.actor; none for anonymous rows).")
+    action: str = Field(description="The rows' action (image_activity.action).")
+    is_check: bool = Field(description="Whether the rows are HEAD checks (image_activity.is_check).")
+    actions_count: int = Field(description="How many image_activity rows.")
+    blob_bytes: int = Field(description="Their blob bytes, summed.")
+    first_at: datetime = Field(description="The first row's time.")
+    last_at: datetime = Field(description="The last row's time.")
+
+
 class TagHistoryRow(Row):
     """``tag_history``: per (registry, repository, tag), the intervals during which it pointed at a digest."""
 
@@ -355,4 +373,5 @@ UPGRADED_ROWS: dict[str, type[Row]] = {
     "daily_digest_pulls": DailyDigestPullsRow,
     "daily_identity_actions": DailyIdentityActionsRow,
     "daily_repository_actions": DailyRepositoryActionsRow,
+    "daily_repository_identities": DailyRepositoryIdentitiesRow,
 }

@@ -116,8 +116,21 @@ def test_an_image_activity_row_whose_actor_was_changed_fails_verify(db):
             "UPDATE daily_repository_actions SET actions_count = actions_count + 1 WHERE action = 'push'",
             "daily_repository_actions: 3 rows differ from the sums of the rebuilt image_activity",
         ),
+        (
+            "UPDATE daily_repository_identities SET actions_count = actions_count + 1 WHERE action = 'push'",
+            "daily_repository_identities: 5 rows differ from the sums of the rebuilt image_activity",
+        ),
     ],
-    ids=["deleted", "inserted", "pull-count", "tag-mover", "tag-interval", "daily-rollup", "actions-rollup"],
+    ids=[
+        "deleted",
+        "inserted",
+        "pull-count",
+        "tag-mover",
+        "tag-interval",
+        "daily-rollup",
+        "actions-rollup",
+        "twin-rollup",
+    ],
 )
 def test_a_derived_row_changed_in_any_way_fails_verify(db, sql, expected):
     tamper(db, sql)

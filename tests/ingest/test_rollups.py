@@ -4,8 +4,8 @@ The captures of a real registry and its nginx (tests/fixtures/samples) are store
 midnight, days back, under a second registry), shuffled into random batches with replays, so events arrive late
 and out of order: later batches rewrite rows of earlier ones (a pull no longer counted, a proxy line joined, an
 audit gap marked and then closed, blob-only rows replaced). After every batch the rollups must equal ``FROM_SCRATCH``,
-the aggregate of every stored row; so must the rollups of the sealed tables. Also: a store of version 10, 11, 13 or 14
-gains its rollups when upgraded, and a purge is followed.
+the aggregate of every stored row; so must the rollups of the sealed tables. Also: a store of version 10, 11, 13, 14
+or 15 gains its rollups when upgraded, and a purge is followed.
 """
 
 from __future__ import annotations
@@ -64,6 +64,11 @@ FROM_SCRATCH = {
                count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
         FROM image_activity GROUP BY ALL ORDER BY ALL
     """,
+    "daily_repository_identities": """
+        SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, registry, repository, actor, action, is_check,
+               count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+        FROM image_activity GROUP BY ALL ORDER BY ALL
+    """,
     "daily_registry_events": """
         SELECT date_trunc('day', event_at AT TIME ZONE 'UTC'), registry, registry_kind, count(*), max(event_at),
                max(received_at)
@@ -103,6 +108,11 @@ STORED = {
         SELECT day_at AT TIME ZONE 'UTC', registry, repository, action, is_check, actions_count, blob_bytes, first_at,
                last_at
         FROM daily_repository_actions ORDER BY ALL
+    """,
+    "daily_repository_identities": """
+        SELECT day_at AT TIME ZONE 'UTC', registry, repository, actor, action, is_check, actions_count, blob_bytes,
+               first_at, last_at
+        FROM daily_repository_identities ORDER BY ALL
     """,
     "daily_registry_events": """
         SELECT day_at AT TIME ZONE 'UTC', registry, registry_kind, events_count, last_event_at, last_received_at
@@ -209,10 +219,12 @@ def test_a_store_of_an_older_version_gains_its_rollups_when_upgraded(
     stored: Path, tmp_path: Path, version: int
 ) -> None:
     """Version 11 added the rollups of image_activity, 12 those of the sealed tables, 14 the pages' (identity and
-    repository, digest pulls), 15 the actions per identity and per repository."""
+    repository, digest pulls), 15 the actions per identity and per repository, 16 the twin per repository and
+    identity."""
     old = tmp_path / "old.duckdb"
     shutil.copy(stored, old)
     dropped = [
+        "daily_repository_identities",
         "daily_identity_actions",
         "daily_repository_actions",
         "daily_identity_repositories",
@@ -240,21 +252,29 @@ def test_a_store_of_an_older_version_gains_its_rollups_when_upgraded(
         assert con.execute("SELECT count(*) FROM daily_access_lines").fetchall()[0][0] > 0
 
 
-def test_a_store_of_version_14_sums_its_actions_from_the_pages_rollup(stored: Path, tmp_path: Path) -> None:
+#: the rollups an upgrade from 14 (actions per identity and per repository, 15; the twin, 16) sums from the pages'
+ACTIONS_AND_TWIN = ("daily_identity_actions", "daily_repository_actions", "daily_repository_identities")
+
+
+@pytest.mark.parametrize(("version", "summed"), [(14, ACTIONS_AND_TWIN), (15, ACTIONS_AND_TWIN[2:])])
+def test_a_store_of_version_14_or_15_sums_its_new_rollups_from_the_pages_rollup(
+    stored: Path, tmp_path: Path, version: int, summed: tuple[str, ...]
+) -> None:
     """The upgrade to 15 keeps daily_identity_repositories as it is and sums the actions per identity and per
-    repository from it, not from the rows: where it counts one more per row, so do they."""
+    repository from it, not from the rows, and the upgrade to 16 its twin per repository and identity: where it
+    counts one more per row, so do they, and the rollups the store had are kept as they were."""
     old = tmp_path / "old.duckdb"
     shutil.copy(stored, old)
-    actions = ("daily_identity_actions", "daily_repository_actions")
     with duckdb.connect(str(old)) as con:
-        for table in actions:
+        for table in summed:
             con.execute(f"DROP TABLE {table}")
         con.execute("UPDATE daily_identity_repositories SET actions_count = actions_count + 1")
-        con.execute("UPDATE schema_meta SET value = '14' WHERE key = 'schema_version'")
+        con.execute("UPDATE schema_meta SET value = $v WHERE key = 'schema_version'", {"v": str(version)})
     with store.writer(old) as con:
         kept = con.execute("SELECT sum(actions_count) FROM daily_identity_repositories").fetchall()[0][0]
-        for table in actions:
-            assert con.execute(f"SELECT sum(actions_count) FROM {table}").fetchall()[0][0] == kept  # noqa: S608
+        for table in ACTIONS_AND_TWIN:
+            total = con.execute(f"SELECT sum(actions_count) FROM {table}").fetchall()[0][0]  # noqa: S608
+            assert total == kept if table in summed else total < kept, table
         con.execute("UPDATE daily_identity_repositories SET actions_count = actions_count - 1")
         rollups.rebuild(con, since_version=rollups.ACTIONS_VERSION)
     check(old)
