@@ -9,11 +9,13 @@ checks are left out unless asked for.
 Counts read the daily rollup per identity and repository (``daily_identity_repositories``, ``ingest/page_rollups.sql``)
 for a range's whole days, and the rows for its ragged ends (as ``daily`` does), whenever the filters are all kept by
 it (repository, identity, actions, HEAD checks) and name an identity or repository: one identity's or repository's
-rows are a few rollup rows a day. Unfiltered, that rollup is nearly as long as the rows (nearly every row is its own
-key): counts that filter on nothing but actions and HEAD checks read the daily rollups of actions per identity and per
-repository instead (``daily_identity_actions``, ``daily_repository_actions``, ``ingest/action_rollups.sql``, a few
-thousand rows a day), again with the rows of the range's ragged ends. A page of rows with such filters is first
-bounded by the rollup to the days that hold it.
+rows are a few rollup rows a day. Each settled day of it is in order by identity, so a filter on an identity reads the
+few row groups that hold it; a filter on a repository glob without an identity reads its twin in order by repository
+instead (``daily_repository_identities``, ``ingest/repository_rollups.sql``). Unfiltered, that rollup is nearly as
+long as the rows (nearly every row is its own key): counts that filter on nothing but actions and HEAD checks read
+the daily rollups of actions per identity and per repository instead (``daily_identity_actions``,
+``daily_repository_actions``, ``ingest/action_rollups.sql``, a few thousand rows a day), again with the rows of the
+range's ragged ends. A page of rows with such filters is first bounded by the rollup to the days that hold it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ class ActivityFilter:
         narrowed = clean(self.repository) is not None or clean(self.identity) is not None
         return narrowed and clean(self.address) is None and clean(self.reference) is None
 
+    def rollup(self) -> str:
+        """The rollup a rolled-up count reads: the one in order by repository for a repository without an identity,
+        else the one in order by identity (``_BY_IDENTITY``)."""
+        by_repository = clean(self.repository) is not None and clean(self.identity) is None
+        return _BY_REPOSITORY if by_repository else _BY_IDENTITY
+
     def dense(self) -> bool:
         """Whether nothing but actions and HEAD checks is filtered on: most rows of any stretch of time match, so
         the newest few hours of a range hold the pages a user reads (``recent_span``)."""
@@ -97,9 +105,12 @@ class ActivityFilter:
         return " AND ".join(conditions), params
 
 
+#: the rollup per identity and repository, each settled day in order by (identity, repository), and its twin in order
+#: by (repository, identity): a filter on the first column of the order reads only the row groups that hold it
+_BY_IDENTITY, _BY_REPOSITORY = "daily_identity_repositories", "daily_repository_identities"
 #: the filtered rows over a range: the rollup's rows for its whole days, one row per activity row at its ends
 _DAYS = """
-    SELECT actor, repository, actions_count FROM daily_identity_repositories
+    SELECT actor, repository, actions_count FROM {rollup}
     WHERE day_at >= $days_start AND day_at < $days_end AND {condition}
     UNION ALL
     SELECT actor, repository, 1 FROM image_activity
@@ -172,7 +183,7 @@ def activity_count(con: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> p
     (``dense``)."""
     if filters.rolled_up() or filters.dense():
         condition, params = filters.row_filter()
-        rows = (_DAYS if filters.rolled_up() else _ACTION_DAYS).format(condition=condition)
+        rows = (_DAYS if filters.rolled_up() else _ACTION_DAYS).format(condition=condition, rollup=filters.rollup())
         return frame(con, _COUNTS.format(rows=rows), {**day_bindings(filters.time), **params})
     where, params = filters.where()
     sql = f"""
@@ -205,7 +216,7 @@ def page_span(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit: in
             SELECT $days_end AS since, count(*) AS rows_count FROM image_activity
             WHERE occurred_at >= $days_end AND occurred_at < $end AND {condition}
             UNION ALL
-            SELECT day_at, sum(actions_count) FROM daily_identity_repositories
+            SELECT day_at, sum(actions_count) FROM {filters.rollup()}
             WHERE day_at >= $days_start AND day_at < $days_end AND {condition} GROUP BY day_at
         ),
         seen AS (SELECT since, sum(rows_count) OVER (ORDER BY since DESC) AS through FROM parts)
@@ -264,10 +275,11 @@ def scope_count(
 ) -> pd.DataFrame:
     """What a compliance report of this period and scope holds (every row, HEAD checks included): repository
     and identity globs as the reports engine matches them, any of several; empty lists match all. Whole days from
-    the rollup per identity and repository, the range's ends from the rows. The globs are matched against each
-    repository and identity the daily rollups know (every one with a row), not against every row: a glob per row
-    cost more than reading the rollup. A report of everything counts from the rollups per repository and per
-    identity (``daily``) instead."""
+    the rollup per identity and repository (its twin in order by repository for repository globs without identity
+    globs), the range's ends from the rows. The globs are matched against each repository and identity the daily
+    rollups know (every one with a row), not against every row: a glob per row cost more than reading the rollup;
+    the rollup's condition is then on the raw column it is in order by, so its days are read only where those lie. A
+    report of everything counts from the rollups per repository and per identity (``daily``) instead."""
     if not (repositories or identities or actions):
         return frame(con, _EVERYTHING, day_bindings(time))
     conditions = ["TRUE"]
@@ -280,7 +292,8 @@ def scope_count(
         conditions.append(_scoped_identities(con, identities))
     if actions:
         conditions.append("list_contains($actions, action)")
-    sql = _COUNTS.format(rows=_DAYS.format(condition=" AND ".join(conditions)))
+    rollup = _BY_REPOSITORY if repositories and not identities else _BY_IDENTITY
+    sql = _COUNTS.format(rows=_DAYS.format(condition=" AND ".join(conditions), rollup=rollup))
     params = {
         **day_bindings(time),
         "repositories": list(repositories),

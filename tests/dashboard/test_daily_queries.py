@@ -155,6 +155,7 @@ def explorer_filters(con: duckdb.DuckDBPyConnection, time: TimeRange) -> list[ac
         activity.ActivityFilter(time, identity=who),
         activity.ActivityFilter(time, repository=glob, identity=who, include_checks=True),
         activity.ActivityFilter(time, repository=repo, actions=("push", "delete")),
+        activity.ActivityFilter(time, repository=glob),  # a repository alone: the rollup in order by repository
         activity.ActivityFilter(time, repository="*", identity=ANONYMOUS),
         activity.ActivityFilter(time, identity="nobody"),
         activity.ActivityFilter(time, identity=who, address="10."),  # not kept: read from the rows
@@ -173,6 +174,7 @@ def test_the_explorer_and_reports_from_the_rollups_equal_the_rows(any_store: duc
         ((), (), ()),
         ((repo.split("/")[0] + "/*",), (who,), ("push", "delete")),
         ((), ("*",), ("pull",)),
+        ((repo.split("/")[0] + "/*", "nobody/*"), (), ()),  # repositories alone: the rollup in order by repository
         ((), (ANONYMOUS, who), ()),  # rows without an identity, and one with
     ]
     narrowed = recent = 0
