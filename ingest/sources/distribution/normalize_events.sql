@@ -10,7 +10,10 @@ WITH src AS (
     WHERE kind = 'event' AND coalesce(registry_kind, 'distribution') = 'distribution'  -- other kinds: their source
 ),
 parsed AS (
-    SELECT *, json_type(doc, '$.events') = 'ARRAY' AS from_envelope  -- each JSON function parses the document
+    -- each JSON function parses the document: an "events" key is looked for only where the text can hold one,
+    -- spelled out or with a \u escape in it (no other escape stands for a letter)
+    SELECT *, CASE WHEN contains(text, 'events') OR contains(text, '\u') THEN json_type(doc, '$.events') = 'ARRAY'
+                   ELSE FALSE END AS from_envelope
     FROM (SELECT *, TRY_CAST(text AS JSON) AS doc FROM src)
 ),
 items AS (
@@ -27,7 +30,7 @@ unnested AS (
     FROM items
 ),
 leaves AS (
-    SELECT *, json_type(e) AS e_type,
+    SELECT *, ltrim(e, ' ' || chr(9) || chr(10) || chr(13)) LIKE '{%' AS e_is_object,
            json_transform(e, '{"id":"JSON","timestamp":"JSON","action":"JSON",
              "target":{"mediaType":"JSON","digest":"JSON","size":"JSON","length":"JSON","repository":"JSON",
                        "fromRepository":"JSON","url":"JSON","tag":"JSON"},
@@ -38,29 +41,29 @@ leaves AS (
 ),
 typed AS (
     SELECT *,
-        CASE WHEN json_type(s.timestamp) = 'VARCHAR' AND regexp_full_match(s.timestamp ->> '$', $rfc3339)
+        CASE WHEN starts_with(s.timestamp, '"') AND regexp_full_match(s.timestamp ->> '$', $rfc3339)
              THEN try_cast(s.timestamp ->> '$' AS TIMESTAMPTZ) END AS event_at,
         nullif(s.target.mediaType ->> '$', '') AS media_type,
         nullif(s.target.digest ->> '$', '') AS digest,
         nullif(s.target.tag ->> '$', '') AS tag,
         -- the first string field of the wrong JSON type, if any (StrictStr in the pydantic model)
         CASE
-            WHEN coalesce(json_type(s.target.mediaType), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.mediaType'
-            WHEN coalesce(json_type(s.target.digest), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.digest'
-            WHEN coalesce(json_type(s.target.tag), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.tag'
-            WHEN coalesce(json_type(s.target.url), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.url'
-            WHEN coalesce(json_type(s.target.fromRepository), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'target.fromRepository'
+            WHEN NOT starts_with(s.target.mediaType, '"') THEN 'target.mediaType'
+            WHEN NOT starts_with(s.target.digest, '"') THEN 'target.digest'
+            WHEN NOT starts_with(s.target.tag, '"') THEN 'target.tag'
+            WHEN NOT starts_with(s.target.url, '"') THEN 'target.url'
+            WHEN NOT starts_with(s.target.fromRepository, '"') THEN 'target.fromRepository'
             WHEN coalesce(json_type(s.target.size), 'BIGINT') NOT IN ('BIGINT', 'UBIGINT', 'NULL') THEN 'target.size'
             WHEN coalesce(json_type(s.target.length), 'BIGINT') NOT IN ('BIGINT', 'UBIGINT', 'NULL') THEN 'target.length'
-            WHEN coalesce(json_type(s.request.id), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.id'
-            WHEN coalesce(json_type(s.request.addr), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.addr'
-            WHEN coalesce(json_type(s.request.host), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.host'
-            WHEN coalesce(json_type(s.request.method), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.method'
-            WHEN coalesce(json_type(s.request.useragent), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'request.useragent'
-            WHEN coalesce(json_type(s.actor.name), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'actor.name'
-            WHEN coalesce(json_type(s.actor.user_type), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'actor.user_type'
-            WHEN coalesce(json_type(s.source.addr), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'source.addr'
-            WHEN coalesce(json_type(s.source.instanceID), 'VARCHAR') NOT IN ('VARCHAR', 'NULL') THEN 'source.instanceID'
+            WHEN NOT starts_with(s.request.id, '"') THEN 'request.id'
+            WHEN NOT starts_with(s.request.addr, '"') THEN 'request.addr'
+            WHEN NOT starts_with(s.request.host, '"') THEN 'request.host'
+            WHEN NOT starts_with(s.request.method, '"') THEN 'request.method'
+            WHEN NOT starts_with(s.request.useragent, '"') THEN 'request.useragent'
+            WHEN NOT starts_with(s.actor.name, '"') THEN 'actor.name'
+            WHEN NOT starts_with(s.actor.user_type, '"') THEN 'actor.user_type'
+            WHEN NOT starts_with(s.source.addr, '"') THEN 'source.addr'
+            WHEN NOT starts_with(s.source.instanceID, '"') THEN 'source.instanceID'
         END AS wrong_type
     FROM leaves
 ),
@@ -69,14 +72,14 @@ checked AS (
         CASE
             WHEN text IS NULL THEN 'not UTF-8'
             WHEN doc IS NULL THEN 'not JSON'
-            WHEN e_type <> 'OBJECT' THEN 'event is not a JSON object'
-            WHEN json_type(s.id) IS DISTINCT FROM 'VARCHAR' OR s.id ->> '$' = '' THEN 'event has no id'
+            WHEN NOT e_is_object THEN 'event is not a JSON object'
+            WHEN NOT coalesce(starts_with(s.id, '"'), FALSE) OR s.id = '""' THEN 'event has no id'
             WHEN event_at IS NULL THEN 'event timestamp missing or not RFC 3339 with an offset'
             WHEN NOT (event_at >= $earliest AND event_at < $latest)
                 THEN 'event timestamp ' || (s.timestamp ->> '$') || ' outside ' || $time_window
-            WHEN json_type(s.action) IS DISTINCT FROM 'VARCHAR' OR s.action ->> '$' = '' THEN 'event has no action'
+            WHEN NOT coalesce(starts_with(s.action, '"'), FALSE) OR s.action = '""' THEN 'event has no action'
             WHEN json_type(e, '$.target') IS DISTINCT FROM 'OBJECT' THEN 'event has no target object'
-            WHEN json_type(s.target.repository) IS DISTINCT FROM 'VARCHAR' OR s.target.repository ->> '$' = ''
+            WHEN NOT coalesce(starts_with(s.target.repository, '"'), FALSE) OR s.target.repository = '""'
                 THEN 'event target has no repository'
             WHEN wrong_type IS NOT NULL THEN 'event field ' || wrong_type || ' has the wrong JSON type'
         END AS reason
