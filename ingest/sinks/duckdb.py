@@ -54,6 +54,10 @@ DERIVE_STEPS: list[tuple[str, str]] = [
 ]
 
 
+#: A batch of fewer rows has its chain digests read back in the transaction, as they cost less than the
+#: in-memory connection the digests beside the inserts open (15-50 ms): a webhook's batch of a few events.
+DIGESTS_BESIDE_ROWS = 5_000
+
 #: how far the notification feed must have moved past a served manifest request before it counts as an audit gap
 GAP_GRACE_SECONDS = 120
 
@@ -84,9 +88,12 @@ class DuckDBSink:
         gap_grace_seconds: int = GAP_GRACE_SECONDS,
         hooks: Sequence[BatchHook] = (),
         hold_seconds: float = 0.0,
+        digests_beside_rows: int = DIGESTS_BESIDE_ROWS,
     ) -> None:
-        """``hold_seconds``: how long the file may stay open across batches written with ``more_coming``."""
+        """``hold_seconds``: how long the file may stay open across batches written with ``more_coming``;
+        ``digests_beside_rows``: from how many rows on a batch's chain digests are computed beside its inserts."""
         self.path = path
+        self.digests_beside_rows = digests_beside_rows
         self.hooks = list(hooks)
         self.lock_timeout = lock_timeout
         self.default_registry = default_registry
@@ -177,8 +184,9 @@ class DuckDBSink:
     ) -> WriteResult:
         batch_id = store.next_batch_id(con)
         # the chain's digests of the rows as given, computed beside the inserts (``digests``); a replay's
-        # ON CONFLICT may skip rows, so its digests are read back from the table
-        digests = BatchDigests(batch, batch_id) if self.hooks and not skip_stored else None
+        # ON CONFLICT may skip rows, and a small batch costs less read back, so theirs are read back from the table
+        beside = self.hooks and not skip_stored and sum(batch.counts) >= self.digests_beside_rows
+        digests = BatchDigests(batch, batch_id) if beside else None
         events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, batch_id, skip_stored)
         access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id, skip_stored)
         dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id, skip_stored)

@@ -48,7 +48,7 @@ def test_digests_of_the_inserted_tables_equal_those_read_back_from_the_store(tmp
 
 def test_a_batch_holding_stored_rows_is_sealed_from_what_it_stored(tmp_path):
     db = tmp_path / "audit.duckdb"
-    sink = DuckDBSink(db, hooks=load_hooks(Settings(), [CHAIN_HOOK]))
+    sink = DuckDBSink(db, hooks=load_hooks(Settings(), [CHAIN_HOOK]), digests_beside_rows=1)
     records = every_capture()
     sink.write(normalized(records[: len(records) // 2]), "test")
     second = sink.write(normalized(records), "test")  # a replay of the first half: ON CONFLICT skips it
@@ -57,6 +57,20 @@ def test_a_batch_holding_stored_rows_is_sealed_from_what_it_stored(tmp_path):
         assert verify(con).ok
     assert (head.batch_id, head.events_count, head.access_count) == (2, second.events_count, second.access_count)
     assert second.events_count + second.access_count < len(records) // 2 + 1
+
+
+def test_a_batch_sealed_with_the_digests_computed_beside_its_inserts_verifies(tmp_path):
+    db = tmp_path / "audit.duckdb"
+    sink = DuckDBSink(db, hooks=load_hooks(Settings(), [CHAIN_HOOK]), digests_beside_rows=1)
+    batch = normalized(every_capture())
+    result = sink.write(batch, "test")
+    with store.reader(db) as con:
+        head = chain.head(con)
+        assert verify(con).ok
+        stored = {table.name: batch_digest(con, table, result.batch_id) for table in AUDIT_TABLES}
+    assert (head.events_count, head.events_digest) == stored["registry_events"]
+    assert (head.access_count, head.access_digest) == stored["access_log"]
+    assert (head.dead_letters_count, head.dead_letters_digest) == stored["dead_letters"]
 
 
 def test_given_digests_stand_only_for_their_batch(tmp_path):
