@@ -148,9 +148,14 @@ def shifted(record: RawRecord, by: timedelta, copy: int, registry: str | None = 
     )
 
 
+def captures() -> list[RawRecord]:
+    """Both registries' notifications and nginx's lines, as captured."""
+    return event_records(HTPASSWD, "main") + event_records(NGINX, "main") + access_records(NGINX_LOG)
+
+
 def records() -> list[RawRecord]:
     """The captures at every shift; the htpasswd registry's also as registry ``second`` across midnight."""
-    captured = event_records(HTPASSWD, "main") + event_records(NGINX, "main") + access_records(NGINX_LOG)
+    captured = captures()
     copies = [shifted(r, by, n) for n, by in enumerate(SHIFTS) for r in captured]
     return copies + [shifted(r, SHIFTS[1], 10, "second") for r in event_records(HTPASSWD)]
 
@@ -200,6 +205,25 @@ def test_rollups_kept_per_batch_equal_the_sums_of_every_row(tmp_path: Path, seed
     assert in_order  # a day the batches moved past was rewritten in order, its sums unchanged (checked per batch)
     assert days == 3  # the captures' day, the day after midnight, two days back
     assert gaps == 0  # every gap marked on the way was closed by its late notification
+
+
+def test_a_settled_day_is_in_order_by_identity_and_in_the_twin_by_repository(tmp_path: Path) -> None:
+    """Two days back, then the captures' day: the batch of the second moved past the first by more than the steps'
+    reach, which is rewritten once, in order by (identity, repository) in daily_identity_repositories and by
+    (repository, identity) in its twin, so that a filter on either's first column reads only the row groups that
+    hold it (the sums are checked by the tests above)."""
+    db = tmp_path / "audit.duckdb"
+    write(db, [[shifted(r, SHIFTS[n], n) for r in captures()] for n in (2, 0)], each=False)
+    with store.reader(db) as con:
+        assert con.execute("SELECT count(*) FROM page_rollup_days WHERE sorted").fetchall() == [(1,)]
+        for table, order in (
+            ("daily_identity_repositories", "actor, repository"),
+            ("daily_repository_identities", "repository, actor"),
+        ):
+            rows = f"SELECT {order} FROM {table} WHERE day_at IN (SELECT day_at FROM page_rollup_days WHERE sorted)"  # noqa: S608
+            stored = con.execute(f"{rows} ORDER BY rowid").fetchall()
+            assert len(stored) > 3
+            assert stored == con.execute(f"{rows} ORDER BY {order}").fetchall(), table
 
 
 def test_a_late_batch_rewrites_earlier_rows_and_their_rollups_follow(stored: Path, tmp_path: Path) -> None:
