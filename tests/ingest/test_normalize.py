@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import orjson
 import pytest
@@ -152,6 +153,39 @@ def test_a_whole_envelope_from_a_foreign_producer_is_unpacked(normalizer):
     batch = normalizer.normalize([RawRecord("event", orjson.dumps(envelope), "kafka:t/0/1", RECEIVED_AT)])
     assert sorted(batch.events.column("event_id").to_pylist()) == ["a", "b"]
     assert batch.dead_letters.column("origin").to_pylist() == ["kafka:t/0/1#2"]
+
+
+def test_an_envelope_whose_events_key_is_spelled_with_an_escape_is_unpacked(normalizer):
+    """Only a text holding 'events' or a \\u escape is looked into for the key: an escaped key is one."""
+    body = b'{"\\u0065vents": [' + event(id="a").value + b"]}"
+    batch = normalizer.normalize([RawRecord("event", body, "kafka:t/0/2", RECEIVED_AT)])
+    assert batch.events.column("event_id").to_pylist() == ["a"]
+    assert batch.events.column("origin").to_pylist() == ["kafka:t/0/2#0"]
+
+
+def test_access_rows_carry_their_own_records_line_origin_and_time_among_other_kinds(normalizer):
+    """Access rows take raw, origin and received_at from their records' columns, row for row: a batch
+    interleaving events, good and bad access lines and receiver dead letters pairs each row with its record."""
+    records = []
+    for i in range(5):
+        at = RECEIVED_AT + timedelta(seconds=i)
+        records.append(RawRecord("event", event(id=f"e{i}").value, f"kafka:ev/0/{i}", at, "reg"))
+        line = NGINX_JSON.replace('"req_id":"5f2c"', f'"req_id":"r{i}"').encode()
+        records.append(RawRecord("access", line, f"kafka:ac/0/{i}", at, key=f"line-{i}"))
+        records.append(RawRecord("access", f"not a log line {i}".encode(), f"kafka:ac/1/{i}", at, key=f"bad-{i}"))
+        records.append(RawRecord("deadletter", b"refused", f"webhook:{i}", at, reason="too large"))
+    batch = normalizer.normalize(records)
+    rows = {row["line_key"]: row for row in batch.access.to_pylist()}
+    assert sorted(rows) == [f"line-{i}" for i in range(5)]
+    for i in range(5):
+        assert rows[f"line-{i}"]["proxy_request_id"] == f"r{i}"
+        assert f'"req_id":"r{i}"' in rows[f"line-{i}"]["raw"]
+        assert rows[f"line-{i}"]["origin"] == f"kafka:ac/0/{i}"
+        assert rows[f"line-{i}"]["received_at"] == RECEIVED_AT + timedelta(seconds=i)
+    dead = [row for row in batch.dead_letters.to_pylist() if row["source"] == "access"]
+    assert sorted((row["origin"], row["raw"]) for row in dead) == [
+        (f"kafka:ac/1/{i}", f"not a log line {i}".encode()) for i in range(5)
+    ]
 
 
 NGINX_JSON = (
