@@ -28,12 +28,13 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -190,9 +191,9 @@ class DuckDBSink:
         events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, batch_id, skip_stored)
         access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id, skip_stored)
         dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id, skip_stored)
+        stored_as_given = (events, access, dead) == batch.counts  # its new rows are the batch's rows
         if events or access:
-            self._derive(con, batch_id, skip_stored)
-        stored_as_given = digests is not None and (events, access, dead) == batch.counts
+            self._derive(con, batch_id, skip_stored, _batch_time_ranges(batch) if stored_as_given else None)
         with given_digests(batch_id, digests.result if digests is not None and stored_as_given else _read_back):
             for hook in self.hooks:
                 hook(con, batch_id)
@@ -203,9 +204,11 @@ class DuckDBSink:
         )
         return WriteResult(batch_id, events, access, dead)
 
-    def _derive(self, con: duckdb.DuckDBPyConnection, batch_id: int, skip_stored: bool) -> None:
+    def _derive(
+        self, con: duckdb.DuckDBPyConnection, batch_id: int, skip_stored: bool, ranges: list[TimeRange] | None
+    ) -> None:
         try:
-            derive(con, batch_id, self.default_registry, self.gap_grace_seconds, skip_stored)
+            derive(con, batch_id, self.default_registry, self.gap_grace_seconds, skip_stored, ranges)
         except duckdb.ConstraintException as error:
             if skip_stored:
                 raise
@@ -233,9 +236,11 @@ def derive(
     default_registry: str,
     gap_grace_seconds: int,
     skip_stored: bool = True,
+    ranges: list[TimeRange] | None = None,
 ) -> None:
     """Bring the derived tables up to date for one stored batch; also how ``regaudit verify`` rebuilds them
-    (``regaudit.evidence.verify_derived``), so the two can never drift apart.
+    (``regaudit.evidence.verify_derived``), so the two can never drift apart. ``ranges``: the new rows' time
+    ranges when the caller knows them (``_batch_time_ranges``), else read from the store (``_time_ranges``).
 
     Without ``skip_stored``, the steps that derive one row per new row of the batch (``NEW_ROWS_ONLY``) insert
     plainly instead of ``ON CONFLICT DO NOTHING``, as the sink's first attempt does: a key refusing a row raises
@@ -245,7 +250,7 @@ def derive(
         "default_registry": default_registry,
         "gap_grace_seconds": gap_grace_seconds,
     }
-    ranges = _time_ranges(con, batch_id)
+    ranges = ranges or _time_ranges(con, batch_id)
     params["earliest"] = ranges[0][0]  # for a step run once per batch that reads from the batch's start on
     for statement, names in _DERIVE_STATEMENTS if skip_stored else _DERIVE_NEW_STATEMENTS:
         windowed = "lo" in names or "hi" in names
@@ -303,7 +308,10 @@ RANGE_GAP = timedelta(hours=12)
 MAX_RANGES = 64
 
 
-def _time_ranges(con: duckdb.DuckDBPyConnection, batch_id: int) -> list[tuple[datetime, datetime]]:
+TimeRange = tuple[datetime, datetime]
+
+
+def _time_ranges(con: duckdb.DuckDBPyConnection, batch_id: int) -> list[TimeRange]:
     """The time ranges of the batch's new rows, separated by gaps over RANGE_GAP."""
     rows = con.execute(
         """
@@ -319,6 +327,27 @@ def _time_ranges(con: duckdb.DuckDBPyConnection, batch_id: int) -> list[tuple[da
     if len(rows) > MAX_RANGES:
         return [(rows[0][0], rows[-1][1])]
     return [(lo, hi) for lo, hi in rows]
+
+
+def _batch_time_ranges(batch: NormalizedBatch) -> list[TimeRange]:
+    """``_time_ranges`` of a batch whose rows were all stored as given, from its Arrow columns: the same split
+    (neighbours further apart than RANGE_GAP), without reading the rows back to sort them in SQL."""
+    unit = pa.timestamp("us", tz="UTC")
+    columns = (batch.events.column("event_at"), batch.access.column("request_at"))
+    chunks = [chunk.cast(unit) for column in columns for chunk in column.chunks]
+    micros = np.sort(pa.chunked_array(chunks, unit).cast(pa.int64()).to_numpy())
+    starts = np.flatnonzero(np.diff(micros) > RANGE_GAP // timedelta(microseconds=1)) + 1
+    firsts, lasts = [0, *starts.tolist()], [*(starts - 1).tolist(), len(micros) - 1]
+    if len(firsts) > MAX_RANGES:
+        firsts, lasts = [0], [len(micros) - 1]
+    return [(_moment(micros[first]), _moment(micros[last])) for first, last in zip(firsts, lasts, strict=True)]
+
+
+def _moment(micros: np.int64) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(micros))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _StoredAlready(Exception):  # noqa: N818 - a signal between two methods, not an error anyone sees

@@ -19,7 +19,7 @@ import pytest
 from regaudit.ingest import store
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
-from regaudit.ingest.sinks.duckdb import DuckDBSink, _time_ranges
+from regaudit.ingest.sinks.duckdb import MAX_RANGES, DuckDBSink, _batch_time_ranges, _time_ranges
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -214,6 +214,21 @@ def test_a_batch_spanning_days_is_derived_per_time_range_with_the_same_rows(db, 
     with store.writer(db) as con:
         assert len(_time_ranges(con, 1)) == 2
     assert sorted(activity(db), key=repr) == sorted(activity(apart), key=repr)
+
+
+@pytest.mark.parametrize("days", [3, MAX_RANGES + 2], ids=["few ranges", "more than MAX_RANGES"])
+def test_the_ranges_of_a_batch_stored_as_given_are_those_read_back(db, days):
+    pulls = [event(d * 86_400.0 + 0.5, "pull", "team/app", "alice", "GET", tag="1.0") for d in range(days)]
+    lines = [line(d * 86_400.0 + 7, "GET", "/v2/team/app/manifests/1.0", 200, "alice") for d in range(days)]
+    normalizer = Normalizer("main")
+    try:
+        batch = normalizer.normalize(pulls + lines)
+    finally:
+        normalizer.close()
+    DuckDBSink(db, default_registry="main").write(batch, "test")
+    with store.writer(db) as con:
+        assert _batch_time_ranges(batch) == _time_ranges(con, 1)
+    assert len(_batch_time_ranges(batch)) == (days if days <= MAX_RANGES else 1)
 
 
 def blob(at: float, repository: str, actor: str, name: str, size: int, method: str = "GET") -> RawRecord:
