@@ -1,9 +1,10 @@
 """One repository: its tags with their digest history (overwrites marked), who pulled each digest, pushes and
 deletes over time. ``repositories`` lists them for the picker.
 
-Totals and who pulled each digest read the daily rollups of ``ingest/page_rollups.sql`` (per identity and repository,
-and the pulls per repository, digest, identity and tag), never the rows: a repository's rows over all time are a few
-rollup rows a day per identity."""
+Totals and who pulled each digest read the daily rollups of ``ingest/page_rollups.sql`` (the pulls per repository,
+digest, identity and tag) and ``ingest/repository_rollups.sql`` (per repository and identity, each day in order by
+repository, so one repository's identities are read from the row groups that hold it), never the rows: a
+repository's rows over all time are a few rollup rows a day per identity."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def repository_summary(con: duckdb.DuckDBPyConnection, repository: str) -> pd.Da
             FROM daily_repository_activity WHERE repository = $repository
         )
         SELECT t.pulls_count, t.pushes_count, t.deletes_count, t.refused_count,
-               (SELECT count(DISTINCT actor) FROM daily_identity_repositories WHERE repository = $repository)
+               (SELECT count(DISTINCT actor) FROM daily_repository_identities WHERE repository = $repository)
                    AS identities_count,
                t.first_at, t.last_at,
                (SELECT count(DISTINCT tag) FROM tag_history WHERE repository = $repository) AS tags_count,
