@@ -694,11 +694,11 @@ ANTI JOIN daily_proxy_logins AS r
 DROP TABLE batch_logins;
 
 -- name: daily_pages
--- The pages' daily rollups (page_rollups.sql, and the twin per repository and identity, repository_rollups.sql)
--- follow image_activity as daily_rollups' tables do: every (day, registry, identity, repository) with a row within 2
--- hours of a range now, or whose rollup row spans that time before (its rows updated away or deleted), has all its
--- rows of the day summed again; the three tables are keyed finer than that, so every key of theirs that changed is
--- among them. The touched keys' rows of every range are gathered once each (a day two ranges share), then summed once
+-- The pages' daily rollups (page_rollups.sql, the twin per repository and identity, repository_rollups.sql, and the
+-- rollup per digest, digest_rollups.sql) follow image_activity as daily_rollups' tables do: every (day, registry,
+-- identity, repository) with a row within 2 hours of a range now, or whose rollup row spans that time before (its
+-- rows updated away or deleted), has all its rows of the day summed again; the four tables are keyed finer than
+-- that, so every key of theirs that changed is among them. The touched keys' rows of every range are gathered once each (a day two ranges share), then summed once
 -- into each table: a replay or a late event sums the same rows again, never twice.
 CREATE OR REPLACE TEMP TABLE rollup_pairs (day_at TIMESTAMPTZ, registry VARCHAR, actor VARCHAR, repository VARCHAR);
 
@@ -727,6 +727,13 @@ WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.actor IS NOT DISTINC
 ;
 
 DELETE FROM daily_repository_identities AS r  -- its twin in the other order (repository_rollups.sql): the same keys
+USING rollup_pairs AS t
+WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.repository = t.repository
+  AND r.actor IS NOT DISTINCT FROM t.actor
+  AND r.day_at > $lo - INTERVAL 26 HOUR AND r.day_at <= $hi + INTERVAL 2 HOUR  -- implied
+;
+
+DELETE FROM daily_digest_activity AS r  -- the rollup per digest (digest_rollups.sql): the same keys, finer
 USING rollup_pairs AS t
 WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.repository = t.repository
   AND r.actor IS NOT DISTINCT FROM t.actor
@@ -767,6 +774,11 @@ INSERT INTO daily_repository_identities
 SELECT day_at, registry, repository, actor, action, is_check, count(*), sum(blob_bytes), min(occurred_at),
        max(occurred_at)
 FROM rollup_rows GROUP BY ALL;
+
+INSERT INTO daily_digest_activity
+SELECT day_at, registry, digest, repository, actor, action, is_check, count(*), sum(blob_bytes), min(occurred_at),
+       max(occurred_at)
+FROM rollup_rows WHERE digest IS NOT NULL GROUP BY ALL;
 
 DROP TABLE rollup_rows;
 
@@ -826,8 +838,8 @@ DROP TABLE rollup_actor_days;
 
 DROP TABLE rollup_repository_days;
 
--- Days first summed are not in order (page_rollups.sql, repository_rollups.sql); a day the batch's ranges have passed by more than the
--- steps' reach is rewritten in order once (about a second for a day of 300,000 events), and stays so marked: what
+-- Days first summed are not in order (page_rollups.sql, repository_rollups.sql, digest_rollups.sql); a day the
+-- batch's ranges have passed by more than the steps' reach is rewritten in order once (about a second for a day of 300,000 events), and stays so marked: what
 -- late events change of it later is appended out of order, a few keys.
 INSERT INTO page_rollup_days
 SELECT DISTINCT day_at, FALSE FROM rollup_pairs
@@ -864,6 +876,14 @@ ORDER BY r.day_at, r.repository, r.actor;
 DELETE FROM daily_repository_identities AS r USING rollup_settled AS s WHERE r.day_at = s.day_at;
 
 INSERT INTO daily_repository_identities SELECT * FROM rollup_in_order;
+
+CREATE OR REPLACE TEMP TABLE rollup_in_order AS
+SELECT r.* FROM daily_digest_activity AS r SEMI JOIN rollup_settled AS s ON r.day_at = s.day_at
+ORDER BY r.day_at, r.digest, r.repository, r.actor;
+
+DELETE FROM daily_digest_activity AS r USING rollup_settled AS s WHERE r.day_at = s.day_at;
+
+INSERT INTO daily_digest_activity SELECT * FROM rollup_in_order;
 
 UPDATE page_rollup_days AS d SET sorted = TRUE FROM rollup_settled AS s WHERE d.day_at = s.day_at;
 

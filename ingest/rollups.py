@@ -1,5 +1,5 @@
 """The daily rollups (``rollups.sql``, schema version 11; ``client_rollups.sql``, 13; ``page_rollups.sql``, 14;
-``action_rollups.sql``, 15; ``repository_rollups.sql``, 16) built from scratch.
+``action_rollups.sql``, 15; ``repository_rollups.sql``, 16; ``digest_rollups.sql``, 17) built from scratch.
 
 Each ingest batch keeps them current for the days it touches (the derive steps ``daily_rollups``,
 ``daily_clients``, ``daily_pages``); this module sums them again from every stored row, for whatever wrote
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 #: the rollup tables of image_activity (``rollups.sql``, ``client_rollups.sql``, ``page_rollups.sql``,
-#: ``action_rollups.sql``, ``repository_rollups.sql``)
+#: ``action_rollups.sql``, ``repository_rollups.sql``, ``digest_rollups.sql``)
 ROLLUPS = (
     "daily_repository_activity",
     "daily_identity_activity",
@@ -26,6 +26,7 @@ ROLLUPS = (
     "daily_identity_actions",
     "daily_repository_actions",
     "daily_repository_identities",
+    "daily_digest_activity",
 )
 #: the derive steps that sum them (``derive.sql``)
 ROLLUP_STEPS = ("daily_rollups", "daily_clients", "daily_pages")
@@ -42,6 +43,8 @@ PAGES_VERSION = 14
 ACTIONS_VERSION = 15
 #: The version that added the rollup per repository and identity, in that order (``repository_rollups.sql``).
 TWIN_VERSION = 16
+#: The version that added the rollup per digest (``digest_rollups.sql``).
+DIGESTS_VERSION = 17
 
 #: day_at of a row: its UTC midnight, on epoch microseconds (no calendar per row)
 DAY_AT = "to_timestamp(epoch_us(occurred_at) // 86400000000 * 86400)"
@@ -149,6 +152,15 @@ TWIN_DAY = """
            max(last_at)
     FROM daily_identity_repositories WHERE day_at = $day GROUP BY ALL ORDER BY repository, actor
 """
+#: the rollup per digest summed from the rows with a digest of one UTC day ``[$lo, $hi)`` (no rollup holds the digest
+#: of every row), in order as a settled day
+DIGESTS_DAY = f"""
+    INSERT INTO daily_digest_activity
+    SELECT {DAY_AT} AS day_at, registry, digest, repository, actor, action, is_check, count(*), sum(blob_bytes),
+           min(occurred_at), max(occurred_at)
+    FROM image_activity WHERE digest IS NOT NULL AND occurred_at >= $lo AND occurred_at < $hi GROUP BY ALL
+    ORDER BY digest, repository, actor
+"""  # noqa: S608 - a constant
 FEEDS_REBUILD = (
     "DELETE FROM daily_registry_events",
     "DELETE FROM daily_access_lines",
@@ -173,6 +185,8 @@ def rebuild(con: duckdb.DuckDBPyConnection, since_version: int = ROLLUP_VERSION)
             con.execute(statement)
     if since_version <= TWIN_VERSION:  # after the pages' rollups, which it sums
         _rebuild_twin(con)
+    if since_version <= DIGESTS_VERSION:
+        _rebuild_digests(con)
 
 
 def _rebuild_pages(con: duckdb.DuckDBPyConnection) -> None:
@@ -200,6 +214,17 @@ def _rebuild_twin(con: duckdb.DuckDBPyConnection) -> None:
     days = con.execute("SELECT DISTINCT day_at FROM daily_identity_repositories ORDER BY day_at").fetchall()
     for (day,) in days:
         con.execute(TWIN_DAY, {"day": day})
+
+
+def _rebuild_digests(con: duckdb.DuckDBPyConnection) -> None:
+    """The rollup per digest from the rows, a day at a time (``PAGES_CHUNK``), oldest first: a day's groups in
+    memory (nearly every row with a digest is a key of its own), and the days appended in order as the batches do."""
+    con.execute("DELETE FROM daily_digest_activity")
+    first, last = con.execute(f"SELECT min({DAY_AT}), max(occurred_at) FROM image_activity").fetchall()[0]  # noqa: S608
+    first = first and first.astimezone(UTC)  # days of absolute time, whatever zone the session shows
+    while first is not None and first <= last:
+        con.execute(DIGESTS_DAY, {"lo": first, "hi": first + PAGES_CHUNK})
+        first += PAGES_CHUNK
 
 
 #: how far around its range a derive step sums keys again (``derive.sql``'s ``INTERVAL 2 HOUR``)

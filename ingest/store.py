@@ -45,6 +45,7 @@ MIGRATIONS: dict[int, str] = {
     14: resources.files("regaudit.ingest").joinpath("page_rollups.sql").read_text(encoding="utf-8"),
     15: resources.files("regaudit.ingest").joinpath("action_rollups.sql").read_text(encoding="utf-8"),
     16: resources.files("regaudit.ingest").joinpath("repository_rollups.sql").read_text(encoding="utf-8"),
+    17: resources.files("regaudit.ingest").joinpath("digest_rollups.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -193,7 +194,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             log.info("store schema upgraded to version=%d", version)
         if 0 < found < BLOB_ONLY_VERSION:  # after every migration: the derive step is written for the newest schema
             _backfill_blob_only(con)
-        if 0 < found < rollups.TWIN_VERSION:  # after the backfill above, which adds image_activity rows
+        if 0 < found < rollups.DIGESTS_VERSION:  # after the backfill above, which adds image_activity rows
             rollups.rebuild(con, since_version=found + 1)
         con.execute("INSERT OR REPLACE INTO schema_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")

@@ -292,6 +292,25 @@ class DailyRepositoryIdentitiesRow(Row):
     last_at: datetime = Field(description="The last row's time.")
 
 
+class DailyDigestActivityRow(Row):
+    """``daily_digest_activity`` (version 17): ``image_activity`` rows with a digest summed per UTC day, registry,
+    digest, repository, raw identity, action and HEAD check or not; kept by derive step ``daily_pages`` with the
+    pages' rollups, each settled day in order by digest. The explorer's count and page bounds read it for a digest or
+    digest prefix."""
+
+    day_at: datetime = Field(description="The day's start, midnight UTC.")
+    registry: str = Field(description="Registry name.")
+    digest: str = Field(description="The rows' digest (image_activity.digest).")
+    repository: str = Field(description="Repository.")
+    actor: str | None = Field(description="The raw identity (image_activity.actor; none for anonymous rows).")
+    action: str = Field(description="The rows' action (image_activity.action).")
+    is_check: bool = Field(description="Whether the rows are HEAD checks (image_activity.is_check).")
+    actions_count: int = Field(description="How many image_activity rows.")
+    blob_bytes: int = Field(description="Their blob bytes, summed.")
+    first_at: datetime = Field(description="The first row's time.")
+    last_at: datetime = Field(description="The last row's time.")
+
+
 class TagHistoryRow(Row):
     """``tag_history``: per (registry, repository, tag), the intervals during which it pointed at a digest."""
 
@@ -374,4 +393,5 @@ UPGRADED_ROWS: dict[str, type[Row]] = {
     "daily_identity_actions": DailyIdentityActionsRow,
     "daily_repository_actions": DailyRepositoryActionsRow,
     "daily_repository_identities": DailyRepositoryIdentitiesRow,
+    "daily_digest_activity": DailyDigestActivityRow,
 }

@@ -120,6 +120,10 @@ def test_an_image_activity_row_whose_actor_was_changed_fails_verify(db):
             "UPDATE daily_repository_identities SET actions_count = actions_count + 1 WHERE action = 'push'",
             "daily_repository_identities: 5 rows differ from the sums of the rebuilt image_activity",
         ),
+        (
+            "UPDATE daily_digest_activity SET actions_count = actions_count + 1 WHERE action = 'push'",
+            "daily_digest_activity: 6 rows differ from the sums of the rebuilt image_activity",
+        ),
     ],
     ids=[
         "deleted",
@@ -130,6 +134,7 @@ def test_an_image_activity_row_whose_actor_was_changed_fails_verify(db):
         "daily-rollup",
         "actions-rollup",
         "twin-rollup",
+        "digest-rollup",
     ],
 )
 def test_a_derived_row_changed_in_any_way_fails_verify(db, sql, expected):

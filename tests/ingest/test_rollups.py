@@ -4,8 +4,8 @@ The captures of a real registry and its nginx (tests/fixtures/samples) are store
 midnight, days back, under a second registry), shuffled into random batches with replays, so events arrive late
 and out of order: later batches rewrite rows of earlier ones (a pull no longer counted, a proxy line joined, an
 audit gap marked and then closed, blob-only rows replaced). After every batch the rollups must equal ``FROM_SCRATCH``,
-the aggregate of every stored row; so must the rollups of the sealed tables. Also: a store of version 10, 11, 13, 14
-or 15 gains its rollups when upgraded, and a purge is followed.
+the aggregate of every stored row; so must the rollups of the sealed tables. Also: a store of version 10, 11, 13, 14,
+15 or 16 gains its rollups when upgraded, and a purge is followed.
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ FROM_SCRATCH = {
                count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
         FROM image_activity GROUP BY ALL ORDER BY ALL
     """,
+    "daily_digest_activity": """
+        SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC') AS day, registry, digest, repository, actor, action,
+               is_check, count(*), sum(blob_bytes), min(occurred_at), max(occurred_at)
+        FROM image_activity WHERE digest IS NOT NULL GROUP BY ALL ORDER BY ALL
+    """,
     "daily_registry_events": """
         SELECT date_trunc('day', event_at AT TIME ZONE 'UTC'), registry, registry_kind, count(*), max(event_at),
                max(received_at)
@@ -113,6 +118,11 @@ STORED = {
         SELECT day_at AT TIME ZONE 'UTC', registry, repository, actor, action, is_check, actions_count, blob_bytes,
                first_at, last_at
         FROM daily_repository_identities ORDER BY ALL
+    """,
+    "daily_digest_activity": """
+        SELECT day_at AT TIME ZONE 'UTC', registry, digest, repository, actor, action, is_check, actions_count,
+               blob_bytes, first_at, last_at
+        FROM daily_digest_activity ORDER BY ALL
     """,
     "daily_registry_events": """
         SELECT day_at AT TIME ZONE 'UTC', registry, registry_kind, events_count, last_event_at, last_received_at
@@ -209,9 +219,10 @@ def test_rollups_kept_per_batch_equal_the_sums_of_every_row(tmp_path: Path, seed
 
 def test_a_settled_day_is_in_order_by_identity_and_in_the_twin_by_repository(tmp_path: Path) -> None:
     """Two days back, then the captures' day: the batch of the second moved past the first by more than the steps'
-    reach, which is rewritten once, in order by (identity, repository) in daily_identity_repositories and by
-    (repository, identity) in its twin, so that a filter on either's first column reads only the row groups that
-    hold it (the sums are checked by the tests above)."""
+    reach, which is rewritten once, in order by (identity, repository) in daily_identity_repositories, by
+    (repository, identity) in its twin and by (digest, repository, identity) in the rollup per digest, so that a
+    filter on each one's first column reads only the row groups that hold it (the sums are checked by the tests
+    above)."""
     db = tmp_path / "audit.duckdb"
     write(db, [[shifted(r, SHIFTS[n], n) for r in captures()] for n in (2, 0)], each=False)
     with store.reader(db) as con:
@@ -219,6 +230,7 @@ def test_a_settled_day_is_in_order_by_identity_and_in_the_twin_by_repository(tmp
         for table, order in (
             ("daily_identity_repositories", "actor, repository"),
             ("daily_repository_identities", "repository, actor"),
+            ("daily_digest_activity", "digest, repository, actor"),
         ):
             rows = f"SELECT {order} FROM {table} WHERE day_at IN (SELECT day_at FROM page_rollup_days WHERE sorted)"  # noqa: S608
             stored = con.execute(f"{rows} ORDER BY rowid").fetchall()
@@ -244,10 +256,11 @@ def test_a_store_of_an_older_version_gains_its_rollups_when_upgraded(
 ) -> None:
     """Version 11 added the rollups of image_activity, 12 those of the sealed tables, 14 the pages' (identity and
     repository, digest pulls), 15 the actions per identity and per repository, 16 the twin per repository and
-    identity."""
+    identity, 17 the rollup per digest."""
     old = tmp_path / "old.duckdb"
     shutil.copy(stored, old)
     dropped = [
+        "daily_digest_activity",
         "daily_repository_identities",
         "daily_identity_actions",
         "daily_repository_actions",
@@ -290,7 +303,7 @@ def test_a_store_of_version_14_or_15_sums_its_new_rollups_from_the_pages_rollup(
     old = tmp_path / "old.duckdb"
     shutil.copy(stored, old)
     with duckdb.connect(str(old)) as con:
-        for table in summed:
+        for table in (*summed, "daily_digest_activity"):
             con.execute(f"DROP TABLE {table}")
         con.execute("UPDATE daily_identity_repositories SET actions_count = actions_count + 1")
         con.execute("UPDATE schema_meta SET value = $v WHERE key = 'schema_version'", {"v": str(version)})
@@ -301,6 +314,24 @@ def test_a_store_of_version_14_or_15_sums_its_new_rollups_from_the_pages_rollup(
             assert total == kept if table in summed else total < kept, table
         con.execute("UPDATE daily_identity_repositories SET actions_count = actions_count - 1")
         rollups.rebuild(con, since_version=rollups.ACTIONS_VERSION)
+    check(old)
+
+
+def test_a_store_of_version_16_sums_its_digests_from_the_rows(stored: Path, tmp_path: Path) -> None:
+    """The upgrade to 17 sums the rollup per digest from the rows and keeps the rollups the store had as they
+    were."""
+    old = tmp_path / "old.duckdb"
+    shutil.copy(stored, old)
+    with duckdb.connect(str(old)) as con:
+        con.execute("DROP TABLE daily_digest_activity")
+        con.execute("UPDATE daily_repository_identities SET actions_count = actions_count + 1")
+        con.execute("UPDATE schema_meta SET value = '16' WHERE key = 'schema_version'")
+    with store.writer(old) as con:
+        assert store.schema_version(con) == store.SCHEMA_VERSION
+        kept = con.execute("SELECT sum(actions_count) FROM daily_repository_identities").fetchall()[0][0]
+        rows = con.execute("SELECT count(*) FROM image_activity").fetchall()[0][0]
+        assert kept == rows + con.execute("SELECT count(*) FROM daily_repository_identities").fetchall()[0][0]
+        con.execute("UPDATE daily_repository_identities SET actions_count = actions_count - 1")
     check(old)
 
 
