@@ -15,7 +15,11 @@ instead (``daily_repository_identities``, ``ingest/repository_rollups.sql``). Un
 long as the rows (nearly every row is its own key): counts that filter on nothing but actions and HEAD checks read
 the daily rollups of actions per identity and per repository instead (``daily_identity_actions``,
 ``daily_repository_actions``, ``ingest/action_rollups.sql``, a few thousand rows a day), again with the rows of the
-range's ragged ends. A page of rows with such filters is first bounded by the rollup to the days that hold it.
+range's ragged ends. A digest or a digest's prefix (a reference starting with ``sha256:``, without a client address)
+is counted from the rollup per digest (``daily_digest_activity``, ``ingest/digest_rollups.sql``), each settled day in
+order by digest, with the digest as a range of the raw column: rows are stored in time order and digests are random,
+so no row group of the rows is skipped for one. A page of rows with such filters is first bounded by the rollup to
+the days that hold it.
 """
 
 from __future__ import annotations
@@ -57,14 +61,19 @@ class ActivityFilter:
         return f"occurred_at >= $start AND occurred_at < $end AND {condition}", {**self.time.bindings(), **params}
 
     def rolled_up(self) -> bool:
-        """Whether the rollup per identity and repository keeps every column filtered on, and an identity or a
-        repository narrows it (unfiltered, it is nearly as long as the rows)."""
-        narrowed = clean(self.repository) is not None or clean(self.identity) is not None
-        return narrowed and clean(self.address) is None and clean(self.reference) is None
+        """Whether a rollup keeps every column filtered on, and a digest, an identity or a repository narrows it
+        (unfiltered, it is nearly as long as the rows); a tag is in no rollup."""
+        if clean(self.address) is not None:
+            return False
+        if (reference := clean(self.reference)) is not None:
+            return reference.startswith(DIGEST_PREFIX)
+        return clean(self.repository) is not None or clean(self.identity) is not None
 
     def rollup(self) -> str:
-        """The rollup a rolled-up count reads: the one in order by repository for a repository without an identity,
-        else the one in order by identity (``_BY_IDENTITY``)."""
+        """The rollup a rolled-up count reads: the one per digest for a digest (``_BY_DIGEST``), the one in order by
+        repository for a repository without an identity, else the one in order by identity (``_BY_IDENTITY``)."""
+        if clean(self.reference) is not None:
+            return _BY_DIGEST
         by_repository = clean(self.repository) is not None and clean(self.identity) is None
         return _BY_REPOSITORY if by_repository else _BY_IDENTITY
 
@@ -95,8 +104,9 @@ class ActivityFilter:
                 conditions.append("client_addr = $address")
             params["address"] = address
         if reference := clean(self.reference):
-            if reference.startswith("sha256:"):
-                conditions.append("starts_with(digest, $reference)")
+            if reference.startswith(DIGEST_PREFIX):  # also as a range of the raw column, for row groups' min/max
+                conditions.append("starts_with(digest, $reference) AND digest >= $reference AND digest < $past")
+                params["past"] = past_prefix(reference)
             else:
                 conditions.append("(tag = $reference OR digest = $reference)")
             params["reference"] = reference
@@ -105,9 +115,29 @@ class ActivityFilter:
         return " AND ".join(conditions), params
 
 
-#: the rollup per identity and repository, each settled day in order by (identity, repository), and its twin in order
-#: by (repository, identity): a filter on the first column of the order reads only the row groups that hold it
+#: the rollup per identity and repository, each settled day in order by (identity, repository), its twin in order by
+#: (repository, identity), and the rollup per digest in order by digest (``ingest/digest_rollups.sql``): a filter on
+#: the first column of the order reads only the row groups that hold it
 _BY_IDENTITY, _BY_REPOSITORY = "daily_identity_repositories", "daily_repository_identities"
+_BY_DIGEST = "daily_digest_activity"
+#: how a reference that is a digest or a digest's prefix starts (else it is a tag, or a digest spelled whole)
+DIGEST_PREFIX = "sha256:"
+
+
+def past_prefix(prefix: str) -> str:
+    """The least text after every text that starts with ``prefix`` (its last character that can grow, grown by one;
+    texts compare by code point): ``digest >= prefix AND digest < past_prefix(prefix)`` holds exactly the digests it
+    starts, as a range of the column DuckDB compares with each row group's min and max, which ``starts_with`` is
+    not."""
+    while prefix:
+        code = ord(prefix[-1]) + 1
+        if code <= MAX_CODE_POINT:
+            return prefix[:-1] + chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)  # no surrogates in UTF-8
+        prefix = prefix[:-1]
+    raise ValueError("no text follows every text")  # never for a reference that starts with DIGEST_PREFIX
+
+
+MAX_CODE_POINT = 0x10FFFF
 #: the filtered rows over a range: the rollup's rows for its whole days, one row per activity row at its ends
 _DAYS = """
     SELECT actor, repository, actions_count FROM {rollup}

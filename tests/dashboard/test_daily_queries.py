@@ -148,10 +148,18 @@ def test_identity_and_repository_pages_from_the_rollups_equal_the_rows(any_store
 
 
 def explorer_filters(con: duckdb.DuckDBPyConnection, time: TimeRange) -> list[activity.ActivityFilter]:
-    """Filters the rollup keeps (identity, repository glob, actions, HEAD checks) and ones it does not."""
+    """Filters the rollups keep (identity, repository glob, actions, HEAD checks, digest or its prefix) and ones they
+    do not."""
     who, repo = names(con, "actor")[0], names(con, "repository")[0]
     glob = repo.split("/")[0] + "/*"
+    busy, quiet = names(con, "digest")[:3:2]
     return [
+        activity.ActivityFilter(time, reference=busy),  # a digest: the rollup per digest
+        activity.ActivityFilter(time, reference=quiet[:9]),  # a prefix of a few digests
+        activity.ActivityFilter(time, reference=busy[:8], identity=who, actions=("pull", "push")),
+        activity.ActivityFilter(time, reference=busy, repository=glob, include_checks=True),
+        activity.ActivityFilter(time, reference="sha256:", identity=who),  # every digest
+        activity.ActivityFilter(time, reference=busy, address="10."),  # not kept: read from the rows
         activity.ActivityFilter(time, identity=who),
         activity.ActivityFilter(time, repository=glob, identity=who, include_checks=True),
         activity.ActivityFilter(time, repository=repo, actions=("push", "delete")),
