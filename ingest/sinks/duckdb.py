@@ -42,7 +42,7 @@ from regaudit.evidence.canonical import GivenDigests, given_digests
 from regaudit.ingest import store
 from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import ACCESS_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, NormalizedBatch
-from regaudit.ingest.sinks.digests import BatchDigests
+from regaudit.ingest.sinks.digests import BatchDigests, DigestConnection
 from regaudit.ingest.sinks.held import HeldWriter
 from regaudit.ingest.sinks.isolation import ISOLATED_REASON, write_isolating
 
@@ -55,8 +55,8 @@ DERIVE_STEPS: list[tuple[str, str]] = [
 ]
 
 
-#: A batch of fewer rows has its chain digests read back in the transaction, as they cost less than the
-#: in-memory connection the digests beside the inserts open (15-50 ms): a webhook's batch of a few events.
+#: A batch of fewer rows has its chain digests read back in the transaction, as they cost less than handing
+#: them to another thread: a webhook's batch of a few events.
 DIGESTS_BESIDE_ROWS = 5_000
 
 #: how far the notification feed must have moved past a served manifest request before it counts as an audit gap
@@ -95,6 +95,7 @@ class DuckDBSink:
         ``digests_beside_rows``: from how many rows on a batch's chain digests are computed beside its inserts."""
         self.path = path
         self.digests_beside_rows = digests_beside_rows
+        self._digests = DigestConnection()
         self.hooks = list(hooks)
         self.lock_timeout = lock_timeout
         self.default_registry = default_registry
@@ -187,7 +188,7 @@ class DuckDBSink:
         # the chain's digests of the rows as given, computed beside the inserts (``digests``); a replay's
         # ON CONFLICT may skip rows, and a small batch costs less read back, so theirs are read back from the table
         beside = self.hooks and not skip_stored and sum(batch.counts) >= self.digests_beside_rows
-        digests = BatchDigests(batch, batch_id) if beside else None
+        digests = BatchDigests(batch, batch_id, self._digests) if beside else None
         events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, batch_id, skip_stored)
         access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id, skip_stored)
         dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id, skip_stored)

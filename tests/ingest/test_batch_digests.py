@@ -10,7 +10,7 @@ from regaudit.evidence.verify import verify
 from regaudit.ingest import store
 from regaudit.ingest.hooks import load_hooks
 from regaudit.ingest.normalize import Normalizer
-from regaudit.ingest.sinks.digests import BatchDigests
+from regaudit.ingest.sinks.digests import BatchDigests, DigestConnection
 from regaudit.ingest.sinks.duckdb import DuckDBSink
 from regaudit.settings import Settings
 from tests.samples import ACCESS_CAPTURES, EVENT_CAPTURES, SAMPLES, access_records, event_records
@@ -41,7 +41,7 @@ def test_digests_of_the_inserted_tables_equal_those_read_back_from_the_store(tmp
     assert all(batch.counts)  # events, access lines (combined and JSON, with float seconds), a dead letter
     result = DuckDBSink(db).write(batch, "test")
     assert (result.events_count, result.access_count, result.dead_letters_count) == batch.counts
-    given = BatchDigests(batch, result.batch_id).result()
+    given = BatchDigests(batch, result.batch_id, DigestConnection()).result()
     with store.reader(db) as con:
         assert given == {table.name: batch_digest(con, table, result.batch_id) for table in AUDIT_TABLES}
 
