@@ -55,6 +55,38 @@ def test_activity_filters_combine(con: duckdb.DuckDBPyConnection) -> None:
     assert count(con, identity=ANONYMOUS) == 0
 
 
+def test_a_digest_prefix_as_a_range_holds_exactly_the_texts_it_starts() -> None:
+    """The explorer writes a digest prefix also as a range of the column (row groups are skipped by their min and
+    max): DuckDB's order of texts is their code points', and the range's end is the least text past the prefix."""
+    prefixes = ["sha256:6d69", "sha256:f", "sha256:a\U0010ffff", "sha256:\ud7ff", "sha256:\U0010ffff\U0010ffff"]
+    assert [activity.past_prefix(p) for p in prefixes] == [
+        "sha256:6d6:",
+        "sha256:g",
+        "sha256:b",
+        "sha256:\ue000",
+        "sha256;",
+    ]
+    texts = [
+        "sha256:",
+        "sha256:6d69",
+        "sha256:6d690",
+        "sha256:6d6:",
+        "sha256:f\U0010ffff",
+        "sha256:g",
+        "sha256:a\U0010ffffz",
+    ]
+    texts += ["sha256:\ud7ff\U0010ffff", "sha256:\ue000", "sha256:\U0010ffff\U0010ffffx", "sha256;", "sha256:\x7f\x80"]
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE t AS SELECT unnest($texts) AS digest", {"texts": texts})
+        for prefix in prefixes:
+            sql = "SELECT list_sort(list(digest)) FROM t WHERE {}"
+            ranged = con.execute(
+                sql.format("digest >= $p AND digest < $past"), {"p": prefix, "past": activity.past_prefix(prefix)}
+            ).fetchall()
+            started = con.execute(sql.format("starts_with(digest, $p)"), {"p": prefix}).fetchall()
+            assert ranged == started, prefix
+
+
 @pytest.mark.parametrize("value", ["' OR 1=1 --", "%", "*", "'", '"', "alice' OR 'a'='a", "1; DROP TABLE findings"])
 def test_typed_values_are_data_never_sql(con: duckdb.DuckDBPyConnection, value: str) -> None:
     assert count(con, identity=value) == 0
