@@ -33,6 +33,7 @@ import pandas as pd
 
 from regaudit.dashboard.queries.common import ANONYMOUS, IDENTITY, TimeRange, clean, frame, identity_condition
 from regaudit.dashboard.queries.daily import day_bindings, identity_days, repository_days
+from regaudit.dashboard.queries.digest_windows import row_windows
 
 ACTIONS = ("pull", "push", "delete", "mount", "login")
 
@@ -182,15 +183,22 @@ def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit
     and its rows fetched by key (the join's bounds prune the scan), so a deep page costs little more than the
     first. The page is looked for among the range's newest rows first (``recent_span``: a busy repository's
     first pages lie in its last hours); else, with filters the rollup keeps, only the days that hold the page are
-    read (``page_span``)."""
+    read (``page_span``), and of a digest only the times of its rollup keys that hold it (``row_windows``)."""
+    windows: tuple[str, dict[str, Any]] = ("TRUE", {})
     if recent := recent_span(con, filters, limit + offset, reach=None if filters.dense() else _REACH):
         filters = replace(filters, time=recent)
     elif filters.rolled_up():
         span = page_span(con, filters, limit, offset)
         filters, offset = replace(filters, time=TimeRange(span.start, span.end)), offset - span.skipped
+        if filters.rollup() == _BY_DIGEST:
+            windows = row_windows(con, filters, limit + offset)
     where, params = filters.where()
-    # DuckDB's top-N max(x, n) takes n below a million: a page deeper than that sorts without the bound
-    oldest = "occurred_at >= (SELECT occurred_at FROM oldest)" if limit + offset < TOP_N_LIMIT else "TRUE"
+    where, params = f"{where} AND {windows[0]}", {**params, **windows[1]}
+    # DuckDB's top-N max(x, n) takes n below a million: a page deeper than that sorts without the bound; a digest's
+    # windows bound the rows already, and its rows are fetched under the same conditions (so in the same row groups)
+    bounded = limit + offset < TOP_N_LIMIT and windows[0] == "TRUE"
+    oldest = "occurred_at >= (SELECT occurred_at FROM oldest)" if bounded else "TRUE"
+    fetched = "TRUE" if windows[0] == "TRUE" else where
     sql = f"""
         WITH oldest AS (
             SELECT list_min(max(occurred_at, least($limit + $offset, {TOP_N_LIMIT - 1}))) AS occurred_at
@@ -201,7 +209,7 @@ def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit
             WHERE {where} AND {oldest}
             ORDER BY occurred_at DESC, activity_id LIMIT $limit OFFSET $offset
         )
-        SELECT {COLUMNS} FROM image_activity JOIN page USING (activity_id, occurred_at)
+        SELECT {COLUMNS} FROM image_activity JOIN page USING (activity_id, occurred_at) WHERE {fetched}
         ORDER BY occurred_at DESC, activity_id
     """  # noqa: S608 - constant fragments; every value is a bound parameter
     return frame(con, sql, {**params, "limit": limit, "offset": offset})

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from regaudit.dashboard.queries import activity, identity, overview, repository
+from regaudit.dashboard.queries import activity, digest_windows, identity, overview, repository
 from regaudit.dashboard.queries.common import ANONYMOUS, TimeRange, bucket_bindings
 from regaudit.ingest import store
 
@@ -185,12 +185,14 @@ def test_the_explorer_and_reports_from_the_rollups_equal_the_rows(any_store: duc
         ((repo.split("/")[0] + "/*", "nobody/*"), (), ()),  # repositories alone: the rollup in order by repository
         ((), (ANONYMOUS, who), ()),  # rows without an identity, and one with
     ]
-    narrowed = recent = 0
+    narrowed = recent = windowed = 0
     for time in ranges(con):
         for filters in explorer_filters(con, time):
             if filters.rolled_up():
                 span = activity.page_span(con, filters, 7, 230)
                 narrowed += span.start > time.start or span.end < time.end
+            if filters.rolled_up() and filters.rollup() == "daily_digest_activity":
+                windowed += digest_windows.row_windows(con, filters, 237)[0] != "TRUE"
             first = activity.recent_span(con, filters, 1, reach=None if filters.dense() else timedelta(hours=16))
             recent += first is not None and first.start > time.start
             same_frame(activity.activity_count(con, filters), dashboard_rows.activity_count(con, filters))
@@ -200,7 +202,26 @@ def test_the_explorer_and_reports_from_the_rollups_equal_the_rows(any_store: duc
         for scope in scopes:
             same_frame(activity.scope_count(con, time, *scope), dashboard_rows.scope_count(con, time, *scope))
     assert narrowed  # some pages were read from a part of the range
+    assert windowed  # and some of a digest from its rollup keys' times only
     assert recent  # and some from the range's newest rows
+
+
+def test_a_digest_page_of_more_keys_than_the_windows_reads_its_days(
+    any_store: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_WINDOWS keys, a digest's page is read from the days that hold it, whole: the same rows."""
+    con = any_store
+    monkeypatch.setattr(digest_windows, "MAX_WINDOWS", 0)
+    time = ranges(con)[5]  # all of it
+    whole = 0
+    for filters in explorer_filters(con, time)[:4]:
+        whole += digest_windows.row_windows(con, filters, 100)[0] == "TRUE"
+        for limit, offset in ((100, 0), (7, 230)):
+            same_frame(
+                activity.activity_page(con, filters, limit, offset),
+                dashboard_rows.activity_page(con, filters, limit, offset),
+            )
+    assert whole
 
 
 def same_frame(rolled: pd.DataFrame, rows: pd.DataFrame) -> None:
