@@ -19,7 +19,7 @@ range's ragged ends. A digest or a digest's prefix (a reference starting with ``
 is counted from the rollup per digest (``daily_digest_activity``, ``ingest/digest_rollups.sql``), each settled day in
 order by digest, with the digest as a range of the raw column: rows are stored in time order and digests are random,
 so no row group of the rows is skipped for one. A page of rows with such filters is first bounded by the rollup to
-the days that hold it.
+the days that hold it, and a digest's page to the times of the rollup keys it can come from (``digest_windows``).
 """
 
 from __future__ import annotations
