@@ -42,7 +42,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from regaudit.dashboard import data
-from regaudit.dashboard.queries import activity, common, findings, identity, overview, repository
+from regaudit.dashboard.queries import activity, common, findings, identity, overview, reports, repository
 from regaudit.dashboard.runtime import RUNTIME_ENV, Runtime, write_runtime
 from regaudit.ingest import store
 
@@ -146,7 +146,7 @@ ROWS_VERSIONS: dict[Callable[..., Any], Callable[..., Any]] = {
     repository.digest_pullers: dashboard_rows.digest_pullers,
     activity.activity_count: dashboard_rows.activity_count,
     activity.activity_page: dashboard_rows.activity_page,
-    activity.scope_count: dashboard_rows.scope_count,
+    reports.scope_count: dashboard_rows.scope_count,
 }
 #: the label of a baseline call: the query as it read every row
 ROWS = "rows: "
@@ -245,13 +245,13 @@ def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
             ("findings.evidence_credentials", findings.evidence_credentials, ((who,),)),
         ],
         "reports": [
-            ("activity.scope_count 30d, all", activity.scope_count, (month,)),
+            ("reports.scope_count 30d, all", reports.scope_count, (month,)),
             (
-                "activity.scope_count 30d, scoped",
-                activity.scope_count,
+                "reports.scope_count 30d, scoped",
+                reports.scope_count,
                 (month, (repo.split("/")[0] + "/*",), (who,), ("push", "delete")),
             ),
-            ("activity.scope_count 30d, repository glob", activity.scope_count, (month, (repo.split("/")[0] + "/*",))),
+            ("reports.scope_count 30d, repository glob", reports.scope_count, (month, (repo.split("/")[0] + "/*",))),
         ],
     }
 

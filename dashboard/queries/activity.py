@@ -1,5 +1,5 @@
-"""Who pushed or pulled what: the activity explorer's page of rows and its count, and what a report of a period
-and scope would hold.
+"""Who pushed or pulled what: the activity explorer's page of rows and its count (what a report of a period and
+scope would hold is counted the same way, in ``reports``).
 
 Filters (all optional but the time range): repository as a glob (``team/*``; DuckDB ``GLOB``, so ``%`` and
 quotes are plain characters), identity (exact; ``(anonymous)`` for rows without one), actions, client address
@@ -19,7 +19,8 @@ range's ragged ends. A digest or a digest's prefix (a reference starting with ``
 is counted from the rollup per digest (``daily_digest_activity``, ``ingest/digest_rollups.sql``), each settled day in
 order by digest, with the digest as a range of the raw column: rows are stored in time order and digests are random,
 so no row group of the rows is skipped for one. A page of rows with such filters is first bounded by the rollup to
-the days that hold it, and a digest's page to the times of the rollup keys it can come from (``digest_windows``).
+the days that hold it, and a digest's page to the times of the rollup keys it can come from (``digest_windows``);
+any page is first looked for among the range's newest rows (``recent_span``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from regaudit.dashboard.queries.common import ANONYMOUS, IDENTITY, TimeRange, clean, frame, identity_condition
-from regaudit.dashboard.queries.daily import day_bindings, identity_days, repository_days
+from regaudit.dashboard.queries.common import IDENTITY, TimeRange, clean, frame, identity_condition, past_prefix
+from regaudit.dashboard.queries.daily import day_bindings
 from regaudit.dashboard.queries.digest_windows import row_windows
 
 ACTIONS = ("pull", "push", "delete", "mount", "login")
@@ -71,12 +72,12 @@ class ActivityFilter:
         return clean(self.repository) is not None or clean(self.identity) is not None
 
     def rollup(self) -> str:
-        """The rollup a rolled-up count reads: the one per digest for a digest (``_BY_DIGEST``), the one in order by
-        repository for a repository without an identity, else the one in order by identity (``_BY_IDENTITY``)."""
+        """The rollup a rolled-up count reads: the one per digest for a digest (``BY_DIGEST``), the one in order by
+        repository for a repository without an identity, else the one in order by identity (``BY_IDENTITY``)."""
         if clean(self.reference) is not None:
-            return _BY_DIGEST
+            return BY_DIGEST
         by_repository = clean(self.repository) is not None and clean(self.identity) is None
-        return _BY_REPOSITORY if by_repository else _BY_IDENTITY
+        return BY_REPOSITORY if by_repository else BY_IDENTITY
 
     def dense(self) -> bool:
         """Whether nothing but actions and HEAD checks is filtered on: most rows of any stretch of time match, so
@@ -119,28 +120,14 @@ class ActivityFilter:
 #: the rollup per identity and repository, each settled day in order by (identity, repository), its twin in order by
 #: (repository, identity), and the rollup per digest in order by digest (``ingest/digest_rollups.sql``): a filter on
 #: the first column of the order reads only the row groups that hold it
-_BY_IDENTITY, _BY_REPOSITORY = "daily_identity_repositories", "daily_repository_identities"
-_BY_DIGEST = "daily_digest_activity"
+BY_IDENTITY, BY_REPOSITORY = "daily_identity_repositories", "daily_repository_identities"
+BY_DIGEST = "daily_digest_activity"
 #: how a reference that is a digest or a digest's prefix starts (else it is a tag, or a digest spelled whole)
 DIGEST_PREFIX = "sha256:"
 
 
-def past_prefix(prefix: str) -> str:
-    """The least text after every text that starts with ``prefix`` (its last character that can grow, grown by one;
-    texts compare by code point): ``digest >= prefix AND digest < past_prefix(prefix)`` holds exactly the digests it
-    starts, as a range of the column DuckDB compares with each row group's min and max, which ``starts_with`` is
-    not."""
-    while prefix:
-        code = ord(prefix[-1]) + 1
-        if code <= MAX_CODE_POINT:
-            return prefix[:-1] + chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)  # no surrogates in UTF-8
-        prefix = prefix[:-1]
-    raise ValueError("no text follows every text")  # never for a reference that starts with DIGEST_PREFIX
-
-
-MAX_CODE_POINT = 0x10FFFF
 #: the filtered rows over a range: the rollup's rows for its whole days, one row per activity row at its ends
-_DAYS = """
+DAYS = """
     SELECT actor, repository, actions_count FROM {rollup}
     WHERE day_at >= $days_start AND day_at < $days_end AND {condition}
     UNION ALL
@@ -166,7 +153,7 @@ _ACTION_DAYS = """
     WHERE occurred_at >= $days_end AND occurred_at < $end AND {condition}
 """
 #: what ``activity_count`` and ``scope_count`` say of the rows (or rollup rows) in ``{rows}``
-_COUNTS = """
+COUNTS = """
     SELECT coalesce(sum(actions_count), 0)::BIGINT AS rows_count, count(DISTINCT actor) AS identities_count,
            count(DISTINCT repository) AS repositories_count
     FROM ({rows})
@@ -190,7 +177,7 @@ def activity_page(con: duckdb.DuckDBPyConnection, filters: ActivityFilter, limit
     elif filters.rolled_up():
         span = page_span(con, filters, limit, offset)
         filters, offset = replace(filters, time=TimeRange(span.start, span.end)), offset - span.skipped
-        if filters.rollup() == _BY_DIGEST:
+        if filters.rollup() == BY_DIGEST:
             windows = row_windows(con, filters, limit + offset)
     where, params = filters.where()
     where, params = f"{where} AND {windows[0]}", {**params, **windows[1]}
@@ -221,8 +208,8 @@ def activity_count(con: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> p
     (``dense``)."""
     if filters.rolled_up() or filters.dense():
         condition, params = filters.row_filter()
-        rows = (_DAYS if filters.rolled_up() else _ACTION_DAYS).format(condition=condition, rollup=filters.rollup())
-        return frame(con, _COUNTS.format(rows=rows), {**day_bindings(filters.time), **params})
+        rows = (DAYS if filters.rolled_up() else _ACTION_DAYS).format(condition=condition, rollup=filters.rollup())
+        return frame(con, COUNTS.format(rows=rows), {**day_bindings(filters.time), **params})
     where, params = filters.where()
     sql = f"""
         SELECT count(*) AS rows_count, count(DISTINCT actor) AS identities_count,
@@ -302,65 +289,3 @@ def recent_span(
             return TimeRange(end - stretch, end)
         stretch *= _WIDER
     return filters.time if reach is None else None
-
-
-def scope_count(
-    con: duckdb.DuckDBPyConnection,
-    time: TimeRange,
-    repositories: tuple[str, ...] = (),
-    identities: tuple[str, ...] = (),
-    actions: tuple[str, ...] = (),
-) -> pd.DataFrame:
-    """What a compliance report of this period and scope holds (every row, HEAD checks included): repository
-    and identity globs as the reports engine matches them, any of several; empty lists match all. Whole days from
-    the rollup per identity and repository (its twin in order by repository for repository globs without identity
-    globs), the range's ends from the rows. The globs are matched against each repository and identity the daily
-    rollups know (every one with a row), not against every row: a glob per row cost more than reading the rollup;
-    the rollup's condition is then on the raw column it is in order by, so its days are read only where those lie. A
-    report of everything counts from the rollups per repository and per identity (``daily``) instead."""
-    if not (repositories or identities or actions):
-        return frame(con, _EVERYTHING, day_bindings(time))
-    conditions = ["TRUE"]
-    if repositories:
-        conditions.append(
-            "repository IN (SELECT DISTINCT repository FROM daily_repository_activity"
-            " WHERE list_bool_or(list_transform($repositories, lambda p: repository GLOB p)))"
-        )
-    if identities:
-        conditions.append(_scoped_identities(con, identities))
-    if actions:
-        conditions.append("list_contains($actions, action)")
-    rollup = _BY_REPOSITORY if repositories and not identities else _BY_IDENTITY
-    sql = _COUNTS.format(rows=_DAYS.format(condition=" AND ".join(conditions), rollup=rollup))
-    params = {
-        **day_bindings(time),
-        "repositories": list(repositories),
-        "identities": list(identities),
-        "actions": list(actions),
-    }
-    return frame(con, sql, {name: value for name, value in params.items() if value or name not in SCOPES})
-
-
-#: a report of everything: the rollups per repository and per identity, a few rows a day each
-_EVERYTHING = f"""
-    SELECT (SELECT coalesce(sum(actions_count), 0)::BIGINT FROM ({repository_days()})) AS rows_count,
-           (SELECT count(DISTINCT actor) FROM ({identity_days()})) AS identities_count,
-           (SELECT count(DISTINCT repository) FROM ({repository_days()})) AS repositories_count
-"""  # noqa: S608 - constant fragments
-#: the lists of a report's scope, bound only when given
-SCOPES = ("repositories", "identities", "actions")
-#: the raw identities a report's identity globs match, among those with a row: a condition on the raw ``actor``
-#: column, so the rollup's days, each in order by identity, are read only where those identities lie
-_SCOPED_ACTORS = """
-    actor IN (SELECT DISTINCT actor FROM daily_identity_activity
-              WHERE list_bool_or(list_transform($identities, lambda p: actor GLOB p)))
-"""
-_MATCHES_ANONYMOUS = f"SELECT list_bool_or(list_transform($identities, lambda p: '{ANONYMOUS}' GLOB p))"
-
-
-def _scoped_identities(con: duckdb.DuckDBPyConnection, identities: tuple[str, ...]) -> str:
-    """The condition for a report's identity globs: on ``actor`` itself (an expression such as ``coalesce`` would
-    read every row group of the month, 1.6 s at 100M events against 0.05 s), with rows without one added when a
-    glob matches ``(anonymous)``."""
-    anonymous = con.execute(_MATCHES_ANONYMOUS, {"identities": list(identities)}).fetchall()[0][0]
-    return f"(actor IS NULL OR {_SCOPED_ACTORS})" if anonymous else _SCOPED_ACTORS

@@ -98,3 +98,20 @@ def clean(value: str | None) -> str | None:
         return None
     value = value.strip()
     return value or None
+
+
+#: the greatest Unicode code point
+MAX_CODE_POINT = 0x10FFFF
+
+
+def past_prefix(prefix: str) -> str:
+    """The least text after every text that starts with ``prefix`` (its last character that can grow, grown by one;
+    texts compare by code point): ``digest >= prefix AND digest < past_prefix(prefix)`` holds exactly the digests it
+    starts, as a range of the column DuckDB compares with each row group's min and max, which ``starts_with`` is
+    not."""
+    while prefix:
+        code = ord(prefix[-1]) + 1
+        if code <= MAX_CODE_POINT:
+            return prefix[:-1] + chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)  # no surrogates in UTF-8
+        prefix = prefix[:-1]
+    raise ValueError("no text follows every text")  # never for a prefix with a character below the greatest

@@ -18,6 +18,7 @@ import streamlit as st
 from regaudit.analytics.reports import Period, Scope, build_report
 from regaudit.dashboard import data, links, widgets
 from regaudit.dashboard.queries import activity as q
+from regaudit.dashboard.queries import reports as report_queries
 from regaudit.dashboard.queries.common import TimeRange
 from regaudit.dashboard.runtime import Runtime
 from regaudit.errors import RegauditError
@@ -107,7 +108,9 @@ def render() -> None:
 
 
 def _preview_and_generate(runtime: Runtime, time: TimeRange, scope: Scope, pdf: bool) -> None:
-    counts = data.run(runtime, q.scope_count, time, scope.repositories, scope.identities, scope.actions).iloc[0]
+    counts = data.run(
+        runtime, report_queries.scope_count, time, scope.repositories, scope.identities, scope.actions
+    ).iloc[0]
     total = int(counts["rows_count"])
     figures = [
         ("Rows in the report", total),

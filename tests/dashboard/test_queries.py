@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from regaudit.dashboard.queries import activity, findings, identity, overview, repository
+from regaudit.dashboard.queries import activity, common, findings, identity, overview, reports, repository
 from regaudit.dashboard.queries.common import ANONYMOUS, TimeRange, data_span
 from regaudit.ingest import store
 from regaudit.ingest.normalize import Normalizer
@@ -59,7 +59,7 @@ def test_a_digest_prefix_as_a_range_holds_exactly_the_texts_it_starts() -> None:
     """The explorer writes a digest prefix also as a range of the column (row groups are skipped by their min and
     max): DuckDB's order of texts is their code points', and the range's end is the least text past the prefix."""
     prefixes = ["sha256:6d69", "sha256:f", "sha256:a\U0010ffff", "sha256:\ud7ff", "sha256:\U0010ffff\U0010ffff"]
-    assert [activity.past_prefix(p) for p in prefixes] == [
+    assert [common.past_prefix(p) for p in prefixes] == [
         "sha256:6d6:",
         "sha256:g",
         "sha256:b",
@@ -81,7 +81,7 @@ def test_a_digest_prefix_as_a_range_holds_exactly_the_texts_it_starts() -> None:
         for prefix in prefixes:
             sql = "SELECT list_sort(list(digest)) FROM t WHERE {}"
             ranged = con.execute(
-                sql.format("digest >= $p AND digest < $past"), {"p": prefix, "past": activity.past_prefix(prefix)}
+                sql.format("digest >= $p AND digest < $past"), {"p": prefix, "past": common.past_prefix(prefix)}
             ).fetchall()
             started = con.execute(sql.format("starts_with(digest, $p)"), {"p": prefix}).fetchall()
             assert ranged == started, prefix
@@ -310,7 +310,7 @@ def test_split_evidence_keeps_unknown_and_malformed_ids() -> None:
 
 def test_a_report_scope_counts_like_the_reports_engine_matches(con: duckdb.DuckDBPyConnection) -> None:
     def rows(**scope: tuple[str, ...]) -> list[int]:
-        return [int(v) for v in activity.scope_count(con, DAY, **scope).iloc[0]]
+        return [int(v) for v in reports.scope_count(con, DAY, **scope).iloc[0]]
 
     assert rows() == [14, 2, 2]  # every row, HEAD checks included
     assert rows(repositories=("other/*", "nothing/*"), identities=("ci-*",), actions=("push",)) == [1, 1, 1]
