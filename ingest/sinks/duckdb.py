@@ -12,8 +12,7 @@ their turn between flushes; a writer with the next batch in hand may keep it for
    CONFLICT checking each row against the key on its own); a replay pays both;
 2. the rows that were new get this batch's id, and the derived tables (``image_activity``, ``tag_history``)
    are brought up to date for what they can have changed (``derive.sql``);
-3. the batch hooks run (``regaudit.ingest.hooks``: the hash chain, queued alerts), in the same transaction; the
-   chain's digests of the rows were computed from the inserted tables beside the inserts (``digests``);
+3. the batch hooks run (``regaudit.ingest.hooks``: the hash chain, queued alerts), in the same transaction;
 4. an ``ingest_batches`` row records the counts and the range of origins.
 
 Only after COMMIT does the caller acknowledge upstream (Kafka offsets, the webhook's 2xx). When the transaction
@@ -38,11 +37,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from regaudit.evidence.canonical import GivenDigests, given_digests
 from regaudit.ingest import store
 from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import ACCESS_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, NormalizedBatch
-from regaudit.ingest.sinks.digests import BatchDigests, DigestConnection
 from regaudit.ingest.sinks.held import HeldWriter
 from regaudit.ingest.sinks.isolation import ISOLATED_REASON, write_isolating
 
@@ -54,10 +51,6 @@ DERIVE_STEPS: list[tuple[str, str]] = [
     for match in re.finditer(r"-- name: (\w+)\n(.*?)(?=\n-- name: |\Z)", _DERIVE, flags=re.S)
 ]
 
-
-#: A batch of fewer rows has its chain digests read back in the transaction, as they cost less than handing
-#: them to another thread: a webhook's batch of a few events.
-DIGESTS_BESIDE_ROWS = 5_000
 
 #: how far the notification feed must have moved past a served manifest request before it counts as an audit gap
 GAP_GRACE_SECONDS = 120
@@ -89,13 +82,9 @@ class DuckDBSink:
         gap_grace_seconds: int = GAP_GRACE_SECONDS,
         hooks: Sequence[BatchHook] = (),
         hold_seconds: float = 0.0,
-        digests_beside_rows: int = DIGESTS_BESIDE_ROWS,
     ) -> None:
-        """``hold_seconds``: how long the file may stay open across batches written with ``more_coming``;
-        ``digests_beside_rows``: from how many rows on a batch's chain digests are computed beside its inserts."""
+        """``hold_seconds``: how long the file may stay open across batches written with ``more_coming``."""
         self.path = path
-        self.digests_beside_rows = digests_beside_rows
-        self._digests = DigestConnection()
         self.hooks = list(hooks)
         self.lock_timeout = lock_timeout
         self.default_registry = default_registry
@@ -185,19 +174,14 @@ class DuckDBSink:
         self, con: duckdb.DuckDBPyConnection, batch: NormalizedBatch, source: str, skip_stored: bool
     ) -> WriteResult:
         batch_id = store.next_batch_id(con)
-        # the chain's digests of the rows as given, computed beside the inserts (``digests``); a replay's
-        # ON CONFLICT may skip rows, and a small batch costs less read back, so theirs are read back from the table
-        beside = self.hooks and not skip_stored and sum(batch.counts) >= self.digests_beside_rows
-        digests = BatchDigests(batch, batch_id, self._digests) if beside else None
         events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, batch_id, skip_stored)
         access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id, skip_stored)
         dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id, skip_stored)
         stored_as_given = (events, access, dead) == batch.counts  # its new rows are the batch's rows
         if events or access:
             self._derive(con, batch_id, skip_stored, _batch_time_ranges(batch) if stored_as_given else None)
-        with given_digests(batch_id, digests.result if digests is not None and stored_as_given else _read_back):
-            for hook in self.hooks:
-                hook(con, batch_id)
+        for hook in self.hooks:
+            hook(con, batch_id)
         first, last = _origin_range(batch)
         con.execute(
             "INSERT INTO ingest_batches VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
@@ -215,11 +199,6 @@ class DuckDBSink:
                 raise
             con.execute("ROLLBACK")
             raise _StoredAlready("derive") from error
-
-
-def _read_back() -> GivenDigests:
-    """No digests given: the chain reads the batch's rows back from the tables."""
-    return None
 
 
 def _origin_range(batch: NormalizedBatch) -> tuple[str | None, str | None]:

@@ -20,19 +20,12 @@ sealed) and each batch:
    rows share a digest. A table without rows in the batch has the SHA-256 of nothing (``e3b0c442…``).
 
 The chain entry hash over these digests is in ``regaudit.evidence.chain`` (``entry_hash``).
-
-The ingest sink may compute a batch's digests from the Arrow tables it inserts (``rows_digest``, on a thread of its
-own while the inserts run) instead of reading its rows back: the same row text, from the same values cast to the
-table's types, so the same digests, and ``regaudit verify`` recomputes them from the stored rows regardless. It
-hands them to the chain hook through ``given_digests`` only when every row of the batch was stored as given.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -102,24 +95,6 @@ _ENCODERS: dict[Kind, str] = {
 }
 
 
-#: the store's column type of each kind, to which ``rows_digest`` casts a batch's Arrow columns as the INSERT does;
-#: JSON as the text it is (a JSON column keeps the text it is given; the INSERT validates it, and a batch whose
-#: INSERT fails is not sealed with these digests), which spares parsing every payload once more
-_STORED_TYPES: dict[Kind, str] = {
-    "text": "VARCHAR",
-    "json": "VARCHAR",
-    "int": "BIGINT",
-    "time": "TIMESTAMPTZ",
-    "float": "DOUBLE",
-    "blob": "BLOB",
-}
-
-#: digests per table name, (rows, digest), or None when they could not be computed
-GivenDigests = dict[str, tuple[int, str]] | None
-#: (batch id, how to get its digests) while the sink runs the hooks of a batch stored exactly as given
-_GIVEN: ContextVar[tuple[int, Callable[[], GivenDigests]] | None] = ContextVar("given_digests", default=None)
-
-
 def epoch_us(moment: datetime) -> int:
     """Microseconds since 1970-01-01 UTC of an aware time, exactly (no float): how the store and chain count time."""
     delta = moment.astimezone(UTC) - _EPOCH
@@ -163,47 +138,11 @@ def combine(digests: list[bytes]) -> str:
 
 
 def batch_digest(con: duckdb.DuckDBPyConnection, table: AuditTable, batch_id: int) -> tuple[int, str]:
-    """(rows, digest) of one table's rows in one batch: the digests given for it (``given_digests``), else read
-    back from the table."""
-    given = _GIVEN.get()
-    if given is not None and given[0] == batch_id:
-        known = given[1]()
-        if known is not None:
-            return known[table.name]
+    """(rows, digest) of one table's rows in one batch."""
     sql = f"SELECT {row_text_sql(table)} FROM {table.name} WHERE batch_id = $batch_id"  # noqa: S608 - fixed names
     texts = con.sql(sql, params={"batch_id": batch_id}).to_arrow_table().column(0)
     digests = row_digests(texts)
     return len(digests), combine(digests)
-
-
-def rows_digest(con: duckdb.DuckDBPyConnection, table: AuditTable, rows: pa.Table, batch_id: int) -> tuple[int, str]:
-    """(rows, digest) of Arrow rows as ``batch_digest`` will find them once inserted into the table with this batch
-    id: each column cast to its stored type (``_STORED_TYPES``), the row text built by the same SQL."""
-    if rows.num_rows == 0:
-        return 0, EMPTY_DIGEST
-    columns = ", ".join(
-        "$batch_id::BIGINT AS batch_id" if name == "batch_id" else f"CAST({name} AS {_STORED_TYPES[kind]}) AS {name}"
-        for name, kind in table.columns
-    )
-    con.register("given_rows", rows)
-    try:
-        sql = f"SELECT {row_text_sql(table)} FROM (SELECT {columns} FROM given_rows)"  # noqa: S608 - fixed names
-        texts = con.sql(sql, params={"batch_id": batch_id}).to_arrow_table().column(0)
-    finally:
-        con.unregister("given_rows")
-    digests = row_digests(texts)
-    return len(digests), combine(digests)
-
-
-@contextlib.contextmanager
-def given_digests(batch_id: int, digests: Callable[[], GivenDigests]) -> Iterator[None]:
-    """While the block runs, ``batch_digest`` of this batch takes ``digests()`` (computed once the rows are known to
-    be stored as given: the caller's promise) instead of reading the rows back."""
-    token = _GIVEN.set((batch_id, digests))
-    try:
-        yield
-    finally:
-        _GIVEN.reset(token)
 
 
 def digests_by_batch(
