@@ -126,32 +126,30 @@ BY_DIGEST = "daily_digest_activity"
 DIGEST_PREFIX = "sha256:"
 
 
-#: the filtered rows over a range: the rollup's rows for its whole days, one row per activity row at its ends
-DAYS = """
-    SELECT actor, repository, actions_count FROM {rollup}
-    WHERE day_at >= $days_start AND day_at < $days_end AND {condition}
-    UNION ALL
+#: the range's ragged ends, ``[start, days_start)`` and ``[days_end, end)``: one row per activity row
+_ENDS = """
     SELECT actor, repository, 1 FROM image_activity
     WHERE occurred_at >= $start AND occurred_at < $days_start AND {condition}
     UNION ALL
     SELECT actor, repository, 1 FROM image_activity
     WHERE occurred_at >= $days_end AND occurred_at < $end AND {condition}
 """
+#: the filtered rows over a range: the rollup's rows for its whole days, and the ends
+DAYS = f"""
+    SELECT actor, repository, actions_count FROM {{rollup}}
+    WHERE day_at >= $days_start AND day_at < $days_end AND {{condition}}
+    UNION ALL {_ENDS}
+"""  # noqa: S608 - constant fragments
 #: the same for filters on nothing but actions and HEAD checks: rows and repositories from the rollup per repository,
-#: identities from the one per identity (its rows add no count), each row of the ragged ends once
-_ACTION_DAYS = """
+#: identities from the one per identity (its rows add no count), and the ends
+_ACTION_DAYS = f"""
     SELECT NULL AS actor, repository, actions_count FROM daily_repository_actions
-    WHERE day_at >= $days_start AND day_at < $days_end AND {condition}
+    WHERE day_at >= $days_start AND day_at < $days_end AND {{condition}}
     UNION ALL
     SELECT actor, NULL, 0 FROM daily_identity_actions
-    WHERE day_at >= $days_start AND day_at < $days_end AND {condition}
-    UNION ALL
-    SELECT actor, repository, 1 FROM image_activity
-    WHERE occurred_at >= $start AND occurred_at < $days_start AND {condition}
-    UNION ALL
-    SELECT actor, repository, 1 FROM image_activity
-    WHERE occurred_at >= $days_end AND occurred_at < $end AND {condition}
-"""
+    WHERE day_at >= $days_start AND day_at < $days_end AND {{condition}}
+    UNION ALL {_ENDS}
+"""  # noqa: S608 - constant fragments
 #: what ``activity_count`` and ``scope_count`` say of the rows (or rollup rows) in ``{rows}``
 COUNTS = """
     SELECT coalesce(sum(actions_count), 0)::BIGINT AS rows_count, count(DISTINCT actor) AS identities_count,
