@@ -298,6 +298,10 @@ def _server_properties(port: int, controller_port: int, work_dir: Path) -> dict[
         "num.network.threads": "2",
         "num.io.threads": "4",
         "log.retention.check.interval.ms": "300000",
+        # The captures are produced with their own record times, years old (Quay's forwarded logs): time retention
+        # counts from those, so a retention check between producing and consuming deleted them (a CI run saw the
+        # consumer's "earliest" offset already past Quay's four records). Tests keep every record.
+        "log.retention.ms": "-1",
     }
 
 
