@@ -53,10 +53,11 @@ def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         producer.close()
 
 
-def post_capture(url: str, capture=CAPTURE) -> list[int]:
+def post_capture(url: str, capture=CAPTURE, limit: int | None = None) -> list[int]:
+    """The answers to the capture's notifications, POSTed one at a time as a registry does (its first ``limit``)."""
     codes = []
     with httpx.Client(timeout=30) as client:
-        for item in posts(capture):
+        for item in posts(capture)[:limit]:
             headers = {k: v for k, v in item["headers"].items() if k in ("Content-Type", "User-Agent")}
             headers["Authorization"] = f"Bearer {TOKEN}"
             codes.append(client.post(url + "/events", content=json.dumps(item["body"]), headers=headers).status_code)
