@@ -67,7 +67,13 @@ class CheckpointTopic:
         """Produce each checkpoint in order; returns once every one was acknowledged by all replicas."""
         timeout_ms = int(self.timeout * 1000)
         try:
-            producer = KafkaProducer(**self.options, acks="all", max_block_ms=timeout_ms, request_timeout_ms=timeout_ms)
+            producer = KafkaProducer(
+                **self.options,
+                acks="all",
+                max_block_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,  # kafka-python's own default waits 30 s for a broker that is away
+                request_timeout_ms=timeout_ms,
+            )
         except KafkaError as error:
             raise BrokerUnavailable(f"{self}: cannot connect: {type(error).__name__}: {error}") from None
         try:
@@ -82,8 +88,12 @@ class CheckpointTopic:
     def read(self) -> tuple[list[dict[str, Any]], list[str]]:
         """Every checkpoint on the topic, per partition in offset order, and a complaint per message that is not one."""
         try:
+            timeout_ms = int(self.timeout * 1000)
             consumer = KafkaConsumer(
-                **self.options, enable_auto_commit=False, consumer_timeout_ms=int(self.timeout * 1000)
+                **self.options,
+                enable_auto_commit=False,
+                consumer_timeout_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,
             )
         except KafkaError as error:
             raise BrokerUnavailable(f"{self}: cannot connect: {type(error).__name__}: {error}") from None

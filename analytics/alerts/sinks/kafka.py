@@ -42,6 +42,7 @@ class KafkaAlertSink:
                 acks="all",
                 linger_ms=0,
                 max_block_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,  # else 30 s for a broker that is away, the other sinks waiting
                 request_timeout_ms=timeout_ms,
                 delivery_timeout_ms=timeout_ms + 1000,
             )

@@ -251,6 +251,16 @@ def test_kafka_sink_writes_the_document_keyed_by_finding(kafka_broker, kafka_top
     assert arrival.body["links"]["finding"].startswith(DASHBOARD)
 
 
+def test_kafka_sink_whose_broker_is_away_is_unavailable_within_its_own_timeout():
+    """kafka-python waits 30 s for a first broker unless told: the dispatcher's other sinks would wait with it."""
+    kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}")  # nothing listens there
+    producer = KafkaAlertSink(sink(type="kafka", topic="alerts", timeout_seconds=1), DASHBOARD, kafka)
+    started = time.monotonic()
+    with pytest.raises(SinkUnavailable, match="Kafka"):
+        producer.send(human_push())
+    assert time.monotonic() - started < 15  # 1 s asked; kafka-python's own default is 30 s
+
+
 def test_stdout_sink_writes_one_json_line_per_alert():
     stream = io.StringIO()
     StdoutSink(sink(), None, stream).send(human_push())
