@@ -155,6 +155,19 @@ def produce_file(bootstrap: str, topic: str, path: Path) -> float:
     return timing.seconds
 
 
+def tree_at(revision: str, directory: Path) -> Path:
+    """The source tree of ``revision`` (``git archive``) importable as the package ``regaudit``: its top-level
+    folders linked under ``regaudit/`` as setup.py maps them. Put it first on PYTHONPATH to run that commit's code
+    with this environment's packages, for a baseline measured in the same run as the tree at hand."""
+    tree = directory / f"tree-{revision}"
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    for folder in ("schemas", "ingest", "analytics", "dashboard"):
+        (tree / "regaudit" / folder).symlink_to(Path("..") / folder)
+    return tree
+
+
 def regaudit_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGAUDIT_")}
     env.update(settings)

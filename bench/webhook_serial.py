@@ -5,7 +5,9 @@ Load is wrk (C) on one connection, then on 32, posting the 70 real notification 
 tests/fixtures/samples in turn. The floor, measured on the same broker in the same run: kafka-python alone
 producing the same records (value, key and headers as the webhook sends them) one at a time, each send awaited
 with acks=all (``send().get()``). Floor and serial webhook alternate in rounds of two seconds, so both see the
-same load on a shared machine.
+same load on a shared machine. The 32-connection case alternates the same way with the webhook of ``--before``
+(66f0121, before issue 19's work), run from that commit's tree without the packages locked since (uvloop,
+httptools) on the same broker: its baseline in the same run.
 
     .venv/bin/python bench/webhook_serial.py --seconds 20
 """
@@ -24,16 +26,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, kafka_broker, record, regaudit_env  # noqa: E402
-from webhook import free_port, serve, wait_listening  # noqa: E402
+from common import ROOT, kafka_broker, record, regaudit_env, tree_at  # noqa: E402
+from webhook import free_port, wait_listening  # noqa: E402
 
 SAMPLES = ROOT / "tests" / "fixtures" / "samples"
 TOKEN = "bench-token-0123456789"  # noqa: S105 - a loopback benchmark's throwaway token (16 characters at least)
 TOPICS = ["serial.events", "serial.deadletters"]
 #: the figures before this benchmark's work (commit 66f0121): bench/webhook.py at 32 connections, see README
 BEFORE_32_PER_SECOND = 1121
+BEFORE_REVISION = "66f0121"
+#: the webhook's dependencies locked since BEFORE_REVISION (requirements-dev.lock): hidden from its process, which
+#: then runs on what it had, asyncio's loop and h11 (uvicorn picks these two when present)
+ADDED_SINCE_BEFORE = ("uvloop", "httptools")
 #: the length of each of the alternating floor and webhook runs
 ROUND_SECONDS = 2
+#: the length of each of the alternating runs of the webhook before and now on 32 connections
+CONCURRENT_ROUND_SECONDS = 4
 WRK_SCRIPT = """
 local bodies = {{}}
 for line in io.lines("{bodies}") do bodies[#bodies + 1] = line end
@@ -134,6 +142,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32, help="the concurrent case (default 32)")
+    parser.add_argument(
+        "--before", default=BEFORE_REVISION, help="commit whose webhook is the concurrent case's baseline ('': none)"
+    )
     args = parser.parse_args()
     bodies = envelopes()
     with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp, kafka_broker() as broker:
@@ -143,27 +154,51 @@ def main() -> None:
         script.write_text(WRK_SCRIPT.format(bodies=lines, token=TOKEN))
         broker.create_topics(TOPICS, partitions=3)
         floor = Floor(broker.bootstrap, bodies)
-        port = free_port()
         env = regaudit_env(
             REGAUDIT_KAFKA__BOOTSTRAP_SERVERS=broker.bootstrap,
             REGAUDIT_KAFKA__EVENTS_TOPIC=TOPICS[0],
             REGAUDIT_KAFKA__DEADLETTER_TOPIC=TOPICS[1],
             REGAUDIT_WEBHOOK__TOKENS=json.dumps([TOKEN]),
         )
-        command = [sys.executable, "-m", "regaudit.cli", "--log-level", "WARNING", "webhook", "--port", str(port)]
-        server = serve(command, env)
+        port, server = webhook(env)
+        before = webhook(env | {"PYTHONPATH": before_path(args.before, Path(tmp))}, Path(tmp)) if args.before else None
         try:
-            wait_listening(port)
             floor.run(3)  # warm-up: a new broker's JIT, the producers' connections and metadata, not measured
-            wrk_result(port, script, 2, 1)
+            for warm in (port, before[0]) if before else (port,):
+                wrk_result(warm, script, 2, args.connections)
             floor.sent, floor.seconds, floor.latencies = 0, 0.0, []
             rounds = [serial_round(floor, port, script) for _ in range(max(1, args.seconds // ROUND_SECONDS))]
-            concurrent = wrk_result(port, script, args.seconds, args.connections)
+            concurrent, previous = [], []
+            for _ in range(max(1, args.seconds // CONCURRENT_ROUND_SECONDS)):
+                if before:
+                    previous.append(wrk_result(before[0], script, CONCURRENT_ROUND_SECONDS, args.connections))
+                concurrent.append(wrk_result(port, script, CONCURRENT_ROUND_SECONDS, args.connections))
         finally:
-            server.terminate()
-            server.wait()
+            for process in (server, before[1]) if before else (server,):
+                process.terminate()
+                process.wait()
             floor.producer.close()
-    record("webhook_serial", figures(args, floor, rounds, concurrent))
+    record("webhook_serial", figures(args, floor, rounds, concurrent, previous))
+
+
+def before_path(revision: str, directory: Path) -> str:
+    """PYTHONPATH for the webhook of ``revision``: its tree, and packages that refuse to import for the
+    dependencies it did not have yet."""
+    hidden = directory / "hidden"
+    for name in ADDED_SINCE_BEFORE:
+        (hidden / name).mkdir(parents=True)
+        (hidden / name / "__init__.py").write_text(f"raise ImportError('{name}: not locked at {revision}')\n")
+    return os.pathsep.join([str(hidden), str(tree_at(revision, directory))])
+
+
+def webhook(env: dict[str, str], cwd: Path = ROOT) -> tuple[int, subprocess.Popen[bytes]]:
+    """A webhook process on a free port, once it listens: this tree's, or the one on PYTHONPATH run outside this
+    tree (``python -m`` puts the working directory first on sys.path, and ours holds a ``regaudit`` package)."""
+    port = free_port()
+    command = [sys.executable, "-m", "regaudit.cli", "--log-level", "WARNING", "webhook", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening(port)
+    return port, server
 
 
 def serial_round(floor: Floor, port: int, script: Path) -> dict[str, float]:
@@ -175,21 +210,17 @@ def serial_round(floor: Floor, port: int, script: Path) -> dict[str, float]:
 
 
 def figures(
-    args: argparse.Namespace, floor: Floor, rounds: list[dict[str, float]], concurrent: dict[str, float]
+    args: argparse.Namespace,
+    floor: Floor,
+    rounds: list[dict[str, float]],
+    concurrent: list[dict[str, float]],
+    previous: list[dict[str, float]],
 ) -> dict[str, object]:
-    """The record: the floor over every round, the webhook's rate over every round and its median round's
-    percentiles (wrk reports them per run), the worst round's p99 beside them."""
-    requests = sum(r["requests"] for r in rounds)
-    serial = {
-        "requests": requests,
-        "errors": sum(r["errors"] for r in rounds),
-        "per_second": round(requests / sum(r["seconds"] for r in rounds)),
-        "p50_ms": round(statistics.median(r["p50_ms"] for r in rounds), 2),
-        "p99_ms": round(statistics.median(r["p99_ms"] for r in rounds), 2),
-        "worst_round_p99_ms": max(r["p99_ms"] for r in rounds),
-    }
-    floor_figures = floor.summary()
-    return {
+    """The record: the floor over every round; the webhook's rate over every round, the median round's
+    percentiles (wrk reports them per run) and the worst round's p99; the same for the concurrent case and for
+    the webhook before, whose rounds alternated with it."""
+    serial, floor_figures, now = over_rounds(rounds), floor.summary(), over_rounds(concurrent)
+    result: dict[str, object] = {
         "seconds": args.seconds,
         "rounds": len(rounds),
         "envelopes": len(envelopes()),
@@ -197,9 +228,29 @@ def figures(
         "serial": serial,
         "ratio_serial_vs_floor": round(serial["per_second"] / floor_figures["per_second"], 3),
         "connections": args.connections,
-        "concurrent": concurrent,
-        "ratio_concurrent_vs_before": round(concurrent["per_second"] / BEFORE_32_PER_SECOND, 2),
-        "load_average": round(os.getloadavg()[0], 1),  # the machine's 1-minute load at the end: others' jobs too
+        "concurrent": now,
+        "ratio_concurrent_vs_before": round(now["per_second"] / BEFORE_32_PER_SECOND, 2),
+    }
+    if previous:
+        then = over_rounds(previous)
+        result |= {
+            "before_revision": args.before,
+            "before_concurrent": then,
+            "ratio_concurrent_vs_before_same_run": round(now["per_second"] / then["per_second"], 2),
+        }
+    return result | {"load_average": round(os.getloadavg()[0], 1)}  # at the end: others' jobs too
+
+
+def over_rounds(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """wrk's rounds as one run: requests over all their seconds, the median round's percentiles, the worst p99."""
+    requests = sum(r["requests"] for r in rounds)
+    return {
+        "requests": requests,
+        "errors": sum(r["errors"] for r in rounds),
+        "per_second": round(requests / sum(r["seconds"] for r in rounds)),
+        "p50_ms": round(statistics.median(r["p50_ms"] for r in rounds), 2),
+        "p99_ms": round(statistics.median(r["p99_ms"] for r in rounds), 2),
+        "worst_round_p99_ms": max(r["p99_ms"] for r in rounds),
     }
 
 
