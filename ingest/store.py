@@ -23,7 +23,7 @@ import duckdb
 
 from regaudit.backoff import Backoff
 from regaudit.errors import StoreLocked, StoreSchemaError
-from regaudit.ingest import rollups
+from regaudit.ingest import rollups, tag_heads
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ MIGRATIONS: dict[int, str] = {
     15: resources.files("regaudit.ingest").joinpath("action_rollups.sql").read_text(encoding="utf-8"),
     16: resources.files("regaudit.ingest").joinpath("repository_rollups.sql").read_text(encoding="utf-8"),
     17: resources.files("regaudit.ingest").joinpath("digest_rollups.sql").read_text(encoding="utf-8"),
+    18: resources.files("regaudit.ingest").joinpath("tag_heads.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -196,6 +197,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             _backfill_blob_only(con)
         if 0 < found < rollups.DIGESTS_VERSION:  # after the backfill above, which adds image_activity rows
             rollups.rebuild(con, since_version=found + 1)
+        if 0 < found < tag_heads.VERSION:
+            tag_heads.rebuild(con)
         con.execute("INSERT OR REPLACE INTO schema_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
     except BaseException:

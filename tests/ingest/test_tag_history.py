@@ -3,7 +3,9 @@
 The step reads only the moves since a batch's first move of a tag, and sums up the past by the interval before
 it (``rebuild_tag_history``). These cases hold it to the rebuild from every event, ``REBUILD`` below (the step as
 it was before), over random sequences of pushes and tag deletes with ties in time, late events days back, and
-replays, delivered in random batches and orders.
+replays, delivered in random batches and orders; and ``tag_heads`` (schema 18), where the step finds each tag's
+latest interval, to the latest row of each tag in ``tag_history``, kept by the step, built by an upgrade from
+schema 17, and after a purge took the events of a tag's latest interval.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from regaudit.ingest import store
+from regaudit.ingest import store, tag_heads
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
@@ -94,10 +96,20 @@ def store_batches(db, batches: list[list[RawRecord]]) -> None:
 
 
 def stored_and_rebuilt(db) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """The stored rows and the rebuild's, after checking every event was stored (none isolated)."""
+    """The stored rows and the rebuild's, after checking every event was stored (none isolated) and that tag_heads
+    holds each tag's latest stored interval."""
     with store.reader(db) as con:
         assert con.execute("SELECT count(*) FROM dead_letters").fetchall() == [(0,)]
+        assert_heads_follow(con)
         return con.execute("SELECT * FROM tag_history ORDER BY ALL").fetchall(), con.execute(REBUILD).fetchall()
+
+
+def assert_heads_follow(con) -> None:
+    """tag_heads is one row per tag of tag_history, its latest interval."""
+    assert tag_heads.differences(con) == 0
+    heads = con.execute("SELECT count(*), count(DISTINCT (registry, repository, tag)) FROM tag_heads").fetchall()
+    tags = con.execute("SELECT count(DISTINCT (registry, repository, tag)) FROM tag_history").fetchall()[0][0]
+    assert heads == [(tags, tags)]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -130,3 +142,50 @@ def test_a_late_push_before_a_delete_splits_the_interval_the_rebuild_way(tmp_pat
     assert sorted((row[4].second, row[3][-1], row[7]) for row in stored) == [
         (0, "a", False), (5, "b", True), (10, "a", True), (30, "a", False)
     ]  # fmt: skip
+
+
+def test_tag_heads_follow_many_small_batches_of_late_events_and_replays(tmp_path):
+    rng = random.Random(100)
+    records = moves(rng, 48)
+    rng.shuffle(records)
+    cuts = sorted(rng.sample(range(1, len(records)), 6))
+    batches = [records[a:b] for a, b in zip([0, *cuts], [*cuts, len(records)], strict=True)]
+    for at in (2, 5):  # replays amid the batches, with a new event beside them
+        batches.insert(at, rng.sample(records[: cuts[at - 1]], 4) + [move(900 + at, 86_400 * 5 + at, "v1", "c", "ci")])
+    batches.append([move(999, 86_400 * 6, "main", None, "ci")])  # the last move of a tag is a delete
+    db = tmp_path / "audit.duckdb"
+    store_batches(db, batches)
+    stored, rebuilt = stored_and_rebuilt(db)
+    assert stored == rebuilt
+    with store.reader(db) as con:
+        ended = con.execute("SELECT tag FROM tag_heads WHERE valid_to_at IS NOT NULL").fetchall()
+    assert ("main",) in ended
+
+
+def test_an_upgrade_from_schema_17_writes_each_tags_latest_interval(tmp_path):
+    db = tmp_path / "audit.duckdb"
+    store_batches(db, [moves(random.Random(7), 30)])
+    with store.writer(db) as con:  # the store as schema 17 left it: no tag_heads
+        con.execute("DROP TABLE tag_heads")
+        con.execute("UPDATE schema_meta SET value = '17' WHERE key = 'schema_version'")
+    with store.writer(db) as con:
+        assert store.schema_version(con) == store.SCHEMA_VERSION
+        assert_heads_follow(con)
+        assert con.execute("SELECT count(*) FROM tag_heads").fetchall() == [(3,)]
+    store_batches(db, [[move(99, 2 * 86_400, "latest", "b", "alice"), move(98, 30, "main", None, "ci")]])
+    stored, rebuilt = stored_and_rebuilt(db)
+    assert stored == rebuilt
+
+
+def test_tag_heads_follow_tag_history_when_a_purge_took_the_latest_intervals_events(tmp_path):
+    db = tmp_path / "audit.duckdb"
+    store_batches(db, [[move(1, 0, "latest", "a", "ci"), move(2, 10, "latest", None, "ci")]])
+    store_batches(db, [[move(3, 100, "latest", "b", "ci")]])
+    with store.writer(db) as con:  # a purge of the sealed tables' second batch: tag_history keeps its interval
+        con.execute("DELETE FROM registry_events WHERE batch_id = 2")
+    store_batches(db, [[move(4, 50, "latest", None, "alice")]])  # late: before b, whose push is gone
+    with store.reader(db) as con:
+        assert_heads_follow(con)
+        assert con.execute("SELECT digest, valid_to_at FROM tag_heads").fetchall() == [
+            ("sha256:" + "a" * 64, T0 + timedelta(seconds=10))
+        ]
