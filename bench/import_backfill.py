@@ -10,6 +10,10 @@ The ratio is floor seconds / import seconds (wall time of the whole ``regaudit i
 included); each side is run ``--repeat`` times, alternating, and the best of each kept (the machine is shared).
 
     .venv/bin/python bench/import_backfill.py --lines 1000000 --events 1000000
+
+With ``--ladder`` the notification dump's record also holds ``writer_ladder``'s steps, timed on the same file in
+the same run: what keeping regaudit's tables costs at the least against the same floor (``--formats`` with no
+format and ``--repeat 1`` time the notifications alone, once).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import access_file, events_file, record, regaudit_env, run_process, timed_statement  # noqa: E402
 from ingest_access import duckdb_floor  # noqa: E402
 from ingest_events import READ_JSON_INSERT  # noqa: E402
+from writer_ladder import ladder  # noqa: E402
 
 REGAUDIT = [sys.executable, "-m", "regaudit.cli", "--log-level", "WARNING"]
 
@@ -93,6 +98,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--formats", nargs="*", default=["combined", "json"])
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--ladder", action="store_true", help="also time writer_ladder's steps on the events file")
     args = parser.parse_args()
     for access_format in args.formats:
         path = access_file(args.lines, access_format)
@@ -100,7 +106,14 @@ def main() -> None:
         record("import_backfill", compare(access_format, path, args.lines, floor, args.repeat))
     if args.events:
         path = events_file(args.events)
-        record("import_backfill", compare("notifications", path, args.events, events_floor, args.repeat))
+        result = compare("notifications", path, args.events, events_floor, args.repeat)
+        if args.ladder:
+            with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp:
+                steps = ladder(path, Path(tmp), READ_JSON_INSERT)
+            imported = result["import_seconds"]
+            assert isinstance(imported, float)
+            result |= steps | {"ratio_ladder_least_vs_import": round(steps["ladder_least_wall_seconds"] / imported, 3)}
+        record("import_backfill", result)
 
 
 if __name__ == "__main__":
