@@ -18,7 +18,7 @@ from regaudit.analytics.findings import Hit
 from regaudit.analytics.registry import DetectionRegistry
 from regaudit.analytics.runner import analyze
 from regaudit.analytics.settings import AnalyticsSettings, OrgSettings
-from regaudit.ingest import rollups, store
+from regaudit.ingest import rollups, store, tag_heads
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ def load_rows(con: duckdb.DuckDBPyConnection, rows: Iterable[Row]) -> int:
     # written here, not by batches, which keep the daily rollups; an older store's upgrade builds them from the rows
     if by_table.keys() & ROLLED_UP and store.schema_version(con) == store.SCHEMA_VERSION:
         rollups.rebuild(con, rollups.ROLLUP_VERSION if "image_activity" in by_table else rollups.FEEDS_VERSION)
+    if "tag_history" in by_table and store.schema_version(con) == store.SCHEMA_VERSION:
+        tag_heads.rebuild(con)  # each tag's latest interval, which the batches keep beside tag_history
     return count
 
 

@@ -13,7 +13,8 @@ passwords) on ``/v2/`` and the token endpoint, tag lists, catalog listings, refu
 of failed logins for many user names from three outside addresses on the store's last day but one. The
 credential inventory was imported twice (a few names dropped from the newer import), robots included.
 The file is written through ``regaudit.ingest.store.writer`` so it carries the current schema, and its daily
-rollups are summed from the rows at the end (``regaudit.ingest.rollups.rebuild``), as the batches would keep them.
+rollups are summed from the rows at the end (``regaudit.ingest.rollups.rebuild``), as the batches would keep them,
+and each tag's latest interval written from ``tag_history`` (``regaudit.ingest.tag_heads.rebuild``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import argparse
 import time
 from pathlib import Path
 
-from regaudit.ingest import rollups, store
+from regaudit.ingest import rollups, store, tag_heads
 
 #: rows per INSERT: one statement of 100M rows sorts and indexes them all in memory (14 GB in its first minute)
 CHUNK = 5_000_000
@@ -186,6 +187,7 @@ def build(path: Path, events: int, days: int, identities: int = 3000, repositori
                 con.execute("CHECKPOINT")
             print(f"{name}: {events:,} rows in {time.perf_counter() - started:.1f}s", flush=True)
         con.execute(TAGS)
+        tag_heads.rebuild(con)  # tag_history was written here, not by batches, which keep tag_heads
         for sql in REST:
             con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
         started = time.perf_counter()

@@ -28,10 +28,11 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def differences(con: duckdb.DuckDBPyConnection, heads: str = "tag_heads", history: str = "tag_history") -> int:
-    """How many rows of ``heads`` are not the latest interval of a tag in ``history``, or missing from it."""
+    """How many tags' rows in ``heads`` are not their latest interval in ``history``: changed, missing or extra."""
     sql = f"""
         WITH latest AS ({LATEST.format(table=history)})
-        SELECT count(*) FROM ((SELECT * FROM {heads} EXCEPT ALL SELECT * FROM latest)
-                              UNION ALL (SELECT * FROM latest EXCEPT ALL SELECT * FROM {heads}))
+        SELECT count(DISTINCT (registry, repository, tag))
+        FROM ((SELECT * FROM {heads} EXCEPT ALL SELECT * FROM latest)
+              UNION ALL (SELECT * FROM latest EXCEPT ALL SELECT * FROM {heads}))
     """  # noqa: S608 - fixed names
     return int(con.execute(sql).fetchall()[0][0])

@@ -328,6 +328,22 @@ class TagHistoryRow(Row):
     event_id: str = Field(description="The push event.")
 
 
+class TagHeadRow(Row):
+    """``tag_heads`` (version 18): per (registry, repository, tag), its latest ``tag_history`` interval, where the
+    derive step ``rebuild_tag_history`` finds the interval a batch's moves continue from; kept by that step."""
+
+    registry: str = Field(description="Registry name.")
+    repository: str = Field(description="Repository.")
+    tag: str = Field(description="Tag.")
+    digest: str = Field(description="Digest the tag points at, or last pointed at before a delete.")
+    valid_from_at: datetime = Field(description="When the push moved the tag here.")
+    valid_to_at: datetime | None = Field(description="When the tag was deleted; none while it points here.")
+    moved_by: str | None = Field(description="Identity that pushed.")
+    client_addr: str | None = Field(description="Client address of the push.")
+    user_agent: str | None = Field(description="User agent of the push.")
+    event_id: str = Field(description="The push event (the tag_history row's).")
+
+
 class DeadLetterRow(Row):
     """``dead_letters``: input that could not be parsed, kept raw with the reason."""
 
@@ -394,4 +410,5 @@ UPGRADED_ROWS: dict[str, type[Row]] = {
     "daily_repository_actions": DailyRepositoryActionsRow,
     "daily_repository_identities": DailyRepositoryIdentitiesRow,
     "daily_digest_activity": DailyDigestActivityRow,
+    "tag_heads": TagHeadRow,
 }

@@ -33,7 +33,7 @@ import duckdb
 
 from regaudit.errors import TransientError
 from regaudit.evidence import decisions
-from regaudit.ingest import store
+from regaudit.ingest import store, tag_heads
 from regaudit.ingest.rollups import ROLLUPS, refresh_after_cut
 from regaudit.ingest.sinks.duckdb import GAP_GRACE_SECONDS, derive
 
@@ -48,8 +48,9 @@ GROUP_ROWS = 500_000
 DERIVE_REACH = timedelta(days=1)
 SHOWN = 10
 SOURCES = {"registry_events": "event_at", "access_log": "request_at"}
-#: the derived tables compared: the daily rollups (summing image_activity) on the days after the horizon's reach
-DERIVED = ("image_activity", "tag_history", *ROLLUPS)
+#: the derived tables compared: the daily rollups (summing image_activity) on the days after the horizon's reach;
+#: tag_heads with the stored tag_history, whose latest interval per tag it must hold (purged sources or not)
+DERIVED = ("image_activity", "tag_history", "tag_heads", *ROLLUPS)
 
 Opener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
@@ -269,6 +270,8 @@ def _compare(replica: duckdb.DuckDBPyConnection, replayed: int, horizon: datetim
     problems += _differences(replica, "tag_history", "tags", ("registry", "repository", "tag", "event_id"),
                              "valid_from_at")  # fmt: skip
     problems += _rollup_differences(replica, start)
+    if heads := tag_heads.differences(replica, "stored_tag_heads", "stored_tag_history"):
+        problems.append(f"tag_heads: the rows of {heads} tags are not their latest tag_history interval")
     activity = _count(replica, "checked_stored_activity")
     tags = _count(replica, "checked_stored_tags")
     return DerivedCheck(

@@ -124,6 +124,10 @@ def test_an_image_activity_row_whose_actor_was_changed_fails_verify(db):
             "UPDATE daily_digest_activity SET actions_count = actions_count + 1 WHERE action = 'push'",
             "daily_digest_activity: 6 rows differ from the sums of the rebuilt image_activity",
         ),
+        (
+            "UPDATE tag_heads SET valid_to_at = NULL",
+            "tag_heads: the rows of 1 tags are not their latest tag_history interval",
+        ),
     ],
     ids=[
         "deleted",
@@ -135,6 +139,7 @@ def test_an_image_activity_row_whose_actor_was_changed_fails_verify(db):
         "actions-rollup",
         "twin-rollup",
         "digest-rollup",
+        "tag-head",
     ],
 )
 def test_a_derived_row_changed_in_any_way_fails_verify(db, sql, expected):
