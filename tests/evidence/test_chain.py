@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from importlib import resources
 
 import duckdb
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from regaudit.cli import main
 from regaudit.evidence import chain
-from regaudit.evidence.canonical import AUDIT_TABLES
+from regaudit.evidence.canonical import AUDIT_TABLES, combine
 from regaudit.evidence.verify import verify
 from regaudit.ingest import store
 from regaudit.ingest.hooks import BATCH_HOOKS
@@ -47,6 +50,21 @@ def test_the_canonical_form_covers_every_column_of_each_audit_table(table):
     body = re.search(rf"CREATE TABLE IF NOT EXISTS {table.name} \((.*?)\n\);", SCHEMA_SQL, re.S).group(1)
     columns = [line.split()[0] for line in body.strip().splitlines() if not line.strip().startswith("PRIMARY")]
     assert [name for name, _ in table.columns] == columns
+
+
+#: row digests that differ only in their first or last bytes, NUL among them (the least byte, which numpy's fixed-width
+#: bytes compare without)
+_DIGESTS = st.lists(
+    st.binary(min_size=0, max_size=4).map(lambda tail: b"\x00" * (32 - len(tail)) + tail)
+    | st.binary(min_size=0, max_size=4).map(lambda head: head + b"\x00" * (32 - len(head)))
+    | st.binary(min_size=32, max_size=32),
+    max_size=40,
+)
+
+
+@given(_DIGESTS)
+def test_a_table_digest_is_the_sha256_of_its_row_digests_sorted_bytewise(digests):
+    assert combine(digests) == hashlib.sha256(b"".join(sorted(digests))).hexdigest()
 
 
 def test_every_batch_is_sealed_after_the_one_before(db):
