@@ -104,7 +104,8 @@ def later_event(record, seconds):
     """The same event, ``seconds`` after the capture, under a new id: the feed moving on."""
     event = json.loads(record.value)
     event["id"] = f"later-{seconds}"
-    event["timestamp"] = f"2026-11-26T19:{21 + seconds // 60:02d}:00Z"
+    minutes = 21 + seconds // 60
+    event["timestamp"] = f"2026-11-26T{19 + minutes // 60}:{minutes % 60:02d}:00Z"
     return dataclasses.replace(record, value=json.dumps(event).encode(), origin=f"later:{seconds}")
 
 
@@ -125,6 +126,31 @@ def test_a_served_manifest_without_notification_is_an_audit_gap_once_the_feed_mo
     assert gaps == [("alice", "pull", "v1.0.0", 200)]
     write(db, dropped)  # the notification arrives after all: the gap closes
     assert rows(db, "SELECT count(*) FROM image_activity WHERE audit_gap")[0][0] == 0
+
+
+def test_the_line_steps_run_for_events_alone_within_their_reach_of_the_lines(db, tmp_path):
+    """A batch of events alone runs the steps that pair and mark access lines only when a line lies within their
+    reach (``_lines_near``): events stored before any line are paired when the lines come, as in one batch, and
+    an hour after the lines (less a minute) a batch of events still marks their gaps once the feed moved past."""
+    events = event_records(NGINX, "main")
+    dropped = [
+        r
+        for r in events
+        if json.loads(r.value)["action"] == "pull"
+        and json.loads(r.value)["target"]["mediaType"] != "application/octet-stream"
+    ]
+    kept = [r for r in events if r not in dropped]
+    write(db, kept)
+    assert rows(db, "SELECT count(*) FROM image_activity WHERE proxy_line_key IS NOT NULL")[0][0] == 0
+    write(db, access_records(NGINX_LOG))
+    together = tmp_path / "together.duckdb"
+    write(together, kept + access_records(NGINX_LOG))
+    paired = "SELECT activity_id, proxy_line_key, proxy_status FROM image_activity ORDER BY ALL"
+    assert rows(db, paired) == rows(together, paired)
+    assert rows(db, "SELECT count(*) FROM image_activity WHERE proxy_line_key IS NOT NULL")[0][0] > 0
+    write(db, [later_event(kept[0], 59 * 60)])
+    gaps = rows(db, "SELECT actor, action, tag, proxy_status FROM image_activity WHERE audit_gap")
+    assert gaps == [("alice", "pull", "v1.0.0", 200)]
 
 
 def test_a_newer_store_is_refused(db):
