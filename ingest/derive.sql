@@ -444,15 +444,19 @@ ON CONFLICT DO NOTHING;
 -- reads tag_history, for the interval its next one ended at or after since: row groups of intervals ended before
 -- the batch are skipped. So a batch reads its tags' moves and one row per tag, not the tags' whole past
 -- (docs/scaling.md: 0.031 -> 0.078 s a batch from 1M to 10M stored events before, 0.037 -> 0.046 s after).
--- 0. each tag the batch moved, from its first move in the batch, beside its latest interval before the batch
+-- 0. the tag moves from the batch's earliest new row on: the step's one read of registry_events (each read costs
+-- a look at every row group's zonemap, 616 at 10M stored events), and the tags the batch moved among them, from
+-- their first move in the batch, beside their latest interval before the batch
+CREATE OR REPLACE TEMP TABLE tag_events AS
+    SELECT registry, repository, tag, action, digest, event_at, actor, client_addr, user_agent, event_id, batch_id
+    FROM registry_events
+    WHERE event_at >= $earliest AND tag IS NOT NULL
+      AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
+      AND outcome IS DISTINCT FROM 'failure';
+
 CREATE OR REPLACE TEMP TABLE tag_keys AS
     WITH keys AS (
-        SELECT registry, repository, tag, min(event_at) AS since
-        FROM registry_events
-        WHERE batch_id = $batch_id AND tag IS NOT NULL
-          AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
-          AND outcome IS DISTINCT FROM 'failure'
-        GROUP BY ALL
+        SELECT registry, repository, tag, min(event_at) AS since FROM tag_events WHERE batch_id = $batch_id GROUP BY ALL
     )
     SELECT k.*, h.* EXCLUDE (registry, repository, tag)
     FROM keys k LEFT JOIN tag_heads h USING (registry, repository, tag);
@@ -476,11 +480,8 @@ CREATE OR REPLACE TEMP TABLE tag_moves AS
     moves AS (  -- the moves since, after the live prior interval's push as the seed
         SELECT e.registry, e.repository, e.tag, e.action, e.digest, e.event_at, e.actor, e.client_addr,
                e.user_agent, e.event_id, FALSE AS seed, k.since
-        FROM registry_events e JOIN tag_keys k USING (registry, repository, tag)
+        FROM tag_events e JOIN tag_keys k USING (registry, repository, tag)
         WHERE e.event_at >= k.since
-          AND e.event_at >= $earliest  -- implied by the one above; stated so the scan reads from the batch on
-          AND ((e.action = 'push' AND e.target_kind = 'manifest') OR (e.action = 'delete' AND e.target_kind = 'tag'))
-          AND e.outcome IS DISTINCT FROM 'failure'
         UNION ALL
         SELECT registry, repository, tag, 'push', digest, valid_from_at, moved_by, client_addr, user_agent, event_id,
                TRUE, since
@@ -552,6 +553,8 @@ QUALIFY row_number() OVER (PARTITION BY registry, repository, tag ORDER BY event
 DROP TABLE tag_moves;
 
 DROP TABLE tag_keys;
+
+DROP TABLE tag_events;
 
 -- name: daily_rollups
 -- The daily rollups (rollups.sql) follow image_activity: every (day, registry, repository) and (day, registry,
