@@ -443,7 +443,7 @@ ON CONFLICT DO NOTHING;
 -- CPU a batch from 1M to 10M stored events). Only a late move (since not after the latest interval's start)
 -- reads tag_history, for the interval its next one ended at or after since: row groups of intervals ended before
 -- the batch are skipped. So a batch reads its tags' moves and one row per tag, not the tags' whole past
--- (docs/scaling.md: 0.031 -> 0.078 s a batch from 1M to 10M stored events before, 0.037 -> 0.046 s after).
+-- (docs/scaling.md: 0.031 -> 0.072 s a batch from 1M to 10M stored events before, 0.035 -> 0.041 s after).
 -- 0. the tag moves from the batch's earliest new row on: the step's one read of registry_events (each read costs
 -- a look at every row group's zonemap, 616 at 10M stored events), and the tags the batch moved among them, from
 -- their first move in the batch, beside their latest interval before the batch
