@@ -48,7 +48,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "dockerhub.instance).",
     )
     parser.add_argument("--db", help="DuckDB file (default: store.path).")
-    parser.add_argument("--batch-lines", type=int, default=100_000, help="Lines per transaction (default: 100000).")
+    parser.add_argument(
+        "--batch-lines",
+        type=int,
+        help="Lines per transaction (default: 250000 for access logs, 100000 for notification dumps).",
+    )
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, help="Progress bar on stderr (default: if a terminal)."
     )
