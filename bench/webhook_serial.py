@@ -15,6 +15,7 @@ httptools) on the same broker: its baseline in the same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -160,24 +162,21 @@ def main() -> None:
             REGAUDIT_KAFKA__DEADLETTER_TOPIC=TOPICS[1],
             REGAUDIT_WEBHOOK__TOKENS=json.dumps([TOKEN]),
         )
-        port, server = webhook(env)
-        before = webhook(env | {"PYTHONPATH": before_path(args.before, Path(tmp))}, Path(tmp)) if args.before else None
-        try:
+        with contextlib.ExitStack() as servers:
+            port = servers.enter_context(webhook(env))
+            tree = {"PYTHONPATH": before_path(args.before, Path(tmp))} if args.before else {}
+            before = servers.enter_context(webhook(env | tree, Path(tmp))) if args.before else None
             floor.run(3)  # warm-up: a new broker's JIT, the producers' connections and metadata, not measured
-            for warm in (port, before[0]) if before else (port,):
+            for warm in (port, before) if before else (port,):
                 wrk_result(warm, script, 2, args.connections)
             floor.sent, floor.seconds, floor.latencies = 0, 0.0, []
             rounds = [serial_round(floor, port, script) for _ in range(max(1, args.seconds // ROUND_SECONDS))]
             concurrent, previous = [], []
             for _ in range(max(1, args.seconds // CONCURRENT_ROUND_SECONDS)):
                 if before:
-                    previous.append(wrk_result(before[0], script, CONCURRENT_ROUND_SECONDS, args.connections))
+                    previous.append(wrk_result(before, script, CONCURRENT_ROUND_SECONDS, args.connections))
                 concurrent.append(wrk_result(port, script, CONCURRENT_ROUND_SECONDS, args.connections))
-        finally:
-            for process in (server, before[1]) if before else (server,):
-                process.terminate()
-                process.wait()
-            floor.producer.close()
+        floor.producer.close()
     record("webhook_serial", figures(args, floor, rounds, concurrent, previous))
 
 
@@ -191,14 +190,20 @@ def before_path(revision: str, directory: Path) -> str:
     return os.pathsep.join([str(hidden), str(tree_at(revision, directory))])
 
 
-def webhook(env: dict[str, str], cwd: Path = ROOT) -> tuple[int, subprocess.Popen[bytes]]:
-    """A webhook process on a free port, once it listens: this tree's, or the one on PYTHONPATH run outside this
-    tree (``python -m`` puts the working directory first on sys.path, and ours holds a ``regaudit`` package)."""
+@contextlib.contextmanager
+def webhook(env: dict[str, str], cwd: Path = ROOT) -> Iterator[int]:
+    """A webhook process on a free port, once it listens, stopped on leaving: this tree's, or the one on
+    PYTHONPATH run outside this tree (``python -m`` puts the working directory first on sys.path, and ours holds
+    a ``regaudit`` package)."""
     port = free_port()
     command = [sys.executable, "-m", "regaudit.cli", "--log-level", "WARNING", "webhook", "--port", str(port)]
     server = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_listening(port)
-    return port, server
+    try:
+        wait_listening(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def serial_round(floor: Floor, port: int, script: Path) -> dict[str, float]:
