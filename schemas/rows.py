@@ -59,7 +59,9 @@ class RegistryEventRow(Row):
 class AccessLogRow(Row):
     """``access_log``: one proxy request. Key: line_key, the line's source coordinates."""
 
-    line_key: str = Field(description="Shipper file position when known, else the Kafka or file origin.")
+    line_key: str = Field(
+        description="Shipper file position when known (Filebeat's with the line digest), else Kafka or file origin."
+    )
     request_at: datetime = Field(description="nginx `$msec` or `$time_iso8601`/`$time_local`, in UTC.")
     log_host: str | None = Field(description="Host the shipper read the line on.")
     client_addr: str | None = Field(description="`$remote_addr`: the TCP peer of nginx.")

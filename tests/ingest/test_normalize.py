@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 
@@ -257,17 +258,33 @@ def test_shipper_envelopes_and_runtime_prefixes_are_unwrapped(normalizer, line, 
     assert row["request_at"].isoformat() == "2025-05-01T12:00:03.418000+00:00"
 
 
-def test_filebeat_lines_are_keyed_by_their_file_offset(normalizer):
-    line = json.dumps(
-        {
-            "@metadata": {"beat": "filebeat"},
-            "message": NGINX_JSON,
-            "log": {"offset": 88123, "file": {"path": "/var/log/r.json"}},
-            "host": {"name": "edge-1"},
-        }
-    )
-    batch = normalizer.normalize([RawRecord("access", line.encode(), "kafka:a/0/1", RECEIVED_AT)])
-    assert batch.access.column("line_key")[0].as_py() == "edge-1:/var/log/r.json:88123"
+def filebeat_line(message: str, offset: int = 88123) -> bytes:
+    envelope = {
+        "@metadata": {"beat": "filebeat"},
+        "message": message,
+        "log": {"offset": offset, "file": {"path": "/var/log/r.json"}},
+        "host": {"name": "edge-1"},
+    }
+    return json.dumps(envelope).encode()
+
+
+def test_filebeat_lines_are_keyed_by_their_file_offset_and_digest(normalizer):
+    batch = normalizer.normalize([RawRecord("access", filebeat_line(NGINX_JSON), "kafka:a/0/1", RECEIVED_AT)])
+    digest = hashlib.sha256(NGINX_JSON.encode()).hexdigest()[:16]
+    assert batch.access.column("line_key")[0].as_py() == f"edge-1:/var/log/r.json:88123:{digest}"
+
+
+def test_a_rotated_files_line_at_a_stored_offset_gets_its_own_key_and_a_resend_the_same(normalizer):
+    """nginx writes the new file from offset 0 at the same path: host, path and offset repeat, the line does not."""
+    rotated = NGINX_JSON.replace("2025-05-01T12:00:03", "2025-05-02T00:00:01")
+    records = [
+        RawRecord("access", filebeat_line(NGINX_JSON), "kafka:a/0/1", RECEIVED_AT),
+        RawRecord("access", filebeat_line(rotated), "kafka:a/0/2", RECEIVED_AT),
+        RawRecord("access", filebeat_line(NGINX_JSON), "kafka:a/0/3", RECEIVED_AT),  # Filebeat's resend
+    ]
+    keys = normalizer.normalize(records).access.column("line_key").to_pylist()
+    assert keys[0] != keys[1]
+    assert keys[0] == keys[2]
 
 
 @pytest.mark.parametrize(

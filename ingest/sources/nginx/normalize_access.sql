@@ -43,9 +43,13 @@ unwrapped AS (
             WHEN 'filebeat' THEN text ->> '$.host.name'
             WHEN 'vector' THEN doc.host
         END AS shipper_host,
+        -- Filebeat's position of the line, and the line's digest: nginx reopens the same path after a rotation
+        -- and writes from offset 0 again, so host, path and offset alone name a line of the new file as the old
+        -- file's line at that offset (and its key would drop it as a replay); Filebeat's resend of a line is the
+        -- same message at the same offset, one key still
         CASE WHEN shipper = 'filebeat' AND json_type(text, '$.log.offset') IN ('UBIGINT', 'BIGINT')
              THEN coalesce(text ->> '$.host.name', '') || ':' || coalesce(text ->> '$.log.file.path', '') || ':'
-                  || (text ->> '$.log.offset') END AS shipper_key
+                  || (text ->> '$.log.offset') || ':' || left(sha256(doc.message ->> '$'), 16) END AS shipper_key
     FROM shipped
 ),
 stripped AS (
