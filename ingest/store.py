@@ -47,6 +47,7 @@ MIGRATIONS: dict[int, str] = {
     16: resources.files("regaudit.ingest").joinpath("repository_rollups.sql").read_text(encoding="utf-8"),
     17: resources.files("regaudit.ingest").joinpath("digest_rollups.sql").read_text(encoding="utf-8"),
     18: resources.files("regaudit.ingest").joinpath("tag_heads.sql").read_text(encoding="utf-8"),
+    19: resources.files("regaudit.ingest").joinpath("activity_key.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

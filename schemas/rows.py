@@ -92,7 +92,8 @@ class AccessLogRow(Row):
 
 
 class ImageActivityRow(Row):
-    """``image_activity``: who pushed or pulled what. One row per image-level action."""
+    """``image_activity``: who pushed or pulled what. One row per image-level action. Key: (occurred_at,
+    activity_id) since version 19, time first so a batch's keys lie together in the index."""
 
     activity_id: str = Field(description="`ev:<registry>:<event id>`, or `px:<line key>` for proxy-only rows.")
     registry: str = Field(description="Registry name.")

@@ -1,0 +1,75 @@
+"""Schema 19: image_activity keyed (occurred_at, activity_id), written again in time order by the upgrade."""
+
+from __future__ import annotations
+
+import random
+
+import duckdb
+
+from regaudit.ingest import store
+from tests.ingest.test_derive import event, leaked_digests, line, multi_platform_pull_and_pushes, write
+
+OLD_KEY = "PRIMARY KEY(activity_id)"
+NEW_KEY = "PRIMARY KEY(occurred_at, activity_id)"
+
+
+def records() -> list:
+    """Event rows, blob-only rows and proxy-only rows (a refused pull the registry never reported)."""
+    refused = line(400, "GET", "/v2/team/secret/manifests/v1", 401, "mallory")
+    pushed = event(500, "push", "team/app", "ci", "PUT", tag="v2", target="sha256:" + "b" * 64)
+    return [*leaked_digests(0), *multi_platform_pull_and_pushes(), refused, pushed]
+
+
+def rows(db) -> tuple[list[tuple], int, str]:
+    """Every image_activity row, counted_activity's row count and the table's key (any schema version)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = con.execute("SELECT * FROM image_activity ORDER BY activity_id, occurred_at").fetchall()
+        viewed = con.execute("SELECT count(*) FROM counted_activity").fetchall()[0][0]
+        key = con.execute(
+            "SELECT constraint_text FROM duckdb_constraints()"
+            " WHERE table_name = 'image_activity' AND constraint_type = 'PRIMARY KEY'"
+        ).fetchall()[0][0]
+    return stored, viewed, key
+
+
+def as_version_18(db) -> None:
+    """The store as schema 18 kept it: image_activity keyed by activity_id alone, its rows in no time order."""
+    with store.writer(db) as con:
+        ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'image_activity'").fetchall()[0][0]
+        assert ddl.startswith("CREATE TABLE image_activity(activity_id VARCHAR, ")
+        old = ddl.replace("image_activity(activity_id VARCHAR,", "image_activity_old(activity_id VARCHAR PRIMARY KEY,")
+        old = old.replace(f", {NEW_KEY}", "")
+        con.execute(old)
+        con.execute("INSERT INTO image_activity_old SELECT * FROM image_activity ORDER BY random()")
+        con.execute("DROP TABLE image_activity")
+        con.execute("ALTER TABLE image_activity_old RENAME TO image_activity")
+        con.execute("UPDATE schema_meta SET value = '18' WHERE key = 'schema_version'")
+
+
+def test_an_upgrade_from_schema_18_keeps_every_row_under_the_time_led_key(tmp_path):
+    db = tmp_path / "audit.duckdb"
+    batch = records()
+    write(db, batch)
+    before = rows(db)
+    assert before[2] == NEW_KEY  # a new store
+    as_version_18(db)
+    assert rows(db) == (before[0], before[1], OLD_KEY)
+
+    with store.writer(db) as con:  # the upgrade
+        assert store.schema_version(con) == store.SCHEMA_VERSION
+    assert rows(db) == before
+
+
+def test_after_the_upgrade_a_replay_stores_nothing_twice_and_new_activity_is_stored(tmp_path):
+    db = tmp_path / "audit.duckdb"
+    batch = records()
+    write(db, batch)
+    as_version_18(db)
+    write(db, random.Random(3).sample(batch, len(batch)))  # the upgrade, then the same records again
+    stored, viewed, _ = rows(db)
+    fresh = tmp_path / "fresh.duckdb"
+    write(fresh, batch)
+    assert (stored, viewed) == rows(fresh)[:2]
+
+    write(db, [event(900, "pull", "team/app", "alice", "GET", tag="v2", target="sha256:" + "b" * 64)])
+    assert len(rows(db)[0]) == len(stored) + 1
