@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, kafka_broker, record, regaudit_env, tree_at  # noqa: E402
-from webhook import free_port, wait_listening  # noqa: E402
+from webhook import free_port, serve, wait_listening  # noqa: E402
 
 SAMPLES = ROOT / "tests" / "fixtures" / "samples"
 TOKEN = "bench-token-0123456789"  # noqa: S105 - a loopback benchmark's throwaway token (16 characters at least)
@@ -197,7 +197,7 @@ def webhook(env: dict[str, str], cwd: Path = ROOT) -> Iterator[int]:
     a ``regaudit`` package)."""
     port = free_port()
     command = [sys.executable, "-m", "regaudit.cli", "--log-level", "WARNING", "webhook", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = serve(command, env, cwd)
     try:
         wait_listening(port)
         yield port
