@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.infra.fixtures", "tests.infra.ci_guard", "tests.infra.stack_fixtures"]
+pytest_plugins = [
+    "tests.infra.fixtures",
+    "tests.infra.ci_guard",
+    "tests.infra.disk_watch",
+    "tests.infra.stack_fixtures",
+]
