@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -165,7 +166,15 @@ def mutated_envelopes(draw: st.DrawFn) -> bytes:
         envelope = nested(draw(st.integers(1, 1500)), envelope)
     elif shape == "extra keys":
         envelope = {"events": events, **draw(st.dictionaries(st.text(max_size=8), json_values, max_size=3))}
-    return json.dumps(envelope, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+    ascii_only = draw(st.booleans())
+    # wrapped up to 1,500 deep around events up to 600 deep: json.dumps recurses once a level, past Python's
+    # default limit of 1,000 (a run here drew such an example: RecursionError while generating the body)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + 2500)
+    try:
+        return json.dumps(envelope, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def test_arbitrary_bytes_get_2xx_401_or_413(webhook, capsys):
