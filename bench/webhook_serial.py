@@ -7,7 +7,8 @@ producing the same records (value, key and headers as the webhook sends them) on
 with acks=all (``send().get()``). Floor and serial webhook alternate in rounds of two seconds, so both see the
 same load on a shared machine. The 32-connection case alternates the same way with the webhook of ``--before``
 (66f0121, before issue 19's work), run from that commit's tree without the packages locked since (uvloop,
-httptools) on the same broker: its baseline in the same run.
+httptools) on the same broker: its baseline in the same run. With ``--workers`` above one (the default: one per
+core), a third webhook, with ``webhook.workers`` set to it, takes its turn in those rounds too.
 
     .venv/bin/python bench/webhook_serial.py --seconds 20
 """
@@ -147,6 +148,12 @@ def main() -> None:
     parser.add_argument(
         "--before", default=BEFORE_REVISION, help="commit whose webhook is the concurrent case's baseline ('': none)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="webhook.workers of a third webhook in the concurrent case (default: one per core; 1: none)",
+    )
     args = parser.parse_args()
     bodies = envelopes()
     with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp, kafka_broker() as broker:
@@ -166,18 +173,23 @@ def main() -> None:
             port = servers.enter_context(webhook(env))
             tree = {"PYTHONPATH": before_path(args.before, Path(tmp))} if args.before else {}
             before = servers.enter_context(webhook(env | tree, Path(tmp))) if args.before else None
+            workers_env = env | {"REGAUDIT_WEBHOOK__WORKERS": str(args.workers)}
+            several = servers.enter_context(webhook(workers_env)) if args.workers > 1 else None
             floor.run(3)  # warm-up: a new broker's JIT, the producers' connections and metadata, not measured
-            for warm in (port, before) if before else (port,):
-                wrk_result(warm, script, 2, args.connections)
+            for warm in (port, before, several):
+                if warm:
+                    wrk_result(warm, script, 2, args.connections)
             floor.sent, floor.seconds, floor.latencies = 0, 0.0, []
             rounds = [serial_round(floor, port, script) for _ in range(max(1, args.seconds // ROUND_SECONDS))]
-            concurrent, previous = [], []
+            concurrent, previous, processes = [], [], []
             for _ in range(max(1, args.seconds // CONCURRENT_ROUND_SECONDS)):
                 if before:
                     previous.append(wrk_result(before, script, CONCURRENT_ROUND_SECONDS, args.connections))
                 concurrent.append(wrk_result(port, script, CONCURRENT_ROUND_SECONDS, args.connections))
+                if several:
+                    processes.append(wrk_result(several, script, CONCURRENT_ROUND_SECONDS, args.connections))
         floor.producer.close()
-    record("webhook_serial", figures(args, floor, rounds, concurrent, previous))
+    record("webhook_serial", figures(args, floor, rounds, concurrent, previous, processes))
 
 
 def before_path(revision: str, directory: Path) -> str:
@@ -220,10 +232,11 @@ def figures(
     rounds: list[dict[str, float]],
     concurrent: list[dict[str, float]],
     previous: list[dict[str, float]],
+    processes: list[dict[str, float]],
 ) -> dict[str, object]:
     """The record: the floor over every round; the webhook's rate over every round, the median round's
-    percentiles (wrk reports them per run) and the worst round's p99; the same for the concurrent case and for
-    the webhook before, whose rounds alternated with it."""
+    percentiles (wrk reports them per run) and the worst round's p99; the same for the concurrent case, for
+    the webhook before and for the webhook with several workers, whose rounds alternated with it."""
     serial, floor_figures, now = over_rounds(rounds), floor.summary(), over_rounds(concurrent)
     result: dict[str, object] = {
         "seconds": args.seconds,
@@ -243,6 +256,11 @@ def figures(
             "before_concurrent": then,
             "ratio_concurrent_vs_before_same_run": round(now["per_second"] / then["per_second"], 2),
         }
+    if processes:
+        several = over_rounds(processes)
+        result |= {"workers": args.workers, "concurrent_workers": several}
+        if previous:
+            result["ratio_workers_vs_before_same_run"] = round(several["per_second"] / then["per_second"], 2)
     return result | {"load_average": round(os.getloadavg()[0], 1)}  # at the end: others' jobs too
 
 

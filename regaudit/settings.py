@@ -140,6 +140,14 @@ class WebhookSettings(Section):
     sink: Literal["kafka", "duckdb"] = Field(
         "kafka", description="Where accepted events go: Kafka, or straight into the DuckDB store."
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes answering on the webhook's port, each with its own Kafka producer (sink kafka "
+        "only): one process uses one core, so up to one per core answers more POSTs at once; one registry's serial "
+        "queue is answered by one of them either way.",
+    )
 
 
 class ShipLogsSettings(Section):

@@ -39,7 +39,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -53,6 +52,7 @@ from regaudit.ingest.metrics import Sample, by_label, family, text
 from regaudit.ingest.receive.delivery import Deliver, delivery
 from regaudit.ingest.receive.fast_path import EventsFastPath
 from regaudit.ingest.receive.webhook_auth import BearerTokens, valid_registry_name
+from regaudit.ingest.receive.workers import CounterTable
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink, RecordsTooLarge, isolation
 from regaudit.ingest.sources.acr.post import split_post as split_acr_post
@@ -68,39 +68,48 @@ log = logging.getLogger(__name__)
 CLIPPED_BYTES = 64 * 1024
 
 
-class Metrics:
-    """Counters for /metrics; thread-safe, no dependency on a metrics library."""
+#: the answers /metrics counts by status code (every one ``receive`` gives), then its other counters
+STATUSES = (200, 401, 404, 413, 503)
+EVENTS, DEAD_LETTERS, DELIVER_SECONDS, DELIVERIES = range(len(STATUSES), len(STATUSES) + 4)
+COLUMNS = len(STATUSES) + 4
 
-    def __init__(self) -> None:
+
+class Metrics:
+    """Counters for /metrics; thread-safe, no dependency on a metrics library.
+
+    They live in a row of a ``CounterTable``: with ``webhook.workers`` above one, every worker process adds to its
+    own row of one table in shared memory, and /metrics, whichever worker answers it, renders the sums of all rows.
+    """
+
+    def __init__(self, table: CounterTable | None = None, row: int = 0) -> None:
         self._lock = threading.Lock()
-        self.responses: Counter[int] = Counter()
-        self.events = 0
-        self.dead_letters = 0
-        self.deliver_seconds = 0.0
-        self.deliveries = 0
+        self.table = CounterTable(1, COLUMNS) if table is None else table
+        self._row = self.table.row(row)
 
     def observe(self, status: int, events: int = 0, dead: int = 0, seconds: float | None = None) -> None:
         with self._lock:
-            self.responses[status] += 1
-            self.events += events
-            self.dead_letters += dead
+            row = self._row
+            row[STATUSES.index(status)] += 1
+            row[EVENTS] += events
+            row[DEAD_LETTERS] += dead
             if seconds is not None:
-                self.deliver_seconds += seconds
-                self.deliveries += 1
+                row[DELIVER_SECONDS] += seconds
+                row[DELIVERIES] += 1
 
     def render(self, sink_up: bool) -> str:
-        with self._lock:
-            deliver = [Sample(self.deliver_seconds, suffix="_sum"), Sample(self.deliveries, suffix="_count")]
-            return text(
-                family("regaudit_webhook_responses_total", "counter",
-                       "Notification POSTs answered, by status code.", by_label("code", self.responses)),
-                family("regaudit_webhook_events_total", "counter", "Events accepted and delivered.", self.events),
-                family("regaudit_webhook_dead_letters_total", "counter",
-                       "Payloads kept as dead letters.", self.dead_letters),
-                family("regaudit_webhook_deliver_seconds", "summary", "Time until the sink acknowledged.", deliver),
-                family("regaudit_webhook_sink_up", "gauge",
-                       "Whether the sink (Kafka or the store) is reachable.", int(sink_up)),
-            )  # fmt: skip
+        totals = self.table.totals()
+        responses = {code: int(totals[index]) for index, code in enumerate(STATUSES) if totals[index]}
+        deliver = [Sample(totals[DELIVER_SECONDS], suffix="_sum"), Sample(int(totals[DELIVERIES]), suffix="_count")]
+        return text(
+            family("regaudit_webhook_responses_total", "counter",
+                   "Notification POSTs answered, by status code.", by_label("code", responses)),
+            family("regaudit_webhook_events_total", "counter", "Events accepted and delivered.", int(totals[EVENTS])),
+            family("regaudit_webhook_dead_letters_total", "counter",
+                   "Payloads kept as dead letters.", int(totals[DEAD_LETTERS])),
+            family("regaudit_webhook_deliver_seconds", "summary", "Time until the sink acknowledged.", deliver),
+            family("regaudit_webhook_sink_up", "gauge",
+                   "Whether the sink (Kafka or the store) is reachable.", int(sink_up)),
+        )  # fmt: skip
 
 
 #: a source's parse step: (body, origin, received_at, registry, content type) -> the POST's records
@@ -219,9 +228,9 @@ def _refusal(metrics: Metrics, allowed: bool, registry: str) -> JSONResponse | N
     return None
 
 
-def create_app(settings: WebhookSettings, sink: RecordSink) -> EventsFastPath:
+def create_app(settings: WebhookSettings, sink: RecordSink, metrics: Metrics | None = None) -> EventsFastPath:
     """The ASGI app (FastAPI behind ``EventsFastPath``); the sink decides where events go (Kafka, the store, or
-    memory in unit tests)."""
+    memory in unit tests); ``metrics`` is a worker's row of the counters all workers share (its own otherwise)."""
     app = FastAPI(
         title="regaudit webhook",
         version=__version__,
@@ -231,7 +240,7 @@ def create_app(settings: WebhookSettings, sink: RecordSink) -> EventsFastPath:
     )
     tokens = BearerTokens.from_settings(settings)  # TerminalError at start for an empty or short token
     limits = EnvelopeLimits(max_events=settings.max_events, max_depth=settings.max_json_depth)
-    metrics = Metrics()
+    metrics = Metrics() if metrics is None else metrics
     app.state.metrics = metrics
 
     distribution = distribution_parser(limits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 from pathlib import Path
 
 from regaudit.errors import TerminalError
@@ -30,6 +31,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--registry", help="Registry name for events posted to /events (default: webhook.registry).")
     parser.add_argument("--max-body-bytes", type=int, help="Body size limit (default: webhook.max_body_bytes).")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="Processes answering on the port, up to one per core (default: webhook.workers; sink kafka only).",
+    )
     add_sink_arguments(parser)
 
 
@@ -39,6 +45,7 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
         "port": args.port,
         "registry": args.registry,
         "max_body_bytes": args.max_body_bytes,
+        "workers": args.workers,
         "sink": args.sink,
     }
     if args.token_file is not None:
@@ -67,22 +74,39 @@ def read_token_file(path: Path) -> dict[str, object]:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from regaudit.ingest.receive.webhook import create_app
+    from regaudit.ingest.receive.webhook import COLUMNS, Metrics, create_app
+    from regaudit.ingest.receive.workers import CounterTable, supervise
 
     config = settings.webhook
     BearerTokens.from_settings(config)  # refuse empty, short or odd tokens before anything starts
-    sink = build_sink(settings, config.sink, config.registry, source="webhook", max_value_bytes=config.max_body_bytes)
-    try:
-        uvicorn.run(
-            create_app(config, sink),
-            host=config.host,
-            port=config.port,
-            http="httptools",  # C parser (a locked dependency): h11's pure Python cost a serial registry ~25%
-            loop="auto",  # uvloop where installed (a dependency except on Windows), else asyncio's own loop
-            log_level=args.log_level.lower(),
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
-    finally:
-        sink.close()
-    return 0
+    if config.workers > 1 and config.sink != "kafka":
+        raise TerminalError("webhook.workers above 1 needs webhook.sink = 'kafka': the store has one writer")
+    server_config = {
+        "http": "httptools",  # C parser (a locked dependency): h11's pure Python cost a serial registry ~25%
+        "loop": "auto",  # uvloop where installed (a dependency except on Windows), else asyncio's own loop
+        "log_level": args.log_level.lower(),
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if config.workers == 1:
+        sink = build_sink(settings, config.sink, config.registry, "webhook", max_value_bytes=config.max_body_bytes)
+        try:
+            uvicorn.run(create_app(config, sink), host=config.host, port=config.port, **server_config)
+        finally:
+            sink.close()
+        return 0
+
+    # Bound before the fork, so every worker accepts on the same socket (uvicorn's backlog); each builds its sink
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    listener = socket.create_server((config.host, config.port), family=family, backlog=2048)
+    table = CounterTable(config.workers, COLUMNS)
+
+    def serve(index: int) -> None:
+        sink = build_sink(settings, config.sink, config.registry, "webhook", max_value_bytes=config.max_body_bytes)
+        try:
+            app = create_app(config, sink, Metrics(table, index))
+            uvicorn.Server(uvicorn.Config(app, **server_config)).run(sockets=[listener])
+        finally:
+            sink.close()
+
+    return supervise(config.workers, serve)

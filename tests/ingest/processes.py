@@ -58,12 +58,13 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
 
 @contextmanager
 def webhook(
-    env: dict, log: Path, tokens: list[str], sink: str = "kafka", program: list[str] = REGAUDIT
+    env: dict, log: Path, tokens: list[str], sink: str = "kafka", program: list[str] = REGAUDIT, workers: int = 1
 ) -> Iterator[str]:
     """A running `regaudit webhook`; yields its base URL."""
     port = free_port()
     env = env | {"REGAUDIT_WEBHOOK__TOKENS": json.dumps(tokens)}
-    process = start(["webhook", "--host", "127.0.0.1", "--port", str(port), "--sink", sink], env, log, program)
+    args = ["webhook", "--host", "127.0.0.1", "--port", str(port), "--sink", sink, "--workers", str(workers)]
+    process = start(args, env, log, program)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
