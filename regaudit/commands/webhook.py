@@ -82,31 +82,33 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if config.workers > 1 and config.sink != "kafka":
         raise TerminalError("webhook.workers above 1 needs webhook.sink = 'kafka': the store has one writer")
     server_config = {
+        "host": config.host,  # where uvicorn binds for one worker (several share the listener below)
+        "port": config.port,
         "http": "httptools",  # C parser (a locked dependency): h11's pure Python cost a serial registry ~25%
         "loop": "auto",  # uvloop where installed (a dependency except on Windows), else asyncio's own loop
         "log_level": args.log_level.lower(),
         "access_log": False,
         "timeout_graceful_shutdown": 10,
     }
-    if config.workers == 1:
-        sink = build_sink(settings, config.sink, config.registry, "webhook", max_value_bytes=config.max_body_bytes)
-        try:
-            uvicorn.run(create_app(config, sink), host=config.host, port=config.port, **server_config)
-        finally:
-            sink.close()
-        return 0
-
-    # Bound before the fork, so every worker accepts on the same socket (uvicorn's backlog); each builds its sink
+    # Several workers: bound before the fork, so every worker accepts on the same socket (uvicorn's backlog)
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    listener = socket.create_server((config.host, config.port), family=family, backlog=2048)
+    listener = (
+        None if config.workers == 1 else socket.create_server((config.host, config.port), family=family, backlog=2048)
+    )
     table = CounterTable(config.workers, COLUMNS)
 
     def serve(index: int) -> None:
+        """One worker: its own sink (built after the fork), the app counting in its row of the shared table."""
         sink = build_sink(settings, config.sink, config.registry, "webhook", max_value_bytes=config.max_body_bytes)
         try:
-            app = create_app(config, sink, Metrics(table, index))
-            uvicorn.Server(uvicorn.Config(app, **server_config)).run(sockets=[listener])
+            server = uvicorn.Server(uvicorn.Config(create_app(config, sink, Metrics(table, index)), **server_config))
+            server.run(sockets=None if listener is None else [listener])
+            if not server.started:
+                raise TerminalError(f"the webhook did not start on {config.host}:{config.port}")
         finally:
             sink.close()
 
+    if listener is None:
+        serve(0)
+        return 0
     return supervise(config.workers, serve)
