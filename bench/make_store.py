@@ -8,6 +8,8 @@ loop): ``image_activity`` gets N image-level actions (the table the dashboard sc
 image-level, the worst case), ``registry_events`` and ``access_log`` N rows each, ``tag_history`` follows
 from the pushes, plus ingest batches, credentials, findings and dead letters. Skewed like a real registry: a
 few identities and repositories do most of the pulls; ``latest`` and ``main`` move daily, releases rarely.
+Event ids are UUIDs in no order, as Distribution's are (md5 of the row number, cast): a key on them is as costly
+to keep as a real registry's.
 The access log holds what the proxy detections count: logins (bare 401 challenges, accepted and wrong
 passwords) on ``/v2/`` and the token endpoint, tag lists, catalog listings, refused manifests, and one burst
 of failed logins for many user names from three outside addresses on the store's last day but one. The
@@ -52,7 +54,7 @@ shaped AS (
            CASE WHEN tag_n < 3 THEN 'latest' WHEN tag_n < 5 THEN 'main' ELSE 'v1.' || tag_n || '.0' END AS tag
     FROM base
 )
-SELECT 'ev:default:' || i, 'default', moment, action, is_check,
+SELECT 'ev:default:' || md5('e' || i)::UUID, 'default', moment, action, is_check,
        action = 'pull' AND NOT is_check AND NOT refused AND (u < 5000 OR u >= 9600),
        CASE WHEN who % 211 = 7 AND action = 'pull' THEN NULL
             WHEN who % 10 = 0 THEN 'robot$team' || (who % 40) || '+ci' ELSE 'user' || who END,
@@ -76,7 +78,7 @@ EVENTS = """
 INSERT INTO registry_events (registry, event_id, event_at, action, target_kind, repository, digest, size_bytes,
     request_id, http_method, client_addr, request_host, user_agent, actor, source_addr, received_at, origin,
     batch_id, raw, registry_kind)
-SELECT 'default', 'e' || i, moment, CASE WHEN i % 10 < 8 THEN 'pull' ELSE 'push' END,
+SELECT 'default', md5('e' || i)::UUID::VARCHAR, moment, CASE WHEN i % 10 < 8 THEN 'pull' ELSE 'push' END,
        CASE WHEN i % 5 = 0 THEN 'manifest' ELSE 'blob' END, 'team' || (i % 40) || '/app' || (i % 800),
        'sha256:' || md5(i::VARCHAR), i % 100000000, 'req-' || i, 'GET', '10.0.0.1',
        'registry.example.com', 'skopeo/1.9.3', 'user' || (i % 3000), 'registry-' || (i % 3) || ':5000',
