@@ -30,7 +30,7 @@ class RawRecord:
             ``file:<host>:<path>:<file-id>:<byte-offset>`` or ``sim:<seed>/<n>``.
         received_at: when regaudit received them (UTC); travels with the record, normalize reads no clock.
         registry: for events, the registry name the receiver was configured with.
-        key: idempotency key. Events use (registry, event id) from the payload, so ``key`` is unused; access
+        key: idempotency key. Events use (registry, event time, event id) from the payload, so ``key`` is unused; access
             lines use this (the shipper's file position when known, else the origin); the webhook's dead letters
             use a digest of registry and body, so a retried malformed POST is stored once.
         content_type: the media type the sender declared, if any.

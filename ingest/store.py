@@ -48,6 +48,7 @@ MIGRATIONS: dict[int, str] = {
     17: resources.files("regaudit.ingest").joinpath("digest_rollups.sql").read_text(encoding="utf-8"),
     18: resources.files("regaudit.ingest").joinpath("tag_heads.sql").read_text(encoding="utf-8"),
     19: resources.files("regaudit.ingest").joinpath("activity_key.sql").read_text(encoding="utf-8"),
+    20: resources.files("regaudit.ingest").joinpath("event_key.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -107,8 +108,11 @@ def ask_for_turn(path: Path) -> None:
 
 
 def _connect_writer(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-write connection whose default catalog is the file, attached with the writer's row group size."""
-    con = duckdb.connect(":memory:")
+    """A read-write connection whose default catalog is the file, attached with the writer's row group size.
+
+    What a statement cannot hold in memory (an upgrade's sort of a whole table) spills next to the file, where
+    DuckDB puts it for a file it opens itself, not into the working directory as for an in-memory database."""
+    con = duckdb.connect(":memory:", config={"temp_directory": f"{path}.tmp"})
     try:
         con.execute(f"ATTACH $path AS store (ROW_GROUP_SIZE {WRITER_ROW_GROUP_SIZE})", {"path": str(path)})
         con.execute("USE store")

@@ -16,7 +16,7 @@ class Row(BaseModel):
 
 
 class RegistryEventRow(Row):
-    """``registry_events``: one notification event, blob-level included. Key: (registry, event_id)."""
+    """``registry_events``: one notification event, blob-level included. Key: (registry, event_at, event_id)."""
 
     registry: str = Field(description="Registry instance: the name the receiver was configured with or posted for.")
     event_id: str = Field(description="The event's `id`; the same across the registry's retries.")

@@ -28,13 +28,15 @@ SELECT 'image_activity:' || a.activity_id AS ref, a.occurred_at AS event_at, e.r
        a.client_addr, coalesce(a.user_agent, a.proxy_user_agent) AS user_agent, a.registry, a.repository, a.tag,
        a.digest
 FROM image_activity AS a
-LEFT JOIN registry_events AS e ON a.activity_id = 'ev:' || e.registry || ':' || e.event_id
+LEFT JOIN registry_events AS e
+       ON a.activity_id = 'ev:' || e.registry || ':' || e.event_id AND e.event_at = a.occurred_at
 WHERE a.activity_id IN (SELECT unnest($activity_ids::VARCHAR[]))
 UNION ALL
 SELECT 'tag_history:' || t.event_id, t.valid_from_at, e.received_at, 'push', t.moved_by, t.client_addr,
        t.user_agent, t.registry, t.repository, t.tag, t.digest
 FROM tag_history AS t
-LEFT JOIN registry_events AS e ON e.registry = t.registry AND e.event_id = t.event_id
+LEFT JOIN registry_events AS e
+       ON e.registry = t.registry AND e.event_at = t.valid_from_at AND e.event_id = t.event_id
 WHERE t.event_id IN (SELECT unnest($event_ids::VARCHAR[]))
 UNION ALL
 SELECT 'access_log:' || line_key, request_at, received_at, lower(http_method), remote_user, client_addr, user_agent,

@@ -4,10 +4,11 @@ The file is opened for the batch and closed after it (DESIGN.md section 3), so r
 their turn between flushes; a writer with the next batch in hand may keep it for up to ``hold_seconds``
 (``regaudit.ingest.sinks.held``: the checkpoint on close then comes once per hold). Inside the transaction:
 
-1. canonical rows are inserted on their natural keys (registry + event id; the access line's source
-   coordinates; the dead letter's origin + bytes) so that a replay after a crash stores nothing twice: first as a
-   plain INSERT, which the primary key refuses if any row is stored already or twice in the batch, and then
-   (the transaction rolled back and begun again) with ``ON CONFLICT DO NOTHING``, which skips those rows. The
+1. canonical rows are inserted on their natural keys (registry + event time + event id, the time first so that
+   a batch's keys lie together in the index: ``event_key.sql``; the access line's source coordinates; the dead
+   letter's origin + bytes) so that a replay after a crash stores nothing twice: first as a plain INSERT, which
+   the primary key refuses if any row is stored already or twice in the batch, and then (the transaction rolled
+   back and begun again) with ``ON CONFLICT DO NOTHING``, which skips those rows. The
    plain INSERT stores a batch of new rows at under half the CPU (25,000 events: 0.24 s against 0.58 s, ON
    CONFLICT checking each row against the key on its own); a replay pays both;
 2. the rows that were new get this batch's id, and the derived tables (``image_activity``, ``tag_history``)
