@@ -165,6 +165,16 @@ def with_rows_baseline(pages: dict[str, list[Call]]) -> dict[str, list[Call]]:
     }
 
 
+def cited_rows(con: Any, table: str, key: str, moment: str, made: str) -> tuple[tuple[str, ...], tuple[Any, Any]]:
+    """Two rows of ``make_store.py``'s (its rows 1,999 and 2,003, keyed as ``made`` makes a key from ``i``) as a
+    finding cites them, and that finding's window: from the first to the last, as the findings page passes it."""
+    rows = con.execute(
+        f"SELECT {key}, {moment} FROM {table} WHERE {key} IN (SELECT {made} FROM unnest([1999, 2003]) AS r(i))"  # noqa: S608
+    ).fetchall()
+    moments = [row[1] for row in rows]
+    return tuple(str(row[0]) for row in rows), (min(moments), max(moments))
+
+
 def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
     """Each page's query functions with the arguments its busiest view passes (the busiest repository and
     identity, the last day, 7 and 31 days of the data). The explorer as it opens (the last 24 hours) and widened
@@ -176,6 +186,10 @@ def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
     week = common.TimeRange.ending(last + timedelta(hours=1), timedelta(days=7))
     month = common.TimeRange.ending(last + timedelta(hours=1), timedelta(days=31))
     finding = con.execute("SELECT finding_id FROM findings ORDER BY finding_id LIMIT 1").fetchall()[0]
+    cited, cited_window = cited_rows(
+        con, "image_activity", "activity_id", "occurred_at", "'ev:default:' || md5('e' || i)::UUID"
+    )
+    lines, lines_window = cited_rows(con, "access_log", "line_key", "request_at", "'l' || i")
     opened = activity.ActivityFilter(day)
     everything = activity.ActivityFilter(month)
     scoped = activity.ActivityFilter(month, repository=repo.split("/")[0] + "/*", identity=who)
@@ -236,12 +250,8 @@ def page_queries(con: Any, repo: str, who: str) -> dict[str, list[Call]]:
             ("findings.finding_choices", findings.finding_choices, ()),
             ("findings.findings_list", findings.findings_list, ()),
             ("findings.finding_detail", findings.finding_detail, (str(finding[0]),)),
-            (
-                "findings.evidence_activity (2 ids)",
-                findings.evidence_activity,
-                (("ev:default:1999", "ev:default:2003"),),
-            ),
-            ("findings.evidence_access (2 keys)", findings.evidence_access, (("l1999", "l2003"),)),
+            ("findings.evidence_activity (2 ids)", findings.evidence_activity, (cited, cited_window)),
+            ("findings.evidence_access (2 keys)", findings.evidence_access, (lines, lines_window)),
             ("findings.evidence_credentials", findings.evidence_credentials, ((who,),)),
         ],
         "reports": [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -97,27 +98,55 @@ def split_evidence(evidence: str | dict[str, object]) -> dict[str, list[str]]:
     return by_table
 
 
-def evidence_activity(con: duckdb.DuckDBPyConnection, activity_ids: Sequence[str]) -> pd.DataFrame:
-    """The ``image_activity`` rows a finding cites."""
+#: how far outside the finding's window its evidence rows are looked for first (a window of one hour still finds rows
+#: its detection read a little before or after it)
+EVIDENCE_MARGIN = timedelta(days=1)
+#: a finding's window, (window_start_at, window_end_at), either end possibly unknown
+Window = tuple[datetime | None, datetime | None]
+_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+
+
+def evidence_activity(
+    con: duckdb.DuckDBPyConnection, activity_ids: Sequence[str], window: Window = (None, None)
+) -> pd.DataFrame:
+    """The ``image_activity`` rows a finding cites, looked for first around the finding's window (``_cited``)."""
     sql = f"""
         SELECT occurred_at, action, {IDENTITY} AS identity, repository, tag, digest, client_addr,
                coalesce(user_agent, proxy_user_agent) AS user_agent, proxy_status, blob_bytes, audit_gap,
                activity_id
-        FROM image_activity WHERE list_contains($ids, activity_id) ORDER BY occurred_at
+        FROM image_activity WHERE list_contains($ids, activity_id) AND occurred_at BETWEEN $lo AND $hi
     """  # noqa: S608 - constant fragments
-    return frame(con, sql, {"ids": list(activity_ids)})
+    return _cited(con, sql, activity_ids, "activity_id", "occurred_at", window)
 
 
-def evidence_access(con: duckdb.DuckDBPyConnection, line_keys: Sequence[str]) -> pd.DataFrame:
-    """The ``access_log`` lines a finding cites."""
-    return frame(
-        con,
-        """
+def evidence_access(
+    con: duckdb.DuckDBPyConnection, line_keys: Sequence[str], window: Window = (None, None)
+) -> pd.DataFrame:
+    """The ``access_log`` lines a finding cites, looked for first around the finding's window (``_cited``)."""
+    sql = """
         SELECT request_at, client_addr, remote_user, http_method, uri, status, user_agent, log_host, line_key
-        FROM access_log WHERE list_contains($ids, line_key) ORDER BY request_at
-        """,
-        {"ids": list(line_keys)},
-    )
+        FROM access_log WHERE list_contains($ids, line_key) AND request_at BETWEEN $lo AND $hi
+    """
+    return _cited(con, sql, line_keys, "line_key", "request_at", window)
+
+
+def _cited(
+    con: duckdb.DuckDBPyConnection, sql: str, keys: Sequence[str], key: str, moment: str, window: Window
+) -> pd.DataFrame:
+    """The rows of ``keys``, in time order: first within the window and a day either side, then, for keys not found
+    there, anywhere. Both tables are stored in time order and their keys (a registry's event ids, mostly random
+    UUIDs; a log line's position) say nothing DuckDB can skip row groups by: a lookup by key alone reads every
+    row group (1.3 s at 10M events for two ids), while the time bounds read the few of the window's days."""
+    start, end = window
+    wanted = list(dict.fromkeys(keys))
+    found = pd.DataFrame()
+    if start is not None and end is not None and not pd.isna(start) and not pd.isna(end):
+        found = frame(con, sql, {"ids": wanted, "lo": start - EVIDENCE_MARGIN, "hi": end + EVIDENCE_MARGIN})
+    missing = sorted(set(wanted) - set(found.get(key, pd.Series(dtype=object))))
+    if missing or found.empty:
+        rest = frame(con, sql, {"ids": missing or wanted, "lo": _EARLIEST, "hi": _LATEST})
+        found = rest if found.empty else pd.concat([found, rest], ignore_index=True)
+    return found.sort_values(moment, kind="stable", ignore_index=True)
 
 
 def evidence_tags(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> pd.DataFrame:

@@ -34,6 +34,8 @@ EVIDENCE: dict[str, tuple[str, Callable[..., pd.DataFrame], dict[str, LinkKind]]
     ),
     "credentials": ("Credential inventory", q.evidence_credentials, {"name": "identity"}),
 }
+#: the evidence tables stored in time order, whose rows are looked for near the finding's window first
+WINDOWED = frozenset({"image_activity", "access_log"})
 
 
 @st.cache_resource
@@ -145,7 +147,10 @@ def _evidence(runtime: Runtime, finding: pd.Series) -> None:
             st.caption(f"{table}: {', '.join(keys[:20])}")
             continue
         label, query, table_links = EVIDENCE[table]
-        rows = data.run(runtime, query, tuple(keys))
+        if table in WINDOWED:  # looked for around the finding's window first (queries.findings._cited)
+            rows = data.run(runtime, query, tuple(keys), (finding["window_start_at"], finding["window_end_at"]))
+        else:
+            rows = data.run(runtime, query, tuple(keys))
         st.caption(f"{label}: {len(rows):,} row(s)")
         links.table(rows, f"evidence_{table}", table_links)
     st.page_link(links.PAGES["activity"], label="Open the activity explorer", icon=":material/manage_search:")

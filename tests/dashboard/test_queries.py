@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from regaudit.dashboard.queries import activity, common, findings, identity, overview, reports, repository
@@ -291,6 +292,15 @@ def test_evidence_ids_lead_to_their_rows(con: duckdb.DuckDBPyConnection) -> None
     rows = findings.evidence_activity(con, by_table["image_activity"])
     assert rows["action"].tolist() == ["delete", "delete"]
     assert set(rows["identity"]) == {"alice"}
+    # looked for near the finding's window first, and anywhere for what is not there: the same rows either way
+    window = (detail["window_start_at"], detail["window_end_at"])
+    assert pd.notna(window[0])
+    assert pd.notna(window[1])
+    assert findings.evidence_activity(con, by_table["image_activity"], window).equals(rows)
+    far = (window[0] + timedelta(days=90), window[1] + timedelta(days=90))
+    assert findings.evidence_activity(con, by_table["image_activity"], far).equals(rows)
+    half = [by_table["image_activity"][0], "ev:main:no-such-event"]
+    assert findings.evidence_activity(con, half, window)["activity_id"].tolist() == half[:1]
     rotations = findings.findings_list(con, detections=("credential.not_rotated",))
     old_bot = rotations[rotations["identity"] == "old-bot"].iloc[0]
     names = findings.split_evidence(findings.finding_detail(con, old_bot["finding_id"]).iloc[0]["evidence"])
