@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
+_EVER = datetime.max.replace(tzinfo=UTC)
+#: how far outside the findings' windows their evidence is looked for first
+_MARGIN = timedelta(days=1)
+_LOOKUP_TABLES = ("image_activity", "tag_history", "access_log")
 _BATCH_EVENTS = """
 SELECT 'image_activity:ev:' || registry || ':' || event_id AS ref, 'tag_history:' || event_id AS history_ref,
        event_at, received_at, action, actor, client_addr, user_agent, registry, repository, tag, digest
@@ -30,18 +34,18 @@ SELECT 'image_activity:' || a.activity_id AS ref, a.occurred_at AS event_at, e.r
 FROM image_activity AS a
 LEFT JOIN registry_events AS e
        ON a.activity_id = 'ev:' || e.registry || ':' || e.event_id AND e.event_at = a.occurred_at
-WHERE a.activity_id IN (SELECT unnest($activity_ids::VARCHAR[]))
+WHERE a.activity_id IN (SELECT unnest($activity_ids::VARCHAR[])) AND a.occurred_at BETWEEN $lo AND $hi
 UNION ALL
 SELECT 'tag_history:' || t.event_id, t.valid_from_at, e.received_at, 'push', t.moved_by, t.client_addr,
        t.user_agent, t.registry, t.repository, t.tag, t.digest
 FROM tag_history AS t
 LEFT JOIN registry_events AS e
        ON e.registry = t.registry AND e.event_at = t.valid_from_at AND e.event_id = t.event_id
-WHERE t.event_id IN (SELECT unnest($event_ids::VARCHAR[]))
+WHERE t.event_id IN (SELECT unnest($event_ids::VARCHAR[])) AND t.valid_from_at BETWEEN $lo AND $hi
 UNION ALL
 SELECT 'access_log:' || line_key, request_at, received_at, lower(http_method), remote_user, client_addr, user_agent,
        NULL, repository, tag, digest
-FROM access_log WHERE line_key IN (SELECT unnest($line_keys::VARCHAR[]))
+FROM access_log WHERE line_key IN (SELECT unnest($line_keys::VARCHAR[])) AND request_at BETWEEN $lo AND $hi
 """
 
 
@@ -78,13 +82,27 @@ def batch_actions(con: duckdb.DuckDBPyConnection, batch_id: int, oldest: datetim
     return found
 
 
-def lookup(con: duckdb.DuckDBPyConnection, refs: Iterable[str]) -> dict[str, Facts]:
-    """The facts of each evidence reference found in the store."""
-    keys: dict[str, list[str]] = {"image_activity": [], "tag_history": [], "access_log": []}
+def lookup(
+    con: duckdb.DuckDBPyConnection, refs: Iterable[str], near: tuple[datetime, datetime] | None = None
+) -> dict[str, Facts]:
+    """The facts of each evidence reference found in the store. With ``near`` (the findings' windows), the rows
+    are looked for there first, a day either side, and anywhere only for what is not there: the tables are stored
+    in time order and a registry's ids are random, so a lookup by id alone reads all of image_activity."""
+    wanted = [ref for ref in dict.fromkeys(refs) if ref.partition(":")[0] in _LOOKUP_TABLES]
+    found: dict[str, Facts] = {}
+    if near is not None:
+        found = _lookup(con, wanted, near[0] - _MARGIN, near[1] + _MARGIN)
+    missing = [ref for ref in wanted if ref not in found]
+    if missing:
+        found |= _lookup(con, missing, _NEVER, _EVER)
+    return found
+
+
+def _lookup(con: duckdb.DuckDBPyConnection, refs: Sequence[str], lo: datetime, hi: datetime) -> dict[str, Facts]:
+    keys: dict[str, list[str]] = {table: [] for table in _LOOKUP_TABLES}
     for ref in refs:
         table, _, key = ref.partition(":")
-        if table in keys:
-            keys[table].append(key)
+        keys[table].append(key)
     if not any(keys.values()):
         return {}
     rows = con.execute(
@@ -93,6 +111,8 @@ def lookup(con: duckdb.DuckDBPyConnection, refs: Iterable[str]) -> dict[str, Fac
             "activity_ids": keys["image_activity"],
             "event_ids": keys["tag_history"],
             "line_keys": keys["access_log"],
+            "lo": lo,
+            "hi": hi,
         },
     ).fetchall()
     return {str(row[0]): _facts(row[1:]) for row in rows}

@@ -52,11 +52,18 @@ def pick_up_findings(
     if not rows:
         return 0
     firsts = [_first_ref(row[7]) for row in rows]
-    facts = lookup(con, [ref for ref in firsts if ref])
+    facts = lookup(con, [ref for ref in firsts if ref], _windows(rows))
     queued = 0
     for row, first in zip(rows, firsts, strict=True):
         queued += insert_alert(con, _alert(row, facts.get(first or "", Facts()), registry, now), None)
     return queued
+
+
+def _windows(rows: Sequence[Sequence[Any]]) -> tuple[datetime, datetime] | None:
+    """From the earliest window start to the latest window end of these findings, if any has both."""
+    starts = [row[5] for row in rows if row[5] is not None and row[6] is not None]
+    ends = [row[6] for row in rows if row[5] is not None and row[6] is not None]
+    return (min(starts), max(ends)) if starts else None
 
 
 def _first_ref(evidence: str | None) -> str | None:
