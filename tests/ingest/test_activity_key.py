@@ -25,11 +25,17 @@ def rows(db) -> tuple[list[tuple], int, str]:
     with duckdb.connect(str(db), read_only=True) as con:
         stored = con.execute("SELECT * FROM image_activity ORDER BY activity_id, occurred_at").fetchall()
         viewed = con.execute("SELECT count(*) FROM counted_activity").fetchall()[0][0]
-        key = con.execute(
-            "SELECT constraint_text FROM duckdb_constraints()"
-            " WHERE table_name = 'image_activity' AND constraint_type = 'PRIMARY KEY'"
-        ).fetchall()[0][0]
+        key = primary_key(con, "image_activity")
     return stored, viewed, key
+
+
+def primary_key(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """A table's primary key as DuckDB writes it: ``PRIMARY KEY(a, b)``."""
+    return con.execute(
+        "SELECT constraint_text FROM duckdb_constraints()"
+        " WHERE table_name = $table AND constraint_type = 'PRIMARY KEY'",
+        {"table": table},
+    ).fetchall()[0][0]
 
 
 def as_version_18(db) -> None:

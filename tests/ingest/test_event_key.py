@@ -13,7 +13,7 @@ from regaudit.ingest import store
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
-from tests.ingest.test_activity_key import records
+from tests.ingest.test_activity_key import primary_key, records
 from tests.ingest.test_derive import event
 
 OLD_KEY = "PRIMARY KEY(registry, event_id)"
@@ -35,10 +35,7 @@ def rows(db) -> tuple[list[tuple], list[tuple], str]:
     with duckdb.connect(str(db), read_only=True) as con:
         events = con.execute("SELECT * FROM registry_events ORDER BY event_id, event_at").fetchall()
         activity = con.execute("SELECT * FROM image_activity ORDER BY activity_id, occurred_at").fetchall()
-        key = con.execute(
-            "SELECT constraint_text FROM duckdb_constraints()"
-            " WHERE table_name = 'registry_events' AND constraint_type = 'PRIMARY KEY'"
-        ).fetchall()[0][0]
+        key = primary_key(con, "registry_events")
     return events, activity, key
 
 
