@@ -16,8 +16,9 @@ import duckdb
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 _EVER = datetime.max.replace(tzinfo=UTC)
-#: how far outside the findings' windows their evidence is looked for first
-_MARGIN = timedelta(days=1)
+#: how far outside a finding's window its evidence rows are looked for first (a window of one hour still finds rows
+#: its detection read a little before or after it)
+EVIDENCE_MARGIN = timedelta(days=1)
 _LOOKUP_TABLES = ("image_activity", "tag_history", "access_log")
 _BATCH_EVENTS = """
 SELECT 'image_activity:ev:' || registry || ':' || event_id AS ref, 'tag_history:' || event_id AS history_ref,
@@ -82,19 +83,30 @@ def batch_actions(con: duckdb.DuckDBPyConnection, batch_id: int, oldest: datetim
     return found
 
 
+def evidence_bounds(start: datetime | None, end: datetime | None) -> list[tuple[datetime, datetime]]:
+    """Where a finding's evidence rows are looked for, in turn: around its window (``EVIDENCE_MARGIN`` either side)
+    when both ends are known, then anywhere, for the keys not found there. The evidence tables are stored in time
+    order and their keys (a registry's event ids, mostly random UUIDs; a log line's position) let DuckDB skip no row
+    group: a lookup by key alone reads the whole table (1.3 s for two ids at 10M events), one within the window's
+    bounds the row groups of its days."""
+    anywhere = (_NEVER, _EVER)
+    if start is None or end is None:
+        return [anywhere]
+    return [(start - EVIDENCE_MARGIN, end + EVIDENCE_MARGIN), anywhere]
+
+
 def lookup(
     con: duckdb.DuckDBPyConnection, refs: Iterable[str], near: tuple[datetime, datetime] | None = None
 ) -> dict[str, Facts]:
-    """The facts of each evidence reference found in the store. With ``near`` (the findings' windows), the rows
-    are looked for there first, a day either side, and anywhere only for what is not there: the tables are stored
-    in time order and a registry's ids are random, so a lookup by id alone reads all of image_activity."""
+    """The facts of each evidence reference found in the store, looked for around ``near`` (the findings' windows)
+    first (``evidence_bounds``)."""
     wanted = [ref for ref in dict.fromkeys(refs) if ref.partition(":")[0] in _LOOKUP_TABLES]
     found: dict[str, Facts] = {}
-    if near is not None:
-        found = _lookup(con, wanted, near[0] - _MARGIN, near[1] + _MARGIN)
-    missing = [ref for ref in wanted if ref not in found]
-    if missing:
-        found |= _lookup(con, missing, _NEVER, _EVER)
+    for lo, hi in evidence_bounds(*(near or (None, None))):
+        missing = [ref for ref in wanted if ref not in found]
+        if not missing:
+            break
+        found |= _lookup(con, missing, lo, hi)
     return found
 
 

@@ -61,9 +61,8 @@ def pick_up_findings(
 
 def _windows(rows: Sequence[Sequence[Any]]) -> tuple[datetime, datetime] | None:
     """From the earliest window start to the latest window end of these findings, if any has both."""
-    starts = [row[5] for row in rows if row[5] is not None and row[6] is not None]
-    ends = [row[6] for row in rows if row[5] is not None and row[6] is not None]
-    return (min(starts), max(ends)) if starts else None
+    windows = [(row[5], row[6]) for row in rows if row[5] is not None and row[6] is not None]
+    return (min(start for start, _ in windows), max(end for _, end in windows)) if windows else None
 
 
 def _first_ref(evidence: str | None) -> str | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import duckdb
 import pandas as pd
 
+from regaudit.analytics.alerts.evidence import evidence_bounds
 from regaudit.analytics.detection import severity_order_sql
 from regaudit.dashboard.queries.common import IDENTITY, frame
 
@@ -98,12 +99,8 @@ def split_evidence(evidence: str | dict[str, object]) -> dict[str, list[str]]:
     return by_table
 
 
-#: how far outside the finding's window its evidence rows are looked for first (a window of one hour still finds rows
-#: its detection read a little before or after it)
-EVIDENCE_MARGIN = timedelta(days=1)
-#: a finding's window, (window_start_at, window_end_at), either end possibly unknown
+#: a finding's window, (window_start_at, window_end_at), either end possibly unknown (None or NaT)
 Window = tuple[datetime | None, datetime | None]
-_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
 def evidence_activity(
@@ -133,20 +130,21 @@ def evidence_access(
 def _cited(
     con: duckdb.DuckDBPyConnection, sql: str, keys: Sequence[str], key: str, moment: str, window: Window
 ) -> pd.DataFrame:
-    """The rows of ``keys``, in time order: first within the window and a day either side, then, for keys not found
-    there, anywhere. Both tables are stored in time order and their keys (a registry's event ids, mostly random
-    UUIDs; a log line's position) say nothing DuckDB can skip row groups by: a lookup by key alone reads every
-    row group (1.3 s at 10M events for two ids), while the time bounds read the few of the window's days."""
-    start, end = window
+    """The rows of ``keys`` in time order, looked for around the window first (``evidence_bounds``)."""
+    start, end = (None if pd.isna(value) else value for value in window)
     wanted = list(dict.fromkeys(keys))
-    found = pd.DataFrame()
-    if start is not None and end is not None and not pd.isna(start) and not pd.isna(end):
-        found = frame(con, sql, {"ids": wanted, "lo": start - EVIDENCE_MARGIN, "hi": end + EVIDENCE_MARGIN})
-    missing = sorted(set(wanted) - set(found.get(key, pd.Series(dtype=object))))
-    if missing or found.empty:
-        rest = frame(con, sql, {"ids": missing or wanted, "lo": _EARLIEST, "hi": _LATEST})
-        found = rest if found.empty else pd.concat([found, rest], ignore_index=True)
-    return found.sort_values(moment, kind="stable", ignore_index=True)
+    parts: list[pd.DataFrame] = []
+    seen: set[str] = set()
+    for lo, hi in evidence_bounds(start, end):
+        missing = [item for item in wanted if item not in seen]
+        if parts and not missing:
+            break
+        part = frame(con, sql, {"ids": missing, "lo": lo, "hi": hi})
+        parts.append(part)
+        seen.update(part[key])
+    found = [part for part in parts if not part.empty] or parts[:1]
+    rows = found[0] if len(found) == 1 else pd.concat(found, ignore_index=True)
+    return rows.sort_values(moment, kind="stable", ignore_index=True)
 
 
 def evidence_tags(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> pd.DataFrame:

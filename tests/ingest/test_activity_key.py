@@ -40,16 +40,22 @@ def primary_key(con: duckdb.DuckDBPyConnection, table: str) -> str:
 
 def as_version_18(db) -> None:
     """The store as schema 18 kept it: image_activity keyed by activity_id alone, its rows in no time order."""
+    rekeyed(db, "image_activity", NEW_KEY, OLD_KEY, 18)
+
+
+def rekeyed(db, table: str, key: str, old_key: str, version: int) -> None:
+    """The table written again under the key an older schema gave it, its rows in random order, and the store
+    marked as that version (what an upgrade finds)."""
     with store.writer(db) as con:
-        ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'image_activity'").fetchall()[0][0]
-        assert ddl.startswith("CREATE TABLE image_activity(activity_id VARCHAR, ")
-        old = ddl.replace("image_activity(activity_id VARCHAR,", "image_activity_old(activity_id VARCHAR PRIMARY KEY,")
-        old = old.replace(f", {NEW_KEY}", "")
-        con.execute(old)
-        con.execute("INSERT INTO image_activity_old SELECT * FROM image_activity ORDER BY random()")
-        con.execute("DROP TABLE image_activity")
-        con.execute("ALTER TABLE image_activity_old RENAME TO image_activity")
-        con.execute("UPDATE schema_meta SET value = '18' WHERE key = 'schema_version'")
+        found = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = $table", {"table": table})
+        ddl = found.fetchall()[0][0]
+        assert ddl.startswith(f"CREATE TABLE {table}(")
+        assert ddl.endswith(f", {key});")
+        con.execute(ddl.replace(f"{table}(", f"{table}_old(", 1).replace(key, old_key))
+        con.execute(f"INSERT INTO {table}_old SELECT * FROM {table} ORDER BY random()")  # noqa: S608 - fixed names
+        con.execute(f"DROP TABLE {table}")
+        con.execute(f"ALTER TABLE {table}_old RENAME TO {table}")
+        con.execute("UPDATE schema_meta SET value = $version WHERE key = 'schema_version'", {"version": str(version)})
 
 
 def test_an_upgrade_from_schema_18_keeps_every_row_under_the_time_led_key(tmp_path):

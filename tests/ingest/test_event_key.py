@@ -13,7 +13,7 @@ from regaudit.ingest import store
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
-from tests.ingest.test_activity_key import primary_key, records
+from tests.ingest.test_activity_key import primary_key, records, rekeyed
 from tests.ingest.test_derive import event
 
 OLD_KEY = "PRIMARY KEY(registry, event_id)"
@@ -41,16 +41,7 @@ def rows(db) -> tuple[list[tuple], list[tuple], str]:
 
 def as_version_19(db) -> None:
     """The store as schema 19 kept it: registry_events keyed (registry, event_id), its rows in no time order."""
-    with store.writer(db) as con:
-        ddl = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'registry_events'").fetchall()[0][0]
-        assert ddl.startswith("CREATE TABLE registry_events(")
-        assert ddl.endswith(f", {NEW_KEY});")
-        old = ddl.replace("registry_events(", "registry_events_old(", 1).replace(NEW_KEY, OLD_KEY)
-        con.execute(old)
-        con.execute("INSERT INTO registry_events_old SELECT * FROM registry_events ORDER BY random()")
-        con.execute("DROP TABLE registry_events")
-        con.execute("ALTER TABLE registry_events_old RENAME TO registry_events")
-        con.execute("UPDATE schema_meta SET value = '19' WHERE key = 'schema_version'")
+    rekeyed(db, "registry_events", NEW_KEY, OLD_KEY, 19)
 
 
 def retimed(record: RawRecord, timestamp: str, **changes: str) -> RawRecord:
