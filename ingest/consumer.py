@@ -275,7 +275,8 @@ class Consumer:
         return messages
 
     def _normalize(self, messages: list[Any]) -> NormalizedBatch:
-        return self.normalizer.normalize_table(kafka_batch(messages, self.kinds, self.foreign))
+        normalized = self.normalizer.normalize_table(kafka_batch(messages, self.kinds, self.foreign))
+        return self.normalizer.with_seal_parts(normalized)  # here, while the writer writes the batch before
 
     def _write(self, normalized: NormalizedBatch, more_coming: bool) -> WriteResult:
         """On the writer thread: one DuckDB transaction, then ``on_batch`` (it only wakes the dispatcher).

@@ -191,7 +191,8 @@ class Importer:
             try:
                 for table in self._tables(history, reader, summary):
                     lines = _usage_lines(table) if self.registry_kind == USAGE_KIND else table.num_rows
-                    yield _Batch(self.normalizer.normalize_table(table), lines, self._done_bytes + reader.consumed)
+                    normalized = self.normalizer.with_seal_parts(self.normalizer.normalize_table(table))
+                    yield _Batch(normalized, lines, self._done_bytes + reader.consumed)
             except TruncatedFile as error:
                 log.error("%s", error)
                 summary.failed.append(str(error))

@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from regaudit.evidence.canonical import AUDIT_TABLES, row_parts
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sources.acr.normalize import normalize_records as normalize_acr
 from regaudit.ingest.sources.artifactory.normalize import normalize_records as normalize_artifactory
@@ -104,10 +105,18 @@ class NormalizedBatch:
     events: pa.Table
     access: pa.Table
     dead_letters: pa.Table
+    #: the hash chain's text of each row around its batch id, by store table (``canonical.row_parts``), made on
+    #: the reading thread (``Normalizer.with_seal_parts``) so that the writer, which stores them as sent, need
+    #: not read its rows back to build it; None: the writer reads them back (a part of a batch, a replay)
+    seal_parts: Mapping[str, pa.Table] | None = None
 
     @property
     def counts(self) -> tuple[int, int, int]:
         return self.events.num_rows, self.access.num_rows, self.dead_letters.num_rows
+
+    def tables(self) -> dict[str, pa.Table]:
+        """The rows by the store table they go to."""
+        return {"registry_events": self.events, "access_log": self.access, "dead_letters": self.dead_letters}
 
 
 def dead_letter_id(origin: str, raw: bytes) -> str:
@@ -176,6 +185,18 @@ class Normalizer:
         events = pa.concat_tables([events, *self._other_sources(batch, events.schema)])
         return self._split(events, access, batch)
 
+    def with_seal_parts(self, batch: NormalizedBatch) -> NormalizedBatch:
+        """The batch with its rows' chain texts made here (``NormalizedBatch.seal_parts``): a writer of the store
+        then only joins them around its batch id and hashes them. A table whose rows lack a sealed column or
+        carry a time without its zone (which a cast would read in a session's zone) is left to the writer."""
+        rows = batch.tables()
+        parts = {
+            table.name: row_parts(self._con, table, rows[table.name])
+            for table in AUDIT_TABLES
+            if _sealable(rows[table.name], table.columns)
+        }
+        return replace(batch, seal_parts=parts)
+
     def _query(self, name: str, sql: str, params: dict[str, object], has_records: bool | None) -> pa.Table:
         """The query's rows of the registered batch; a batch without its records skips it (an import's or a
         topic's batches hold one kind: the other query cost 20 ms a batch to plan and find nothing)."""
@@ -241,6 +262,19 @@ class Normalizer:
         ]
         dead = dead.drop_columns(["identity"]).add_column(0, "dead_letter_id", pa.array(ids, pa.string()))
         return NormalizedBatch(good_events, good_access, dead)
+
+
+def _sealable(rows: pa.Table, columns: tuple[tuple[str, str], ...]) -> bool:
+    names = set(rows.column_names)
+    for name, kind in columns:
+        if name == "batch_id":
+            continue
+        if name not in names:
+            return False
+        kind_of = rows.schema.field(name).type
+        if kind == "time" and not (pa.types.is_timestamp(kind_of) and kind_of.tz):
+            return False
+    return True
 
 
 def _with_records(rows: pa.Table, records: pa.Table) -> pa.Table:

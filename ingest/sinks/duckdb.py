@@ -13,7 +13,9 @@ their turn between flushes; a writer with the next batch in hand may keep it for
    CONFLICT checking each row against the key on its own); a replay pays both;
 2. the rows that were new get this batch's id, and the derived tables (``image_activity``, ``tag_history``)
    are brought up to date for what they can have changed (``derive.sql``);
-3. the batch hooks run (``regaudit.ingest.hooks``: the hash chain, queued alerts), in the same transaction;
+3. the batch hooks run (``regaudit.ingest.hooks``: the hash chain, queued alerts), in the same transaction; when
+   every row was stored as sent, the chain digests the texts the reading thread made of them
+   (``NormalizedBatch.seal_parts``) instead of reading them back;
 4. an ``ingest_batches`` row records the counts and the range of origins.
 
 Only after COMMIT does the caller acknowledge upstream (Kafka offsets, the webhook's 2xx). When the transaction
@@ -38,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from regaudit.evidence.canonical import digests_soon, sent_rows
 from regaudit.ingest import store
 from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import ACCESS_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, NormalizedBatch
@@ -175,14 +178,16 @@ class DuckDBSink:
         self, con: duckdb.DuckDBPyConnection, batch: NormalizedBatch, source: str, skip_stored: bool
     ) -> WriteResult:
         batch_id = store.next_batch_id(con)
+        sealing = digests_soon(batch.seal_parts, batch_id)  # hashed while the rows are inserted
         events = _insert(con, "registry_events", batch.events, EVENT_COLUMNS, batch_id, skip_stored)
         access = _insert(con, "access_log", batch.access, ACCESS_COLUMNS, batch_id, skip_stored)
         dead = _insert(con, "dead_letters", batch.dead_letters, DEAD_LETTER_COLUMNS, batch_id, skip_stored)
         stored_as_given = (events, access, dead) == batch.counts  # its new rows are the batch's rows
         if events or access:
             self._derive(con, batch_id, skip_stored, _batch_time_ranges(batch) if stored_as_given else None)
-        for hook in self.hooks:
-            hook(con, batch_id)
+        with sent_rows(batch_id, sealing if stored_as_given else None):
+            for hook in self.hooks:
+                hook(con, batch_id)
         first, last = _origin_range(batch)
         con.execute(
             "INSERT INTO ingest_batches VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
