@@ -128,46 +128,59 @@ def row_text_sql(table: AuditTable) -> str:
 
 
 def row_parts(con: duckdb.DuckDBPyConnection, table: AuditTable, rows: pa.Table) -> pa.Table:
-    """The row texts of rows not yet stored, as two columns: ``before`` and ``after`` the batch id, which the
-    rows get only in the writer's transaction. Each value is cast to the store's type of its column first, as
-    the INSERT casts it, and encoded by ``row_text_sql``'s own expressions: joined around the id
-    (``digests_of_parts``), a part gives the text the stored row gives. ``rows`` holds every sealed column but
+    """The row texts of rows not yet stored, in parts around the batch id, which the rows get only in the
+    writer's transaction: ``before`` it, and ``after`` it or, where the one column after it is the row's text
+    payload with no NULL (``raw`` of events and access lines), that column itself as ``value``, hashed from the
+    rows' own buffers behind its length rather than copied. Each value is cast to the store's type of its column
+    first, as the INSERT casts it, and encoded by ``row_text_sql``'s own expressions: joined around the id
+    (``digests_of_parts``), the parts give the text the stored row gives. ``rows`` holds every sealed column but
     the batch id; other columns are ignored."""
     names = [name for name, _kind in table.columns]
     at = names.index(_BATCH_ID)
+    after = table.columns[at + 1 :]
 
     def text(columns: tuple[tuple[str, Kind], ...]) -> str:
         parts = (_ENCODERS[kind].format(c=f'CAST("{name}" AS {STORE_TYPES[kind]})') for name, kind in columns)
         return f"concat_ws('|', {', '.join(parts)})"
 
+    payload = rows.column(after[0][0]) if len(after) == 1 and after[0][1] in ("text", "json") else None
+    plain = payload is not None and pa.types.is_string(payload.type) and payload.null_count == 0
     con.register("sealed_rows", rows)
     try:
-        sql = f"SELECT {text(table.columns[:at])} AS before, {text(table.columns[at + 1 :])} AS after FROM sealed_rows"  # noqa: S608 - fixed names
-        return con.sql(sql).to_arrow_table()
+        outputs = f"{text(table.columns[:at])} AS before" + ("" if plain else f", {text(after)} AS after")
+        parts = con.sql(f"SELECT {outputs} FROM sealed_rows").to_arrow_table()  # noqa: S608 - fixed names
     finally:
         con.unregister("sealed_rows")
+    return parts.append_column("value", payload) if plain else parts
 
 
 def digests_of_parts(parts: pa.Table, batch_id: int) -> list[bytes]:
-    """Row digests of ``row_parts`` joined around ``batch_id``: each row's two parts hashed straight from Arrow's
-    buffers, the id between them (Arrow's own join of the texts first cost three times the hashing)."""
+    """Row digests of ``row_parts`` joined around ``batch_id``, hashed straight from Arrow's buffers with the id
+    between the parts (Arrow's own join of the texts first cost three times the hashing)."""
     middle = f"|{batch_id}|".encode()
-    before, after = parts.column("before"), parts.column("after")
-    if [len(c) for c in before.chunks] != [len(c) for c in after.chunks]:
-        before, after = before.combine_chunks(), after.combine_chunks()
-        pairs = [(before, after)]
-    else:
-        pairs = list(zip(before.chunks, after.chunks, strict=True))
-    digests: list[bytes] = []
     sha256 = hashlib.sha256
-    for first, second in pairs:
-        (first_data, first_bounds), (second_data, second_bounds) = _spans(first), _spans(second)
-        for row in range(len(first)):
-            digest = sha256(first_data[first_bounds[row] : first_bounds[row + 1]])
-            digest.update(middle)
-            digest.update(second_data[second_bounds[row] : second_bounds[row + 1]])
+    digests: list[bytes] = []
+    if "value" in parts.column_names:  # the payload's text is its length in bytes, a colon and its bytes
+        for before, value in zip(_values(parts.column("before")), _values(parts.column("value")), strict=True):
+            digest = sha256(before)
+            digest.update(b"%s%d:" % (middle, len(value)))
+            digest.update(value)
             digests.append(digest.digest())
+        return digests
+    for before, after in zip(_values(parts.column("before")), _values(parts.column("after")), strict=True):
+        digest = sha256(before)
+        digest.update(middle)
+        digest.update(after)
+        digests.append(digest.digest())
     return digests
+
+
+def _values(array: pa.ChunkedArray) -> Iterator[memoryview]:
+    """Each value's bytes of a string array, in order, without a Python string made."""
+    for chunk in array.chunks:
+        data, bounds = _spans(chunk)
+        for row in range(len(chunk)):
+            yield data[bounds[row] : bounds[row + 1]]
 
 
 def _spans(chunk: pa.Array) -> tuple[memoryview, list[int]]:
