@@ -451,7 +451,8 @@ CREATE OR REPLACE TEMP TABLE tag_events AS
     SELECT registry, repository, tag, action, digest, event_at, actor, client_addr, user_agent, event_id, batch_id
     FROM registry_events
     WHERE event_at >= $earliest AND tag IS NOT NULL
-      AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
+      AND ((action = 'push' AND target_kind = 'manifest' AND digest IS NOT NULL)  -- no digest: no interval to open
+           OR (action = 'delete' AND target_kind = 'tag'))
       AND outcome IS DISTINCT FROM 'failure';
 
 CREATE OR REPLACE TEMP TABLE tag_keys AS

@@ -30,7 +30,8 @@ WITH moves AS (
     SELECT registry, repository, tag, action, digest, event_at, actor, client_addr, user_agent, event_id
     FROM registry_events
     WHERE tag IS NOT NULL
-      AND ((action = 'push' AND target_kind = 'manifest') OR (action = 'delete' AND target_kind = 'tag'))
+      AND ((action = 'push' AND target_kind = 'manifest' AND digest IS NOT NULL)
+           OR (action = 'delete' AND target_kind = 'tag'))
       AND outcome IS DISTINCT FROM 'failure'
 ),
 ordered AS (
@@ -189,3 +190,20 @@ def test_tag_heads_follow_tag_history_when_a_purge_took_the_latest_intervals_eve
         assert con.execute("SELECT digest, valid_to_at FROM tag_heads").fetchall() == [
             ("sha256:" + "a" * 64, T0 + timedelta(seconds=10))
         ]
+
+
+def test_a_manifest_push_naming_no_digest_is_stored_and_moves_no_tag(tmp_path):
+    """A push event with a tag but no digest (a foreign producer, a source that leaves it out) says the tag moved
+    but not where to: the event is stored as it came, and the tag keeps the interval it had. Before, its
+    interval's NOT NULL digest refused the row and the event was isolated into the dead letters."""
+    db = tmp_path / "s.duckdb"
+    blind = json.loads(move(2, 5, "latest", "b", "ci").value)
+    del blind["target"]["digest"]
+    store_batches(
+        db, [[move(1, 0, "latest", "a", "alice")], [RawRecord("event", json.dumps(blind).encode(), "t:2", T0, "main")]]
+    )
+    stored, rebuilt = stored_and_rebuilt(db)
+    assert stored == rebuilt
+    assert [(row[2], row[3][-4:], row[5]) for row in stored] == [("latest", "aaaa", None)]
+    with store.reader(db) as con:
+        assert con.execute("SELECT count(*) FROM registry_events WHERE digest IS NULL").fetchall() == [(1,)]
