@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -34,6 +35,8 @@ from regaudit.ingest.sources.ghcr.normalize import normalize_records as normaliz
 from regaudit.ingest.sources.harbor.normalize import normalize_records as normalize_harbor
 from regaudit.ingest.sources.quay.normalize import normalize_records as normalize_quay
 from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, RFC3339_PATTERN, TIME_WINDOW
+
+log = logging.getLogger(__name__)
 
 #: Each source's normalizer lives in its source package (``regaudit.ingest.sources.<kind>``).
 EVENTS_SQL = resources.files("regaudit.ingest.sources.distribution").joinpath("normalize_events.sql").read_text("utf-8")
@@ -187,14 +190,19 @@ class Normalizer:
 
     def with_seal_parts(self, batch: NormalizedBatch) -> NormalizedBatch:
         """The batch with its rows' chain texts made here (``NormalizedBatch.seal_parts``): a writer of the store
-        then only joins them around its batch id and hashes them. A table whose rows lack a sealed column or
-        carry a time without its zone (which a cast would read in a session's zone) is left to the writer."""
+        then only joins them around its batch id and hashes them. A table whose rows lack a sealed column, carry
+        a time without its zone (which a cast would read in a session's zone) or hold a value the store's type
+        refuses (the INSERT then refuses it too, and isolates the row) is left to the writer: never an error here,
+        on the loop's thread."""
         rows = batch.tables()
-        parts = {
-            table.name: row_parts(self._con, table, rows[table.name])
-            for table in AUDIT_TABLES
-            if _sealable(rows[table.name], table.columns)
-        }
+        parts = {}
+        for table in AUDIT_TABLES:
+            if not _sealable(rows[table.name], table.columns):
+                continue
+            try:
+                parts[table.name] = row_parts(self._con, table, rows[table.name])
+            except duckdb.Error as error:
+                log.warning("%s rows left to the writer's chain read-back: %s", table.name, str(error)[:200])
         return replace(batch, seal_parts=parts)
 
     def _query(self, name: str, sql: str, params: dict[str, object], has_records: bool | None) -> pa.Table:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -196,3 +197,26 @@ def test_store_types_cast_as_the_insert_does():
     assert con.execute("SELECT CAST(0.1::FLOAT AS DOUBLE)::VARCHAR, CAST(1e300 AS DOUBLE)::VARCHAR").fetchall() == [
         ("0.10000000149011612", "1e+300")
     ]
+
+
+def test_a_value_the_store_type_refuses_is_left_to_the_writer_which_isolates_it(tmp_path, normalizer):
+    """A source that put a word in a line's status: the parts of its table are not made (no error on the
+    reading thread), and the INSERT refuses the row, which becomes a dead letter, as before the parts; an event's
+    raw that is not JSON is refused by the INSERT alike, its parts made from the payload's bytes unused."""
+    batch = normalizer.normalize(access_records(SAMPLES / "nginx-1.22-registry.access.json.log"))
+    status = [str(value) for value in batch.access.column("status").to_pylist()]
+    index = batch.access.schema.get_field_index("status")
+    broken = replace(batch, access=batch.access.set_column(index, "status", pa.array(["lots", *status[1:]])))
+    parted = normalizer.with_seal_parts(broken)
+    assert "access_log" not in (parted.seal_parts or {})
+    result = DuckDBSink(tmp_path / "s.duckdb", hooks=[seal_batch]).write(parted, "test")
+    assert (result.access_count, result.isolated_count) == (len(status) - 1, 1)
+
+    events = normalizer.normalize(event_records(SAMPLES / "distribution-2.8.2-htpasswd.events.jsonl", "main"))
+    raw = events.events.column("raw").to_pylist()
+    index = events.events.schema.get_field_index("raw")
+    not_json = replace(events, events=events.events.set_column(index, "raw", pa.array(["{not json", *raw[1:]])))
+    result = DuckDBSink(tmp_path / "s.duckdb", hooks=[seal_batch]).write(normalizer.with_seal_parts(not_json), "t")
+    assert (result.events_count, result.isolated_count) == (len(raw) - 1, 1)
+    with store.reader(tmp_path / "s.duckdb") as con:
+        assert verify(con).ok
