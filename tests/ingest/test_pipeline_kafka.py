@@ -30,6 +30,13 @@ def count(db, sql="SELECT count(*), count(DISTINCT event_id) FROM registry_event
         return None
 
 
+def verified(env: dict) -> None:
+    """``regaudit verify`` passes: the chain entries the consumer sealed from the texts its reading thread made
+    (``seal_parts``), and those it read back (a replay, a batch in parts), match the stored rows."""
+    done = subprocess.run([*processes.REGAUDIT, "verify"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def synthetic_events(n: int, prefix: str = "e") -> list[bytes]:
     """n distinct events shaped like the 2.8.2 capture (about 0.8 KB each)."""
     template = posts(CAPTURE)[2]["body"]["events"][0]
@@ -78,6 +85,7 @@ def test_webhook_to_kafka_to_duckdb_stores_posts_once_even_when_posted_twice(kaf
     assert count(db, "SELECT reason FROM dead_letters")[0].startswith("not JSON")
     overwrite = count(db, "SELECT count(*) FROM tag_history WHERE is_overwrite AND moved_by = 'alice'")
     assert overwrite == (1,)
+    verified(env)
 
 
 def test_kill_9_of_the_consumer_mid_stream_leaves_every_event_exactly_once(kafka_broker, kafka_topics, tmp_path):
@@ -95,6 +103,7 @@ def test_kill_9_of_the_consumer_mid_stream_leaves_every_event_exactly_once(kafka
     restarted = processes.start(["consume", "--until-idle", "5"], env, log)
     assert restarted.wait(300) == 0, log.read_text()[-3000:]
     assert count(db) == (total, total)
+    verified(env)  # a batch stored before the kill, its offsets not committed, came again: read back, no rows
 
 
 def test_a_broker_restart_during_the_stream_loses_nothing(kafka_broker, kafka_topics, tmp_path):
