@@ -190,19 +190,19 @@ class Normalizer:
 
     def with_seal_parts(self, batch: NormalizedBatch) -> NormalizedBatch:
         """The batch with its rows' chain texts made here (``NormalizedBatch.seal_parts``): a writer of the store
-        then only joins them around its batch id and hashes them. A table whose rows lack a sealed column, carry
-        a time without its zone (which a cast would read in a session's zone) or hold a value the store's type
-        refuses (the INSERT then refuses it too, and isolates the row) is left to the writer: never an error here,
-        on the loop's thread."""
+        then only joins them around its batch id and hashes them. A table ``row_parts`` cannot make them of, or
+        whose rows hold a value the store's type refuses (the INSERT then refuses it too, and isolates the row),
+        is left to the writer: never an error here, on the loop's thread."""
         rows = batch.tables()
         parts = {}
         for table in AUDIT_TABLES:
-            if not _sealable(rows[table.name], table.columns):
-                continue
             try:
-                parts[table.name] = row_parts(self._con, table, rows[table.name])
+                made = row_parts(self._con, table, rows[table.name])
             except duckdb.Error as error:
                 log.warning("%s rows left to the writer's chain read-back: %s", table.name, str(error)[:200])
+                continue
+            if made is not None:
+                parts[table.name] = made
         return replace(batch, seal_parts=parts)
 
     def _query(self, name: str, sql: str, params: dict[str, object], has_records: bool | None) -> pa.Table:
@@ -270,19 +270,6 @@ class Normalizer:
         ]
         dead = dead.drop_columns(["identity"]).add_column(0, "dead_letter_id", pa.array(ids, pa.string()))
         return NormalizedBatch(good_events, good_access, dead)
-
-
-def _sealable(rows: pa.Table, columns: tuple[tuple[str, str], ...]) -> bool:
-    names = set(rows.column_names)
-    for name, kind in columns:
-        if name == "batch_id":
-            continue
-        if name not in names:
-            return False
-        kind_of = rows.schema.field(name).type
-        if kind == "time" and not (pa.types.is_timestamp(kind_of) and kind_of.tz):
-            return False
-    return True
 
 
 def _with_records(rows: pa.Table, records: pa.Table) -> pa.Table:

@@ -27,7 +27,7 @@ The chain entry hash over these digests is in ``regaudit.evidence.chain`` (``ent
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -100,7 +100,8 @@ _ENCODERS: dict[Kind, str] = {
 }
 
 
-#: the store's type of each kind of sealed column (``schema.sql``; ``test_canonical`` holds them to the store)
+#: the store's type of each kind of sealed column (``schema.sql``; ``tests/evidence/test_seal_parts.py`` holds
+#: them to the store)
 STORE_TYPES: dict[Kind, str] = {
     "text": "VARCHAR", "json": "JSON", "int": "BIGINT", "time": "TIMESTAMPTZ", "float": "DOUBLE", "blob": "BLOB",
 }  # fmt: skip
@@ -123,35 +124,56 @@ def utc_iso(moment: datetime) -> str:
 
 def row_text_sql(table: AuditTable) -> str:
     """The SQL expression of one row's canonical text."""
-    parts = ", ".join(_ENCODERS[kind].format(c=name) for name, kind in table.columns)
-    return f"concat_ws('|', {parts})"
+    return _text_sql(table.columns, lambda name, _kind: name)
 
 
-def row_parts(con: duckdb.DuckDBPyConnection, table: AuditTable, rows: pa.Table) -> pa.Table:
+def _text_sql(columns: tuple[tuple[str, Kind], ...], value: Callable[[str, Kind], str]) -> str:
+    """The columns' values (``value``: the SQL of one) encoded by their kind and joined with ``|``."""
+    return f"concat_ws('|', {', '.join(_ENCODERS[kind].format(c=value(name, kind)) for name, kind in columns)})"
+
+
+def row_parts(con: duckdb.DuckDBPyConnection, table: AuditTable, rows: pa.Table) -> pa.Table | None:
     """The row texts of rows not yet stored, in parts around the batch id, which the rows get only in the
     writer's transaction: ``before`` it, and ``after`` it or, where the one column after it is the row's text
     payload with no NULL (``raw`` of events and access lines), that column itself as ``value``, hashed from the
     rows' own buffers behind its length rather than copied. Each value is cast to the store's type of its column
-    first, as the INSERT casts it, and encoded by ``row_text_sql``'s own expressions: joined around the id
-    (``digests_of_parts``), the parts give the text the stored row gives. ``rows`` holds every sealed column but
-    the batch id; other columns are ignored."""
-    names = [name for name, _kind in table.columns]
-    at = names.index(_BATCH_ID)
+    first, as the INSERT casts it, and encoded as ``row_text_sql`` encodes it: joined around the id
+    (``digests_of_parts``), the parts give the text the stored row gives. ``rows`` holds the sealed columns but
+    the batch id; other columns are ignored. None when it lacks one, or holds a time without its zone (which a
+    cast would read in a session's zone): the writer reads those rows back."""
+    if not _castable(rows, table.columns):
+        return None
+    at = [name for name, _kind in table.columns].index(_BATCH_ID)
     after = table.columns[at + 1 :]
 
-    def text(columns: tuple[tuple[str, Kind], ...]) -> str:
-        parts = (_ENCODERS[kind].format(c=f'CAST("{name}" AS {STORE_TYPES[kind]})') for name, kind in columns)
-        return f"concat_ws('|', {', '.join(parts)})"
+    def cast(name: str, kind: Kind) -> str:
+        return f'CAST("{name}" AS {STORE_TYPES[kind]})'
 
     payload = rows.column(after[0][0]) if len(after) == 1 and after[0][1] in ("text", "json") else None
     plain = payload is not None and pa.types.is_string(payload.type) and payload.null_count == 0
     con.register("sealed_rows", rows)
     try:
-        outputs = f"{text(table.columns[:at])} AS before" + ("" if plain else f", {text(after)} AS after")
+        outputs = f"{_text_sql(table.columns[:at], cast)} AS before"
+        if not plain:
+            outputs += f", {_text_sql(after, cast)} AS after"
         parts = con.sql(f"SELECT {outputs} FROM sealed_rows").to_arrow_table()  # noqa: S608 - fixed names
     finally:
         con.unregister("sealed_rows")
     return parts.append_column("value", payload) if plain else parts
+
+
+def _castable(rows: pa.Table, columns: tuple[tuple[str, Kind], ...]) -> bool:
+    """Whether ``rows`` holds every sealed column but the batch id, its times with their zone."""
+    names = set(rows.column_names)
+    for name, kind in columns:
+        if name == _BATCH_ID:
+            continue
+        if name not in names:
+            return False
+        arrow_type = rows.schema.field(name).type
+        if kind == "time" and not (pa.types.is_timestamp(arrow_type) and arrow_type.tz):
+            return False
+    return True
 
 
 def digests_of_parts(parts: pa.Table, batch_id: int) -> list[bytes]:
