@@ -236,9 +236,20 @@ class Consumer:
         store file is given back if the writer held it (a batch that filled up ended the stream)."""
         messages = self._poll_batch(consumer)
         if not messages:
+            self._drain()
             self._release()
             return None
         return messages, self._normalize(messages)
+
+    def _drain(self) -> None:
+        """While nothing comes: derive time ranges earlier batches queued (``DuckDBSink.drain``), some per poll."""
+        with self.store_lock.lock:
+            result = self.sink.drain()
+        if result is not None:
+            self.metrics.observe_pending(self.sink.pending)
+            log.info(
+                "batch=%d derived time ranges queued by earlier batches; %d wait", result.batch_id, self.sink.pending
+            )
 
     def _release(self) -> None:
         if self._expiry is not None:
@@ -285,6 +296,7 @@ class Consumer:
             result = self.sink.write(normalized, source="kafka", more_coming=more_coming)
             self._expire_later(self.sink.held_for())
         self.metrics.observe_dead_letters(normalized.dead_letters.column("source").to_pylist())
+        self.metrics.observe_pending(self.sink.pending)
         if self.on_batch is not None:
             self.on_batch(result)
         return result

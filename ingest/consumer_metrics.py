@@ -39,6 +39,7 @@ class ConsumerMetrics:
         self.commit_failures = 0
         self.last_commit_at: float | None = None
         self.lag: dict[Partition, int] = {}
+        self.pending_ranges = 0
         self.stopping = False
 
     def observe_dead_letters(self, sources: Iterable[str]) -> None:
@@ -67,6 +68,11 @@ class ConsumerMetrics:
             if lag is not None:
                 self.lag = dict(lag)
 
+    def observe_pending(self, ranges: int) -> None:
+        """Time ranges left queued for derivation (``derive_pending``) after the last batch or drain."""
+        with self._lock:
+            self.pending_ranges = ranges
+
     def stop(self) -> None:
         with self._lock:
             self.stopping = True
@@ -94,6 +100,9 @@ class ConsumerMetrics:
                        "Unix time of the last Kafka offset commit, made after its batch's DuckDB commit.", last_commit),
                 family("regaudit_consumer_lag_records", "gauge",
                        "Records after the consumer's position, per assigned partition, as of the last batch.", lag),
+                family("regaudit_consumer_derive_pending_ranges", "gauge",
+                       "Time ranges of stored batches left to derive (events scattered over time), after the last "
+                       "batch.", self.pending_ranges),
             )  # fmt: skip
         return families + isolation.COUNTERS.render()
 

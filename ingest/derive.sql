@@ -1,7 +1,8 @@
 -- Derived tables, maintained inside each ingest batch's transaction. Every statement is idempotent and
 -- restricted to what the batch can have changed ($batch_id; a time range $lo..$hi of its rows: statements that
--- use one run once per range, see RANGE_GAP in sinks/duckdb.py), so events and access lines may arrive in any
--- order, in any batch, and a replay changes nothing.
+-- use one run once per range, see RANGE_GAP in derive.py), so events and access lines may arrive in any
+-- order, in any batch, and a replay changes nothing. A step with such statements binds no $batch_id: a range a
+-- batch queued (derive_pending.sql, MAX_RANGES) is derived later by those steps alone.
 --
 -- LINE_REACH: a row that carries an access-log line (proxy_line_key) is at most 70 seconds from the line's time:
 -- join_proxy and join_proxy_mounts pair within 10 seconds, a tag delete takes the line of its manifest delete

@@ -179,6 +179,8 @@ class Importer:
                 thread_name="import-write",
                 max_idle_seconds=0.0,
             )
+            while self.sink.drain() is not None:  # the time ranges a scattered batch queued (derive_pending)
+                pass
         finally:
             self.sink.release()
         summary.seconds = time.perf_counter() - started

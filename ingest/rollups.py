@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from regaudit.ingest.derive import derive_step
+
 #: the rollup tables of image_activity (``rollups.sql``, ``client_rollups.sql``, ``page_rollups.sql``,
 #: ``action_rollups.sql``, ``repository_rollups.sql``, ``digest_rollups.sql``)
 ROLLUPS = (
@@ -236,7 +238,6 @@ def refresh_after_cut(con: duckdb.DuckDBPyConnection, cut_at: datetime) -> None:
     and every key of the cut's day is summed again by the batches' own steps, over a range that reaches the whole
     day (its rows, and its rollup rows' spans). A range at the cut alone reached only the keys with rows within
     ``ROLLUP_REACH`` of it: a key whose rows of that day were all deleted hours before the cut kept counting them."""
-    from regaudit.ingest.sinks.duckdb import derive_step  # noqa: PLC0415 - that module imports store, which imports this
 
     for table in ROLLUPS:
         con.execute(

@@ -24,6 +24,7 @@ import duckdb
 from regaudit.backoff import Backoff
 from regaudit.errors import StoreLocked, StoreSchemaError
 from regaudit.ingest import rollups, tag_heads
+from regaudit.ingest.derive import derive_step
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ MIGRATIONS: dict[int, str] = {
     18: resources.files("regaudit.ingest").joinpath("tag_heads.sql").read_text(encoding="utf-8"),
     19: resources.files("regaudit.ingest").joinpath("activity_key.sql").read_text(encoding="utf-8"),
     20: resources.files("regaudit.ingest").joinpath("event_key.sql").read_text(encoding="utf-8"),
+    21: resources.files("regaudit.ingest").joinpath("derive_pending.sql").read_text(encoding="utf-8"),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -219,7 +221,6 @@ BLOB_ONLY_VERSION = 7
 def _backfill_blob_only(con: duckdb.DuckDBPyConnection) -> None:
     """Derive the blob-only pull rows of a store written before version 7, over all its blob events at once:
     the rows are a function of the stored events, so they are what replaying its batches would give."""
-    from regaudit.ingest.sinks.duckdb import derive_step  # noqa: PLC0415 - that module imports this one
 
     bounds = con.execute(
         "SELECT min(event_at), max(event_at) FROM registry_events WHERE target_kind = 'blob' AND action = 'pull'"

@@ -22,6 +22,9 @@ from regaudit.ingest.sinks.duckdb import DuckDBSink
 
 log = logging.getLogger(__name__)
 
+#: how long no delivery comes before the writer derives time ranges earlier batches queued (``DuckDBSink.drain``)
+IDLE_DRAIN_SECONDS = 1.0
+
 _Pending = tuple[Sequence[tuple[str | None, RawRecord]], "Future[None]"]
 
 
@@ -56,7 +59,11 @@ class StoreRecordSink:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
+            try:  # while time ranges wait to be derived (derive_pending), a quiet second derives some
+                first = self._queue.get(timeout=IDLE_DRAIN_SECONDS if self._sink.pending else None)
+            except queue.Empty:
+                self._drain()
+                continue
             if first is None:
                 return
             group = [first]
@@ -70,6 +77,12 @@ class StoreRecordSink:
                     break
                 group.append(more)
             self._write(group)
+
+    def _drain(self) -> None:
+        try:
+            self._sink.drain()
+        except Exception:  # noqa: BLE001 - the next delivery's batch derives them, or the next quiet second
+            log.warning("deriving queued time ranges failed; will try again", exc_info=True)
 
     def _write(self, group: list[_Pending]) -> None:
         records = [record for records, _ in group for _, record in records]

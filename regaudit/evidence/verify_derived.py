@@ -4,7 +4,7 @@ dashboard and the signed reports show, but the chain seals only ``registry_event
 
 How: one read-only look at the store copies the sealed rows (without their raw payloads), the stored derived rows
 and the chain into a scratch DuckDB file; there the batches are replayed in the order they were stored, each
-derived by ``regaudit.ingest.sinks.duckdb.derive``, the very code the ingest batch runs (the derivation depends a
+derived by ``regaudit.ingest.derive.derive``, the very code the ingest batch runs (the derivation depends a
 little on arrival order, e.g. which proxy lines were still unmatched, so a one-shot rebuild would not be exact).
 Purges are replayed where the chain has them (``image_activity`` is cut where the purge cut it). Then stored and
 rebuilt rows are compared both ways (``EXCEPT ALL``), and the first differing rows are named.
@@ -34,8 +34,9 @@ import duckdb
 from regaudit.errors import TransientError
 from regaudit.evidence import decisions
 from regaudit.ingest import store, tag_heads
+from regaudit.ingest.derive import GAP_GRACE_SECONDS, derive, drain_pending
 from regaudit.ingest.rollups import ROLLUPS, refresh_after_cut
-from regaudit.ingest.sinks.duckdb import GAP_GRACE_SECONDS, derive
+from regaudit.ingest.sinks.duckdb import DRAIN_SOURCE
 
 
 class StoreChanged(TransientError):
@@ -49,8 +50,9 @@ DERIVE_REACH = timedelta(days=1)
 SHOWN = 10
 SOURCES = {"registry_events": "event_at", "access_log": "request_at"}
 #: the derived tables compared: the daily rollups (summing image_activity) on the days after the horizon's reach;
-#: tag_heads with the stored tag_history, whose latest interval per tag it must hold (purged sources or not)
-DERIVED = ("image_activity", "tag_history", "tag_heads", *ROLLUPS)
+#: tag_heads with the stored tag_history, whose latest interval per tag it must hold (purged sources or not); the
+#: queue of time ranges left to derive (derive_pending.sql), which the replay queues and drains as the ingest did
+DERIVED = ("image_activity", "tag_history", "tag_heads", "derive_pending", *ROLLUPS)
 
 Opener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
@@ -95,10 +97,12 @@ def check(
 
 @dataclass(frozen=True)
 class _Step:
-    """One thing to replay: a batch's rows, or a purge's cut of image_activity."""
+    """One thing to replay: a batch's rows, a purge's cut of image_activity, or a batch of no rows that derived
+    time ranges earlier batches queued (``drain``)."""
 
     batch_id: int | None
     activity_cut_at: datetime | None = None
+    drain: bool = False
 
 
 def check_derived(
@@ -154,6 +158,8 @@ def _copy(opener: Opener, replica: duckdb.DuckDBPyConnection) -> tuple[list[_Ste
             _stream(con, replica, f"SELECT * FROM {table}", f"stored_{table}")  # noqa: S608 - fixed names
         chain = con.execute("SELECT seq, kind, batch_id, detail FROM chain ORDER BY seq").fetchall()
         held = [(int(b), int(n)) for b, n in con.execute(_BATCH_ROWS).fetchall()]
+        drained = con.execute("SELECT batch_id FROM ingest_batches WHERE source = $s", {"s": DRAIN_SOURCE})
+        drains = {int(row[0]) for row in drained.fetchall()}  # batches of no rows that derived queued ranges
     last = max((int(row[0]) for row in chain), default=0)
     for lo, hi in _groups(held):
         with opener() as con:
@@ -163,7 +169,8 @@ def _copy(opener: Opener, replica: duckdb.DuckDBPyConnection) -> tuple[list[_Ste
             purges = con.execute("SELECT count(*) FROM chain WHERE kind = 'purge' AND seq > $s", {"s": last})
             if purges.fetchall()[0][0]:
                 raise StoreChanged("the store was purged while verify read it: run verify again")
-    return _steps(chain, [batch_id for batch_id, _ in held])
+    steps, horizon = _steps(chain, sorted({batch_id for batch_id, _ in held} | drains))
+    return [replace(step, drain=step.batch_id in drains) for step in steps], horizon
 
 
 def _groups(held: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int]]:
@@ -227,7 +234,18 @@ def _replay(replica: duckdb.DuckDBPyConnection, steps: Sequence[_Step], registry
         if new:
             derive(replica, step.batch_id, registry, grace)
             replayed += 1
+        elif step.drain:
+            drain_pending(replica, step.batch_id, registry, grace)
+        else:  # purged: the time ranges it queued, if any, took their turns in later batches' drains as stored
+            replica.execute(_REQUEUED, {"b": step.batch_id})
     return replayed
+
+
+_REQUEUED = """
+INSERT INTO derive_pending
+SELECT batch_id, lo, hi, rows_count, NULL FROM stored_derive_pending WHERE batch_id = $b
+ON CONFLICT DO NOTHING
+"""
 
 
 _TAG_MOVES = """
@@ -257,6 +275,12 @@ CREATE TEMP TABLE checked_{side} AS
 SELECT * FROM {table} WHERE $start::TIMESTAMPTZ IS NULL OR occurred_at >= $start
 """
 
+#: queued time ranges after the horizon's reach (a purge removed the sources of those before it)
+_PENDING_CHECKED = """
+CREATE TEMP TABLE checked_{side} AS
+SELECT * FROM {table} WHERE $start::TIMESTAMPTZ IS NULL OR lo >= $start
+"""
+
 
 def _compare(replica: duckdb.DuckDBPyConnection, replayed: int, horizon: datetime | None) -> DerivedCheck:
     start = None if horizon is None else horizon + DERIVE_REACH
@@ -270,6 +294,9 @@ def _compare(replica: duckdb.DuckDBPyConnection, replayed: int, horizon: datetim
     problems += _differences(replica, "tag_history", "tags", ("registry", "repository", "tag", "event_id"),
                              "valid_from_at")  # fmt: skip
     problems += _rollup_differences(replica, start)
+    for side, table in (("stored_pending", "stored_derive_pending"), ("rebuilt_pending", "derive_pending")):
+        replica.execute(_PENDING_CHECKED.format(side=side, table=table), {"start": start})
+    problems += _differences(replica, "derive_pending", "pending", ("batch_id", "lo"), "lo")
     if heads := tag_heads.differences(replica, "stored_tag_heads", "stored_tag_history"):
         problems.append(f"tag_heads: the rows of {heads} tags are not their latest tag_history interval")
     activity = _count(replica, "checked_stored_activity")

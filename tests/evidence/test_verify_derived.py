@@ -53,6 +53,21 @@ def traffic(at: float, actor: str) -> list:
     ]
 
 
+def purged_at_60_days(db: Path, tmp_path: Path) -> dict[str, str]:
+    """``regaudit purge`` of what is older than 30 days, 60 days after 2026-05-01, with a new signing key; returns
+    the settings verify runs with."""
+    key = tmp_path / "signing.pem"
+    signing.generate_key(key)
+    env = {
+        "REGAUDIT_REPORTS__SIGNING_KEY_PATH": str(key),
+        "REGAUDIT_RETENTION__REGISTRY_EVENTS_DAYS": "30",
+        "REGAUDIT_RETENTION__ACCESS_LOG_DAYS": "30",
+    }
+    purged = regaudit(db, "purge", "--older-than", "30d", "--now", (T0 + timedelta(days=60)).date().isoformat(), **env)
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    return env
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """The captured registry and nginx samples, then skopeo's multi-platform pull, pushes and a delete by tag."""
@@ -160,16 +175,7 @@ def test_a_purge_leaves_no_false_failure_and_rows_after_it_are_still_checked(tmp
     db = tmp_path / "audit.duckdb"
     write(db, multi_platform_pull_and_pushes() + traffic(100, "alice"))  # 2026-05-01
     write(db, traffic(40 * DAY, "bob"))  # 40 days later: the same tag moved again
-    key = tmp_path / "signing.pem"
-    signing.generate_key(key)
-    env = {
-        "REGAUDIT_REPORTS__SIGNING_KEY_PATH": str(key),
-        "REGAUDIT_RETENTION__REGISTRY_EVENTS_DAYS": "30",
-        "REGAUDIT_RETENTION__ACCESS_LOG_DAYS": "30",
-    }
-    now = (T0 + timedelta(days=60)).date().isoformat()
-    purged = regaudit(db, "purge", "--older-than", "30d", "--now", now, **env)
-    assert purged.returncode == 0, purged.stdout + purged.stderr
+    env = purged_at_60_days(db, tmp_path)
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT DISTINCT batch_id FROM registry_events").fetchall() == [(2,)]
         # image_activity is kept 400 days: these rows' sources are gone, and rows a day past the cut are not checked
@@ -185,6 +191,25 @@ def test_a_purge_leaves_no_false_failure_and_rows_after_it_are_still_checked(tmp
     done = regaudit(db, "verify", **env)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "actor is 'mallory', the sealed rows give 'bob'" in done.stdout
+
+
+def test_time_ranges_queued_by_a_batch_purged_since_are_replayed_in_their_turn(tmp_path):
+    """derive_pending.sql: a batch scattered over years queued ranges, later batches derived some, then a purge
+    removed the batch. The replay queues them again at its step, so the later drains take the same ranges."""
+    db = tmp_path / "audit.duckdb"
+    years = [event(-(i + 1) * 50 * DAY, "pull", "team/app", "mallory", "GET", tag="1.0") for i in range(120)]
+    write(db, [*years, *traffic(0, "alice")])  # batch 1: 121 ranges, 64 derived, 57 queued; all of it purged below
+    days = [event(d * DAY, "pull", "team/app", "bob", "GET", tag="1.0") for d in range(35, 105)]
+    write(db, days)  # batch 2: 70 ranges, 6 queued; it derives 16 of batch 1's
+    write(db, traffic(58 * DAY, "carol"))  # batch 3: 16 more of batch 1's; batch 2's 6 still wait, then
+    env = purged_at_60_days(db, tmp_path)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT batch_id FROM registry_events ORDER BY 1").fetchall() == [(2,), (3,)]
+        drained = con.execute("SELECT batch_id, derived_by, count(*) FROM derive_pending GROUP BY ALL ORDER BY ALL")
+        assert drained.fetchall() == [(1, 2, 16), (1, 3, 16), (1, None, 25), (2, None, 6)]
+
+    done = regaudit(db, "verify", **env)  # without batch 1's queue, the replay's batch 3 would drain batch 2's
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_sealed_rows_are_copied_a_group_of_batches_at_a_time_with_the_same_outcome(db, monkeypatch):

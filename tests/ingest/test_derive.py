@@ -17,9 +17,10 @@ import duckdb
 import pytest
 
 from regaudit.ingest import store
+from regaudit.ingest.derive import MAX_RANGES, batch_time_ranges, time_ranges
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
-from regaudit.ingest.sinks.duckdb import MAX_RANGES, DuckDBSink, _batch_time_ranges, _time_ranges
+from regaudit.ingest.sinks.duckdb import DuckDBSink
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -212,7 +213,7 @@ def test_a_batch_spanning_days_is_derived_per_time_range_with_the_same_rows(db, 
     write(apart, first, late)
 
     with store.writer(db) as con:
-        assert len(_time_ranges(con, 1)) == 2
+        assert len(time_ranges(con, 1)) == 2
     assert sorted(activity(db), key=repr) == sorted(activity(apart), key=repr)
 
 
@@ -227,8 +228,9 @@ def test_the_ranges_of_a_batch_stored_as_given_are_those_read_back(db, days):
         normalizer.close()
     DuckDBSink(db, default_registry="main").write(batch, "test")
     with store.writer(db) as con:
-        assert _batch_time_ranges(batch) == _time_ranges(con, 1)
-    assert len(_batch_time_ranges(batch)) == (days if days <= MAX_RANGES else 1)
+        assert batch_time_ranges(batch) == time_ranges(con, 1)
+    assert len(batch_time_ranges(batch)) == days
+    assert [r.rows for r in batch_time_ranges(batch)] == [2] * days  # a pull and its line each
 
 
 def blob(at: float, repository: str, actor: str, name: str, size: int, method: str = "GET") -> RawRecord:

@@ -13,6 +13,7 @@ import subprocess
 import zlib
 from pathlib import Path
 
+from regaudit.ingest.derive import MAX_RANGES
 from regaudit.ingest.importer import Importer
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.sinks.duckdb import DuckDBSink
@@ -263,3 +264,23 @@ def test_the_store_is_held_across_batches_and_given_back_at_the_end(tmp_path, mo
     with store.writer(db, timeout=1.0) as con:
         assert con.execute("SELECT count(*) FROM ingest_batches").fetchall() == [(-(-lines // 3),)]
         assert verify(con).ok
+
+
+def test_a_dump_scattered_over_years_is_derived_whole_by_the_end_of_the_import(tmp_path):
+    """Events years apart (a shuffled export, a broken clock): one batch queues the time ranges it does not
+    derive with it (derive_pending.sql), and the import derives every one of them before it ends."""
+    capture = SAMPLES / "distribution-2.8.2-htpasswd.events.jsonl"
+    values = []
+    for i, record in enumerate(event_records(capture, "default") * 5):  # 90: more ranges than derived at once
+        event = json.loads(record.value)
+        event["id"], event["timestamp"] = f"far-{i}", f"{2001 + 2 * i}-03-01T08:00:00Z"
+        values.append(json.dumps(event).encode() + b"\n")
+    (tmp_path / "events.jsonl").write_bytes(b"".join(values))
+    db = tmp_path / "audit.duckdb"
+    done = regaudit(db, "import", str(tmp_path / "events.jsonl"), "--kind", "event")
+    assert summary(done)["stored"] == str(len(values)), done.stderr
+    [(queued, derived)] = rows(db, "SELECT count(*), count(derived_by) FROM derive_pending")
+    assert queued == len(values) - MAX_RANGES  # each event its own range; MAX_RANGES derived with the batch
+    assert derived == queued
+    verify = regaudit(db, "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -42,6 +42,7 @@ def test_the_consumer_renders_its_batches_lag_and_the_process_wide_isolated_reco
     metrics.observe_dead_letters(["events", "receiver", "events"])
     metrics.observe_batch(WriteResult(7, 10, 2, 4, 1), 16, True, {("t.events", 1): 4, ("t.events", 0): 0})
     metrics.observe_batch(WriteResult(8, 0, 0, 0), 1, False, None)  # commit failed, lag unknown: the last stays
+    metrics.observe_pending(3)
     rendered = metrics.render()
     for line in [
         "regaudit_consumer_records_total 17",
@@ -56,6 +57,7 @@ def test_the_consumer_renders_its_batches_lag_and_the_process_wide_isolated_reco
         'regaudit_consumer_lag_records{topic="t.events",partition="0"} 0',
         'regaudit_consumer_lag_records{topic="t.events",partition="1"} 4',
         "# TYPE regaudit_consumer_lag_records gauge",
+        "regaudit_consumer_derive_pending_ranges 3",
     ]:
         assert line in rendered.splitlines(), line
     assert rendered.endswith(isolation.COUNTERS.render())  # the same counters the webhook shows, not a copy

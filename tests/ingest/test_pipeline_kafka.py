@@ -106,6 +106,33 @@ def test_kill_9_of_the_consumer_mid_stream_leaves_every_event_exactly_once(kafka
     verified(env)  # a batch stored before the kill, its offsets not committed, came again: read back, no rows
 
 
+def test_events_scattered_over_a_century_are_stored_once_and_derived_without_reading_the_store_each_batch(
+    kafka_broker, kafka_topics, tmp_path
+):
+    """A producer with the topic's credentials mixes events years apart into the live stream (derive_pending.sql):
+    the batch derives its largest ranges, queues the rest, and the idle consumer derives those; verify replays it."""
+    db = tmp_path / "audit.duckdb"
+    scattered = []
+    for i, value in enumerate(synthetic_events(80, prefix="far")):  # more ranges than a batch derives at once
+        event = json.loads(value)
+        event["timestamp"] = f"{2001 + 2 * i}-06-01T12:00:00Z"
+        scattered.append(json.dumps(event).encode())
+    live = synthetic_events(3_000)
+    produce(kafka_broker.bootstrap, kafka_topics.events, live[:1_500] + scattered + live[1_500:])
+    env = processes.regaudit_env(db, kafka_broker.bootstrap, kafka_topics)
+    consumer = processes.start(["consume", "--until-idle", "5"], env, tmp_path / "consume.log")
+    assert consumer.wait(180) == 0, (tmp_path / "consume.log").read_text()[-3000:]
+    assert count(db) == (3_080, 3_080)
+    far = "SELECT count(*) FROM registry_events WHERE event_at NOT BETWEEN '2026-11-26' AND '2026-11-27'"
+    assert count(db, far) == (80,)
+    queued = count(db, "SELECT count(*), count(derived_by) FROM derive_pending")
+    assert queued is not None
+    assert queued[0] > 0
+    assert queued[0] == queued[1]  # queued, then all derived
+    assert "derived time ranges queued by earlier batches" in (tmp_path / "consume.log").read_text()
+    verified(env)
+
+
 def test_a_broker_restart_during_the_stream_loses_nothing(kafka_broker, kafka_topics, tmp_path):
     db = tmp_path / "audit.duckdb"
     env = processes.regaudit_env(db, kafka_broker.bootstrap, kafka_topics, REGAUDIT_CONSUMER__BATCH_MAX_RECORDS="2000")
