@@ -225,3 +225,13 @@ def isolated_records(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """,
         {"prefix": f"{ISOLATED_REASON}:"},
     )
+
+
+def derive_pending(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Time ranges of stored batches not derived yet (``ingest/derive_pending.sql``: a batch's events scattered over
+    more ranges than it derives at once) and the oldest batch among them."""
+    return frame(
+        con,
+        "SELECT count(*) AS ranges_count, min(batch_id) AS oldest_batch_id FROM derive_pending"
+        " WHERE derived_by IS NULL",
+    )

@@ -133,6 +133,16 @@ def _ingest_health(runtime: Runtime) -> None:
             help="Of those, records that passed validation but failed alone in the store write: the rest of their "
             "batch was stored. Each one is a fault to report.",
         )
+        waiting = int(data.run(runtime, q.derive_pending).iloc[0]["ranges_count"])
+        if waiting:
+            st.metric(
+                "Time ranges waiting to be derived",
+                f"{waiting:,}",
+                help="Batches whose events lie scattered over years derive their largest time ranges at once and "
+                "queue the rest; later batches and an idle consumer derive those. Their events are stored and listed "
+                "already; the rollups and pairings around them wait. A number that keeps growing means something keeps "
+                "sending such events (docs/production.md, Events scattered over time).",
+            )
         if not dead.empty:
             links.table(dead, "dead_letters")
 

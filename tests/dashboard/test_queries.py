@@ -17,6 +17,7 @@ from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
 from tests.ingest.poisoned_regaudit import MARKER, refuse_marker
+from tests.ingest.test_derive_pending import QUEUED, scattered, write
 from tests.samples import RECEIVED_AT
 
 DAY = TimeRange(datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
@@ -181,6 +182,15 @@ def test_ingest_health(con: duckdb.DuckDBPyConnection) -> None:
     ]
     dead = overview.dead_letter_summary(con)
     assert dead[["source", "dead_letters_count"]].values.tolist() == [["access", 1]]
+    assert overview.derive_pending(con)["ranges_count"].tolist() == [0]  # nothing scattered: nothing waits
+
+
+def test_ingest_health_counts_the_time_ranges_a_scattered_batch_queued(tmp_path) -> None:
+    db = tmp_path / "audit.duckdb"
+    write(DuckDBSink(db, default_registry="main"), scattered())
+    with store.reader(db) as reader:
+        waiting = overview.derive_pending(reader).iloc[0]
+    assert (waiting["ranges_count"], waiting["oldest_batch_id"]) == (QUEUED, 1)
 
 
 def test_ingest_health_counts_the_records_the_store_write_isolated(tmp_path: Path) -> None:
