@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import events_file, record  # noqa: E402
 
+from regaudit.ingest import derive as derive_module  # noqa: E402
 from regaudit.ingest import store  # noqa: E402
 from regaudit.ingest.hooks import load_hooks  # noqa: E402
 from regaudit.ingest.normalize import BATCH_SCHEMA, NormalizedBatch, Normalizer  # noqa: E402
@@ -51,8 +52,8 @@ BATCH = 25_000
 #: statement text -> the derive step it belongs to (also as the sink's first attempt runs it, without ON CONFLICT)
 STEPS = {
     text: name
-    for name, sql in sink_module.DERIVE_STEPS
-    for statement in sink_module._statements(sql)
+    for name, sql in derive_module.DERIVE_STEPS
+    for statement in derive_module.statements(sql)
     for text in (statement, statement.removesuffix("\nON CONFLICT DO NOTHING"))
 }
 

@@ -61,6 +61,11 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
     "webhook": (["--seconds", "20", "--connections", "32"], ["--seconds", "5", "--connections", "16"]),
     "webhook_serial": (["--seconds", "20", "--connections", "32"], ["--seconds", "4", "--connections", "16"]),
     "import_backfill": (["--lines", "1000000", "--events", "1000000"], ["--lines", "20000", "--events", "20000"]),
+    # a batch scattered over years, against this code before schema 21 (derive_pending.sql)
+    "scattered_batch": (
+        [".cache/bench/store-1000000.duckdb", ".cache/bench/store-10000000.duckdb", "--baseline", "fea2d44"],
+        [".cache/bench/store-200000.duckdb", "--baseline", "fea2d44"],
+    ),
 }
 
 
@@ -221,6 +226,23 @@ def batches_rows(rec: Record) -> list[str]:
     ]
 
 
+def scattered_rows(rec: Record) -> list[str]:
+    """Per store: a batch of events scattered over years, as a multiple of the live batch before it, now and with
+    the code before schema 21, which derived it as one range over the whole store."""
+    rows = []
+    for store in rec["stores"]:
+        now, before = store["now"], store.get("before")
+        baseline = f"{n(before['scattered'])} s, ×{store['before_scattered_vs_live']}" if before else "not run"
+        rows.append(
+            f"| a batch of {rec['scattered_events']} events scattered over 2001-2192 on `{store['store']}` "
+            f"(`scattered_batch.py`) | {n(now['scattered'])} s, ×{store['now_scattered_vs_live']} the live batch "
+            f"before it ({n(now['live'])} s); the next three {n(now['live_after'])}, {n(now['live_after_2'])}, "
+            f"{n(now['live_after_3'])} s | the live batch of {rec['live_events']} events, same run | "
+            f"×{store['now_scattered_vs_live']} | {baseline} ({rec['baseline']}) | bounded, not the store read |"
+        )
+    return rows
+
+
 def batches_load(rec: Record) -> str:
     """The machine's load average before and after the run, where it was recorded: CPU seconds still vary with it."""
     if "load_average" not in rec:
@@ -308,6 +330,7 @@ RENDER: dict[str, Callable[[Record], list[str]]] = {
     "webhook": webhook_rows,
     "webhook_serial": webhook_serial_rows,
     "import_backfill": import_rows,
+    "scattered_batch": scattered_rows,
 }
 
 

@@ -33,9 +33,9 @@ from typing import Any
 import duckdb
 
 from regaudit.evidence import chain
+from regaudit.ingest import derive as derive_module
 from regaudit.ingest import store
 from regaudit.ingest.normalize import EVENT_COLUMNS, EVENTS_SQL
-from regaudit.ingest.sinks import duckdb as sink
 from regaudit.schemas.registry import EARLIEST_AT, LATEST_AT, RFC3339_PATTERN, TIME_WINDOW
 
 #: the file's lines, one row each (as bench/ingest_access.py's floor reads an access log)
@@ -100,8 +100,8 @@ def ladder(path: Path, work: Path, floor_sql: str) -> dict[str, Any]:
         step("normalize", lambda: con.execute(NORMALIZED_INSERT, NORMALIZE_PARAMS | bound))
         stored, lo, hi = con.execute("SELECT count(*), min(event_at), max(event_at) FROM registry_events").fetchall()[0]
         con.execute("INSERT INTO ingest_batches VALUES (1, now(), 'ladder', ?, 0, 0, NULL, NULL)", [stored])
-        (activity,) = sink._statements(dict(sink.DERIVE_STEPS)["activity_from_events"])
-        activity = activity.removesuffix(sink._CONFLICT)  # as the sink's first attempt inserts it
+        (activity,) = derive_module.statements(dict(derive_module.DERIVE_STEPS)["activity_from_events"])
+        activity = activity.removesuffix(derive_module._CONFLICT)  # as the sink's first attempt inserts it
         step("image_activity", lambda: con.execute(activity, {"batch_id": 1}))
         step("derive", lambda: _derive(con, lo, hi, derive_cpu))
         step("chain", lambda: chain.seal(con, 1))
@@ -126,15 +126,15 @@ def _derive(con: duckdb.DuckDBPyConnection, lo: datetime, hi: datetime, steps: d
     file's days as ranges, each statement's fixed cost, 30 times over, was most of it); CPU seconds per step
     into ``steps``, so that a step whose cost grows faster than its rows shows."""
     params: dict[str, Any] = {"batch_id": 1, "default_registry": "default", "earliest": lo}
-    params["gap_grace_seconds"] = sink.GAP_GRACE_SECONDS
+    params["gap_grace_seconds"] = derive_module.GAP_GRACE_SECONDS
     con.execute("BEGIN TRANSACTION")
-    for name, sql in sink.DERIVE_STEPS:
+    for name, sql in derive_module.DERIVE_STEPS:
         if name == "activity_from_events":
             continue
         used = _cpu()
-        for statement in sink._statements(sql):
-            if name in sink.NEW_ROWS_ONLY:
-                statement = statement.removesuffix(sink._CONFLICT)  # noqa: PLW2901 - as the sink's first attempt
+        for statement in derive_module.statements(sql):
+            if name in derive_module.NEW_ROWS_ONLY:
+                statement = statement.removesuffix(derive_module._CONFLICT)  # noqa: PLW2901 - as the sink's first attempt
             names = set(re.findall(r"\$(\w+)", statement))
             bound = params | {"lo": lo, "hi": hi}
             con.execute(statement, {key: bound[key] for key in names})
