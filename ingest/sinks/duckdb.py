@@ -80,8 +80,9 @@ class DuckDBSink:
         self.default_registry = default_registry
         self.gap_grace_seconds = gap_grace_seconds
         self._held = HeldWriter(path, lock_timeout, hold_seconds)
-        #: time ranges left queued after this sink's last batch (``derive_pending``): a drain is due if any
-        self._pending = 0
+        #: time ranges left queued after this sink's last batch (``derive_pending``): a drain is due if any; None
+        #: until the first batch or drain (a writer restarted with ranges queued by its previous run drains them)
+        self._pending: int | None = None
 
     def write(self, batch: NormalizedBatch, source: str, more_coming: bool = False) -> WriteResult:
         """One transaction, or, when a row breaks it, one per part around the rows at fault (``isolation``).
@@ -107,13 +108,22 @@ class DuckDBSink:
 
     @property
     def pending(self) -> int:
-        """Time ranges left queued (``derive_pending``) after this sink's last batch."""
-        return self._pending
+        """Time ranges left queued (``derive_pending``) after this sink's last batch; 0 before the first."""
+        return self._pending or 0
+
+    @property
+    def drain_due(self) -> bool:
+        """Whether ``drain`` may have work: ranges were left queued, or this sink has not looked yet."""
+        return self._pending is None or self._pending > 0
 
     def drain(self) -> WriteResult | None:
         """Derive up to DRAIN_RANGES ranges earlier batches queued (``derive_pending``) in a batch of no rows, sealed
-        and counted as any (source ``derive``), if this sink's last batch left any queued; None if not. For a
-        writer whose input went quiet (an idle consumer, the end of an import): otherwise each batch drains some."""
+        and counted as any (source ``derive``), if any wait; None if not. For a writer whose input went quiet (an
+        idle consumer, the end of an import): otherwise each batch drains some. Before this sink's first batch it
+        counts the queue first, so a restart finds the ranges its previous run left, and a store with none gets
+        no batch of no rows."""
+        if self._pending is None:
+            self._pending = self._queued()
         if self._pending <= 0:
             return None
         try:
@@ -167,6 +177,15 @@ class DuckDBSink:
             raise
         return result
 
+    def _queued(self) -> int:
+        try:
+            found = self._held.connection().execute(_QUEUED).fetchall()
+        except BaseException:
+            self._held.release()
+            raise
+        self._held.done(more_coming=False)
+        return int(found[0][0])
+
     def _isolated_before(self, ids: list[str]) -> set[str]:
         """Which of these dead-letter ids an earlier attempt at the batch stored as isolated rows."""
         found = (
@@ -219,6 +238,7 @@ class DuckDBSink:
 
 #: the source of a batch of no rows that derives queued time ranges (``DuckDBSink.drain``)
 DRAIN_SOURCE = "derive"
+_QUEUED = "SELECT count(*) FROM derive_pending WHERE derived_by IS NULL"
 _NO_ROWS = NormalizedBatch(*(pa.table({"origin": pa.array([], pa.string())}) for _ in range(3)))
 
 

@@ -60,7 +60,7 @@ class StoreRecordSink:
     def _run(self) -> None:
         while True:
             try:  # while time ranges wait to be derived (derive_pending), a quiet second derives some
-                first = self._queue.get(timeout=IDLE_DRAIN_SECONDS if self._sink.pending else None)
+                first = self._queue.get(timeout=IDLE_DRAIN_SECONDS if self._sink.drain_due else None)
             except queue.Empty:
                 self._drain()
                 continue

@@ -144,3 +144,24 @@ def test_the_embedded_sink_derives_the_queue_when_deliveries_stop(db):
     assert queue(db)
     assert all(by is not None for *_, by in queue(db))
     assert verify_derived.check(lambda: store.reader(db), "main").ok
+
+
+def test_a_restarted_writer_drains_what_its_previous_run_left_queued(db, sink):
+    """A consumer restarted while ranges wait knows nothing of them until it looks: its first idle drain counts the
+    queue, and a store with none queued gets no batch of no rows."""
+    write(sink, live() + scattered())
+    restarted = DuckDBSink(db, default_registry="main")
+    assert restarted.drain_due
+    drained = 0
+    while restarted.drain() is not None:
+        drained += 1
+    assert drained == -(-(QUEUED + 1) // DRAIN_RANGES)
+    assert all(by is not None for *_, by in queue(db))
+    assert not restarted.drain_due
+
+    quiet = DuckDBSink(db, default_registry="main")
+    assert quiet.drain() is None
+    assert not quiet.drain_due
+    with store.reader(db) as con:
+        drains = con.execute("SELECT count(*) FROM ingest_batches WHERE source = $s", {"s": DRAIN_SOURCE})
+        assert drains.fetchall()[0][0] == drained
