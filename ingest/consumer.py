@@ -181,6 +181,8 @@ class Consumer:
         self.metrics = ConsumerMetrics()
         self._stop = threading.Event()
         self._expiry: threading.Timer | None = None
+        #: whether the last idle poll derived queued time ranges: until one derives none, the consumer is not idle
+        self._drained = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -222,7 +224,8 @@ class Consumer:
                 self._stop,
                 thread_name="store-writer",
                 max_idle_seconds=max_idle_seconds,
-                joining=lambda: not consumer.assignment(),  # e.g. waiting out a dead member of the group
+                # not idle while joining its group (waiting out a dead member) or deriving queued time ranges
+                busy=lambda: not consumer.assignment() or self._drained,
             )
         finally:
             self.metrics.stop()
@@ -245,6 +248,7 @@ class Consumer:
         """While nothing comes: derive time ranges earlier batches queued (``DuckDBSink.drain``), some per poll."""
         with self.store_lock.lock:
             result = self.sink.drain()
+        self._drained = result is not None
         if result is not None:
             self.metrics.observe_pending(self.sink.pending)
             log.info(

@@ -35,10 +35,10 @@ def run_batches(
     thread_name: str,
     max_idle_seconds: float | None = None,
     rest_seconds: float = 0.0,
-    joining: Callable[[], bool] = _never,
+    busy: Callable[[], bool] = _never,
 ) -> None:
     """Read, deliver and commit batches until ``stop`` is set, ``commit`` returns False, or nothing was read for
-    ``max_idle_seconds`` (tests and one-shot imports; ``joining()`` true, e.g. a consumer still joining its group,
+    ``max_idle_seconds`` (tests and one-shot imports; ``busy()`` true, e.g. a consumer still joining its group,
     does not count as idle). ``read`` returns None when there is no batch yet; the loop then rests ``rest_seconds``
     (or until stopped) before reading again. The batch in flight when the loop ends is committed first."""
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
@@ -56,7 +56,7 @@ def run_batches(
                 in_flight = (sender.submit(deliver, batch), batch)
                 idle_since = time.monotonic()
                 continue
-            if joining():
+            if busy():
                 idle_since = time.monotonic()
             elif max_idle_seconds is not None and time.monotonic() - idle_since > max_idle_seconds:
                 break

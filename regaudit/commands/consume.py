@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--until-idle",
         type=float,
         metavar="SECONDS",
-        help="Exit after SECONDS without new records (scripts, tests).",
+        help="Exit after SECONDS without new records and with no queued time ranges left to derive (scripts, tests).",
     )
 
 

@@ -65,7 +65,7 @@ def test_a_commit_that_says_stop_ends_the_loop() -> None:
     assert committed == [1, 2]
 
 
-def test_an_idle_loop_keeps_waiting_while_joining() -> None:
+def test_an_idle_loop_keeps_waiting_while_busy() -> None:
     joins = iter([True, True, False])
     reads: list[None] = []
 
@@ -73,7 +73,7 @@ def test_an_idle_loop_keeps_waiting_while_joining() -> None:
         reads.append(None)
 
     run_batches(read, lambda batch: batch, lambda batch, ack: True, threading.Event(), thread_name="t",
-                max_idle_seconds=0, joining=lambda: next(joins))  # fmt: skip
+                max_idle_seconds=0, busy=lambda: next(joins))  # fmt: skip
     assert len(reads) == 3
 
 
