@@ -107,44 +107,57 @@ def evidence_activity(
     con: duckdb.DuckDBPyConnection, activity_ids: Sequence[str], window: Window = (None, None)
 ) -> pd.DataFrame:
     """The ``image_activity`` rows a finding cites, looked for first around the finding's window (``_cited``)."""
-    sql = f"""
-        SELECT occurred_at, action, {IDENTITY} AS identity, repository, tag, digest, client_addr,
-               coalesce(user_agent, proxy_user_agent) AS user_agent, proxy_status, blob_bytes, audit_gap,
-               activity_id
-        FROM image_activity WHERE list_contains($ids, activity_id) AND occurred_at BETWEEN $lo AND $hi
-    """  # noqa: S608 - constant fragments
-    return _cited(con, sql, activity_ids, "activity_id", "occurred_at", window)
+    columns = f"""
+        occurred_at, action, {IDENTITY} AS identity, repository, tag, digest, client_addr,
+        coalesce(user_agent, proxy_user_agent) AS user_agent, proxy_status, blob_bytes, audit_gap, activity_id
+    """
+    return _cited(con, "image_activity", columns, activity_ids, "activity_id", "occurred_at", window)
 
 
 def evidence_access(
     con: duckdb.DuckDBPyConnection, line_keys: Sequence[str], window: Window = (None, None)
 ) -> pd.DataFrame:
     """The ``access_log`` lines a finding cites, looked for first around the finding's window (``_cited``)."""
-    sql = """
-        SELECT request_at, client_addr, remote_user, http_method, uri, status, user_agent, log_host, line_key
-        FROM access_log WHERE list_contains($ids, line_key) AND request_at BETWEEN $lo AND $hi
-    """
-    return _cited(con, sql, line_keys, "line_key", "request_at", window)
+    columns = "request_at, client_addr, remote_user, http_method, uri, status, user_agent, log_host, line_key"
+    return _cited(con, "access_log", columns, line_keys, "line_key", "request_at", window)
 
 
 def _cited(
-    con: duckdb.DuckDBPyConnection, sql: str, keys: Sequence[str], key: str, moment: str, window: Window
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: str,
+    keys: Sequence[str],
+    key: str,
+    moment: str,
+    window: Window,
 ) -> pd.DataFrame:
-    """The rows of ``keys`` in time order, looked for around the window first (``evidence_bounds``)."""
+    """The rows of ``keys`` in time order, looked for around the window first (``evidence_bounds``).
+
+    In two steps: where the rows are, reading only the key and the time (``_WHERE``), then their columns by row id
+    (``_FETCHED``). Read in one step, the scan decoded every column of every row group within the bounds: two
+    cited rows at 100M events with random UUID ids took 1.39 s median on a fresh connection."""
     start, end = (None if pd.isna(value) else value for value in window)
     wanted = list(dict.fromkeys(keys))
-    parts: list[pd.DataFrame] = []
     seen: set[str] = set()
+    rows: list[int] = []
+    where = _WHERE.format(table=table, key=key, moment=moment)
     for lo, hi in evidence_bounds(start, end):
         missing = [item for item in wanted if item not in seen]
-        if parts and not missing:
+        if seen and not missing:
             break
-        part = frame(con, sql, {"ids": missing, "lo": lo, "hi": hi})
-        parts.append(part)
-        seen.update(part[key])
-    found = [part for part in parts if not part.empty] or parts[:1]
-    rows = found[0] if len(found) == 1 else pd.concat(found, ignore_index=True)
-    return rows.sort_values(moment, kind="stable", ignore_index=True)
+        for item, row in con.execute(where, {"ids": missing, "lo": lo, "hi": hi}).fetchall():
+            seen.add(str(item))
+            rows.append(int(row))
+    fetched = frame(con, _FETCHED.format(columns=columns, table=table, key=key), {"rows": rows, "ids": sorted(seen)})
+    return fetched.sort_values(moment, kind="stable", ignore_index=True)
+
+
+_WHERE = "SELECT {key}, rowid FROM {table} WHERE list_contains($ids, {key}) AND {moment} BETWEEN $lo AND $hi"
+#: the key is checked again, so a row id can only ever fetch a row it cites
+_FETCHED = """
+SELECT {columns} FROM {table}
+WHERE rowid IN (SELECT unnest($rows::BIGINT[])) AND list_contains($ids::VARCHAR[], {key})
+"""
 
 
 def evidence_tags(con: duckdb.DuckDBPyConnection, event_ids: Sequence[str]) -> pd.DataFrame:

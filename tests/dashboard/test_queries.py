@@ -311,10 +311,28 @@ def test_evidence_ids_lead_to_their_rows(con: duckdb.DuckDBPyConnection) -> None
     assert findings.evidence_activity(con, by_table["image_activity"], far).equals(rows)
     half = [by_table["image_activity"][0], "ev:main:no-such-event"]
     assert findings.evidence_activity(con, half, window)["activity_id"].tolist() == half[:1]
+    nothing = findings.evidence_activity(con, ["ev:main:no-such-event"], window)
+    assert nothing.empty
+    assert list(nothing.columns) == list(rows.columns)
     rotations = findings.findings_list(con, detections=("credential.not_rotated",))
     old_bot = rotations[rotations["identity"] == "old-bot"].iloc[0]
     names = findings.split_evidence(findings.finding_detail(con, old_bot["finding_id"]).iloc[0]["evidence"])
     assert findings.evidence_credentials(con, names["credentials"])["name"].tolist() == ["old-bot"]
+
+
+def test_cited_access_lines_are_fetched_whole_and_in_time_order(con: duckdb.DuckDBPyConnection) -> None:
+    """Cited lines are found by key and time, then fetched by row id: the same rows as a plain read by key."""
+    stored = con.execute("SELECT line_key, request_at FROM access_log ORDER BY request_at DESC, line_key").fetchall()
+    cited = [stored[0][0], stored[-1][0], "file:no-such:1"]
+    plain = con.execute(
+        "SELECT request_at, client_addr, remote_user, http_method, uri, status, user_agent, log_host, line_key"
+        " FROM access_log WHERE list_contains($k, line_key) ORDER BY request_at",
+        {"k": cited},
+    ).df()
+    assert len(plain) == 2
+    for window in ((None, None), (stored[-1][1], stored[-1][1]), (stored[0][1], stored[0][1])):
+        fetched = findings.evidence_access(con, cited, window)
+        assert fetched.reset_index(drop=True).equals(plain)
 
 
 def test_split_evidence_keeps_unknown_and_malformed_ids() -> None:
