@@ -101,6 +101,11 @@ def drain_pending(
                WHERE p.batch_id = t.batch_id AND p.lo = t.lo""",
             {"by": batch_id, "batches": [row[0] for row in taken], "los": [row[1] for row in taken]},
         )
+    return queued(con)
+
+
+def queued(con: duckdb.DuckDBPyConnection) -> int:
+    """How many time ranges wait in ``derive_pending``."""
     waiting = con.execute("SELECT count(*) FROM derive_pending WHERE derived_by IS NULL").fetchall()
     return int(waiting[0][0])
 
@@ -158,7 +163,7 @@ def derive_step(con: duckdb.DuckDBPyConnection, name: str, lo: datetime, hi: dat
     """Run one named derive step over the time range lo..hi (a store upgrade's backfill of a new step)."""
     sql = dict(DERIVE_STEPS)[name]
     for statement in statements(sql):
-        names = set(re.findall(r"\$(\w+)", statement))
+        names = _names(statement)
         con.execute(statement, {key: value for key, value in {"lo": lo, "hi": hi}.items() if key in names})
 
 
@@ -167,15 +172,18 @@ def statements(sql: str) -> list[str]:
     return [part.strip() for part in re.split(r";\s*\n", sql + "\n") if part.strip() and not _only_comments(part)]
 
 
+def _names(statement: str) -> frozenset[str]:
+    """The ``$names`` a statement binds."""
+    return frozenset(re.findall(r"\$(\w+)", statement))
+
+
 def _only_comments(part: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in part.splitlines())
 
 
 #: every derive statement in order, split once, with the ``$names`` it binds
 _DERIVE_STATEMENTS: list[tuple[str, frozenset[str]]] = [
-    (statement, frozenset(re.findall(r"\$(\w+)", statement)))
-    for _name, sql in DERIVE_STEPS
-    for statement in statements(sql)
+    (statement, _names(statement)) for _name, sql in DERIVE_STEPS for statement in statements(sql)
 ]
 #: Steps whose rows are keyed by a new row of the batch (an event's or an access line's key), so that they meet no
 #: stored key unless the batch's rows were stored before. ON CONFLICT checks row by row against image_activity's
@@ -184,10 +192,7 @@ NEW_ROWS_ONLY = frozenset({"activity_from_events", "proxy_only_failures", "proxy
 _CONFLICT = "\nON CONFLICT DO NOTHING"
 #: the same statements, with the steps of ``NEW_ROWS_ONLY`` inserting plainly
 _DERIVE_NEW_STATEMENTS: list[tuple[str, frozenset[str]]] = [
-    (
-        statement.removesuffix(_CONFLICT) if name in NEW_ROWS_ONLY else statement,
-        frozenset(re.findall(r"\$(\w+)", statement)),
-    )
+    (statement.removesuffix(_CONFLICT) if name in NEW_ROWS_ONLY else statement, _names(statement))
     for name, sql in DERIVE_STEPS
     for statement in statements(sql)
 ]
@@ -238,7 +243,7 @@ _RANGE_STEPS = frozenset(
     name for name, sql in DERIVE_STEPS for statement in statements(sql) if re.search(r"\$(lo|hi)\b", statement)
 )
 RANGE_STATEMENTS = [
-    (statement, frozenset(re.findall(r"\$(\w+)", statement)))
+    (statement, _names(statement))
     for name, sql in DERIVE_STEPS
     if name in _RANGE_STEPS
     for statement in statements(sql)

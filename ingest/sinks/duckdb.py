@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from regaudit.evidence.canonical import digests_soon, sent_rows
 from regaudit.ingest import store
-from regaudit.ingest.derive import GAP_GRACE_SECONDS, TimeRange, batch_time_ranges, derive, drain_pending
+from regaudit.ingest.derive import GAP_GRACE_SECONDS, TimeRange, batch_time_ranges, derive, drain_pending, queued
 from regaudit.ingest.hooks import BatchHook
 from regaudit.ingest.normalize import ACCESS_COLUMNS, DEAD_LETTER_COLUMNS, EVENT_COLUMNS, NormalizedBatch
 from regaudit.ingest.sinks.held import HeldWriter
@@ -179,12 +179,12 @@ class DuckDBSink:
 
     def _queued(self) -> int:
         try:
-            found = self._held.connection().execute(_QUEUED).fetchall()
+            waiting = queued(self._held.connection())
         except BaseException:
             self._held.release()
             raise
         self._held.done(more_coming=False)
-        return int(found[0][0])
+        return waiting
 
     def _isolated_before(self, ids: list[str]) -> set[str]:
         """Which of these dead-letter ids an earlier attempt at the batch stored as isolated rows."""
@@ -238,7 +238,6 @@ class DuckDBSink:
 
 #: the source of a batch of no rows that derives queued time ranges (``DuckDBSink.drain``)
 DRAIN_SOURCE = "derive"
-_QUEUED = "SELECT count(*) FROM derive_pending WHERE derived_by IS NULL"
 _NO_ROWS = NormalizedBatch(*(pa.table({"origin": pa.array([], pa.string())}) for _ in range(3)))
 
 
