@@ -83,6 +83,14 @@ class AuditPipeline:
             del self._daemons[name]
         assert not failures, "\n".join(failures)
 
+    def log_tails(self, chars: int = 2000) -> str:
+        """The end of each daemon's log, and whether it still runs: for a wait that timed out."""
+        return "\n".join(
+            f"regaudit {name} ({'running' if process.poll() is None else f'exited {process.returncode}'}):\n"
+            + (self.workdir / f"{name}.log").read_text(errors="replace")[-chars:]
+            for name, process in self._daemons.items()
+        )
+
     def running(self) -> dict[str, bool]:
         return {name: process.poll() is None for name, process in self._daemons.items()}
 

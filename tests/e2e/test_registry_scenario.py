@@ -206,15 +206,24 @@ def run_scenario(setup: Setup, broker: KafkaBroker, topics: KafkaTopics, tmp_pat
             forwarder.wait_for(
                 lambda posts: any(p.answered_status == 200 and _is_last_step(p.events) for p in posts), timeout=30
             )
-            access_lines = len(stack.nginx.access_log_entries())
+            # (sent, stored) per kind; nginx may write a request's line after the registry's notification of it
+            # reached the forwarder, so the lines are counted again on every look
+            counts: dict[str, tuple[int, list[tuple[Any, ...]]]] = {}
 
             def stored() -> bool:
                 sent = {event_id for post in forwarder.posts for event_id in post.event_ids}
-                return pipeline.query("SELECT count(*) FROM registry_events") == [(len(sent),)] and (
-                    pipeline.query("SELECT count(*) FROM access_log") == [(access_lines,)]
+                counts["events"] = (len(sent), pipeline.query("SELECT count(*) FROM registry_events"))
+                counts["lines"] = (
+                    len(stack.nginx.access_log_entries()),
+                    pipeline.query("SELECT count(*) FROM access_log"),
                 )
+                return all(found == [(expected,)] for expected, found in counts.values())
 
-            wait_for(stored, 60, f"every event the registry sent and {access_lines} access lines stored")
+            try:
+                wait_for(stored, 60, "every event the registry sent and every access line stored")
+            except AssertionError as error:
+                raise AssertionError(f"{error}; (sent, stored): {counts}\n{pipeline.log_tails()}") from None
+            access_lines = len(stack.nginx.access_log_entries())
             posts = forwarder.posts
         pipeline.stop()
     return Outcome(images, run, posts, pipeline, access_lines)
