@@ -17,7 +17,7 @@ from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
 from tests.ingest.poisoned_regaudit import MARKER, refuse_marker
-from tests.ingest.test_derive_pending import QUEUED, scattered, write
+from tests.ingest.test_derive_pending import QUEUED, scattered, use_few_ranges, write
 from tests.samples import RECEIVED_AT
 
 DAY = TimeRange(datetime(2026, 11, 26, tzinfo=UTC), datetime(2026, 11, 27, tzinfo=UTC))
@@ -185,7 +185,8 @@ def test_ingest_health(con: duckdb.DuckDBPyConnection) -> None:
     assert overview.derive_pending(con)["ranges_count"].tolist() == [0]  # nothing scattered: nothing waits
 
 
-def test_ingest_health_counts_the_time_ranges_a_scattered_batch_queued(tmp_path) -> None:
+def test_ingest_health_counts_the_time_ranges_a_scattered_batch_queued(tmp_path, monkeypatch) -> None:
+    use_few_ranges(monkeypatch)
     db = tmp_path / "audit.duckdb"
     write(DuckDBSink(db, default_registry="main"), scattered())
     with store.reader(db) as reader:

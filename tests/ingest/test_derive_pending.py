@@ -13,8 +13,8 @@ import time
 import pytest
 
 from regaudit.evidence import verify_derived
-from regaudit.ingest import store
-from regaudit.ingest.derive import DRAIN_RANGES, MAX_RANGES, RANGE_STATEMENTS
+from regaudit.ingest import derive, store
+from regaudit.ingest.derive import RANGE_STATEMENTS
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.rollups import ROLLUPS
@@ -23,8 +23,22 @@ from regaudit.ingest.sinks.store import StoreRecordSink
 from tests.ingest.test_derive import BLOB, digest, event, line, multi_platform_pull_and_pushes
 
 YEAR = 365 * 86_400.0
+#: derive's MAX_RANGES and DRAIN_RANGES in these tests (``few_ranges``): the same steps with 8 times fewer ranges
+#: each, as every range costs each windowed statement once. The Kafka, import and verify tests run derive's own.
+MAX_RANGES, DRAIN_RANGES = 8, 2
 #: the ranges a scattered batch has beyond those derived with it
 QUEUED = DRAIN_RANGES + 5
+
+
+def use_few_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Derive with this module's MAX_RANGES and DRAIN_RANGES until the test ends."""
+    monkeypatch.setattr(derive, "MAX_RANGES", MAX_RANGES)
+    monkeypatch.setattr(derive, "DRAIN_RANGES", DRAIN_RANGES)
+
+
+@pytest.fixture(autouse=True)
+def few_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_few_ranges(monkeypatch)
 
 
 def scattered(actor: str = "mallory") -> list[RawRecord]:
