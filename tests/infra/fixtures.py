@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.infra import workers
 from tests.infra.kafka import KafkaBroker, kafka_libs
 
 SHARED_TOPICS = ("registry.events", "registry.access", "registry.deadletters", "registry.alerts")
@@ -77,7 +78,16 @@ def fresh_topics(broker: KafkaBroker, name: str) -> KafkaTopics:
     return topics
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    start_seconds = config.stash.get(_broker_start_seconds, None)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    start_seconds = session.config.stash.get(_broker_start_seconds, None)
     if start_seconds is not None:
-        terminalreporter.write_line(f"kafka broker: started in {start_seconds:.1f}s")
+        workers.send(session.config, "broker_start_seconds", start_seconds)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """How long the broker took to start: each worker's (each starts its own), or this process's."""
+    own = config.stash.get(_broker_start_seconds, None)
+    seconds = [own] if own is not None else workers.gathered(config, "broker_start_seconds")
+    if seconds:
+        started = ", ".join(f"{s:.1f}s" for s in seconds)
+        terminalreporter.write_line(f"kafka broker{'s' if len(seconds) > 1 else ''}: started in {started}")

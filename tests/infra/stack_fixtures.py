@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.infra import workers
 from tests.infra.nginx import AuthMode
 from tests.infra.receiver import RecordingReceiver
 from tests.infra.registry import NotificationEndpoint
@@ -65,8 +66,14 @@ def registry_stack_registry_auth(
     yield from _stack(request, stack_notification_endpoint, "registry")
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workers.send(session.config, "stack_start_seconds", session.config.stash.get(_start_seconds, []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    seconds = config.stash.get(_start_seconds, [])
+    seconds = [*config.stash.get(_start_seconds, [])]
+    for sent in workers.gathered(config, "stack_start_seconds"):
+        seconds += sent
     if seconds:
         terminalreporter.write_line(
             f"registry stacks: {len(seconds)} started, median {statistics.median(seconds):.2f}s, "
