@@ -223,7 +223,7 @@ def run_scenario(setup: Setup, broker: KafkaBroker, topics: KafkaTopics, tmp_pat
                 wait_for(stored, 60, "every event the registry sent and every access line stored")
             except AssertionError as error:
                 raise AssertionError(f"{error}; (sent, stored): {counts}\n{pipeline.log_tails()}") from None
-            access_lines = len(stack.nginx.access_log_entries())
+            access_lines = counts["lines"][0]  # the count the store matched
             posts = forwarder.posts
         pipeline.stop()
     return Outcome(images, run, posts, pipeline, access_lines)
