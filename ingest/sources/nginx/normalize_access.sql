@@ -73,6 +73,15 @@ stripped AS (
         END AS unprefixed
     FROM unwrapped)
 ),
+lines AS (
+    -- Whether the line may be a text line (combined, Artifactory): not a bare JSON record, which was parsed
+    -- above. The CASE tests json_valid only on the rows it may hold: an AND of it computed it for every JSON line
+    -- too (a seventh of this query's time on JSON lines), as the two regexes below share the condition.
+    SELECT *,
+        CASE WHEN shipper <> 'unknown' AND (doc IS NULL OR shipper <> 'bare') THEN NOT json_valid(line)
+             ELSE false END AS text_line
+    FROM stripped
+),
 formats AS (
     SELECT *,
         CASE WHEN shipper = 'bare' AND doc IS NOT NULL THEN doc
@@ -81,7 +90,7 @@ formats AS (
         -- combined, in two halves of four groups: RE2 extracts up to four groups in one pass over the line and
         -- falls back to backtracking for more (eight at once cost twice the time of both halves). The second
         -- half matches the whole pattern, and the first half is read only where the second matched.
-        CASE WHEN shipper <> 'unknown' AND (doc IS NULL OR shipper <> 'bare') AND NOT json_valid(line)
+        CASE WHEN text_line
              THEN regexp_extract(line,
                  '^\S+ - \S+ \[[^\]]+\] "[^"]*" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"',
                  ['status', 'bytes', 'referer', 'ua']) END AS c2,
@@ -89,12 +98,12 @@ formats AS (
                  ['remote_addr', 'remote_user', 'time_local', 'request']) END AS c1,
         -- Artifactory: time|trace id|remote address|username|method|URL|status|request length|response length|
         -- duration ms|user agent (the user agent last, so a | inside it stays in it)
-        CASE WHEN shipper <> 'unknown' AND (doc IS NULL OR shipper <> 'bare') AND NOT json_valid(line)
+        CASE WHEN text_line
              THEN regexp_extract(line,
                  '^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))\|([^|]*)\|([^|]*)\|([^|]*)\|([A-Z]+)\|([^|]*)\|(\d{3})\|(-1|\d+)\|(-1|\d+)\|(-1|\d+)\|(.*)$',
                  ['ts', 'trace_id', 'remote_addr', 'username', 'method', 'url', 'status', 'request_length',
                   'response_length', 'duration_ms', 'ua']) END AS a
-    FROM stripped
+    FROM lines
 ),
 fields AS (
     SELECT origin, received_at, key, text, shipper, shipper_host, shipper_key,
@@ -140,16 +149,19 @@ routed AS (
     FROM (SELECT *, split_part(uri, '?', 1) AS path FROM fields)
 ),
 endpoints AS (
+    -- Each pattern behind a substring test it implies (a blob's path was tried against three patterns before its
+    -- own): the same endpoints, 6% less of this query's time on JSON lines.
     SELECT *,
         CASE
-            WHEN regexp_matches(path, '^/v2/?$') THEN 'ping'
+            WHEN path IN ('/v2', '/v2/') THEN 'ping'
             WHEN path = '/v2/_catalog' THEN 'catalog'
-            WHEN regexp_matches(path, '^/v2/.+/manifests/[^/]+$') THEN 'manifest'
-            WHEN regexp_matches(path, '^/v2/.+/blobs/uploads(/[^/]*)?$') THEN 'upload'
-            WHEN regexp_matches(path, '^/v2/.+/blobs/[^/]+$') THEN 'blob'
-            WHEN regexp_matches(path, '^/v2/.+/tags/list$') THEN 'tags'
-            WHEN regexp_matches(path, '^/v2/.+/referrers/[^/]+$') THEN 'referrers'
-            WHEN regexp_matches(path, '(^|/)(token|jwt/auth)$') THEN 'token'
+            WHEN contains(path, '/manifests/') AND regexp_matches(path, '^/v2/.+/manifests/[^/]+$') THEN 'manifest'
+            WHEN contains(path, '/blobs/uploads') AND regexp_matches(path, '^/v2/.+/blobs/uploads(/[^/]*)?$') THEN 'upload'
+            WHEN contains(path, '/blobs/') AND regexp_matches(path, '^/v2/.+/blobs/[^/]+$') THEN 'blob'
+            WHEN suffix(path, '/tags/list') AND regexp_matches(path, '^/v2/.+/tags/list$') THEN 'tags'
+            WHEN contains(path, '/referrers/') AND regexp_matches(path, '^/v2/.+/referrers/[^/]+$') THEN 'referrers'
+            WHEN (suffix(path, 'token') OR suffix(path, 'jwt/auth')) AND regexp_matches(path, '(^|/)(token|jwt/auth)$')
+                THEN 'token'
             ELSE 'other'
         END AS endpoint
     FROM routed
@@ -173,7 +185,10 @@ named AS (
 ),
 checked AS (
     SELECT *,
-        regexp_matches(reference, '^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$') AS reference_is_digest,
+        -- a digest has a colon, a tag never: the pattern is tried only where it may match
+        CASE WHEN contains(reference, ':')
+             THEN regexp_matches(reference, '^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$') ELSE false END
+            AS reference_is_digest,
         CASE
             WHEN shipper = 'unknown' THEN 'JSON object is neither a known shipper envelope nor an nginx record'
             WHEN log_format IS NULL THEN 'not an nginx JSON record or combined line, nor an Artifactory request line'
