@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from regaudit.cli import main
 from regaudit.evidence import chain
-from regaudit.evidence.canonical import AUDIT_TABLES, combine
+from regaudit.evidence.canonical import AUDIT_TABLES, AuditTable, combine, row_text_sql
 from regaudit.evidence.verify import verify
 from regaudit.ingest import store
 from regaudit.ingest.hooks import BATCH_HOOKS
@@ -50,6 +50,21 @@ def test_the_canonical_form_covers_every_column_of_each_audit_table(table):
     body = re.search(rf"CREATE TABLE IF NOT EXISTS {table.name} \((.*?)\n\);", SCHEMA_SQL, re.S).group(1)
     columns = [line.split()[0] for line in body.strip().splitlines() if not line.strip().startswith("PRIMARY")]
     assert [name for name, _ in table.columns] == columns
+
+
+def test_a_row_text_is_the_documented_encoding_of_each_value():
+    """The text stored chains were sealed with, written out by hand from the module's rules: a change of the SQL
+    that builds it (``row_text_sql``, ``row_parts``) must not change a byte of it, or every stored chain breaks."""
+    table = AuditTable("t", "t", (("a", "text"), ("b", "text"), ("c", "text"), ("j", "json"), ("i", "int"),
+                                  ("ts", "time"), ("f", "float"), ("x", "blob"), ("n", "int")))  # fmt: skip
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE TABLE t (a VARCHAR, b VARCHAR, c VARCHAR, j JSON, i BIGINT, ts TIMESTAMPTZ, f DOUBLE,"
+                " x BLOB, n BIGINT)")  # fmt: skip
+    con.execute("INSERT INTO t VALUES ('é|:-', '', NULL, '{\"k\": [1]}', -7, '2025-03-01 12:00:00.000001+00',"
+                " 0.1, '\\x00\\xFF'::BLOB, NULL)")  # fmt: skip
+    text = con.execute(f"SELECT {row_text_sql(table)} FROM t").fetchone()[0]
+    assert text == '5:é|:-|0:|-|10:{"k": [1]}|-7|1740830400000001|0.1|00FF|-'
 
 
 #: row digests that differ only in their first or last bytes, NUL among them (the least byte, which numpy's fixed-width
