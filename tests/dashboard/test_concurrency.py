@@ -19,7 +19,8 @@ from tests.dashboard.conftest import AppFactory, no_errors
 
 pytestmark = pytest.mark.slow
 
-#: a consumer stand-in: the captured events under fresh ids, one batch every 50 ms, for ``seconds``
+#: a consumer stand-in: the captured events under fresh ids, one batch every 50 ms, for ``seconds``; prints the
+#: monotonic time (the machine's clock, the same in every process) at which each batch was stored
 WRITER = """
 import json, sys, time
 from dataclasses import replace
@@ -39,9 +40,9 @@ while time.monotonic() < deadline:
         event["id"] = f"concurrent-{batches}-{n}"
         fresh.append(replace(record, value=json.dumps(event).encode(), origin=f"concurrent:{batches}:{n}"))
     sink.write(normalizer.normalize(fresh), "concurrent")
+    print(time.monotonic(), flush=True)
     batches += 1
     time.sleep(0.05)
-print(batches)
 """
 
 
@@ -53,7 +54,8 @@ def test_pages_answer_and_statuses_change_while_a_writer_ingests(make_app: AppFa
     runs = 0
     try:
         time.sleep(1.0)
-        deadline = time.monotonic() + 5
+        started = time.monotonic()
+        deadline = started + 5
         while time.monotonic() < deadline:
             for page in ("overview", "activity", "repository", "findings"):
                 st.cache_data.clear()  # every run reads the store, not the cache
@@ -61,8 +63,13 @@ def test_pages_answer_and_statuses_change_while_a_writer_ingests(make_app: AppFa
                 runs += 1
         finding = str(make_app(writable, page="findings").selectbox(key="findings_choice").value)
         data.change_status(Runtime(db=writable), Principal("ana", "analyst", "local"), finding, "acknowledged", "")
+        ended = time.monotonic()
     finally:
         out, _ = writer.communicate(timeout=60)
     assert writer.returncode == 0
-    assert int(out.strip()) > 10, "the writer kept writing"
+    stored_at = [float(line) for line in out.split()]
+    # the writer stored batches while the pages read, not only before or after them (how many is the machine's
+    # speed, which bench/ measures: a count here failed a rehearsal on a loaded machine)
+    during = [at for at in stored_at if started <= at <= ended]
+    assert len(during) >= 3, f"batches stored at {stored_at}, pages read from {started} to {ended}"
     assert runs >= 4
