@@ -52,8 +52,11 @@ BATCH = 25_000
 #: statement text -> the derive step it belongs to (also as the sink's first attempt runs it, without ON CONFLICT)
 STEPS = {
     text: name
-    for name, sql in derive_module.DERIVE_STEPS
-    for statement in derive_module.statements(sql)
+    for name, steps in [
+        *((name, derive_module.statements(sql)) for name, sql in derive_module.DERIVE_STEPS),
+        *derive_module.DELTA_STEPS,
+    ]
+    for statement in steps
     for text in (statement, statement.removesuffix("\nON CONFLICT DO NOTHING"))
 }
 

@@ -569,6 +569,9 @@ DROP TABLE tag_events;
 -- same rows again, never twice. Days are UTC, computed on epoch microseconds (no calendar per row). The runner
 -- runs each statement for every range before the next: the keys of all ranges are gathered, then deleted, then
 -- summed, a day two ranges share once (the first range sums its keys, the second finds them there).
+-- A batch of one range late in its day (rollup_delta.py) gathers its keys otherwise: its statements replace these
+-- three steps' statements up to their "summed again" line, apply the difference the batch made to each key, and
+-- leave only the keys it cannot settle so (their first or last row gone) to be summed again by what follows.
 CREATE OR REPLACE TEMP TABLE rollup_repositories (day_at TIMESTAMPTZ, registry VARCHAR, repository VARCHAR);
 
 CREATE OR REPLACE TEMP TABLE rollup_identities (day_at TIMESTAMPTZ, registry VARCHAR, actor VARCHAR);
@@ -593,6 +596,7 @@ WHERE last_at >= $lo - INTERVAL 2 HOUR AND first_at <= $hi + INTERVAL 2 HOUR
   AND day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR  -- implied
 ;
 
+-- summed again: the keys gathered above (rollup_delta.py gathers them otherwise for a batch late in its day)
 DELETE FROM daily_repository_activity AS r
 USING rollup_repositories AS t
 WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.repository = t.repository
@@ -701,6 +705,7 @@ WHERE last_at >= $lo - INTERVAL 2 HOUR AND first_at <= $hi + INTERVAL 2 HOUR
   AND day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR  -- implied; reads the window's days only
 ;
 
+-- summed again: the keys gathered above (rollup_delta.py gathers them otherwise for a batch late in its day)
 DELETE FROM daily_identity_clients AS r
 USING rollup_clients AS t
 WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.actor IS NOT DISTINCT FROM t.actor
@@ -773,6 +778,10 @@ WHERE last_at >= $lo - INTERVAL 2 HOUR AND first_at <= $hi + INTERVAL 2 HOUR
   AND day_at > $lo - INTERVAL 26 HOUR AND day_at <= $hi + INTERVAL 2 HOUR  -- implied; reads the window's days only
 ;
 
+-- the keys whose actions and day's order follow (here all those summed again; a batch's delta adds those it changed)
+CREATE OR REPLACE TEMP TABLE rollup_touched AS SELECT * FROM rollup_pairs;
+
+-- summed again: the keys gathered above (rollup_delta.py gathers them otherwise for a batch late in its day)
 DELETE FROM daily_identity_repositories AS r
 USING rollup_pairs AS t
 WHERE r.day_at = t.day_at AND r.registry = t.registry AND r.actor IS NOT DISTINCT FROM t.actor
@@ -847,9 +856,9 @@ DROP TABLE rollup_rows;
 -- (day, registry, identity) and (day, registry, repository) of every key summed again above are summed again from
 -- its rows of the day, whole, a few thousand keys; each range's days once (an earlier range of the batch that shares
 -- a day summed its keys).
-CREATE OR REPLACE TEMP TABLE rollup_actor_days AS SELECT DISTINCT day_at, registry, actor FROM rollup_pairs;
+CREATE OR REPLACE TEMP TABLE rollup_actor_days AS SELECT DISTINCT day_at, registry, actor FROM rollup_touched;
 
-CREATE OR REPLACE TEMP TABLE rollup_repository_days AS SELECT DISTINCT day_at, registry, repository FROM rollup_pairs;
+CREATE OR REPLACE TEMP TABLE rollup_repository_days AS SELECT DISTINCT day_at, registry, repository FROM rollup_touched;
 
 DELETE FROM daily_identity_actions AS r
 USING rollup_actor_days AS t
@@ -903,10 +912,12 @@ DROP TABLE rollup_repository_days;
 -- batch's ranges have passed by more than the steps' reach is rewritten in order once (about a second for a day of 300,000 events), and stays so marked: what
 -- late events change of it later is appended out of order, a few keys.
 INSERT INTO page_rollup_days
-SELECT DISTINCT day_at, FALSE FROM rollup_pairs
+SELECT DISTINCT day_at, FALSE FROM rollup_touched
 ON CONFLICT DO NOTHING;
 
 DROP TABLE rollup_pairs;
+
+DROP TABLE rollup_touched;
 
 CREATE OR REPLACE TEMP TABLE rollup_settled (day_at TIMESTAMPTZ);
 

@@ -20,10 +20,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from regaudit.ingest import rollups, store
+from regaudit.analytics.evaluation import batches
+from regaudit.analytics.evaluation import records as simulated_records
+from regaudit.ingest import rollup_delta, rollups, store
 from regaudit.ingest.normalize import Normalizer
 from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks.duckdb import DuckDBSink
+from regaudit.simulator import Simulation
 from tests.samples import SAMPLES, access_records, event_records
 
 HTPASSWD = SAMPLES / "distribution-2.8.2-htpasswd.events.jsonl"
@@ -215,6 +218,42 @@ def test_rollups_kept_per_batch_equal_the_sums_of_every_row(tmp_path: Path, seed
     assert in_order  # a day the batches moved past was rewritten in order, its sums unchanged (checked per batch)
     assert days == 3  # the captures' day, the day after midnight, two days back
     assert gaps == 0  # every gap marked on the way was closed by its late notification
+
+
+@pytest.mark.parametrize("by_difference", [True, False], ids=["difference", "summed-again"])
+def test_each_way_of_keeping_the_rollups_equals_the_sums_of_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by_difference: bool
+) -> None:
+    """A batch of one time range keeps the rollups by its window's difference or by summing its keys' days again,
+    by which costs less where it lies (``rollup_delta.pays``). Each way alone gives the sums of every row after every
+    batch: a simulated day and a half in hourly batches as a live consumer takes them, each hour's records shuffled
+    and a tenth of them held back to the next batch (late notifications that take an hour's lines and close its
+    audit gaps, lines that join stored events), and replays. The difference meets keys whose first or last row
+    left them (a pull no longer counted, a gap closed) and sums those again."""
+    monkeypatch.setattr(rollup_delta, "pays", lambda lo, hi: by_difference)
+    simulation = Simulation(11, days=2, scale=0.05)
+    counter = iter(range(10**9))
+    rng = random.Random(11)
+    parts, late = [], []
+    for _, notes, lines in list(batches(simulation, hours=1))[-36:]:
+        hour = simulated_records(11, counter, simulation.end, notes, lines)
+        rng.shuffle(hour)
+        held = len(hour) // 10
+        parts.append(late + hour[held:])
+        late = hour[:held]
+    parts.append(late)
+    parts.insert(20, rng.sample([r for part in parts[:20] for r in part], 40))  # replays, stored once
+    write(tmp_path / "audit.duckdb", parts)
+
+
+def test_the_difference_is_taken_where_the_day_before_the_window_outweighs_it() -> None:
+    day = datetime(2026, 12, 1, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+    assert rollup_delta.pays(day + timedelta(hours=15), day + timedelta(hours=15) + minute)  # 13 hours before it
+    assert rollup_delta.pays(day + timedelta(minutes=30), day + timedelta(minutes=31))  # yesterday's last hours
+    assert not rollup_delta.pays(day + timedelta(hours=3), day + timedelta(hours=3) + minute)  # an hour of today
+    assert not rollup_delta.pays(day + timedelta(hours=12), day + timedelta(hours=23))  # a batch of half a day
+    assert not rollup_delta.pays(day + timedelta(hours=10), day + timedelta(days=3))  # a backfill of days
 
 
 def test_a_settled_day_is_in_order_by_identity_and_in_the_twin_by_repository(tmp_path: Path) -> None:
