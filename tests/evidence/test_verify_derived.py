@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from regaudit.evidence import signing, verify_derived
-from regaudit.ingest import store
+from regaudit.ingest import rollup_delta, store
 from tests.evidence.chain_seed import seeded_store, write
 from tests.ingest.processes import REGAUDIT, regaudit_env
 from tests.ingest.test_derive import (
@@ -162,6 +162,26 @@ def test_a_derived_row_changed_in_any_way_fails_verify(db, sql, expected):
     done = regaudit(db, "verify")
     assert done.returncode == 1, done.stdout + done.stderr
     assert expected in done.stdout
+
+
+def test_a_rollup_edited_before_a_batch_that_adds_to_it_by_its_difference_still_fails_verify(db, monkeypatch):
+    """A batch late in its day adds the difference it made to the stored rollup rows (``rollup_delta``) rather than
+    summing their keys' days again, so an edited count is carried forward, not written over: verify still names it."""
+    tamper(db, "UPDATE daily_identity_activity SET actions_count = actions_count + 1 WHERE actor = 'alice'")
+    chosen = []
+    pays = rollup_delta.pays
+
+    def recorded(lo, hi):
+        chosen.append(pays(lo, hi))
+        return chosen[-1]
+
+    monkeypatch.setattr(rollup_delta, "pays", recorded)
+    write(db, traffic(3 * 3600, "alice"))  # the same day, three hours on: alice's earlier rows lie outside its window
+    assert chosen == [True]
+    done = regaudit(db, "verify")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "daily_identity_activity: " in done.stdout
+    assert "rows differ from the sums of the rebuilt image_activity" in done.stdout
 
 
 def test_no_derived_skips_the_rebuild_and_says_so(db):
