@@ -7,9 +7,11 @@ batch's window difference (``rollup_delta``), by summing the touched keys' days 
 ``rollup_delta.pays`` chooses per batch (regaudit's way). Every statement is timed (``ingest_batches.Clock``), so
 the figures are process CPU seconds per batch: in all, and in the rollup steps (``daily_rollups``, ``daily_clients``,
 ``daily_pages`` and the window's copy). With ``--spread-days`` each batch lands on a day of its own instead, the
-case of a batch that spans its day (a backfill, the consume benchmark's 30 days of events).
+case of a batch that spans its day (a backfill, the consume benchmark's 30 days of events). With ``--then-small N``
+each way's store then takes 10 batches of N events at 21:00 of the filled day, as a quiet minute of a live consumer
+sends them (the figure: the median of the last 9).
 
-    .venv/bin/python bench/rollup_day.py --batches 40
+    .venv/bin/python bench/rollup_day.py --batches 40 --then-small 20
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -60,6 +63,26 @@ def placed(batches: list[NormalizedBatch], spread: bool) -> list[NormalizedBatch
     return moved
 
 
+def small_batches(batch: NormalizedBatch, events: int) -> list[NormalizedBatch]:
+    """10 batches of ``events`` of the batch's events each, 10 seconds apart from 21:00 of the day on, no lines."""
+    index = batch.events.schema.get_field_index("event_at")
+    start = DAY + timedelta(hours=21)
+    smalls = []
+    for number in range(10):
+        rows = batch.events.slice(number * events, events)
+        at = pa.array([start + timedelta(seconds=10 * number, milliseconds=i) for i in range(rows.num_rows)],
+                      pa.timestamp("us", tz="UTC"))  # fmt: skip
+        smalls.append(
+            dataclasses.replace(
+                batch,
+                events=rows.set_column(index, "event_at", at),
+                access=batch.access.slice(0, 0),
+                dead_letters=batch.dead_letters.slice(0, 0),
+            )
+        )
+    return smalls
+
+
 def write(
     batches: list[NormalizedBatch], pays: Callable[[datetime, datetime], bool], path: Path
 ) -> list[dict[str, float]]:
@@ -86,26 +109,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=40, help="batches of 25,000 events (40: 1M events in a day)")
     parser.add_argument("--spread-days", action="store_true", help="each batch on a day of its own")
+    parser.add_argument("--then-small", type=int, default=0, metavar="N", help="then 10 batches of N events at 21:00")
     args = parser.parse_args()
     events = events_file(max(args.batches * ingest_batches.BATCH, 1_000_000))
     batches = placed(list(ingest_batches.batches(events, args.batches, timedelta(0))), args.spread_days)
+    smalls = small_batches(batches[-1], args.then_small) if args.then_small else []
     ways = {"difference": lambda lo, hi: True, "summed_again": lambda lo, hi: False, "chosen": rollup_delta.pays}
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="regaudit-bench-") as tmp:
-        runs = {name: write(batches, pays, Path(tmp) / f"{name}.duckdb") for name, pays in ways.items()}
+        runs = {name: write(batches + smalls, pays, Path(tmp) / f"{name}.duckdb") for name, pays in ways.items()}
     quarter = max(1, args.batches // 4)
     figures: dict[str, float] = {}
-    for name, batches_cpu in runs.items():  # the first batch warms up; then the first and the last quarter of the day
-        for part, rows in (("early", batches_cpu[1 : 1 + quarter]), ("late", batches_cpu[-quarter:])):
+    for name, run in runs.items():  # the first batch warms up; then the first and the last quarter of the day
+        day = run[: len(batches)]
+        for part, rows in (("early", day[1 : 1 + quarter]), ("late", day[-quarter:])):
             for figure in ("batch_cpu", "rollups_cpu"):
                 figures[f"{name}_{part}_{figure}"] = round(sum(r[figure] for r in rows) / len(rows), 3)
-    for part in ("early", "late"):
+        if smalls:  # the median of the small batches after their first
+            for figure in ("batch_cpu", "rollups_cpu"):
+                figures[f"{name}_small_{figure}"] = statistics.median(r[figure] for r in run[len(batches) + 1 :])
+    for part in ("early", "late", "small") if smalls else ("early", "late"):
         ratio = figures[f"chosen_{part}_batch_cpu"] / figures[f"summed_again_{part}_batch_cpu"]
         figures[f"ratio_chosen_vs_summed_again_{part}"] = round(ratio, 2)
     result = {
         "batch_events": ingest_batches.BATCH,
         "batches": args.batches,
         "one_day": not args.spread_days,
+        "small_batch_events": args.then_small,
         "load_average": [round(load, 1), round(os.getloadavg()[0], 1)],
         **figures,
     }
