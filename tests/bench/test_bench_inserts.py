@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))  # the benchmarks i
 import ingest_access  # noqa: E402
 import ingest_batches  # noqa: E402
 import ingest_events  # noqa: E402
+import rollup_day  # noqa: E402
 from common import empty_store, timed_statement  # noqa: E402
 from make_store import build  # noqa: E402
 
@@ -83,3 +85,16 @@ def test_ingest_batches_writes_batches_onto_a_make_store_store(tmp_path, monkeyp
     assert result["store_events"] == 2000
     assert result["batches"] == 2  # the first of the three warms up
     assert stored(work / base.name, "registry_events") == 2000 + 3 * 20
+
+
+def test_rollup_day_places_batches_in_one_day_and_writes_each_way(tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest_batches, "BATCH", 20)
+    batches = rollup_day.placed(list(ingest_batches.batches(events_file(tmp_path), 3, timedelta(0))), spread=False)
+    days = {at.date() for b in batches for at in b.events.column("event_at").to_pylist()}
+    assert days == {rollup_day.DAY.date()}
+    smalls = rollup_day.small_batches(batches[-1], 2)
+    assert [b.events.num_rows for b in smalls] == [2] * 10
+    for name, pays in (("difference", lambda lo, hi: True), ("summed", lambda lo, hi: False)):
+        figures = rollup_day.write(batches + smalls, pays, tmp_path / f"{name}.duckdb")
+        assert len(figures) == 13
+        assert stored(tmp_path / f"{name}.duckdb", "registry_events") == 3 * 20 + 10 * 2
