@@ -67,10 +67,7 @@ def derive(
     params["earliest"] = ranges[0].lo  # for a step run once per batch that reads from the batch's start on
     now, later = _now_and_later(ranges)
     delta = len(now) == 1 and rollup_delta.pays(now[0].lo, now[0].hi)
-    if skip_stored:
-        _run(con, _DELTA_STATEMENTS if delta else _DERIVE_STATEMENTS, now, params)
-    else:
-        _run(con, _DELTA_NEW_STATEMENTS if delta else _DERIVE_NEW_STATEMENTS, now, params)
+    _run(con, _STATEMENTS[delta, skip_stored], now, params)
     if later:
         log.warning(
             "batch=%d has %d time ranges: %d derived now, %d queued (derive_pending)",
@@ -189,10 +186,6 @@ def _only_comments(part: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in part.splitlines())
 
 
-#: every derive statement in order, split once, with the ``$names`` it binds
-_DERIVE_STATEMENTS: list[tuple[str, frozenset[str]]] = [
-    (statement, _names(statement)) for _name, sql in DERIVE_STEPS for statement in statements(sql)
-]
 #: the line in each rollup step of derive.sql before its statements that sum the gathered keys again
 _SUMMED_AGAIN = re.compile(r"^-- summed again:.*\n", flags=re.M)
 
@@ -214,25 +207,30 @@ def _delta_steps() -> list[tuple[str, list[str]]]:
 
 #: a batch of one range's steps, by name (``bench/ingest_batches.py`` times them)
 DELTA_STEPS = _delta_steps()
-_DELTA_STATEMENTS: list[tuple[str, frozenset[str]]] = [
-    (statement, _names(statement)) for _name, steps in DELTA_STEPS for statement in steps
-]
 #: Steps whose rows are keyed by a new row of the batch (an event's or an access line's key), so that they meet no
 #: stored key unless the batch's rows were stored before. ON CONFLICT checks row by row against image_activity's
 #: key, and that grows with it: 10,000 rows cost 0.32-0.42 s CPU at 10M stored events, 0.02 s plainly.
 NEW_ROWS_ONLY = frozenset({"activity_from_events", "proxy_only_failures", "proxy_only_pulls"})
 _CONFLICT = "\nON CONFLICT DO NOTHING"
-#: the same statements, with the steps of ``NEW_ROWS_ONLY`` inserting plainly
-_DERIVE_NEW_STATEMENTS: list[tuple[str, frozenset[str]]] = [
-    (statement.removesuffix(_CONFLICT) if name in NEW_ROWS_ONLY else statement, _names(statement))
-    for name, sql in DERIVE_STEPS
-    for statement in statements(sql)
-]
-_DELTA_NEW_STATEMENTS: list[tuple[str, frozenset[str]]] = [
-    (statement.removesuffix(_CONFLICT) if name in NEW_ROWS_ONLY else statement, _names(statement))
-    for name, steps in DELTA_STEPS
-    for statement in steps
-]
+
+
+def _bound(steps: Iterable[tuple[str, list[str]]], plain: bool) -> list[tuple[str, frozenset[str]]]:
+    """Every statement of the steps in order with the ``$names`` it binds; with ``plain``, the steps of
+    ``NEW_ROWS_ONLY`` insert plainly."""
+    return [
+        (statement.removesuffix(_CONFLICT) if plain and name in NEW_ROWS_ONLY else statement, _names(statement))
+        for name, step_statements in steps
+        for statement in step_statements
+    ]
+
+
+_DERIVE_STEP_STATEMENTS = [(name, statements(sql)) for name, sql in DERIVE_STEPS]
+#: the statements a batch runs, split once: by (its rollups kept by the difference, skipping stored rows)
+_STATEMENTS: dict[tuple[bool, bool], list[tuple[str, frozenset[str]]]] = {
+    (delta, skip_stored): _bound(DELTA_STEPS if delta else _DERIVE_STEP_STATEMENTS, plain=not skip_stored)
+    for delta in (False, True)
+    for skip_stored in (False, True)
+}
 
 #: Steps that pair, mark or count access-log lines: each reads only lines from 63 minutes before a range
 #: (mark_audit_gaps: an hour, and LINE_REACH's 3 minutes) to 3 minutes after it, or the batch's own lines, and
