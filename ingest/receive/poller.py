@@ -10,12 +10,13 @@ A source implements ``PageSource`` and knows nothing of sinks or files; the ``Po
     CursorFile(path).save(page.cursor)       # only now: a crash before re-fetches the page
 
 ``PageSource.fetch(cursor)`` returns a ``Page`` or None when nothing is new. A cursor is a small JSON object of the
-source's choosing (a time and an id, a page token); the poller only stores it. ``fetch`` raises
-``TransientError`` while the API is away (5xx, timeouts, refused connections: the poller backs off and fetches the
-same cursor again) and ``TerminalError`` when retrying cannot help (wrong credentials: 401/403; the command exits 2).
-A page the source cannot read (not JSON, not a list) is not an exception either: the source returns it as a
-``deadletter`` record with its raw bytes and the reason and the cursor unchanged, and the poller rests a poll
-interval before fetching again, so the loop goes on and the dead letter (keyed by its content) is stored once.
+source's choosing (a time and an id, a page token); the poller only stores it. ``fetch`` raises ``TransientError``
+while the API is away (5xx, timeouts, refused connections: the poller backs off and fetches the same cursor again; a
+one-shot run, ``--until-idle``, is not idle meanwhile and ends with exit 75 once the API failed for longer than its
+idle time) and ``TerminalError`` when retrying cannot help (wrong credentials: 401/403; the command exits 2). A page
+the source cannot read (not JSON, not a list) is not an exception either: the source returns it as a ``deadletter``
+record with its raw bytes and the reason and the cursor unchanged, and the poller rests a poll interval before
+fetching again, so the loop goes on and the dead letter (keyed by its content) is stored once.
 
 Delivery contract (DESIGN.md section 4): nothing accepted is lost, because the cursor moves only after the sink
 acknowledged the page; nothing is stored twice, because a page fetched again after a crash, or an overlap the
@@ -35,6 +36,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -56,6 +58,8 @@ CURSOR_VERSION = 1
 #: a page nested deeper than this is refused whole, as one that is no JSON is: audit rows nest a few levels, and
 #: orjson reads 1024 levels but writes only 254, so re-encoding a deeper row raised TypeError out of ``fetch``
 MAX_PAGE_DEPTH = 64
+#: a run with ``max_idle_seconds`` gives up on an API that failed this many fetches in a row for longer than that
+GIVE_UP_FETCHES = 3
 
 
 @dataclass(frozen=True)
@@ -124,13 +128,19 @@ class Poller:
         self._cursor = cursor_file.load()  # where the next fetch starts: ahead of the saved one by a page at most
         self._rest_seconds = 0.0
         self._fetch_backoff = Backoff(poll_seconds, 300.0, jitter=no_jitter)
+        self._failing: tuple[float, int, TransientError] | None = None  # since when, how many fetches, the last
         self._stop = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
 
     def run(self, max_idle_seconds: float | None = None) -> int:
-        """Poll until stopped, or until nothing was new for ``max_idle_seconds``; returns the records delivered."""
+        """Poll until stopped, or until nothing was new for ``max_idle_seconds``; returns the records delivered.
+
+        A failed fetch is not "nothing new": while the API is away the run is not idle, so a one-shot run does not
+        end as caught up on a 503. It ends when the API has failed for longer than ``max_idle_seconds`` and at
+        least ``GIVE_UP_FETCHES`` fetches in a row, by raising the last ``TransientError`` (the command exits 75)
+        after the page in flight was delivered and its cursor saved."""
         try:
             run_batches(
                 self._read,
@@ -140,10 +150,24 @@ class Poller:
                 thread_name="poll-deliver",
                 max_idle_seconds=max_idle_seconds,
                 rest_seconds=self.poll_seconds,
+                busy=lambda: self._failing is not None and not self._gave_up(max_idle_seconds),
             )
         finally:
             self.source.close()
+        if self._failing is not None and not self._stop.is_set():
+            since, fetches, error = self._failing
+            raise TransientError(
+                f"the API failed {fetches} fetches in a row over {time.monotonic() - since:.1f}s, the last: {error}; "
+                "the cursor stays after the last delivered page, run again"
+            ) from error
         return self.delivered
+
+    def _gave_up(self, max_idle_seconds: float | None) -> bool:
+        """True once the fetches have failed long enough and often enough that a one-shot run should end."""
+        if max_idle_seconds is None or self._failing is None:
+            return False
+        since, fetches, _ = self._failing
+        return fetches >= GIVE_UP_FETCHES and time.monotonic() - since > max_idle_seconds
 
     def _read(self) -> Page | None:
         """The next page after the cursor read so far; None when nothing is new or the API is away."""
@@ -154,9 +178,12 @@ class Poller:
             page = self.source.fetch(self._cursor)
         except TransientError as error:
             self._rest_seconds = max(0.0, self._fetch_backoff.failed() - self.poll_seconds)
+            since, fetches = (time.monotonic(), 0) if self._failing is None else self._failing[:2]
+            self._failing = (since, fetches + 1, error)
             log.warning("fetch failed, retrying: %s", error)
             return None
         self._fetch_backoff.succeeded()
+        self._failing = None
         if page is None:
             return None
         if page.cursor == self._cursor:

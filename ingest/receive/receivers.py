@@ -22,6 +22,17 @@ def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="DuckDB file for --sink duckdb (default: store.path).")
 
 
+def add_until_idle_argument(parser: argparse.ArgumentParser, nothing_new: str) -> None:
+    """A poller's ``--until-idle``: ``nothing_new`` says what the source had none of ("new rows")."""
+    parser.add_argument(
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help=f"Exit after SECONDS {nothing_new} (scripts, tests). An API that fails for longer than SECONDS (3 "
+        "fetches at least) ends the run with exit 75 instead; the cursor stays after the last delivered page.",
+    )
+
+
 def sink_overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     return {"kafka": {"bootstrap_servers": args.bootstrap_servers}, "store": {"path": args.db}}
 

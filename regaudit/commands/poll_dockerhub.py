@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from regaudit.errors import TerminalError
-from regaudit.ingest.receive.receivers import add_sink_arguments, run_poller, sink_overrides
+from regaudit.ingest.receive.receivers import (
+    add_sink_arguments,
+    add_until_idle_argument,
+    run_poller,
+    sink_overrides,
+)
 from regaudit.settings import Settings
 
 
@@ -20,9 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--account", help="Organization whose audit log is polled (default: dockerhub.account).")
     parser.add_argument("--identifier", help="User or organization name of the token (default: dockerhub.identifier).")
     parser.add_argument("--cursor", type=Path, help="Cursor file (default: dockerhub.cursor_path).")
-    parser.add_argument(
-        "--until-idle", type=float, metavar="SECONDS", help="Exit after SECONDS without new events (scripts, tests)."
-    )
+    add_until_idle_argument(parser, "without new events")
     add_sink_arguments(parser)
 
 

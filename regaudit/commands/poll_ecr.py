@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from regaudit.errors import TerminalError
-from regaudit.ingest.receive.receivers import add_sink_arguments, run_poller, sink_overrides
+from regaudit.ingest.receive.receivers import (
+    add_sink_arguments,
+    add_until_idle_argument,
+    run_poller,
+    sink_overrides,
+)
 from regaudit.settings import Settings
 
 
@@ -21,12 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instance", help="Registry name stored with the events (default: ecr.instance).")
     parser.add_argument("--endpoint-url", help="S3 endpoint URL (default: ecr.endpoint_url, else AWS's).")
     parser.add_argument("--cursor", type=Path, help="Position file (default: ecr.cursor_path).")
-    parser.add_argument(
-        "--until-idle",
-        type=float,
-        metavar="SECONDS",
-        help="Exit after SECONDS with no new log file (scripts, tests).",
-    )
+    add_until_idle_argument(parser, "with no new log file")
     add_sink_arguments(parser)
 
 

@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from regaudit.errors import TerminalError
-from regaudit.ingest.receive.receivers import add_sink_arguments, run_poller, sink_overrides
+from regaudit.ingest.receive.receivers import (
+    add_sink_arguments,
+    add_until_idle_argument,
+    run_poller,
+    sink_overrides,
+)
 from regaudit.settings import Settings
 
 
@@ -22,9 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--endpoint", choices=["auditlog-exts", "audit-logs"], help="API to read (default: harbor_audit.endpoint)."
     )
     parser.add_argument("--cursor", type=Path, help="Cursor file (default: harbor_audit.cursor_path).")
-    parser.add_argument(
-        "--until-idle", type=float, metavar="SECONDS", help="Exit after SECONDS without new rows (scripts, tests)."
-    )
+    add_until_idle_argument(parser, "without new rows")
     add_sink_arguments(parser)
 
 

@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from regaudit.errors import TerminalError
-from regaudit.ingest.receive.receivers import add_sink_arguments, run_poller, sink_overrides
+from regaudit.ingest.receive.receivers import (
+    add_sink_arguments,
+    add_until_idle_argument,
+    run_poller,
+    sink_overrides,
+)
 from regaudit.settings import Settings
 
 
@@ -20,9 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repository", help="namespace/name of the repository polled (default: quay.repository).")
     parser.add_argument("--organization", help="Organization polled (default: quay.organization).")
     parser.add_argument("--cursor", type=Path, help="Cursor file (default: quay.cursor_path).")
-    parser.add_argument(
-        "--until-idle", type=float, metavar="SECONDS", help="Exit after SECONDS without new logs (scripts, tests)."
-    )
+    add_until_idle_argument(parser, "without new logs")
     add_sink_arguments(parser)
 
 

@@ -188,6 +188,19 @@ def test_a_refused_secret_is_terminal_with_a_clear_error(hub, tmp_path, caplog, 
     assert not (tmp_path / "cli.cursor").exists()
 
 
+def test_a_one_shot_poll_of_a_hub_that_stays_down_exits_75_and_keeps_no_cursor(hub, tmp_path, caplog, monkeypatch):
+    HubApi.status = 503
+    monkeypatch.setenv("REGAUDIT_DOCKERHUB__SECRET", PAT)
+    monkeypatch.setenv("REGAUDIT_DOCKERHUB__POLL_SECONDS", "0.01")
+    code = main(["poll", "dockerhub", "--url", hub, "--account", "example-org", "--identifier", USER,
+                 "--sink", "duckdb", "--db", str(tmp_path / "cli.duckdb"), "--cursor", str(tmp_path / "cli.cursor"),
+                 "--until-idle", "0.1"])  # fmt: skip
+    assert code == 75  # not 0: a run that never reached the API did not catch up
+    assert "the API failed" in caplog.text
+    assert "answered 503" in caplog.text
+    assert not (tmp_path / "cli.cursor").exists()
+
+
 def test_an_expired_token_is_taken_again_and_a_failing_hub_is_transient(hub):
     polling = source(hub)
     first = polling.fetch(None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -15,18 +17,25 @@ AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class ListSource:
-    """Serves ``items`` two at a time after the cursor's index; ``fail`` raises once before serving."""
+    """Serves ``items`` two at a time after the cursor's index; ``fail`` raises ``failures`` times first, or
+    from the ``fail_after``-th fetch on."""
 
-    def __init__(self, items: list[bytes], fail: Exception | None = None) -> None:
+    def __init__(
+        self, items: list[bytes], fail: Exception | None = None, failures: int = 1, fail_after: int | None = None
+    ) -> None:
         self.items = items
         self.fail = fail
+        self.failures = failures
+        self.fail_after = fail_after
         self.fetched: list[object] = []
 
     def fetch(self, cursor):
         self.fetched.append(cursor)
-        if self.fail is not None:
-            error, self.fail = self.fail, None
-            raise error
+        if self.fail is not None and self.fail_after is not None and len(self.fetched) > self.fail_after:
+            raise self.fail
+        if self.fail is not None and self.fail_after is None and self.failures > 0:
+            self.failures -= 1
+            raise self.fail
         start = 0 if cursor is None else cursor["next"]
         chunk = self.items[start : start + 2]
         if not chunk:
@@ -87,6 +96,27 @@ def test_poller_retries_a_transient_fetch_failure(tmp_path):
     source = ListSource([b"a"], fail=TransientError("503 from the API"))
     poll(source, sink, tmp_path / "cursor.json")
     assert [record.value for _, record in sink.delivered] == [b"a"]
+
+
+def test_a_failed_fetch_is_not_idle_however_long_the_retry_waits(tmp_path, monkeypatch):
+    sink = MemorySink()
+    source = ListSource([b"a"], fail=TransientError("503 from the API"), failures=2)
+    clock = itertools.count(0.0, 10.0)  # every look at the clock is 10 s later: far past the 0.05 s idle limit
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    poll(source, sink, tmp_path / "cursor.json")
+    assert [record.value for _, record in sink.delivered] == [b"a"]
+    assert len(source.fetched) == 4  # two failures, the page, then nothing new
+
+
+def test_a_one_shot_run_ends_with_the_api_error_once_the_api_stays_away(tmp_path):
+    sink = MemorySink()
+    cursor = tmp_path / "cursor.json"
+    source = ListSource([b"a", b"b", b"c"], fail=TransientError("503 from the API"), fail_after=1)
+    with pytest.raises(TransientError, match=r"failed [3-9]\d* fetches in a row .* the last: 503 from the API"):
+        poll(source, sink, cursor)
+    assert len(source.fetched) >= 4
+    assert [record.value for _, record in sink.delivered] == [b"a", b"b"]  # the page before the failures is kept
+    assert CursorFile(cursor).load() == {"next": 2}  # and its cursor saved, so the next run starts after it
 
 
 def test_poller_stops_on_a_terminal_fetch_error(tmp_path):
