@@ -389,6 +389,27 @@ def test_analyze_flags_the_overwrite_the_password_burst_and_the_human_push_once(
     assert Counter((detection, subject) for _, detection, subject, *_ in again) == found
 
 
+def test_a_manifest_deleted_with_its_tag_is_one_image_to_the_mass_delete_count(
+    outcome: Outcome, tmp_path: Path
+) -> None:
+    """skopeo's delete is a DELETE by digest; the registry reports the digest and then each of its tags, under the
+    request's id: tag.mass_delete counts them as the one image they are (thresholds down to one, so it fires)."""
+    config = tmp_path / "mass-delete.toml"
+    config.write_text(
+        '[analytics.thresholds."tag.mass_delete"]\nmin_items = 1\nmin_observed_days = 0\n', encoding="utf-8"
+    )
+    _analyze(outcome, config)
+    rows = outcome.rows("SELECT identity, repository, evidence FROM findings WHERE detection_id = 'tag.mass_delete'")
+    assert [(identity, repository) for identity, repository, _ in rows] == [("alice", "other/app")], rows
+    values = json.loads(rows[0][2])["values"]
+    assert values["deleted_images_count"] == 1, values
+    deletes = outcome.rows(
+        "SELECT count(*), count(digest), count(tag), count(DISTINCT request_id) FROM image_activity "
+        "WHERE source = 'registry' AND action = 'delete'"
+    )
+    assert deletes == [(2, 2, 1, 1)]  # the digest, then its tag (stored with the digest it named), one request
+
+
 def _analyze(outcome: Outcome, config: Path) -> str:
     """One run of the real ``regaudit analyze`` on the scenario's store, as an operator runs it."""
     completed = subprocess.run(
