@@ -16,7 +16,8 @@ class ProtectedRepositoryDelete(Detection):
     family = "tag"
     needs = frozenset({Data.DELETES})
     description = (
-        "Any delete the registry performed (manifest by digest, tag, or repository) in a repository matching "
+        "Any delete the registry performed (manifest by digest, tag, or repository; not one it reported as "
+        "failed, as ECR's BatchDeleteImage failures) in a repository matching "
         "org.protected_repositories, grouped per identity, repository and UTC day. Deleting released images "
         "breaks deployments and destroys evidence; in protected repositories it should be rare and planned."
     )
@@ -43,7 +44,7 @@ class ProtectedRepositoryDelete(Detection):
             list('image_activity:' || activity_id ORDER BY occurred_at, activity_id) AS evidence_ids,
             count(*) AS deletes_count
         FROM image_activity
-        WHERE source = 'registry' AND action = 'delete'
+        WHERE source = 'registry' AND action = 'delete' AND coalesce(outcome, 'success') <> 'failure'
           AND glob_any(repository, $protected_repositories)
           AND occurred_at >= date_trunc('day', $since) AND occurred_at < $now
         GROUP BY actor, repository, date_trunc('day', occurred_at)
@@ -69,6 +70,7 @@ class ProtectedRepositoryDelete(Detection):
                     source="proxy",
                     proxy_status=403,
                 ),
+                activity("2025-05-10T09:00", action="delete", repository="prod/api", outcome="failure"),
             ),
             expect=0,
             now=NOW,
