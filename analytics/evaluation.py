@@ -67,6 +67,7 @@ KINDS = {
     "tag.release_overwrite": "release_tag_overwrite",
     "tag.moved_back": "tag_moved_back",
     "tag.protected_delete": "protected_delete",
+    "tag.mass_delete": "mass_delete",
     "push.first_to_repository": "first_push_to_repo",
     "push.off_hours": "off_hours_push",
     "push.outside_ci_network": "push_outside_ci",

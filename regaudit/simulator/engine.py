@@ -71,6 +71,7 @@ PLANNERS: tuple[Callable[[Injector], None], ...] = (
     variants.plan_protected_tag_by_human,
     variants.plan_habitual_pusher_protected,
     variants.plan_slow_brute_force,
+    tampering.plan_mass_delete,
 )
 
 

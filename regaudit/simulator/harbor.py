@@ -46,6 +46,7 @@ HARBOR_KINDS = frozenset(
         "release_tag_overwrite",
         "tag_moved_back",
         "protected_delete",
+        "mass_delete",
         "first_push_to_repo",
         "off_hours_push",
         "human_push_ci_repo",

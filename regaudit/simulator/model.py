@@ -7,7 +7,7 @@ Families and kinds of injected incidents (``KIND_FAMILY``), with the subject eac
     stale_credential  dormant_credential, expired_credential_used, credential_many_addresses,
                       never_used_credential, unrotated_credential, dormant_robot_external (identity)
     tag_overwrite     release_tag_overwrite, tag_moved_back, protected_tag_by_human (repository:tag);
-                      protected_delete (repository)
+                      protected_delete (repository); mass_delete (identity)
     suspicious_push   first_push_to_repo, off_hours_push, push_outside_ci, human_push_ci_repo,
                       habitual_pusher_protected (identity); unsigned_production_pull (repository:tag)
     proxy             brute_force, password_spray, slow_brute_force (client address); authorization_probing
@@ -55,6 +55,7 @@ KIND_FAMILY: dict[str, Family] = {
     "protected_tag_by_human": "tag_overwrite",
     "habitual_pusher_protected": "suspicious_push",
     "slow_brute_force": "proxy",
+    "mass_delete": "tag_overwrite",
 }
 
 

@@ -166,6 +166,52 @@ def _delete(actor: Actor, repo: Repository) -> Runner:
     return run
 
 
+def plan_mass_delete(injector: Injector) -> None:
+    """A CI token or a person's credential, stolen, wipes old releases across the organisation's services at
+    night (T1485). Only identities without an incident of their own: a CI robot while one is left, else a person."""
+    for _ in range(max(1, injector.count() // 2)):
+        fresh = [actor for actor in (*injector.ci(), *injector.humans()) if actor.name not in injector.used]
+        robots = [actor for actor in fresh if actor.role == "ci"]
+        actor, moment = injector.pick(robots or fresh), injector.moment(hours=(1.0, 5.0), weekday=None)
+        if actor is not None and moment is not None:
+            injector.schedule(moment, _wipe(actor))
+
+
+def _wipe(actor: Actor) -> Runner:
+    """Between 30 and 45 old releases of at least 8 services (none that ``latest`` pointed at in the window), each
+    resolved then deleted by digest; nothing (and no label) when the registry holds fewer, so every labelled wipe
+    is as large as a real one."""
+
+    def run(world: World, rng: Random, start: int) -> list[Exchange]:
+        services = [repo for repo in world.organisation.of_kind("service") if not repo.restricted]
+        releases = [
+            (repo, tag)
+            for repo in services
+            for tag in old_releases(world, repo, False)
+            if repo.tags[tag].digest not in repo.history.get("latest", [])  # what tag_moved_back moves back to
+        ]
+        rng.shuffle(releases)
+        chosen = releases[: rng.randint(30, 45)]
+        if len(chosen) < 30 or len({repo.name for repo, _ in chosen}) < 8:
+            return []
+        client = runner_client(actor, rng) if actor.role == "ci" else human_client(actor, rng, True)
+        session = world.session(rng, client, start)
+        session.challenge()
+        for repo, tag in chosen:
+            target = repo.tags[tag]
+            flows.manifest(session, "HEAD", repo, tag, target)
+            flows.delete_manifest(session, repo, target.digest)
+            session.wait(rng.uniform(1, 20))
+        world.labels.append(
+            make_label("mass_delete", actor.name, session.exchanges, identity=actor.name,
+                       detail=f"{actor.name} deleted {len(chosen)} old releases of "
+                              f"{len({repo.name for repo, _ in chosen})} services at night")
+        )  # fmt: skip
+        return session.exchanges
+
+    return run
+
+
 def plan_first_push(injector: Injector) -> None:
     for _ in range(injector.count()):
         actor, moment = injector.pick(injector.ci()), injector.moment()
