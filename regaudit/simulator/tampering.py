@@ -191,7 +191,8 @@ def _wipe(actor: Actor) -> Runner:
             if repo.tags[tag].digest not in repo.history.get("latest", [])  # what tag_moved_back moves back to
         ]
         rng.shuffle(releases)
-        chosen = releases[: rng.randint(30, 45)]
+        by_image = {(repo.name, repo.tags[tag].digest): (repo, tag) for repo, tag in releases}  # a digest once
+        chosen = list(by_image.values())[: rng.randint(30, 45)]
         if len(chosen) < 30 or len({repo.name for repo, _ in chosen}) < 8:
             return []
         client = runner_client(actor, rng) if actor.role == "ci" else human_client(actor, rng, True)
