@@ -68,7 +68,7 @@ class CredentialNeverUsed(Detection):
             c.owner
         FROM current_credentials AS c
         JOIN first_import AS f ON f.name = c.name
-        WHERE c.name NOT IN (SELECT identity FROM used)
+        WHERE c.name NOT IN (SELECT raw_identity FROM used)  -- "identity" here was the outer alias: never fired
           AND coalesce(c.created_at, f.first_imported_at) < $now - INTERVAL 1 DAY * $grace_days
           AND (SELECT first_event_at FROM store_start) < $now - INTERVAL 1 DAY * $grace_days
     """
@@ -87,6 +87,20 @@ class CredentialNeverUsed(Detection):
             about=({"identity": "robot$old"}, {"identity": "robot$locked"}),
             now=NOW,
             subjects=("robot$old", "robot$locked"),
+        ),
+        Case(
+            "fires for the robot nobody used beside accounts in use (the store's users are not all unused)",
+            rows=(
+                credential("alice", "2025-05-01", created_at="2025-01-01"),
+                pull("2025-04-01T10:00", actor="alice"),
+                credential("robot$ci", "2025-05-01", created_at="2025-01-01"),
+                access("2025-04-01T10:00", endpoint="token", uri="/token", remote_user="robot$ci"),
+                credential("robot$old", "2025-05-01", created_at="2025-03-01"),
+            ),
+            expect=1,
+            about=({"identity": "robot$old"},),
+            now=NOW,
+            subjects=("robot$old",),
         ),
         Case(
             "quiet for an account that only listed the catalog and tags, and one seen only in a blob event",
