@@ -193,7 +193,8 @@ def _wipe(actor: Actor) -> Runner:
         rng.shuffle(releases)
         by_image = {(repo.name, repo.tags[tag].digest): (repo, tag) for repo, tag in releases}  # a digest once
         chosen = list(by_image.values())[: rng.randint(30, 45)]
-        if len(chosen) < 30 or len({repo.name for repo, _ in chosen}) < 8:
+        services_hit = len({repo.name for repo, _ in chosen})
+        if len(chosen) < 30 or services_hit < 8:
             return []
         client = runner_client(actor, rng) if actor.role == "ci" else human_client(actor, rng, True)
         session = world.session(rng, client, start)
@@ -205,8 +206,7 @@ def _wipe(actor: Actor) -> Runner:
             session.wait(rng.uniform(1, 20))
         world.labels.append(
             make_label("mass_delete", actor.name, session.exchanges, identity=actor.name,
-                       detail=f"{actor.name} deleted {len(chosen)} old releases of "
-                              f"{len({repo.name for repo, _ in chosen})} services at night")
+                       detail=f"{actor.name} deleted {len(chosen)} old releases of {services_hit} services at night")
         )  # fmt: skip
         return session.exchanges
 

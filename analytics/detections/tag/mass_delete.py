@@ -115,7 +115,6 @@ class MassDelete(Detection):
                    bool_or(protected) AS protected
             FROM items GROUP BY ALL
         ),
-        observed AS (SELECT date_trunc('day', min(occurred_at)) AS first_day FROM image_activity),
         judged AS (
             SELECT c.identity, c.day, c.items_count, c.repositories_count, c.protected,
                    coalesce(max(p.items_count), 0) AS prior_max_count
@@ -126,7 +125,7 @@ class MassDelete(Detection):
             GROUP BY ALL
         ),
         fired AS MATERIALIZED (
-            SELECT j.* FROM judged AS j, observed AS o
+            SELECT j.* FROM judged AS j CROSS JOIN store_start AS o  -- the store's first event or proxy line
             WHERE j.day >= o.first_day + INTERVAL 1 DAY * $min_observed_days
               AND j.items_count >= $min_items AND j.items_count > $ratio * j.prior_max_count
         ),
