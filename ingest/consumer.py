@@ -37,6 +37,7 @@ import pyarrow as pa
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
+from regaudit.errors import BrokerUnavailable
 from regaudit.evidence.canonical import epoch_us
 from regaudit.ingest.consumer_metrics import ConsumerMetrics
 from regaudit.ingest.hooks import load_hooks
@@ -52,6 +53,12 @@ from regaudit.schemas.registry import outside_window
 from regaudit.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: how long a look at how far behind the consumer is (after each batch; a one-shot run's ``--until-idle`` when a
+#: poll brings nothing) waits for the broker, instead of kafka-python's 30 s request timeout
+LOOK_TIMEOUT_MS = 5_000
+#: looks in a row the broker must leave unanswered, beside the idle time passing, before a one-shot run gives up
+GIVE_UP_LOOKS = 3
 
 
 def kafka_batch(
@@ -183,6 +190,10 @@ class Consumer:
         self._expiry: threading.Timer | None = None
         #: whether the last idle poll derived queued time ranges: until one derives none, the consumer is not idle
         self._drained = False
+        #: a one-shot run's looks at the broker left unanswered in a row: (since when, how many)
+        self._unanswered: tuple[float, int] | None = None
+        #: a one-shot run's looks that found the same lag with no record polled: (since when, how many, the lag)
+        self._behind: tuple[float, int, int] | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -198,18 +209,22 @@ class Consumer:
 
     def _connect(self) -> KafkaConsumer:
         config = self.settings.consumer
-        consumer = KafkaConsumer(
-            *self.kinds,
-            **kafka_client_options(self.settings.kafka),
-            group_id=config.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=config.batch_max_records,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-            consumer_timeout_ms=1000,
-        )
-        return consumer
+        try:
+            return KafkaConsumer(
+                *self.kinds,
+                **kafka_client_options(self.settings.kafka),
+                group_id=config.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=config.batch_max_records,
+                max_partition_fetch_bytes=8 * 1024 * 1024,
+                fetch_max_bytes=64 * 1024 * 1024,
+                consumer_timeout_ms=1000,
+            )
+        except KafkaError as error:  # the broker unreachable at start: a clear line and exit 75, no traceback
+            raise BrokerUnavailable(
+                f"Kafka at {self.settings.kafka.bootstrap_servers}: cannot connect: {error}"
+            ) from None
 
     def run(self, max_idle_seconds: float | None = None) -> ConsumerStats:
         """Consume until stopped (or, for tests and one-shot imports, until idle for ``max_idle_seconds``)."""
@@ -224,8 +239,7 @@ class Consumer:
                 self._stop,
                 thread_name="store-writer",
                 max_idle_seconds=max_idle_seconds,
-                # not idle while joining its group (waiting out a dead member) or deriving queued time ranges
-                busy=lambda: not consumer.assignment() or self._drained,
+                busy=lambda: self._busy(consumer, max_idle_seconds),
             )
         finally:
             self.metrics.stop()
@@ -233,6 +247,54 @@ class Consumer:
             consumer.close(autocommit=False)
             self.normalizer.close()
         return self.stats
+
+    def _busy(self, consumer: KafkaConsumer, max_idle_seconds: float | None) -> bool:
+        """Whether a poll that brought nothing is not idle: the consumer still joins its group (waiting out a dead
+        member) or derived queued time ranges. A one-shot run (``max_idle_seconds``) asks the broker too: it is
+        caught up only when no record waits after its positions, so a broker that went away is never taken for
+        the end of the stream; once the broker has left GIVE_UP_LOOKS looks in a row unanswered for longer than
+        the idle time, ``BrokerUnavailable`` ends the run (exit 75) after the batch in flight was committed."""
+        if self._drained:
+            return True
+        if max_idle_seconds is None:
+            return not consumer.assignment()
+        try:
+            if not consumer.assignment():  # joining: busy while the broker answers
+                consumer.bootstrap(timeout_ms=LOOK_TIMEOUT_MS, refresh=True)
+                self._unanswered = None
+                return True
+            lags = _lags(consumer, LOOK_TIMEOUT_MS, quiet=False)
+        except KafkaError as error:
+            since, looks = self._unanswered or (time.monotonic(), 0)
+            self._unanswered = since, looks + 1
+            away = time.monotonic() - since
+            log.warning("Kafka did not answer a look at the lag (%d in a row, %.0f s): %s", looks + 1, away, error)
+            if looks + 1 >= GIVE_UP_LOOKS and away > max_idle_seconds:
+                raise BrokerUnavailable(
+                    f"Kafka at {self.settings.kafka.bootstrap_servers}: no answer for {away:.0f} s ({looks + 1} "
+                    f"looks): {error}; what was stored is kept, and records whose offsets were not committed are "
+                    "read again next run and stored once"
+                ) from None
+            return True
+        self._unanswered = None
+        return self._behind_without_records(sum(lags.values()) if lags else 0, max_idle_seconds)
+
+    def _behind_without_records(self, lag: int, max_idle_seconds: float) -> bool:
+        """Whether records wait after the positions that the polls have not brought yet (busy). The same lag left
+        GIVE_UP_LOOKS looks in a row and past the idle time, with no record polled meanwhile (offsets the broker
+        counts and never delivers, such as a transaction's markers), is idle after all, with a warning: a one-shot
+        run never waits forever on it."""
+        if lag == 0:
+            self._behind = None
+            return False
+        since, looks, before = self._behind or (time.monotonic(), 0, lag)
+        if before != lag:
+            since, looks = time.monotonic(), 0
+        self._behind = since, looks + 1, lag
+        if looks + 1 >= GIVE_UP_LOOKS and time.monotonic() - since > max_idle_seconds:
+            log.warning("the broker counts %d records after the positions and delivers none; idle all the same", lag)
+            return False
+        return True
 
     def _read(self, consumer: KafkaConsumer) -> tuple[list[Any], NormalizedBatch] | None:
         """The next batch of messages and its normalized rows; none when the poll brought nothing, and then the
@@ -242,6 +304,7 @@ class Consumer:
             self._drain()
             self._release()
             return None
+        self._behind = None
         return messages, self._normalize(messages)
 
     def _drain(self) -> None:
@@ -322,7 +385,7 @@ class Consumer:
         stats.access += result.access_count
         stats.dead_letters += result.dead_letters_count
         stats.isolated += result.isolated_count
-        lags = _lags(consumer)
+        lags = _lags(consumer, LOOK_TIMEOUT_MS)
         stats.lag = -1 if lags is None else sum(lags.values())
         self.metrics.observe_batch(result, len(messages), committed, lags)
         log.info(
@@ -341,11 +404,18 @@ def _next_offsets(messages: Iterable[Any]) -> dict[TopicPartition, OffsetAndMeta
     return {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in last.items()}
 
 
-def _lags(consumer: KafkaConsumer) -> dict[tuple[str, int], int] | None:
-    """Records after the position per assigned partition (one ListOffsets request); None if the broker cannot say."""
+def _lags(
+    consumer: KafkaConsumer, timeout_ms: int | None = None, quiet: bool = True
+) -> dict[tuple[str, int], int] | None:
+    """Records after the position per assigned partition (one ListOffsets request); None if the broker cannot say
+    (``quiet``), else its error raised."""
     try:
         assigned = list(consumer.assignment())
-        ends = consumer.end_offsets(assigned)
-        return {(tp.topic, tp.partition): max(0, ends[tp] - consumer.position(tp)) for tp in assigned}
+        ends = consumer.end_offsets(assigned, timeout_ms=timeout_ms)
+        positions = {tp: consumer.position(tp, timeout_ms=timeout_ms) for tp in assigned}
+        # a partition with no position yet has all its records after it
+        return {(tp.topic, tp.partition): max(0, ends[tp] - (positions[tp] or 0)) for tp in assigned}
     except KafkaError:
-        return None
+        if quiet:
+            return None
+        raise

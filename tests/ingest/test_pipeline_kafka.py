@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import duckdb
 import httpx
 import pytest
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from regaudit.ingest import store
 from tests.ingest import processes
@@ -147,6 +149,50 @@ def test_a_broker_restart_during_the_stream_loses_nothing(kafka_broker, kafka_to
     produce(kafka_broker.bootstrap, kafka_topics.events, values[15_000:])
     processes.wait_for(lambda: count(db) == (30_000, 30_000), 240, "all 30,000 events stored once")
     assert processes.stop(consumer) == 0, log.read_text()[-3000:]
+
+
+def test_a_one_shot_consume_whose_broker_goes_away_exits_75_instead_of_calling_itself_caught_up(
+    kafka_broker, kafka_topics, tmp_path
+):
+    """``consume --until-idle`` is the cron form of the consumer. An empty poll with the broker gone is not the end
+    of the stream: the run asks the broker how far behind it is, and exits 75 (try again) once the broker has not
+    answered for longer than the idle time, never 0 as if it had caught up. Started with the broker away, it says
+    it cannot connect, exit 75 without a traceback."""
+    db = tmp_path / "audit.duckdb"
+    env = processes.regaudit_env(db, kafka_broker.bootstrap, kafka_topics)
+    log = tmp_path / "consume.log"
+    consumer = processes.start(["consume", "--until-idle", "2"], env, log)
+    produce(kafka_broker.bootstrap, kafka_topics.events, synthetic_events(3_000, "away"))
+    processes.wait_for(lambda: count(db) == (3_000, 3_000), 120, "the events stored")
+    processes.wait_for(lambda: " lag=0" in log.read_text(), 60, "their offsets committed")
+    kafka_broker.stop()
+    try:
+        late_log = tmp_path / "consume-late.log"
+        late = processes.start(
+            ["consume", "--until-idle", "1"], env | {"REGAUDIT_STORE__PATH": str(tmp_path / "late.duckdb")}, late_log
+        )
+        assert consumer.wait(120) == 75, log.read_text()[-3000:]
+        assert late.wait(120) == 75, late_log.read_text()[-3000:]
+    finally:
+        kafka_broker.restart()
+    text = log.read_text()
+    assert "no answer for" in text, text[-3000:]
+    assert "Traceback" not in text
+    late_text = late_log.read_text()
+    assert "cannot connect" in late_text, late_text[-3000:]
+    assert "Traceback" not in late_text
+    # the batch stored before the broker went away was committed: the group's offsets are past its records
+    group = env["REGAUDIT_CONSUMER__GROUP_ID"]
+
+    def committed() -> int | None:
+        try:
+            with contextlib.closing(kafka_broker.admin_client()) as admin:
+                offsets = admin.list_group_offsets(group)[group]
+        except KafkaError:  # the restarted broker still loading the group's coordinator
+            return None
+        return sum(o.offset for tp, o in offsets.items() if tp.topic == kafka_topics.events)
+
+    assert processes.wait_for(committed, 60, "the group's committed offsets") == 3_000
 
 
 def test_webhook_answers_503_while_the_broker_is_down_and_the_retried_posts_are_stored(
