@@ -20,7 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--until-idle",
         type=float,
         metavar="SECONDS",
-        help="Exit after SECONDS without new lines (scripts, tests).",
+        help="Exit after SECONDS without new lines (cron, scripts, tests). A sink that stays down for longer than "
+        "SECONDS (3 attempts at least) ends the run with exit code 75, the position before the lines it could not "
+        "deliver.",
     )
     add_sink_arguments(parser)
 

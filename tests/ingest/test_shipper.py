@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 
+from regaudit.errors import TransientError
 from regaudit.ingest.receive.shipper import Shipper
 from regaudit.ingest.receive.tail import FileTail
 from regaudit.ingest.sinks.memory import MemorySink
@@ -90,6 +92,35 @@ def test_the_position_does_not_advance_while_the_sink_is_down(tmp_path):
     up = MemorySink()
     ship(log, state, up)
     assert values(up) == lines(0, 3)
+
+
+def test_a_one_shot_run_gives_up_on_a_sink_that_stays_down_with_its_error_and_keeps_the_position(tmp_path):
+    log, state = tmp_path / "registry.json", tmp_path / "pos"
+    append(log, lines(0, 3))
+    down = MemorySink()
+    down.down = True
+    shipper = Shipper(FileTail(log, state, "edge-1"), down, poll_seconds=0.01, batch_lines=7)
+    with pytest.raises(TransientError, match=r"down for \d+ s \((\d+) attempts\), position kept"):
+        shipper.run(max_idle_seconds=0.05)
+    assert not state.exists()
+    up = MemorySink()
+    ship(log, state, up)
+    assert values(up) == lines(0, 3)
+
+
+def test_a_one_shot_ship_logs_whose_broker_never_answers_exits_75_and_saves_no_position(tmp_path):
+    """The cron form against a Kafka nobody listens for: the real kafka-python producer fails to bootstrap, and
+    the run ends with 75 (try again later) instead of retrying forever; the line waits for the next run."""
+    log, state = tmp_path / "access.log", tmp_path / "pos"
+    append(log, lines(0, 1))
+    env = processes.regaudit_env(tmp_path / "unused.duckdb", f"127.0.0.1:{processes.free_port()}")
+    done = subprocess.run(
+        [*processes.REGAUDIT, "ship-logs", str(log), "--sink", "kafka", "--state", str(state), "--until-idle", "1"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 75, done.stderr[-3000:]
+    assert "position kept" in done.stderr
+    assert not state.exists()
 
 
 def saved_offset(state):
