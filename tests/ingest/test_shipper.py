@@ -78,34 +78,36 @@ def test_a_partial_last_line_waits_for_its_end(tmp_path):
     assert values(sink) == [b'{"a":1}', b'{"b":2}']
 
 
-def test_the_position_does_not_advance_while_the_sink_is_down(tmp_path):
+def shipping_to_a_sink_that_is_down(tmp_path):
+    """Three lines to ship, and a shipper of them whose sink is down."""
     log, state = tmp_path / "registry.json", tmp_path / "pos"
     append(log, lines(0, 3))
     down = MemorySink()
     down.down = True
-    shipper = Shipper(FileTail(log, state, "edge-1"), down, poll_seconds=0.01, batch_lines=7)
+    return log, state, Shipper(FileTail(log, state, "edge-1"), down, poll_seconds=0.01, batch_lines=7)
+
+
+def shipped_once_the_sink_is_up(log, state):
+    assert not state.exists()
+    up = MemorySink()
+    ship(log, state, up)
+    assert values(up) == lines(0, 3)
+
+
+def test_the_position_does_not_advance_while_the_sink_is_down(tmp_path):
+    log, state, shipper = shipping_to_a_sink_that_is_down(tmp_path)
     stopper = __import__("threading").Timer(0.2, shipper.stop)
     stopper.start()
     shipper.run()
     stopper.join()
-    assert not state.exists()
-    up = MemorySink()
-    ship(log, state, up)
-    assert values(up) == lines(0, 3)
+    shipped_once_the_sink_is_up(log, state)
 
 
 def test_a_one_shot_run_gives_up_on_a_sink_that_stays_down_with_its_error_and_keeps_the_position(tmp_path):
-    log, state = tmp_path / "registry.json", tmp_path / "pos"
-    append(log, lines(0, 3))
-    down = MemorySink()
-    down.down = True
-    shipper = Shipper(FileTail(log, state, "edge-1"), down, poll_seconds=0.01, batch_lines=7)
+    log, state, shipper = shipping_to_a_sink_that_is_down(tmp_path)
     with pytest.raises(TransientError, match=r"down for \d+ s \((\d+) attempts\), position kept"):
         shipper.run(max_idle_seconds=0.05)
-    assert not state.exists()
-    up = MemorySink()
-    ship(log, state, up)
-    assert values(up) == lines(0, 3)
+    shipped_once_the_sink_is_up(log, state)
 
 
 def test_a_one_shot_ship_logs_whose_broker_never_answers_exits_75_and_saves_no_position(tmp_path):
