@@ -37,6 +37,7 @@ import pyarrow as pa
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
+from regaudit.backoff import Outage
 from regaudit.errors import BrokerUnavailable
 from regaudit.evidence.canonical import epoch_us
 from regaudit.ingest.consumer_metrics import ConsumerMetrics
@@ -57,8 +58,6 @@ log = logging.getLogger(__name__)
 #: how long a look at how far behind the consumer is (after each batch; a one-shot run's ``--until-idle`` when a
 #: poll brings nothing) waits for the broker, instead of kafka-python's 30 s request timeout
 LOOK_TIMEOUT_MS = 5_000
-#: looks in a row the broker must leave unanswered, beside the idle time passing, before a one-shot run gives up
-GIVE_UP_LOOKS = 3
 
 
 def kafka_batch(
@@ -190,10 +189,11 @@ class Consumer:
         self._expiry: threading.Timer | None = None
         #: whether the last idle poll derived queued time ranges: until one derives none, the consumer is not idle
         self._drained = False
-        #: a one-shot run's looks at the broker left unanswered in a row: (since when, how many)
-        self._unanswered: tuple[float, int] | None = None
-        #: a one-shot run's looks that found the same lag with no record polled: (since when, how many, the lag)
-        self._behind: tuple[float, int, int] | None = None
+        #: a one-shot run's looks at the broker left unanswered in a row
+        self._unanswered = Outage()
+        #: a one-shot run's looks in a row that found the same lag (``_stuck_lag``) with no record polled
+        self._stuck = Outage()
+        self._stuck_lag = 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -252,8 +252,8 @@ class Consumer:
         """Whether a poll that brought nothing is not idle: the consumer still joins its group (waiting out a dead
         member) or derived queued time ranges. A one-shot run (``max_idle_seconds``) asks the broker too: it is
         caught up only when no record waits after its positions, so a broker that went away is never taken for
-        the end of the stream; once the broker has left GIVE_UP_LOOKS looks in a row unanswered for longer than
-        the idle time, ``BrokerUnavailable`` ends the run (exit 75) after the batch in flight was committed."""
+        the end of the stream; once the broker has left its looks unanswered for as long as ``Outage`` gives a
+        one-shot run, ``BrokerUnavailable`` ends the run (exit 75) after the batch in flight was committed."""
         if self._drained:
             return True
         if max_idle_seconds is None:
@@ -261,37 +261,37 @@ class Consumer:
         try:
             if not consumer.assignment():  # joining: busy while the broker answers
                 consumer.bootstrap(timeout_ms=LOOK_TIMEOUT_MS, refresh=True)
-                self._unanswered = None
+                self._unanswered.ended()
                 return True
             lags = _lags(consumer, LOOK_TIMEOUT_MS, quiet=False)
         except KafkaError as error:
-            since, looks = self._unanswered or (time.monotonic(), 0)
-            self._unanswered = since, looks + 1
-            away = time.monotonic() - since
-            log.warning("Kafka did not answer a look at the lag (%d in a row, %.0f s): %s", looks + 1, away, error)
-            if looks + 1 >= GIVE_UP_LOOKS and away > max_idle_seconds:
+            away = self._unanswered
+            away.failed(error)
+            log.warning(
+                "Kafka did not answer a look at the lag (%d in a row, %.0f s): %s", away.count, away.lasted(), error
+            )
+            if away.gives_up(max_idle_seconds):
                 raise BrokerUnavailable(
-                    f"Kafka at {self.settings.kafka.bootstrap_servers}: no answer for {away:.0f} s ({looks + 1} "
-                    f"looks): {error}; what was stored is kept, and records whose offsets were not committed are "
-                    "read again next run and stored once"
+                    f"Kafka at {self.settings.kafka.bootstrap_servers}: no answer for {away.lasted():.0f} s "
+                    f"({away.count} looks): {error}; what was stored is kept, and records whose offsets were not "
+                    "committed are read again next run and stored once"
                 ) from None
             return True
-        self._unanswered = None
+        self._unanswered.ended()
         return self._behind_without_records(sum(lags.values()) if lags else 0, max_idle_seconds)
 
     def _behind_without_records(self, lag: int, max_idle_seconds: float) -> bool:
-        """Whether records wait after the positions that the polls have not brought yet (busy). The same lag left
-        GIVE_UP_LOOKS looks in a row and past the idle time, with no record polled meanwhile (offsets the broker
-        counts and never delivers, such as a transaction's markers), is idle after all, with a warning: a one-shot
-        run never waits forever on it."""
+        """Whether records wait after the positions that the polls have not brought yet (busy). The same lag found
+        by looks in a row for as long as ``Outage`` gives a one-shot run, with no record polled meanwhile (offsets
+        the broker counts and never delivers, such as a transaction's markers), is idle after all, with a warning:
+        a one-shot run never waits forever on it."""
+        if lag != self._stuck_lag:
+            self._stuck.ended()
+            self._stuck_lag = lag
         if lag == 0:
-            self._behind = None
             return False
-        since, looks, before = self._behind or (time.monotonic(), 0, lag)
-        if before != lag:
-            since, looks = time.monotonic(), 0
-        self._behind = since, looks + 1, lag
-        if looks + 1 >= GIVE_UP_LOOKS and time.monotonic() - since > max_idle_seconds:
+        self._stuck.failed()
+        if self._stuck.gives_up(max_idle_seconds):
             log.warning("the broker counts %d records after the positions and delivers none; idle all the same", lag)
             return False
         return True
@@ -304,7 +304,7 @@ class Consumer:
             self._drain()
             self._release()
             return None
-        self._behind = None
+        self._stuck.ended()
         return messages, self._normalize(messages)
 
     def _drain(self) -> None:

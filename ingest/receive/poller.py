@@ -36,13 +36,12 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from regaudit.backoff import Backoff, no_jitter
+from regaudit.backoff import Backoff, Outage, no_jitter
 from regaudit.errors import TerminalError, TransientError
 from regaudit.ingest.loop import run_batches
 from regaudit.ingest.records import RawRecord
@@ -58,8 +57,6 @@ CURSOR_VERSION = 1
 #: a page nested deeper than this is refused whole, as one that is no JSON is: audit rows nest a few levels, and
 #: orjson reads 1024 levels but writes only 254, so re-encoding a deeper row raised TypeError out of ``fetch``
 MAX_PAGE_DEPTH = 64
-#: a run with ``max_idle_seconds`` gives up on an API that failed this many fetches in a row for longer than that
-GIVE_UP_FETCHES = 3
 
 
 @dataclass(frozen=True)
@@ -128,7 +125,7 @@ class Poller:
         self._cursor = cursor_file.load()  # where the next fetch starts: ahead of the saved one by a page at most
         self._rest_seconds = 0.0
         self._fetch_backoff = Backoff(poll_seconds, 300.0, jitter=no_jitter)
-        self._failing: tuple[float, int, TransientError] | None = None  # since when, how many fetches, the last
+        self._failing = Outage()  # the fetches failed in a row
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -139,7 +136,7 @@ class Poller:
 
         A failed fetch is not "nothing new": while the API is away the run is not idle, so a one-shot run does not
         end as caught up on a 503. It ends when the API has failed for longer than ``max_idle_seconds`` and at
-        least ``GIVE_UP_FETCHES`` fetches in a row, by raising the last ``TransientError`` (the command exits 75)
+        least ``GIVE_UP_FAILURES`` fetches in a row, by raising the last ``TransientError`` (the command exits 75)
         after the page in flight was delivered and its cursor saved."""
         try:
             run_batches(
@@ -150,24 +147,17 @@ class Poller:
                 thread_name="poll-deliver",
                 max_idle_seconds=max_idle_seconds,
                 rest_seconds=self.poll_seconds,
-                busy=lambda: self._failing is not None and not self._gave_up(max_idle_seconds),
+                busy=lambda: self._failing.ongoing and not self._failing.gives_up(max_idle_seconds),
             )
         finally:
             self.source.close()
-        if self._failing is not None and not self._stop.is_set():
-            since, fetches, error = self._failing
+        failing = self._failing
+        if failing.ongoing and not self._stop.is_set():
             raise TransientError(
-                f"the API failed {fetches} fetches in a row over {time.monotonic() - since:.1f}s, the last: {error}; "
-                "the cursor stays after the last delivered page, run again"
-            ) from error
+                f"the API failed {failing.count} fetches in a row over {failing.lasted():.1f}s, the last: "
+                f"{failing.last}; the cursor stays after the last delivered page, run again"
+            ) from failing.last
         return self.delivered
-
-    def _gave_up(self, max_idle_seconds: float | None) -> bool:
-        """True once the fetches have failed long enough and often enough that a one-shot run should end."""
-        if max_idle_seconds is None or self._failing is None:
-            return False
-        since, fetches, _ = self._failing
-        return fetches >= GIVE_UP_FETCHES and time.monotonic() - since > max_idle_seconds
 
     def _read(self) -> Page | None:
         """The next page after the cursor read so far; None when nothing is new or the API is away."""
@@ -178,12 +168,11 @@ class Poller:
             page = self.source.fetch(self._cursor)
         except TransientError as error:
             self._rest_seconds = max(0.0, self._fetch_backoff.failed() - self.poll_seconds)
-            since, fetches = (time.monotonic(), 0) if self._failing is None else self._failing[:2]
-            self._failing = (since, fetches + 1, error)
+            self._failing.failed(error)
             log.warning("fetch failed, retrying: %s", error)
             return None
         self._fetch_backoff.succeeded()
-        self._failing = None
+        self._failing.ended()
         if page is None:
             return None
         if page.cursor == self._cursor:

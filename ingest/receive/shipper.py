@@ -3,7 +3,7 @@
 The position is saved only after the sink acknowledged the batch (Kafka acks=all, or the DuckDB commit), so a
 crash re-delivers at most the last batch, under the same line keys, and the store keeps each line once. While
 the sink is down the shipper retries with backoff and does not advance; a one-shot run (``--until-idle``) gives up
-once the sink has been down for longer than its idle time (GIVE_UP_ATTEMPTS at least), with the sink's error (exit
+once the sink has been down for longer than its idle time (``regaudit.backoff.Outage``), with the sink's error (exit
 75), its position still before the batch.
 
 Delivery runs on a second thread, one batch at a time, while the next batch is read (``regaudit.ingest.loop``,
@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 
-from regaudit.backoff import Backoff, no_jitter
+from regaudit.backoff import Backoff, Outage, no_jitter
 from regaudit.errors import TransientError
 from regaudit.ingest.loop import run_batches
 from regaudit.ingest.receive.tail import FileTail, Line
@@ -27,9 +26,6 @@ from regaudit.ingest.records import RawRecord
 from regaudit.ingest.sinks import RecordSink
 
 log = logging.getLogger(__name__)
-
-#: failed deliveries of one batch in a row, beside the idle time passing, before a one-shot run gives up
-GIVE_UP_ATTEMPTS = 3
 
 
 class Shipper:
@@ -71,25 +67,21 @@ class Shipper:
             for line in lines
         ]
         backoff = Backoff(self.poll_seconds, 30.0, jitter=no_jitter)
-        failed_since, attempts = time.monotonic(), 0
+        down = Outage()
         while not self._stop.is_set():
             try:
                 self.sink.deliver(records)
                 return True
             except TransientError as error:
-                attempts += 1
-                down = time.monotonic() - failed_since
-                if self._gives_up(attempts, down):
-                    raise type(error)(f"{error}; down for {down:.0f} s ({attempts} attempts), position kept") from None
+                down.failed(error)
+                if down.gives_up(self._max_idle_seconds):
+                    raise type(error)(
+                        f"{error}; down for {down.lasted():.0f} s ({down.count} attempts), position kept"
+                    ) from None
                 rest = backoff.failed()
                 log.warning("deliver failed, retrying in %.1fs: %s", rest, error)
                 self._stop.wait(rest)
         return False  # stopped while the sink was down: position not advanced, nothing lost
-
-    def _gives_up(self, attempts: int, down_seconds: float) -> bool:
-        """Whether a one-shot run stops retrying: the sink down for longer than its idle time, and tried enough."""
-        idle = self._max_idle_seconds
-        return idle is not None and attempts >= GIVE_UP_ATTEMPTS and down_seconds > idle
 
     def _commit(self, lines: list[Line], delivered: bool) -> bool:
         """After the batch's delivery, save the position after it; False (stopped first) ends the loop."""
