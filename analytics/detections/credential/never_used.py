@@ -9,6 +9,13 @@ from regaudit.analytics.fixtures import access, at, credential, event, pull
 from regaudit.schemas.sources import Data
 
 NOW = at("2025-05-10T18:00")
+#: two credentials in use (a person pulling, a robot taking a token), beside those the cases leave unused
+IN_USE = (
+    credential("alice", "2025-05-01", created_at="2025-01-01"),
+    pull("2025-04-01T10:00", actor="alice"),
+    credential("robot$ci", "2025-05-01", created_at="2025-01-01"),
+    access("2025-04-01T10:00", endpoint="token", uri="/token", remote_user="robot$ci"),
+)
 
 
 class Params(Parameters):
@@ -91,10 +98,7 @@ class CredentialNeverUsed(Detection):
         Case(
             "fires for the robot nobody used beside accounts in use (the store's users are not all unused)",
             rows=(
-                credential("alice", "2025-05-01", created_at="2025-01-01"),
-                pull("2025-04-01T10:00", actor="alice"),
-                credential("robot$ci", "2025-05-01", created_at="2025-01-01"),
-                access("2025-04-01T10:00", endpoint="token", uri="/token", remote_user="robot$ci"),
+                *IN_USE,
                 credential("robot$old", "2025-05-01", created_at="2025-03-01"),
             ),
             expect=1,
@@ -132,10 +136,7 @@ class CredentialNeverUsed(Detection):
         Case(
             "quiet for a used credential, a fresh one, and one dropped from the inventory",
             rows=(
-                credential("alice", "2025-05-01", created_at="2025-01-01"),
-                pull("2025-04-01T10:00", actor="alice"),
-                credential("robot$ci", "2025-05-01", created_at="2025-01-01"),
-                access("2025-04-01T10:00", endpoint="token", uri="/token", remote_user="robot$ci"),
+                *IN_USE,
                 credential("robot$new", "2025-05-09", created_at="2025-05-08"),
                 credential("gone", "2025-01-01", created_at="2024-01-01", import_source="old.htpasswd"),
                 credential("other", "2025-02-01", created_at="2024-01-01", import_source="old.htpasswd"),
